@@ -1,0 +1,24 @@
+/** @type {import('jest').Config} */
+const moduleNameMapper = {
+  '^@app/testing(|/.*)$': '<rootDir>/test/support$1',
+  '^@app/([a-z]+)(|/.*)$': '<rootDir>/libs/$1/src$2',
+};
+const transform = {
+  // Type errors are caught by `npm run typecheck`; tests only transpile, which keeps them fast on 2 cores.
+  '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
+};
+const common = { testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'], moduleNameMapper, transform };
+
+module.exports = {
+  projects: [
+    // Pure logic with strict mocks: no ffmpeg, no models, no network.
+    { ...common, displayName: 'unit', rootDir: __dirname, testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
+    // Medium and end-to-end tests against real ffmpeg, real models and real recordings from ../shared.
+    {
+      ...common,
+      displayName: 'e2e',
+      rootDir: __dirname,
+      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+    },
+  ],
+};

@@ -1,0 +1,3 @@
+export * from './classes';
+export * from './messages';
+export * from './topics';

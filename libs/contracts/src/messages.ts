@@ -1,0 +1,126 @@
+import type { AudioClass, CanonicalClass, Modality, Severity, VideoClass } from './classes';
+
+/**
+ * Messages that flow between stages. Times are stream seconds (0 = first decoded sample or
+ * frame), so the same input always yields the same messages whatever the wall clock says.
+ * Every message carries `streamId`, the bus key that keeps one stream's messages in order.
+ *
+ * `final` marks the last message of a stream on a topic: it travels on the same partition as
+ * the data, so a consumer knows the stream is complete without relying on cross-topic order.
+ */
+
+/** Mono float32 PCM at the audio model's rate. */
+export interface AudioChunk {
+  streamId: string;
+  seq: number;
+  startSec: number;
+  sampleRate: number;
+  samples: Float32Array;
+  final?: boolean;
+}
+
+/**
+ * Where the model-sized picture sits in the source frame:
+ * model_x = source_x * scaleX + padX (and likewise for y).
+ */
+export interface FrameGeometry {
+  sourceWidth: number;
+  sourceHeight: number;
+  scaleX: number;
+  scaleY: number;
+  padX: number;
+  padY: number;
+}
+
+/** One decoded frame, already resized by ffmpeg to the detector's input size. */
+export interface VideoFrame {
+  streamId: string;
+  seq: number;
+  ptsSec: number;
+  width: number;
+  height: number;
+  /** Interleaved 8-bit pixels, `pixelFormat` order, row-major, width*height*3 bytes. */
+  pixels: Uint8Array;
+  pixelFormat: 'bgr24' | 'rgb24';
+  geometry: FrameGeometry;
+  final?: boolean;
+}
+
+/** One classifier input: a log-mel window, mel-major (melBins rows × frames columns). */
+export interface AudioFeatureWindow {
+  streamId: string;
+  seq: number;
+  startSec: number;
+  endSec: number;
+  melBins: number;
+  frames: number;
+  data: Float32Array;
+  /** Stream time of the loudest frame in the window: where an impulsive event most likely is. */
+  peakSec: number;
+  final?: boolean;
+}
+
+export interface Detection {
+  modality: Modality;
+  cls: CanonicalClass;
+  score: number;
+  /** The model labels that contributed, best first. */
+  labels: string[];
+  /** Pixel box in the source frame, [x1, y1, x2, y2]; video only. */
+  box?: [number, number, number, number];
+}
+
+/**
+ * What inference saw in one audio window or one frame. Sent even when nothing was found, so
+ * fusion knows which stretches of time each modality covered ("nobody in view" needs proof).
+ */
+export interface DetectionSet {
+  streamId: string;
+  modality: Modality;
+  seq: number;
+  startSec: number;
+  endSec: number;
+  /** Best estimate of when the detections happened inside [startSec, endSec]. */
+  atSec: number;
+  model: string;
+  detections: Detection[];
+  final?: boolean;
+}
+
+export interface EventEvidence {
+  cls: CanonicalClass;
+  modality: Modality;
+  score: number;
+  atSec: number;
+  box?: [number, number, number, number];
+}
+
+/** An incident an operator may act on. `id` is deterministic: same input, same id. */
+export interface SecurityEvent {
+  id: string;
+  streamId: string;
+  rule: string;
+  title: string;
+  severity: Severity;
+  startSec: number;
+  endSec: number;
+  /** The class that triggered the rule, and for cross-modal rules the one that confirmed it. */
+  trigger: AudioClass | VideoClass;
+  evidence: EventEvidence[];
+}
+
+export type StreamState = 'started' | 'reconnecting' | 'ended' | 'failed';
+
+export interface StreamStatus {
+  streamId: string;
+  state: StreamState;
+  /** Redacted source address. */
+  source: string;
+  hasAudio?: boolean;
+  hasVideo?: boolean;
+  /** Stream seconds decoded so far (final value when ended). */
+  decodedSec?: number;
+  /** The container promised more than could be decoded: the input was cut short. */
+  truncated?: boolean;
+  reason?: string;
+}

@@ -1,0 +1,34 @@
+import type {
+  AudioChunk,
+  AudioFeatureWindow,
+  DetectionSet,
+  SecurityEvent,
+  StreamStatus,
+  VideoFrame,
+} from './messages';
+
+/**
+ * A topic name carrying its payload type, so publish and subscribe agree at compile time.
+ * The phantom `__payload` is never set at run time.
+ */
+export interface Topic<T> {
+  readonly name: string;
+  readonly __payload?: T;
+}
+
+function topic<T>(name: string): Topic<T> {
+  return { name };
+}
+
+export const Topics = {
+  audio: topic<AudioChunk>('vigil.media.audio'),
+  video: topic<VideoFrame>('vigil.media.video'),
+  features: topic<AudioFeatureWindow>('vigil.features.audio'),
+  detections: topic<DetectionSet>('vigil.detections'),
+  events: topic<SecurityEvent>('vigil.events'),
+  streamStatus: topic<StreamStatus>('vigil.streams.status'),
+} as const;
+
+export function deadLetterTopic<T>(source: Topic<T>): Topic<Uint8Array> {
+  return { name: `${source.name}.dlq` };
+}

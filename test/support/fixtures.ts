@@ -1,0 +1,54 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/**
+ * The one place tests find third-party models and recordings. They live in ../shared (or
+ * VIGIL_MODELS_DIR / VIGIL_FIXTURES_DIR) and are never copied into the project.
+ */
+const repoRoot = resolve(__dirname, '..', '..');
+
+function locate(envKey: string, fallback: string, what: string): string {
+  const dir = process.env[envKey] ?? resolve(repoRoot, '..', 'shared', fallback);
+  if (!existsSync(dir)) {
+    throw new Error(
+      `${what} not found at ${dir}. Put the shared folder beside the repository ` +
+        `(../shared/${fallback}) or set ${envKey}.`,
+    );
+  }
+  return dir;
+}
+
+export function modelsDir(): string {
+  return locate('VIGIL_MODELS_DIR', 'models', 'Models');
+}
+
+export function fixturesDir(): string {
+  return locate('VIGIL_FIXTURES_DIR', 'fixtures', 'Test fixtures');
+}
+
+export function fixture(relativePath: string): string {
+  const path = join(fixturesDir(), relativePath);
+  if (!existsSync(path)) {
+    throw new Error(`Fixture ${relativePath} is missing from ${fixturesDir()}.`);
+  }
+  return path;
+}
+
+export interface FixtureLabels {
+  clips: Record<
+    string,
+    {
+      audio: { class: string; start: number; end: number }[];
+      video: { class: string; start: number; end: number; label?: string }[];
+      expect_incident: string;
+      alert: boolean;
+    }
+  >;
+  audio: Record<string, string[]>;
+  images: Record<string, string[]>;
+}
+
+export function fixtureLabels(): FixtureLabels {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require(fixture('labels.json')) as FixtureLabels;
+}
