@@ -1,0 +1,3 @@
+export * from './bus.interface';
+export * from './memory-bus';
+export * from './partitioner';

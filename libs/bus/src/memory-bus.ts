@@ -1,0 +1,223 @@
+import type { Topic } from '@app/contracts';
+import { deadLetterTopic } from '@app/contracts';
+import type {
+  Bus,
+  BusMessage,
+  Headers,
+  MessageHandler,
+  SubscribeOptions,
+  Subscription,
+} from './bus.interface';
+import { partitionFor } from './partitioner';
+
+export interface MemoryBusOptions {
+  /** Partitions per topic; keys hash onto them like Kafka's default partitioner. */
+  partitions?: number;
+  /**
+   * Uncommitted messages a partition may hold (for its slowest group) before publish waits.
+   * This is what bounds memory: a stalled consumer stops its producers.
+   */
+  capacity?: number;
+  /** Delay between attempts of a failing handler. */
+  retryDelayMs?: number;
+}
+
+interface Waiter {
+  resolve: () => void;
+}
+
+interface GroupCursor {
+  /** Next offset to hand to the handler. */
+  next: number;
+  /** Offsets below this are committed. */
+  committed: number;
+  busy: boolean;
+  closed: boolean;
+  handler: MessageHandler<unknown>;
+  maxAttempts: number;
+  idle: Promise<void>;
+  wake?: () => void;
+}
+
+class Partition {
+  readonly log: BusMessage<unknown>[] = [];
+  /** Offset of log[0]: the log is trimmed once every group committed past a message. */
+  base = 0;
+  readonly groups = new Map<string, GroupCursor>();
+  readonly spaceWaiters: Waiter[] = [];
+
+  get end(): number {
+    return this.base + this.log.length;
+  }
+
+  backlog(): number {
+    let oldest = this.end;
+    for (const cursor of this.groups.values()) oldest = Math.min(oldest, cursor.committed);
+    return this.end - oldest;
+  }
+
+  trim(): void {
+    let oldest = this.end;
+    for (const cursor of this.groups.values()) oldest = Math.min(oldest, cursor.committed);
+    if (this.groups.size === 0) oldest = this.end;
+    const drop = oldest - this.base;
+    if (drop > 0) {
+      this.log.splice(0, drop);
+      this.base = oldest;
+    }
+  }
+}
+
+/**
+ * The in-process bus used by `vigil analyze` and `vigil serve`. It keeps the same contract as
+ * the Kafka bus (see Bus), so a stage tested here behaves the same on Kafka.
+ *
+ * Like Kafka with `auto.offset.reset=latest`, a group sees messages published after it
+ * subscribed; messages published to a topic nobody subscribes to are dropped.
+ */
+export class MemoryBus implements Bus {
+  private readonly topics = new Map<string, Partition[]>();
+  private readonly partitions: number;
+  private readonly capacity: number;
+  private readonly retryDelayMs: number;
+  private closed = false;
+
+  constructor(options: MemoryBusOptions = {}) {
+    this.partitions = options.partitions ?? 6;
+    this.capacity = options.capacity ?? 64;
+    this.retryDelayMs = options.retryDelayMs ?? 50;
+  }
+
+  async publish<T>(topic: Topic<T>, key: string, value: T, headers: Headers = {}): Promise<void> {
+    if (this.closed) throw new Error(`bus is closed: cannot publish to ${topic.name}`);
+    const partitionIndex = partitionFor(key, this.partitions);
+    const partition = this.partitionsOf(topic.name)[partitionIndex];
+    while (partition.groups.size > 0 && partition.backlog() >= this.capacity && !this.closed) {
+      await new Promise<void>((resolve) => partition.spaceWaiters.push({ resolve }));
+    }
+    if (partition.groups.size === 0) return;
+    partition.log.push({
+      topic: topic.name,
+      key,
+      value,
+      headers: { ...headers },
+      offset: partition.end,
+      partition: partitionIndex,
+    });
+    for (const cursor of partition.groups.values()) cursor.wake?.();
+  }
+
+  async subscribe<T>(
+    topic: Topic<T>,
+    group: string,
+    handler: MessageHandler<T>,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
+    const cursors: GroupCursor[] = [];
+    for (const partition of this.partitionsOf(topic.name)) {
+      if (partition.groups.has(group)) {
+        throw new Error(`group ${group} already consumes ${topic.name} in this process`);
+      }
+      const cursor: GroupCursor = {
+        next: partition.end,
+        committed: partition.end,
+        busy: false,
+        closed: false,
+        handler: handler as MessageHandler<unknown>,
+        maxAttempts: options.maxAttempts ?? 3,
+        idle: Promise.resolve(),
+      };
+      partition.groups.set(group, cursor);
+      cursor.idle = this.consume(topic.name, partition, cursor);
+      cursors.push(cursor);
+    }
+    return {
+      close: async () => {
+        for (const cursor of cursors) {
+          cursor.closed = true;
+          cursor.wake?.();
+        }
+        await Promise.all(cursors.map((cursor) => cursor.idle));
+        for (const partition of this.partitionsOf(topic.name)) {
+          partition.groups.delete(group);
+          this.release(partition);
+        }
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const partitions of this.topics.values()) {
+      for (const partition of partitions) {
+        for (const cursor of partition.groups.values()) {
+          cursor.closed = true;
+          cursor.wake?.();
+        }
+        partition.spaceWaiters.splice(0).forEach((waiter) => waiter.resolve());
+      }
+    }
+  }
+
+  private async consume(
+    topicName: string,
+    partition: Partition,
+    cursor: GroupCursor,
+  ): Promise<void> {
+    for (;;) {
+      while (!cursor.closed && cursor.next >= partition.end) {
+        await new Promise<void>((resolve) => (cursor.wake = resolve));
+        cursor.wake = undefined;
+      }
+      if (cursor.closed) return;
+      const message = partition.log[cursor.next - partition.base];
+      await this.handle(topicName, message, cursor);
+      cursor.next += 1;
+      cursor.committed = cursor.next;
+      this.release(partition);
+    }
+  }
+
+  private async handle(topicName: string, message: BusMessage<unknown>, cursor: GroupCursor) {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= cursor.maxAttempts; attempt++) {
+      try {
+        await cursor.handler(message);
+        return;
+      } catch (error) {
+        lastError = error;
+        if (attempt < cursor.maxAttempts) await delay(this.retryDelayMs * attempt);
+      }
+    }
+    await this.publish(deadLetterTopic({ name: topicName }), message.key, message.value as never, {
+      ...message.headers,
+      'x-vigil-dlq-reason': errorMessage(lastError),
+      'x-vigil-dlq-source-topic': topicName,
+    });
+  }
+
+  private release(partition: Partition): void {
+    partition.trim();
+    while (partition.spaceWaiters.length > 0 && partition.backlog() < this.capacity) {
+      partition.spaceWaiters.shift()!.resolve();
+    }
+    if (partition.groups.size === 0) partition.spaceWaiters.splice(0).forEach((w) => w.resolve());
+  }
+
+  private partitionsOf(name: string): Partition[] {
+    let partitions = this.topics.get(name);
+    if (!partitions) {
+      partitions = Array.from({ length: this.partitions }, () => new Partition());
+      this.topics.set(name, partitions);
+    }
+    return partitions;
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,14 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Same stream, rule and trigger time → same id, so a replay after a crash re-emits an event
+ * under the id consumers have already seen instead of alerting twice. Times are rounded to
+ * 10 ms, the log-mel hop, so float noise cannot change an id.
+ */
+export function eventId(streamId: string, ruleId: string, triggerSec: number): string {
+  const hex = createHash('sha256')
+    .update(`${streamId}\u0000${ruleId}\u0000${Math.round(triggerSec * 100)}`)
+    .digest('hex');
+  // Formatted as a UUID (version nibble 5: name-based) because consumers' schemas expect one.
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex[16], 16) & 3) | 8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}

@@ -1,0 +1,241 @@
+import type {
+  CanonicalClass,
+  Detection,
+  DetectionSet,
+  EventEvidence,
+  Modality,
+  SecurityEvent,
+} from '@app/contracts';
+import { isVideoClass } from '@app/contracts';
+import { eventId } from './event-id';
+import type { Condition, Rule, RuleSet } from './rules.schema';
+
+export interface FusionEngineOptions {
+  /**
+   * How far one modality may run ahead of the other before a rule waiting on the lagging one
+   * is decided with what is known. Bounds the wait (and memory) when a modality stalls.
+   */
+  maxLagSec?: number;
+  /** Sightings older than this behind the newest coverage are forgotten. */
+  historySec?: number;
+}
+
+interface Sighting {
+  atSec: number;
+  detection: Detection;
+}
+
+interface Trigger {
+  cls: CanonicalClass;
+  atSec: number;
+  endSec: number;
+  evidence: EventEvidence;
+}
+
+interface StreamState {
+  covered: Record<Modality, number>;
+  ended: Record<Modality, boolean>;
+  seen: Record<Modality, boolean>;
+  sightings: Map<CanonicalClass, Sighting[]>;
+  /** End of the current episode per class: detections closer than episodeGapSec extend it. */
+  episodeEnd: Map<CanonicalClass, number>;
+  pending: Trigger[];
+  lastFired: Map<string, number>;
+}
+
+type Verdict = 'holds' | 'fails' | 'undecided';
+
+/**
+ * The rules engine. Pure and clock-free: events depend only on the detections fed in, in
+ * order per modality, so the same input always yields the same events with the same ids.
+ *
+ * Each detected class forms episodes (detections closer than `episodeGapSec`); an episode's
+ * first detection is a trigger. For a trigger, rules are tried in file order and the first
+ * whose conditions hold fires. A condition on another modality may have to wait until that
+ * modality's coverage reaches trigger + withinSec: that is the deliberate fusion wait.
+ */
+export class FusionEngine {
+  private readonly streams = new Map<string, StreamState>();
+  private readonly triggerClasses: Set<CanonicalClass>;
+  private readonly maxLagSec: number;
+  private readonly historySec: number;
+
+  constructor(
+    private readonly ruleSet: RuleSet,
+    options: FusionEngineOptions = {},
+  ) {
+    this.triggerClasses = new Set(ruleSet.rules.flatMap((rule) => rule.when));
+    const widest = Math.max(0, ...ruleSet.rules.map((r) => (r.with ?? r.without)?.withinSec ?? 0));
+    this.maxLagSec = options.maxLagSec ?? widest + 10;
+    this.historySec = options.historySec ?? Math.max(60, 2 * widest + this.maxLagSec);
+  }
+
+  /** Feeds one detection set; returns the events decided because of it. */
+  ingest(set: DetectionSet): SecurityEvent[] {
+    const state = this.stateOf(set.streamId);
+    const modality = set.modality;
+    if (set.final) {
+      state.ended[modality] = true;
+    } else {
+      state.seen[modality] = true;
+      state.covered[modality] = Math.max(state.covered[modality], set.endSec);
+      for (const detection of set.detections) this.record(state, set, detection);
+    }
+    const events = this.decide(set.streamId, state);
+    if (state.ended.audio && state.ended.video) this.streams.delete(set.streamId);
+    this.prune(state);
+    return events;
+  }
+
+  /** True while the engine holds state for the stream (it forgets a stream once both modalities ended). */
+  isOpen(streamId: string): boolean {
+    return this.streams.has(streamId);
+  }
+
+  private record(state: StreamState, set: DetectionSet, detection: Detection): void {
+    const sighting = { atSec: set.atSec, detection };
+    const list = state.sightings.get(detection.cls) ?? [];
+    list.push(sighting);
+    state.sightings.set(detection.cls, list);
+
+    if (!this.triggerClasses.has(detection.cls)) return;
+    const episodeEnd = state.episodeEnd.get(detection.cls);
+    state.episodeEnd.set(detection.cls, set.endSec);
+    if (episodeEnd !== undefined && set.startSec <= episodeEnd + this.ruleSet.episodeGapSec) return;
+    state.pending.push({
+      cls: detection.cls,
+      atSec: set.atSec,
+      endSec: set.endSec,
+      evidence: evidenceOf(sighting),
+    });
+  }
+
+  private decide(streamId: string, state: StreamState): SecurityEvent[] {
+    const events: SecurityEvent[] = [];
+    const waiting: Trigger[] = [];
+    state.pending.sort((a, b) => a.atSec - b.atSec);
+    for (const trigger of state.pending) {
+      const outcome = this.firstMatch(state, trigger);
+      if (outcome === 'undecided') {
+        waiting.push(trigger);
+        continue;
+      }
+      if (!outcome) continue;
+      const { rule, confirmation } = outcome;
+      const last = state.lastFired.get(rule.id);
+      if (last !== undefined && trigger.atSec - last < rule.cooldownSec && trigger.atSec >= last) {
+        continue; // Same incident still going on: the operator was told already.
+      }
+      state.lastFired.set(rule.id, trigger.atSec);
+      events.push({
+        id: eventId(streamId, rule.id, trigger.atSec),
+        streamId,
+        rule: rule.id,
+        title: rule.title.replace('{trigger}', trigger.cls.replace('_', ' ')),
+        severity: rule.severity,
+        startSec: round(trigger.atSec),
+        endSec: round(trigger.endSec),
+        trigger: trigger.cls,
+        evidence: confirmation ? [trigger.evidence, confirmation] : [trigger.evidence],
+      });
+    }
+    state.pending = waiting;
+    return events;
+  }
+
+  private firstMatch(
+    state: StreamState,
+    trigger: Trigger,
+  ): { rule: Rule; confirmation?: EventEvidence } | 'undecided' | undefined {
+    for (const rule of this.ruleSet.rules) {
+      if (!rule.when.includes(trigger.cls)) continue;
+      if (rule.with) {
+        const { verdict, best } = this.check(state, trigger, rule.with, 'with');
+        if (verdict === 'undecided') return 'undecided';
+        if (verdict === 'holds') return { rule, confirmation: best && evidenceOf(best) };
+        continue;
+      }
+      if (rule.without) {
+        const { verdict } = this.check(state, trigger, rule.without, 'without');
+        if (verdict === 'undecided') return 'undecided';
+        if (verdict === 'holds') return { rule };
+        continue;
+      }
+      return { rule };
+    }
+    return undefined;
+  }
+
+  private check(
+    state: StreamState,
+    trigger: Trigger,
+    condition: Condition,
+    kind: 'with' | 'without',
+  ): { verdict: Verdict; best?: Sighting } {
+    const modality: Modality = isVideoClass(condition.class) ? 'video' : 'audio';
+    const from = trigger.atSec - condition.withinSec;
+    const to = trigger.atSec + condition.withinSec;
+    const near = (state.sightings.get(condition.class) ?? []).filter(
+      (s) => s.atSec >= from && s.atSec <= to,
+    );
+    const seen = near.length >= condition.minCount;
+    const best = near.reduce<Sighting | undefined>(
+      (a, b) => (a && a.detection.score >= b.detection.score ? a : b),
+      undefined,
+    );
+    if (seen) return { verdict: kind === 'with' ? 'holds' : 'fails', best };
+
+    const other: Modality = modality === 'video' ? 'audio' : 'video';
+    const complete = state.ended[modality] || state.covered[modality] >= to;
+    // A stalled modality must not hold an alert forever: once the other one is far ahead, decide.
+    const gaveUp = state.covered[other] >= to + this.maxLagSec || state.ended[other];
+    if (!complete && !gaveUp) return { verdict: 'undecided' };
+    if (kind === 'with') return { verdict: 'fails' };
+    // "Nobody in view" needs the camera to have watched the whole span, not merely no camera.
+    return { verdict: state.seen[modality] && complete ? 'holds' : 'fails' };
+  }
+
+  private prune(state: StreamState): void {
+    const horizon = Math.max(state.covered.audio, state.covered.video) - this.historySec;
+    for (const [cls, list] of state.sightings) {
+      const kept = list.filter((s) => s.atSec >= horizon);
+      if (kept.length === 0) state.sightings.delete(cls);
+      else if (kept.length !== list.length) state.sightings.set(cls, kept);
+    }
+  }
+
+  private stateOf(streamId: string): StreamState {
+    let state = this.streams.get(streamId);
+    if (!state) {
+      state = {
+        covered: { audio: 0, video: 0 },
+        ended: { audio: false, video: false },
+        seen: { audio: false, video: false },
+        sightings: new Map(),
+        episodeEnd: new Map(),
+        pending: [],
+        lastFired: new Map(),
+      };
+      this.streams.set(streamId, state);
+    }
+    return state;
+  }
+}
+
+function evidenceOf(sighting: Sighting): EventEvidence {
+  const { detection } = sighting;
+  return {
+    cls: detection.cls,
+    modality: detection.modality,
+    score: round(detection.score, 3),
+    atSec: round(sighting.atSec),
+    ...(detection.box
+      ? { box: detection.box.map((v) => Math.round(v)) as [number, number, number, number] }
+      : {}),
+  };
+}
+
+function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}

@@ -1,0 +1,136 @@
+import {
+  type CanonicalClass,
+  type Severity,
+  AUDIO_CLASSES,
+  SEVERITIES,
+  VIDEO_CLASSES,
+} from '@app/contracts';
+
+/** Another modality's class that must (with) or must not (without) be seen near the trigger. */
+export interface Condition {
+  class: CanonicalClass;
+  /** Seconds either side of the trigger. */
+  withinSec: number;
+  /** Detections (frames or windows) needed to count as seen; guards against one-frame blips. */
+  minCount: number;
+}
+
+export interface Rule {
+  id: string;
+  /** `{trigger}` is replaced by the class that fired. */
+  title: string;
+  when: CanonicalClass[];
+  with?: Condition;
+  without?: Condition;
+  severity: Severity;
+  /** A rule does not fire again on a stream for this long after it fired. */
+  cooldownSec: number;
+}
+
+export interface RuleSet {
+  version: 1;
+  /** Detections of one class closer than this belong to the same episode (one trigger). */
+  episodeGapSec: number;
+  /** In priority order: for each episode, the first rule whose conditions hold fires. */
+  rules: Rule[];
+}
+
+const CLASSES: readonly string[] = [...AUDIO_CLASSES, ...VIDEO_CLASSES];
+
+export class RuleSetError extends Error {
+  constructor(path: string, problem: string) {
+    super(`rules ${path}: ${problem}`);
+    this.name = 'RuleSetError';
+  }
+}
+
+/** Validates parsed YAML/JSON into a RuleSet; every error names the offending path. */
+export function parseRuleSet(raw: unknown): RuleSet {
+  const root = object(raw, '$');
+  if (root.version !== 1)
+    throw new RuleSetError('version', `must be 1, got ${String(root.version)}`);
+  const rules = root.rules;
+  if (!Array.isArray(rules) || rules.length === 0) {
+    throw new RuleSetError('rules', 'must be a non-empty list');
+  }
+  const seen = new Set<string>();
+  const parsed = rules.map((entry, index) => {
+    const rule = parseRule(entry, `rules[${index}]`);
+    if (seen.has(rule.id))
+      throw new RuleSetError(`rules[${index}].id`, `duplicate id "${rule.id}"`);
+    seen.add(rule.id);
+    return rule;
+  });
+  return {
+    version: 1,
+    episodeGapSec: positive(root.episodeGapSec ?? 1.5, 'episodeGapSec'),
+    rules: parsed,
+  };
+}
+
+function parseRule(raw: unknown, path: string): Rule {
+  const rule = object(raw, path);
+  if (typeof rule.id !== 'string' || !/^[a-z0-9_.-]+$/.test(rule.id)) {
+    throw new RuleSetError(`${path}.id`, 'must be lower-case letters, digits, _ . or -');
+  }
+  const when = Array.isArray(rule.when) ? rule.when : [rule.when];
+  if (when.length === 0) throw new RuleSetError(`${path}.when`, 'must name at least one class');
+  if (rule.with !== undefined && rule.without !== undefined) {
+    throw new RuleSetError(path, 'use either "with" or "without", not both');
+  }
+  if (
+    typeof rule.severity !== 'string' ||
+    !(SEVERITIES as readonly string[]).includes(rule.severity)
+  ) {
+    throw new RuleSetError(`${path}.severity`, `must be one of ${SEVERITIES.join(', ')}`);
+  }
+  return {
+    id: rule.id,
+    title: typeof rule.title === 'string' ? rule.title : rule.id,
+    when: when.map((c, i) => canonicalClass(c, `${path}.when[${i}]`)),
+    with: rule.with === undefined ? undefined : parseCondition(rule.with, `${path}.with`),
+    without:
+      rule.without === undefined ? undefined : parseCondition(rule.without, `${path}.without`),
+    severity: rule.severity as Severity,
+    cooldownSec: nonNegative(rule.cooldownSec ?? 30, `${path}.cooldownSec`),
+  };
+}
+
+function parseCondition(raw: unknown, path: string): Condition {
+  const condition = object(raw, path);
+  const minCount = condition.minCount ?? 1;
+  if (!Number.isInteger(minCount) || (minCount as number) < 1) {
+    throw new RuleSetError(`${path}.minCount`, 'must be an integer ≥ 1');
+  }
+  return {
+    class: canonicalClass(condition.class, `${path}.class`),
+    withinSec: positive(condition.withinSec ?? 5, `${path}.withinSec`),
+    minCount: minCount as number,
+  };
+}
+
+function canonicalClass(value: unknown, path: string): CanonicalClass {
+  if (typeof value !== 'string' || !CLASSES.includes(value)) {
+    throw new RuleSetError(path, `unknown class "${String(value)}"; known: ${CLASSES.join(', ')}`);
+  }
+  return value as CanonicalClass;
+}
+
+function object(value: unknown, path: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RuleSetError(path, 'must be an object');
+  }
+  return value as Record<string, unknown>;
+}
+
+function positive(value: unknown, path: string): number {
+  if (typeof value !== 'number' || !(value > 0))
+    throw new RuleSetError(path, 'must be a number > 0');
+  return value;
+}
+
+function nonNegative(value: unknown, path: string): number {
+  if (typeof value !== 'number' || !(value >= 0))
+    throw new RuleSetError(path, 'must be a number ≥ 0');
+  return value;
+}
