@@ -7,12 +7,22 @@ const transform = {
   // Type errors are caught by `npm run typecheck`; tests only transpile, which keeps them fast on 2 cores.
   '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
 };
-const common = { testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'], moduleNameMapper, transform };
+const common = {
+  testEnvironment: 'node',
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  moduleNameMapper,
+  transform,
+};
 
 module.exports = {
   projects: [
     // Pure logic with strict mocks: no ffmpeg, no models, no network.
-    { ...common, displayName: 'unit', rootDir: __dirname, testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      rootDir: __dirname,
+      testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'],
+    },
     // Medium and end-to-end tests against real ffmpeg, real models and real recordings from ../shared.
     {
       ...common,

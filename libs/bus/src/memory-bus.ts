@@ -146,6 +146,16 @@ export class MemoryBus implements Bus {
     };
   }
 
+  /**
+   * Resolves once every group has committed everything published so far: in one process this
+   * is how a caller knows all downstream work for its input is done.
+   */
+  async idle(): Promise<void> {
+    const busy = () =>
+      [...this.topics.values()].some((partitions) => partitions.some((p) => p.backlog() > 0));
+    while (busy() && !this.closed) await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const partitions of this.topics.values()) {

@@ -2,3 +2,4 @@ export * from './event-id';
 export * from './fusion.engine';
 export * from './rules.loader';
 export * from './rules.schema';
+export * from './detection.segmenter';

@@ -1,0 +1,22 @@
+import { basename } from 'node:path';
+
+/**
+ * A readable, stable stream id from a source: the file name (or URL host and path) as a slug.
+ * Stable ids matter: event ids derive from them, so the same clip gets the same ids on every
+ * run and in every deployment.
+ */
+export function streamIdFor(source: string): string {
+  let name: string;
+  try {
+    const url = new URL(source);
+    name = url.protocol === 'file:' ? basename(url.pathname) : `${url.hostname}${url.pathname}`;
+  } catch {
+    name = basename(source);
+  }
+  const slug = name
+    .replace(/\.[a-z0-9]{1,5}$/i, '')
+    .replace(/[^a-zA-Z0-9_.-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 100);
+  return slug || 'stream';
+}

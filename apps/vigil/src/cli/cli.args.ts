@@ -1,0 +1,99 @@
+import { parseArgs } from 'node:util';
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export const USAGE = `Usage:
+  vigil analyze <file|url> [--json] [--rules FILE] [--fps N] [--models DIR] [--stream-id ID]
+  vigil models list [--models DIR]
+  vigil models verify [NAME...] [--models DIR]
+  vigil models pull [NAME...] [--models DIR] [--mirror URL]
+  vigil --help | --version
+
+Environment: VIGIL_MODELS_DIR, VIGIL_AUDIO_MODEL, VIGIL_VIDEO_MODEL, VIGIL_FPS,
+VIGIL_RULES_FILE, VIGIL_EXECUTION_PROVIDER (cpu|cuda|tensorrt), VIGIL_INFERENCE_THREADS,
+FFMPEG_PATH, VIGIL_LOG_LEVEL.
+Exit codes: 0 success, 1 the input or a model could not be used, 2 bad arguments or configuration.`;
+
+export type Command =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | {
+      kind: 'analyze';
+      source: string;
+      json: boolean;
+      rulesFile?: string;
+      fps?: number;
+      modelsDir?: string;
+      streamId?: string;
+    }
+  | {
+      kind: 'models';
+      action: 'list' | 'verify' | 'pull';
+      names: string[];
+      modelsDir?: string;
+      mirror?: string;
+    };
+
+export function parseCommand(argv: readonly string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        rules: { type: 'string' },
+        fps: { type: 'string' },
+        models: { type: 'string' },
+        'stream-id': { type: 'string' },
+        mirror: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
+  const [command, ...rest] = positionals;
+  switch (command) {
+    case 'analyze': {
+      if (rest.length !== 1) throw new UsageError('analyze takes exactly one file or URL');
+      let fps: number | undefined;
+      if (values.fps !== undefined) {
+        fps = Number(values.fps);
+        if (!Number.isFinite(fps) || fps < 0.1 || fps > 60) {
+          throw new UsageError(`--fps must be a number between 0.1 and 60, got "${values.fps}"`);
+        }
+      }
+      return {
+        kind: 'analyze',
+        source: rest[0],
+        json: values.json ?? false,
+        rulesFile: values.rules,
+        fps,
+        modelsDir: values.models,
+        streamId: values['stream-id'],
+      };
+    }
+    case 'models': {
+      const [action, ...names] = rest;
+      if (action !== 'list' && action !== 'verify' && action !== 'pull') {
+        throw new UsageError('models takes list, verify or pull');
+      }
+      return { kind: 'models', action, names, modelsDir: values.models, mirror: values.mirror };
+    }
+    case undefined:
+      return { kind: 'help' };
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}

@@ -1,0 +1,38 @@
+import { ConfigError } from '@app/config';
+import { RuleSetError } from '@app/fusion';
+import { MediaError, MediaErrorCode } from '@app/media';
+import { ManifestError, ModelNotFoundError } from '@app/models';
+import { UsageError } from './cli.args';
+
+export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/**
+ * Every media error code has an exit code here; a new code that is not mapped fails to compile.
+ * All of them mean "this input could not be analysed".
+ */
+const MEDIA_EXIT: Record<MediaErrorCode, ExitCode> = {
+  [MediaErrorCode.FFMPEG_NOT_FOUND]: ExitCode.failed,
+  [MediaErrorCode.SOURCE_NOT_FOUND]: ExitCode.failed,
+  [MediaErrorCode.PROTOCOL_NOT_ALLOWED]: ExitCode.failed,
+  [MediaErrorCode.UNSUPPORTED_INPUT]: ExitCode.failed,
+  [MediaErrorCode.SOURCE_UNREACHABLE]: ExitCode.failed,
+  [MediaErrorCode.DECODE_FAILED]: ExitCode.failed,
+  [MediaErrorCode.STALLED]: ExitCode.failed,
+  [MediaErrorCode.ABORTED]: ExitCode.failed,
+};
+
+/** One line for the user and an exit code; stack traces only when asked for. */
+export function describeFailure(error: unknown): { code: ExitCode; message: string } {
+  if (error instanceof UsageError)
+    return { code: ExitCode.usage, message: `${error.message} (see vigil --help)` };
+  if (error instanceof ConfigError || error instanceof RuleSetError) {
+    return { code: ExitCode.usage, message: error.message };
+  }
+  if (error instanceof MediaError) return { code: MEDIA_EXIT[error.code], message: error.message };
+  if (error instanceof ModelNotFoundError || error instanceof ManifestError) {
+    return { code: ExitCode.failed, message: error.message };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: ExitCode.failed, message: `unexpected error: ${message.split('\n')[0]}` };
+}

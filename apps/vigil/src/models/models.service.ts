@@ -1,0 +1,127 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { join } from 'node:path';
+import type { VigilConfig } from '@app/config';
+import { type ModelManifest, ModelRepository } from '@app/models';
+import type { Command } from '../cli/cli.args';
+import { ExitCode } from '../cli/cli.errors';
+import { VIGIL_CONFIG } from '../vigil.tokens';
+import { ModelDownloader } from './model.downloader';
+
+type ModelsCommand = Extract<Command, { kind: 'models' }>;
+
+interface PlannedFile {
+  file: string;
+  url: string;
+  sha256?: string;
+}
+
+/** `vigil models list | verify | pull`. */
+@Injectable()
+export class ModelsService {
+  constructor(
+    @Inject(VIGIL_CONFIG) private readonly config: VigilConfig,
+    private readonly repository: ModelRepository,
+    private readonly downloader: ModelDownloader,
+  ) {}
+
+  async run(
+    command: ModelsCommand,
+    out: NodeJS.WritableStream,
+    err: NodeJS.WriteStream,
+  ): Promise<number> {
+    const names = command.names.length > 0 ? command.names : this.repository.names();
+    for (const name of names) this.repository.manifest(name); // unknown names fail before any work
+    switch (command.action) {
+      case 'list':
+        return this.list(names, out);
+      case 'verify':
+        return this.verify(names, out);
+      case 'pull':
+        return this.pull(names, command.mirror, out, err);
+    }
+  }
+
+  private async list(names: string[], out: NodeJS.WritableStream): Promise<number> {
+    out.write(`models in ${this.config.modelsDir}\n`);
+    for (const name of names) {
+      const manifest = this.repository.manifest(name);
+      const installed = this.isInstalled(name);
+      out.write(
+        `  ${name.padEnd(18)} ${manifest.task.padEnd(17)} ${(manifest.sizeBytes / 1e6).toFixed(2).padStart(6)} MB  ` +
+          `${installed ? 'installed' : 'missing  '}  ${manifest.license}\n`,
+      );
+    }
+    return ExitCode.ok;
+  }
+
+  private async verify(names: string[], out: NodeJS.WritableStream): Promise<number> {
+    let failures = 0;
+    for (const name of names) {
+      if (!this.isInstalled(name)) {
+        out.write(`  ${name}: missing (run \`vigil models pull ${name}\`)\n`);
+        failures++;
+        continue;
+      }
+      const result = await this.repository.verify(name);
+      out.write(
+        `  ${name}: ${result.ok ? 'ok' : `MISMATCH sha256 ${result.actualSha256}, expected ${result.expectedSha256}`}\n`,
+      );
+      if (!result.ok) failures++;
+    }
+    return failures === 0 ? ExitCode.ok : ExitCode.failed;
+  }
+
+  private async pull(
+    names: string[],
+    mirror: string | undefined,
+    out: NodeJS.WritableStream,
+    err: NodeJS.WriteStream,
+  ): Promise<number> {
+    for (const name of names) {
+      const manifest = this.repository.manifest(name);
+      for (const planned of this.plan(name, manifest, mirror)) {
+        const destination = join(this.repository.folder(name), planned.file);
+        let lastShown = -1;
+        await this.downloader.download({
+          url: planned.url,
+          destination,
+          sha256: planned.sha256,
+          onProgress: (received, total) => {
+            if (!err.isTTY || !total) return;
+            const percent = Math.floor((received / total) * 100);
+            if (percent !== lastShown) err.write(`\r  ${name}/${planned.file} ${percent}%\x1b[K`);
+            lastShown = percent;
+          },
+        });
+        if (err.isTTY) err.write('\r\x1b[K');
+        out.write(`  ${name}/${planned.file}: downloaded${planned.sha256 ? ', sha256 ok' : ''}\n`);
+      }
+    }
+    return ExitCode.ok;
+  }
+
+  /** A mirror holds `<mirror>/<model>/<file>`; otherwise the catalog's upstream addresses. */
+  private plan(name: string, manifest: ModelManifest, mirror?: string): PlannedFile[] {
+    const base = mirror?.replace(/\/+$/, '');
+    const labels = manifest.labels as ModelManifest['labels'] & { url?: string; sha256?: string };
+    const files: PlannedFile[] = [
+      {
+        file: manifest.file,
+        url: base ? `${base}/${name}/${manifest.file}` : manifest.upstream.url,
+        sha256: manifest.sha256,
+      },
+    ];
+    const labelsUrl = base ? `${base}/${name}/${labels.file}` : labels.url;
+    if (labelsUrl) files.push({ file: labels.file, url: labelsUrl, sha256: labels.sha256 });
+    return files;
+  }
+
+  private isInstalled(name: string): boolean {
+    try {
+      this.repository.resolve(name);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

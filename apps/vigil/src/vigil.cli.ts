@@ -1,0 +1,78 @@
+import { NestFactory } from '@nestjs/core';
+import { loadConfig } from '@app/config';
+import { AnalyzeService } from './analyze/analyze.service';
+import { type Command, USAGE, parseCommand } from './cli/cli.args';
+import { ExitCode, describeFailure } from './cli/cli.errors';
+import { Clock } from './cli/clock';
+import { ProgressBar } from './cli/progress.bar';
+import { formatReport, incidentLine, jsonLines } from './cli/report.formatter';
+import { StderrLogger } from './cli/stderr.logger';
+import { ModelsService } from './models/models.service';
+import { VigilModule } from './vigil.module';
+
+const VERSION = '0.1.0';
+
+async function run(argv: string[]): Promise<number> {
+  const command = parseCommand(argv);
+  if (command.kind === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return ExitCode.ok;
+  }
+  if (command.kind === 'version') {
+    process.stdout.write(`vigil ${VERSION}\n`);
+    return ExitCode.ok;
+  }
+  const config = loadConfig(process.env, {
+    modelsDir: command.modelsDir,
+    ...(command.kind === 'analyze' ? { fps: command.fps, rulesFile: command.rulesFile } : {}),
+  });
+  const app = await NestFactory.createApplicationContext(VigilModule.forRoot(config), {
+    logger: new StderrLogger(config.logLevel),
+    abortOnError: false,
+  });
+  try {
+    return command.kind === 'analyze'
+      ? await analyze(app.get(AnalyzeService), command)
+      : await app.get(ModelsService).run(command, process.stdout, process.stderr);
+  } finally {
+    await app.close();
+  }
+}
+
+async function analyze(service: AnalyzeService, command: Extract<Command, { kind: 'analyze' }>) {
+  const showBar = !command.json && process.stderr.isTTY === true;
+  const bar = new ProgressBar(process.stderr, new Clock());
+  let durationSec: number | undefined;
+  let position = 0;
+  bar.start();
+  const report = await service
+    .analyze({
+      source: command.source,
+      streamId: command.streamId,
+      onInfo: (info) => (durationSec = info.durationSec),
+      onProgress: (sec) => {
+        position = Math.max(position, sec);
+        if (showBar) bar.update(position, durationSec);
+      },
+      // Incidents stream out as they are decided, so a long file reports early.
+      onEvent: command.json
+        ? (event) => process.stdout.write(`${JSON.stringify(incidentLine(event))}\n`)
+        : undefined,
+    })
+    .finally(() => showBar && bar.finish());
+  process.stdout.write(command.json ? jsonLines(report, true) : formatReport(report));
+  return ExitCode.ok;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await run(argv);
+  } catch (error) {
+    const { code, message } = describeFailure(error);
+    process.stderr.write(`vigil: ${message}\n`);
+    if (process.env.VIGIL_LOG_LEVEL === 'debug' && error instanceof Error) {
+      process.stderr.write(`${error.stack}\n`);
+    }
+    return code;
+  }
+}

@@ -1,0 +1,97 @@
+import { buildDecodeArgs, videoFilter } from './decode-args.builder';
+import type { VideoOutputOptions } from './decode.contract';
+import type { ResolvedSource } from './source.resolver';
+
+const file: ResolvedSource = {
+  scheme: 'file',
+  input: 'file:/c/a.mp4',
+  label: '/c/a.mp4',
+  protocols: ['file'],
+  network: false,
+  liveByDefault: false,
+};
+const video: VideoOutputOptions = {
+  fps: 5,
+  width: 416,
+  height: 416,
+  resize: 'letterbox-topleft',
+  padColor: 114,
+  pixelFormat: 'bgr24',
+};
+
+function after(args: string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+describe('buildDecodeArgs', () => {
+  it('sends mono f32le PCM to fd 3 and raw frames to fd 4 from one input', () => {
+    const args = buildDecodeArgs({
+      source: file,
+      audio: { sampleRate: 32000, chunkSamples: 3200 },
+      video,
+      networkTimeoutMs: 10_000,
+    });
+    expect(args.slice(0, 4)).toEqual(['-hide_banner', '-nostats', '-loglevel', 'level+info']);
+    expect(after(args, '-protocol_whitelist')).toBe('file');
+    expect(after(args, '-i')).toBe('file:/c/a.mp4');
+    expect(args.join(' ')).toContain('-map 0:a:0? -ac 1 -ar 32000 -c:a pcm_f32le -f f32le pipe:3');
+    expect(args.join(' ')).toContain('-c:v rawvideo -pix_fmt bgr24 -f rawvideo pipe:4');
+    expect(after(args, '-map')).toBe('0:a:0?');
+    expect(args).toContain('0:V:0?');
+    expect(args).not.toContain('-rw_timeout');
+    expect(args).not.toContain('-nostdin');
+  });
+
+  it('asks only for the outputs requested', () => {
+    const args = buildDecodeArgs({ source: file, video, networkTimeoutMs: 10_000 });
+    expect(args.join(' ')).not.toContain('pipe:3');
+    expect(args.join(' ')).toContain('pipe:4');
+    expect(() => buildDecodeArgs({ source: file, networkTimeoutMs: 0 })).toThrow(RangeError);
+  });
+
+  it('bounds network waits: rw_timeout in general, the socket timeout for RTSP', () => {
+    const http: ResolvedSource = {
+      ...file,
+      scheme: 'http',
+      input: 'http://h/a',
+      network: true,
+      protocols: ['http', 'tcp'],
+    };
+    const rtsp: ResolvedSource = {
+      ...file,
+      scheme: 'rtsp',
+      input: 'rtsp://h/a',
+      network: true,
+      protocols: ['rtsp', 'tcp'],
+    };
+    expect(
+      after(buildDecodeArgs({ source: http, video, networkTimeoutMs: 10_000 }), '-rw_timeout'),
+    ).toBe('10000000');
+    const rtspArgs = buildDecodeArgs({ source: rtsp, video, networkTimeoutMs: 5_000 });
+    expect(after(rtspArgs, '-timeout')).toBe('5000000');
+    expect(rtspArgs).not.toContain('-rw_timeout');
+    expect(
+      after(
+        buildDecodeArgs({ source: http, video, networkTimeoutMs: 10_000 }),
+        '-protocol_whitelist',
+      ),
+    ).toBe('http,tcp');
+  });
+});
+
+describe('videoFilter', () => {
+  it('letterboxes top-left in RGB so the pad colour is exact', () => {
+    expect(videoFilter(video)).toBe(
+      "fps=5:eof_action=pass,scale=w='if(lte(416*ih\\,416*iw)\\,416\\,max(1\\,round(iw*416/ih)))':h='if(lte(416*ih\\,416*iw)\\,max(1\\,round(ih*416/iw))\\,416)':flags=bilinear+accurate_rnd+full_chroma_int,format=bgr24,pad=416:416:0:0:color=0x727272",
+    );
+  });
+
+  it('stretches without padding', () => {
+    expect(
+      videoFilter({ ...video, resize: 'stretch', pixelFormat: 'rgb24', width: 320, height: 240 }),
+    ).toBe(
+      'fps=5:eof_action=pass,scale=320:240:flags=bilinear+accurate_rnd+full_chroma_int,format=rgb24',
+    );
+  });
+});

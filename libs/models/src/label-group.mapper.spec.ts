@@ -1,0 +1,68 @@
+import { combine, LabelGroupMapper } from './label-group.mapper';
+
+const labels = ['Speech', 'Glass', 'Shatter', 'Chink, clink', 'Dog', 'Bark'];
+
+describe('combine', () => {
+  it('max, noisy-or and capped sum', () => {
+    expect(combine('max', [0.2, 0.5])).toBe(0.5);
+    expect(combine('noisy-or', [0.2, 0.5])).toBeCloseTo(1 - 0.8 * 0.5);
+    expect(combine('sum', [0.2, 0.5])).toBeCloseTo(0.7);
+    expect(combine('sum', [0.7, 0.6])).toBe(1);
+    expect(combine('max', [])).toBe(0);
+    expect(combine('noisy-or', [])).toBe(0);
+  });
+});
+
+describe('LabelGroupMapper', () => {
+  const mapper = new LabelGroupMapper(labels, {
+    glass_break: {
+      labels: ['Glass', 'Shatter', 'Chink, clink'],
+      threshold: 0.3,
+      combine: 'noisy-or',
+    },
+    dog_bark: { labels: ['Dog', 'Bark'], threshold: 0.5 },
+  });
+
+  it('scores every class with its rule and names the labels that carried weight, best first', () => {
+    const scores = mapper.score([0.9, 0.2, 0.01, 0.25, 0.4, 0.1]);
+    expect(scores).toEqual([
+      {
+        cls: 'glass_break',
+        score: expect.closeTo(1 - 0.8 * 0.99 * 0.75, 6),
+        threshold: 0.3,
+        labels: ['Chink, clink', 'Glass'],
+      },
+      { cls: 'dog_bark', score: expect.closeTo(0.4, 6), threshold: 0.5, labels: ['Dog'] },
+    ]);
+  });
+
+  it('detects only the classes at or above their threshold, best first', () => {
+    expect(mapper.detect([0.9, 0.2, 0.01, 0.25, 0.4, 0.1])).toEqual([
+      {
+        modality: 'audio',
+        cls: 'glass_break',
+        score: expect.closeTo(0.406, 6),
+        labels: ['Chink, clink', 'Glass'],
+      },
+    ]);
+    expect(mapper.detect([0.9, 0, 0, 0, 0.7, 0.5])).toEqual([
+      {
+        modality: 'audio',
+        cls: 'dog_bark',
+        score: expect.closeTo(0.7, 6),
+        labels: ['Dog', 'Bark'],
+      },
+    ]);
+    expect(mapper.detect(new Float32Array(labels.length))).toEqual([]);
+  });
+
+  it('names a group label missing from the model', () => {
+    expect(
+      () => new LabelGroupMapper(labels, { siren: { labels: ['Sirens'], threshold: 0.5 } }),
+    ).toThrow('labelGroups.siren: label "Sirens" is not in the model\'s labels');
+  });
+
+  it('rejects a score vector of the wrong length', () => {
+    expect(() => mapper.detect([0.1])).toThrow('expected 6 scores, got 1');
+  });
+});

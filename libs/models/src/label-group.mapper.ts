@@ -1,0 +1,99 @@
+import type { CanonicalClass, Detection, Modality } from '@app/contracts';
+import type { CombineRule, LabelGroups } from './model.manifest';
+
+export interface ClassScore {
+  cls: CanonicalClass;
+  score: number;
+  threshold: number;
+  /** Group labels that carried weight (see {@link LabelGroupMapper}), best first. */
+  labels: string[];
+}
+
+interface ResolvedGroup {
+  cls: CanonicalClass;
+  threshold: number;
+  combine: CombineRule;
+  indices: number[];
+}
+
+/**
+ * Folds a multi-label model's per-label scores into Vigil's canonical classes through the
+ * manifest's label groups. A label "contributed" when it scores at least half the class
+ * threshold (the best label always counts): enough to show an operator why a class fired
+ * without listing every near-zero member of the group.
+ */
+export class LabelGroupMapper {
+  private readonly groups: ResolvedGroup[];
+
+  constructor(
+    private readonly labels: readonly string[],
+    groups: LabelGroups,
+    private readonly modality: Modality = 'audio',
+  ) {
+    const index = new Map(labels.map((label, i) => [label, i]));
+    this.groups = Object.entries(groups).map(([cls, group]) => {
+      const indices = group!.labels.map((label) => {
+        const i = index.get(label);
+        if (i === undefined) {
+          throw new Error(
+            `labelGroups.${cls}: label ${JSON.stringify(label)} is not in the model's labels`,
+          );
+        }
+        return i;
+      });
+      return {
+        cls: cls as CanonicalClass,
+        threshold: group!.threshold,
+        combine: group!.combine ?? 'max',
+        indices,
+      };
+    });
+  }
+
+  classes(): CanonicalClass[] {
+    return this.groups.map((g) => g.cls);
+  }
+
+  /** Every class's score, whether or not it clears its threshold. */
+  score(scores: ArrayLike<number>): ClassScore[] {
+    if (scores.length !== this.labels.length) {
+      throw new Error(`expected ${this.labels.length} scores, got ${scores.length}`);
+    }
+    return this.groups.map((g) => {
+      const members = g.indices
+        .map((i) => ({ label: this.labels[i]!, score: scores[i]! }))
+        .sort((a, b) => b.score - a.score);
+      return {
+        cls: g.cls,
+        score: combine(
+          g.combine,
+          members.map((m) => m.score),
+        ),
+        threshold: g.threshold,
+        labels: members.filter((m, k) => k === 0 || m.score >= g.threshold / 2).map((m) => m.label),
+      };
+    });
+  }
+
+  /** Classes at or above their threshold, best first. */
+  detect(scores: ArrayLike<number>): Detection[] {
+    return this.score(scores)
+      .filter((s) => s.score >= s.threshold)
+      .sort((a, b) => b.score - a.score)
+      .map((s) => ({ modality: this.modality, cls: s.cls, score: s.score, labels: s.labels }));
+  }
+}
+
+export function combine(rule: CombineRule, scores: readonly number[]): number {
+  switch (rule) {
+    case 'max':
+      return scores.reduce((m, s) => Math.max(m, s), 0);
+    case 'noisy-or':
+      return 1 - scores.reduce((p, s) => p * (1 - s), 1);
+    case 'sum':
+      return Math.min(
+        1,
+        scores.reduce((sum, s) => sum + s, 0),
+      );
+  }
+}

@@ -1,0 +1,96 @@
+import { MODEL_CATALOG } from './model.catalog';
+import { ManifestError, validateManifest } from './model.manifest';
+
+const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+function problemsOf(value: unknown): string[] {
+  try {
+    validateManifest(value, 'test.json');
+  } catch (err) {
+    expect(err).toBeInstanceOf(ManifestError);
+    return (err as ManifestError).problems;
+  }
+  throw new Error('expected the manifest to be rejected');
+}
+
+describe('validateManifest', () => {
+  it('accepts every catalog entry', () => {
+    for (const [name, manifest] of Object.entries(MODEL_CATALOG)) {
+      expect(validateManifest(clone(manifest), name)).toEqual(manifest);
+    }
+  });
+
+  it('names each bad key, all at once', () => {
+    const bad = clone(MODEL_CATALOG['yolox-nano']) as unknown as Record<string, unknown>;
+    bad.task = 'segmentation';
+    bad.sha256 = 'abc';
+    (bad.input as Record<string, unknown>).scale = 0.5;
+    delete bad.license;
+    const problems = problemsOf(bad);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^task: must be one of audio-tagging, object-detection/),
+        expect.stringMatching(/^sha256: /),
+        'input.scale: must be 1 or 1/255',
+        'license: is required',
+      ]),
+    );
+  });
+
+  it('rejects label groups for classes of the other modality and bad thresholds', () => {
+    const bad = clone(MODEL_CATALOG['efficientat-mn04']);
+    (bad.labelGroups as Record<string, unknown>).person = { labels: ['Speech'], threshold: 0.5 };
+    bad.labelGroups.siren!.threshold = 1.5;
+    bad.labelGroups.alarm!.labels = [];
+    (bad.labelGroups.gunshot as unknown as Record<string, unknown>).combine = 'avg';
+    const problems = problemsOf(bad);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^labelGroups\.person: is not a canonical class for audio-tagging/),
+        'labelGroups.siren.threshold: must be in [0, 1]',
+        'labelGroups.alarm.labels: must be a non-empty array of label names',
+        expect.stringMatching(/^labelGroups\.gunshot\.combine: must be one of max, noisy-or, sum/),
+      ]),
+    );
+  });
+
+  it('requires features for audio and input geometry and nms for detectors', () => {
+    const audio = clone(MODEL_CATALOG['efficientat-mn04']) as unknown as Record<string, unknown>;
+    delete audio.features;
+    expect(problemsOf(audio)).toContain('features: is required for audio-tagging');
+
+    const video = clone(MODEL_CATALOG['fastestdet']) as unknown as Record<string, unknown>;
+    delete (video.input as Record<string, unknown>).width;
+    delete video.nms;
+    expect(problemsOf(video)).toEqual(
+      expect.arrayContaining([
+        'input.width: is required for object-detection',
+        'nms: is required for object-detection',
+      ]),
+    );
+  });
+
+  it('rejects a class threshold under the decoder cut, which could never fire differently', () => {
+    const bad = clone(MODEL_CATALOG['yolox-nano']);
+    bad.labelGroups.person!.threshold = 0.1;
+    expect(problemsOf(bad)).toContain(
+      'labelGroups.person.threshold: must not be below nms.scoreThreshold (0.3)',
+    );
+  });
+
+  it('keeps model files inside the model folder', () => {
+    const bad = clone(MODEL_CATALOG['yolox-nano']);
+    bad.file = '../../etc/passwd';
+    bad.labels.file = 'sub/labels.txt';
+    expect(problemsOf(bad)).toEqual(
+      expect.arrayContaining([
+        'file: must be a file name inside the model folder (no path separators)',
+        'labels.file: must be a file name inside the model folder (no path separators)',
+      ]),
+    );
+  });
+
+  it('rejects a non-object', () => {
+    expect(problemsOf(null)).toEqual(['(root): must be an object']);
+  });
+});

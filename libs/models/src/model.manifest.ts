@@ -1,0 +1,311 @@
+import { AUDIO_CLASSES, VIDEO_CLASSES } from '@app/contracts';
+import type { CanonicalClass } from '@app/contracts';
+
+/**
+ * A model manifest (`model.json`): everything needed to feed a model and read its answers.
+ * Models are data, so every choice that depends on the weights (input layout, feature recipe,
+ * decoder, label groups and thresholds) lives here rather than in code.
+ */
+
+export const MODEL_TASKS = ['audio-tagging', 'object-detection'] as const;
+export type ModelTask = (typeof MODEL_TASKS)[number];
+
+export const LABEL_FORMATS = ['audioset-csv', 'lines'] as const;
+export type LabelFormat = (typeof LABEL_FORMATS)[number];
+
+export const OUTPUT_DECODERS = ['sigmoid-multilabel', 'yolox', 'fastestdet'] as const;
+export type OutputDecoderName = (typeof OUTPUT_DECODERS)[number];
+
+export const RESIZE_MODES = ['letterbox-topleft', 'stretch'] as const;
+export type ResizeMode = (typeof RESIZE_MODES)[number];
+
+/**
+ * How the scores of a group's labels become one class score:
+ * - `max`: the best single label;
+ * - `noisy-or`: 1 − Π(1 − p), labels treated as independent pieces of evidence;
+ * - `sum`: the plain sum, capped at 1.
+ */
+export const COMBINE_RULES = ['max', 'noisy-or', 'sum'] as const;
+export type CombineRule = (typeof COMBINE_RULES)[number];
+
+export interface FeatureRecipe {
+  sampleRate: number;
+  preEmphasis: number;
+  nFft: number;
+  hopLength: number;
+  winLength: number;
+  melBins: number;
+  fMin: number;
+  fMax: number;
+  logOffset: number;
+  normAdd: number;
+  normDiv: number;
+}
+
+export interface ModelInputSpec {
+  name: string;
+  /** Tensor layout, e.g. `NCHW` for images or `N1MT` (batch, 1, mel, time) for log-mel. */
+  layout: string;
+  dtype: 'float32';
+  width?: number;
+  height?: number;
+  resize?: ResizeMode;
+  /** ffmpeg colour for the letterbox padding, e.g. `0x727272`. */
+  padColor?: string;
+  /** Order of the interleaved 8-bit pixels the model expects before the NCHW transpose. */
+  pixelFormat?: 'bgr24';
+  /** Multiplier from 8-bit pixel values to model input: 1 or 1/255. */
+  scale?: number;
+  /** Batch size baked into the export; absent when the batch axis is dynamic. */
+  fixedBatch?: number;
+}
+
+export interface ModelFeatures {
+  recipe: FeatureRecipe;
+  windowSec: number;
+  hopSec: number;
+}
+
+export interface LabelGroup {
+  /** Model label names exactly as the labels file spells them. */
+  labels: string[];
+  threshold: number;
+  combine?: CombineRule;
+}
+
+export type LabelGroups = Partial<Record<CanonicalClass, LabelGroup>>;
+
+export interface ModelManifest {
+  name: string;
+  task: ModelTask;
+  file: string;
+  sha256: string;
+  sizeBytes: number;
+  upstream: { url: string; note: string };
+  license: string;
+  labels: { file: string; format: LabelFormat };
+  input: ModelInputSpec;
+  features?: ModelFeatures;
+  output: { name: string; decoder: OutputDecoderName };
+  labelGroups: LabelGroups;
+  nms?: { iou: number; scoreThreshold: number };
+}
+
+export class ManifestError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid model manifest ${source}: ${problems.join('; ')}`);
+    this.name = 'ManifestError';
+  }
+}
+
+type Json = Record<string, unknown>;
+
+/** Collects every problem in one pass so a user fixing a model.json sees them all at once. */
+class Checker {
+  readonly problems: string[] = [];
+
+  problem(key: string, message: string): void {
+    this.problems.push(`${key}: ${message}`);
+  }
+
+  object(value: unknown, key: string): Json | undefined {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Json;
+    this.problem(key, value === undefined ? 'is required' : 'must be an object');
+    return undefined;
+  }
+
+  string(value: unknown, key: string, pattern?: RegExp, hint?: string): void {
+    if (value === undefined) return this.problem(key, 'is required');
+    if (typeof value !== 'string' || value.length === 0) {
+      return this.problem(key, 'must be a non-empty string');
+    }
+    if (pattern && !pattern.test(value)) this.problem(key, hint ?? `must match ${pattern}`);
+  }
+
+  number(value: unknown, key: string, check?: (n: number) => boolean, hint?: string): void {
+    if (value === undefined) return this.problem(key, 'is required');
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      return this.problem(key, 'must be a finite number');
+    }
+    if (check && !check(value)) this.problem(key, hint ?? 'is out of range');
+  }
+
+  oneOf(value: unknown, key: string, allowed: readonly string[]): void {
+    if (value === undefined) return this.problem(key, 'is required');
+    if (typeof value !== 'string' || !allowed.includes(value)) {
+      this.problem(key, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`);
+    }
+  }
+
+  optional(obj: Json, key: string, prefix: string, check: (value: unknown, key: string) => void) {
+    if (obj[key] !== undefined) check(obj[key], `${prefix}${key}`);
+  }
+}
+
+const positive = (n: number) => n > 0;
+const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
+const unit = (n: number) => n >= 0 && n <= 1;
+/** A file name inside the model folder: no separators, so a manifest cannot point outside it. */
+const PLAIN_FILE = /^[^/\\]+$/;
+const PLAIN_FILE_HINT = 'must be a file name inside the model folder (no path separators)';
+
+function checkInput(c: Checker, value: unknown, task: unknown): void {
+  const input = c.object(value, 'input');
+  if (!input) return;
+  c.string(input.name, 'input.name');
+  c.string(input.layout, 'input.layout');
+  c.oneOf(input.dtype, 'input.dtype', ['float32']);
+  c.optional(input, 'width', 'input.', (v, k) =>
+    c.number(v, k, positiveInt, 'must be a positive integer'),
+  );
+  c.optional(input, 'height', 'input.', (v, k) =>
+    c.number(v, k, positiveInt, 'must be a positive integer'),
+  );
+  c.optional(input, 'resize', 'input.', (v, k) => c.oneOf(v, k, RESIZE_MODES));
+  c.optional(input, 'padColor', 'input.', (v, k) =>
+    c.string(v, k, /^0x[0-9a-fA-F]{6}$/, 'must be a hex colour like 0x727272'),
+  );
+  c.optional(input, 'pixelFormat', 'input.', (v, k) => c.oneOf(v, k, ['bgr24']));
+  c.optional(input, 'scale', 'input.', (v, k) =>
+    c.number(v, k, (n) => n === 1 || Math.abs(n - 1 / 255) < 1e-9, 'must be 1 or 1/255'),
+  );
+  c.optional(input, 'fixedBatch', 'input.', (v, k) =>
+    c.number(v, k, positiveInt, 'must be a positive integer'),
+  );
+  if (task === 'object-detection') {
+    for (const key of ['width', 'height', 'resize', 'pixelFormat', 'scale'] as const) {
+      if (input[key] === undefined) c.problem(`input.${key}`, 'is required for object-detection');
+    }
+  }
+}
+
+function checkFeatures(c: Checker, manifest: Json): void {
+  if (manifest.features === undefined) {
+    if (manifest.task === 'audio-tagging') c.problem('features', 'is required for audio-tagging');
+    return;
+  }
+  const features = c.object(manifest.features, 'features');
+  if (!features) return;
+  c.number(features.windowSec, 'features.windowSec', positive, 'must be > 0');
+  c.number(features.hopSec, 'features.hopSec', positive, 'must be > 0');
+  const recipe = c.object(features.recipe, 'features.recipe');
+  if (!recipe) return;
+  const ints = ['sampleRate', 'nFft', 'hopLength', 'winLength', 'melBins'] as const;
+  for (const key of ints) {
+    c.number(recipe[key], `features.recipe.${key}`, positiveInt, 'must be a positive integer');
+  }
+  c.number(
+    recipe.preEmphasis,
+    'features.recipe.preEmphasis',
+    (n) => n >= 0 && n < 1,
+    'must be in [0, 1)',
+  );
+  c.number(recipe.fMin, 'features.recipe.fMin', (n) => n >= 0, 'must be >= 0');
+  // Kaldi convention: fMax <= 0 means "this far below Nyquist".
+  c.number(recipe.fMax, 'features.recipe.fMax');
+  c.number(recipe.logOffset, 'features.recipe.logOffset', positive, 'must be > 0');
+  c.number(recipe.normAdd, 'features.recipe.normAdd');
+  c.number(recipe.normDiv, 'features.recipe.normDiv', (n) => n !== 0, 'must not be 0');
+  if (
+    typeof recipe.winLength === 'number' &&
+    typeof recipe.nFft === 'number' &&
+    recipe.winLength > recipe.nFft
+  ) {
+    c.problem('features.recipe.winLength', 'must not exceed nFft');
+  }
+  if (
+    typeof recipe.fMax === 'number' &&
+    typeof recipe.sampleRate === 'number' &&
+    recipe.fMax > recipe.sampleRate / 2
+  ) {
+    c.problem('features.recipe.fMax', 'must not exceed sampleRate / 2');
+  }
+}
+
+function checkLabelGroups(c: Checker, value: unknown, task: unknown): void {
+  const groups = c.object(value, 'labelGroups');
+  if (!groups) return;
+  const allowed: readonly string[] =
+    task === 'object-detection' ? VIDEO_CLASSES : task === 'audio-tagging' ? AUDIO_CLASSES : [];
+  for (const [cls, raw] of Object.entries(groups)) {
+    const key = `labelGroups.${cls}`;
+    if (allowed.length > 0 && !allowed.includes(cls)) {
+      c.problem(
+        key,
+        `is not a canonical class for ${String(task)} (allowed: ${allowed.join(', ')})`,
+      );
+    }
+    const group = c.object(raw, key);
+    if (!group) continue;
+    if (!Array.isArray(group.labels) || group.labels.length === 0) {
+      c.problem(`${key}.labels`, 'must be a non-empty array of label names');
+    } else {
+      group.labels.forEach((label, i) => c.string(label, `${key}.labels[${i}]`));
+    }
+    c.number(group.threshold, `${key}.threshold`, unit, 'must be in [0, 1]');
+    c.optional(group, 'combine', `${key}.`, (v, k) => c.oneOf(v, k, COMBINE_RULES));
+  }
+}
+
+/** Checks an untrusted value (a parsed model.json) and returns it typed, or throws naming every bad key. */
+export function validateManifest(value: unknown, source = 'model.json'): ModelManifest {
+  const c = new Checker();
+  const m = c.object(value, '(root)');
+  if (!m) throw new ManifestError(source, c.problems);
+
+  c.string(m.name, 'name', /^[a-z0-9][a-z0-9._-]*$/i, 'must be letters, digits, ".", "_" or "-"');
+  c.oneOf(m.task, 'task', MODEL_TASKS);
+  c.string(m.file, 'file', PLAIN_FILE, PLAIN_FILE_HINT);
+  c.string(m.sha256, 'sha256', /^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
+  c.number(m.sizeBytes, 'sizeBytes', positiveInt, 'must be a positive integer');
+  const upstream = c.object(m.upstream, 'upstream');
+  if (upstream) {
+    c.string(upstream.url, 'upstream.url', /^https:\/\//, 'must be an https:// URL');
+    c.string(upstream.note, 'upstream.note');
+  }
+  c.string(m.license, 'license');
+  const labels = c.object(m.labels, 'labels');
+  if (labels) {
+    c.string(labels.file, 'labels.file', PLAIN_FILE, PLAIN_FILE_HINT);
+    c.oneOf(labels.format, 'labels.format', LABEL_FORMATS);
+  }
+  checkInput(c, m.input, m.task);
+  checkFeatures(c, m);
+  const output = c.object(m.output, 'output');
+  if (output) {
+    c.string(output.name, 'output.name');
+    c.oneOf(output.decoder, 'output.decoder', OUTPUT_DECODERS);
+    const audioDecoder = output.decoder === 'sigmoid-multilabel';
+    if (m.task === 'audio-tagging' && !audioDecoder) {
+      c.problem('output.decoder', 'must be sigmoid-multilabel for audio-tagging');
+    }
+    if (m.task === 'object-detection' && audioDecoder) {
+      c.problem('output.decoder', 'must be a box decoder (yolox, fastestdet) for object-detection');
+    }
+  }
+  checkLabelGroups(c, m.labelGroups, m.task);
+  if (m.nms !== undefined) {
+    const nms = c.object(m.nms, 'nms');
+    if (nms) {
+      c.number(nms.iou, 'nms.iou', unit, 'must be in [0, 1]');
+      c.number(nms.scoreThreshold, 'nms.scoreThreshold', unit, 'must be in [0, 1]');
+    }
+    // Boxes under the decoder's cut never reach the label groups, so a lower class threshold would be a silent no-op.
+    const cut = nms?.scoreThreshold;
+    const groups = typeof m.labelGroups === 'object' && m.labelGroups !== null ? m.labelGroups : {};
+    for (const [cls, group] of Object.entries(groups as Json)) {
+      const threshold = (group as Json | null)?.threshold;
+      if (typeof cut === 'number' && typeof threshold === 'number' && threshold < cut) {
+        c.problem(`labelGroups.${cls}.threshold`, `must not be below nms.scoreThreshold (${cut})`);
+      }
+    }
+  } else if (m.task === 'object-detection') {
+    c.problem('nms', 'is required for object-detection');
+  }
+
+  if (c.problems.length > 0) throw new ManifestError(source, c.problems);
+  return value as ModelManifest;
+}

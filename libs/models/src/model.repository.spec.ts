@@ -1,0 +1,121 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MODEL_CATALOG } from './model.catalog';
+import type { ModelManifest } from './model.manifest';
+import { ManifestError } from './model.manifest';
+import { ModelNotFoundError, ModelRepository, userModelsDir } from './model.repository';
+
+const ONNX_BYTES = Buffer.from('not really onnx, but bytes to hash');
+const SHA = createHash('sha256').update(ONNX_BYTES).digest('hex');
+
+function manifest(name: string): ModelManifest {
+  const base = JSON.parse(JSON.stringify(MODEL_CATALOG['yolox-nano'])) as ModelManifest;
+  return { ...base, name, file: 'model.onnx', sha256: SHA, sizeBytes: ONNX_BYTES.length };
+}
+
+describe('ModelRepository', () => {
+  let dir: string;
+  const catalog = { tiny: manifest('tiny') };
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-models-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function install(name: string, files: Record<string, string | Buffer>): void {
+    mkdirSync(join(dir, name), { recursive: true });
+    for (const [file, content] of Object.entries(files))
+      writeFileSync(join(dir, name, file), content);
+  }
+
+  it('defaults to the user cache folder', () => {
+    expect(userModelsDir('/home/ada')).toBe('/home/ada/.cache/vigil/models');
+  });
+
+  it('resolves a catalogued model to its files and labels', () => {
+    install('tiny', { 'model.onnx': ONNX_BYTES, 'coco_labels.txt': 'person\ncar\n' });
+    const repo = new ModelRepository(dir, catalog);
+    const resolved = repo.resolve('tiny');
+    expect(resolved.manifestSource).toBe('catalog');
+    expect(resolved.onnxPath).toBe(join(dir, 'tiny', 'model.onnx'));
+    expect(repo.labels('tiny')).toEqual(['person', 'car']);
+  });
+
+  it('says how to get a model that is missing', () => {
+    const repo = new ModelRepository(dir, catalog);
+    expect(() => repo.resolve('tiny')).toThrow(ModelNotFoundError);
+    expect(() => repo.resolve('tiny')).toThrow(
+      `model tiny not found in ${dir} (no model.onnx); run \`vigil models pull tiny\` or set VIGIL_MODELS_DIR`,
+    );
+  });
+
+  it('names the catalog when a model is unknown', () => {
+    const repo = new ModelRepository(dir, catalog);
+    expect(() => repo.manifest('nope')).toThrow(
+      /model nope not found in .*not in the catalog \(tiny\)/,
+    );
+  });
+
+  it('refuses names that would leave the models folder', () => {
+    const repo = new ModelRepository(dir, catalog);
+    expect(() => repo.resolve('../etc')).toThrow('invalid model name "../etc"');
+  });
+
+  it("lets a folder's model.json replace the catalog entry", () => {
+    const custom = manifest('tiny');
+    custom.labelGroups = { person: { labels: ['person'], threshold: 0.9 } };
+    install('tiny', {
+      'model.json': JSON.stringify(custom),
+      'model.onnx': ONNX_BYTES,
+      'coco_labels.txt': 'person\n',
+    });
+    const resolved = new ModelRepository(dir, catalog).resolve('tiny');
+    expect(resolved.manifestSource).toBe('folder');
+    expect(resolved.manifest.labelGroups).toEqual({
+      person: { labels: ['person'], threshold: 0.9 },
+    });
+  });
+
+  it('accepts user models that are not in the catalog and lists them', () => {
+    install('mine', {
+      'model.json': JSON.stringify(manifest('mine')),
+      'model.onnx': ONNX_BYTES,
+      'coco_labels.txt': 'x\n',
+    });
+    install('stray', { 'notes.txt': 'no manifest here' });
+    const repo = new ModelRepository(dir, catalog);
+    expect(repo.names()).toEqual(['tiny', 'mine']);
+    expect(repo.resolve('mine').manifestSource).toBe('folder');
+  });
+
+  it('reports a broken model.json with its path and the bad key', () => {
+    const bad = { ...manifest('tiny'), threshold: undefined, task: 'guessing' };
+    install('tiny', { 'model.json': JSON.stringify(bad) });
+    const repo = new ModelRepository(dir, catalog);
+    expect(() => repo.manifest('tiny')).toThrow(ManifestError);
+    expect(() => repo.manifest('tiny')).toThrow(/model\.json: task: must be one of/);
+    install('tiny', { 'model.json': '{ nope' });
+    expect(() => repo.manifest('tiny')).toThrow(/not valid JSON/);
+  });
+
+  it('requires a user model.json to carry its folder name', () => {
+    install('tiny', { 'model.json': JSON.stringify(manifest('other')) });
+    expect(() => new ModelRepository(dir, catalog).manifest('tiny')).toThrow(
+      'name: must equal the folder name "tiny"',
+    );
+  });
+
+  it('verifies the checksum and size by streaming the file', async () => {
+    install('tiny', { 'model.onnx': ONNX_BYTES, 'coco_labels.txt': 'person\n' });
+    const repo = new ModelRepository(dir, catalog);
+    await expect(repo.verify('tiny')).resolves.toMatchObject({ ok: true, actualSha256: SHA });
+
+    install('tiny', { 'model.onnx': Buffer.concat([ONNX_BYTES, Buffer.from('!')]) });
+    const result = await repo.verify('tiny');
+    expect(result.ok).toBe(false);
+    expect(result.actualSizeBytes).toBe(ONNX_BYTES.length + 1);
+    expect(result.expectedSha256).toBe(SHA);
+  });
+});

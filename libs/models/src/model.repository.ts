@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parseLabelFile } from './label-file.parser';
+import { MODEL_CATALOG } from './model.catalog';
+import { ManifestError, validateManifest } from './model.manifest';
+import type { ModelManifest } from './model.manifest';
+
+/** Where `vigil models pull` puts models when VIGIL_MODELS_DIR is not set. */
+export function userModelsDir(home: string = homedir()): string {
+  return join(home, '.cache', 'vigil', 'models');
+}
+
+export class ModelNotFoundError extends Error {
+  constructor(
+    readonly model: string,
+    readonly modelsDir: string,
+    detail?: string,
+  ) {
+    super(
+      `model ${model} not found in ${modelsDir}${detail ? ` (${detail})` : ''}; ` +
+        `run \`vigil models pull ${model}\` or set VIGIL_MODELS_DIR`,
+    );
+    this.name = 'ModelNotFoundError';
+  }
+}
+
+export interface ResolvedModel {
+  name: string;
+  dir: string;
+  manifest: ModelManifest;
+  /** `folder` when the model folder's own model.json replaced (or supplied) the catalog entry. */
+  manifestSource: 'catalog' | 'folder';
+  onnxPath: string;
+  labelsPath: string;
+}
+
+export interface VerifyResult {
+  name: string;
+  path: string;
+  ok: boolean;
+  expectedSha256: string;
+  actualSha256: string;
+  expectedSizeBytes: number;
+  actualSizeBytes: number;
+}
+
+const MODEL_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
+
+/**
+ * Finds models on disk. A folder `<modelsDir>/<name>` holds the .onnx and labels; its own
+ * `model.json`, when present, replaces the catalog entry wholesale, which is how users bring
+ * their own models or retune a catalogued one without a release.
+ */
+export class ModelRepository {
+  private readonly labelCache = new Map<string, string[]>();
+
+  constructor(
+    readonly modelsDir: string,
+    private readonly catalog: Readonly<Record<string, ModelManifest>> = MODEL_CATALOG,
+  ) {}
+
+  /** Catalogued names, then user models found only on disk. */
+  names(): string[] {
+    const names = Object.keys(this.catalog);
+    if (!existsSync(this.modelsDir)) return names;
+    for (const entry of readdirSync(this.modelsDir, { withFileTypes: true })) {
+      const isUserModel =
+        entry.isDirectory() &&
+        MODEL_NAME.test(entry.name) &&
+        !names.includes(entry.name) &&
+        existsSync(join(this.modelsDir, entry.name, 'model.json'));
+      if (isUserModel) names.push(entry.name);
+    }
+    return names;
+  }
+
+  folder(name: string): string {
+    // The name becomes a path segment; reject anything that could climb out of modelsDir.
+    if (!MODEL_NAME.test(name)) throw new Error(`invalid model name ${JSON.stringify(name)}`);
+    return join(this.modelsDir, name);
+  }
+
+  /** The manifest in effect; needs no model files (a pull reads it before they exist). */
+  manifest(name: string): ModelManifest {
+    return this.manifestWithSource(name).manifest;
+  }
+
+  /** Manifest plus file paths; throws {@link ModelNotFoundError} when a file is missing. */
+  resolve(name: string): ResolvedModel {
+    const dir = this.folder(name);
+    const { manifest, source } = this.manifestWithSource(name);
+    const onnxPath = join(dir, manifest.file);
+    const labelsPath = join(dir, manifest.labels.file);
+    if (!existsSync(onnxPath))
+      throw new ModelNotFoundError(name, this.modelsDir, `no ${manifest.file}`);
+    if (!existsSync(labelsPath)) {
+      throw new ModelNotFoundError(name, this.modelsDir, `no ${manifest.labels.file}`);
+    }
+    return { name, dir, manifest, manifestSource: source, onnxPath, labelsPath };
+  }
+
+  onnxPath(name: string): string {
+    return this.resolve(name).onnxPath;
+  }
+
+  /** Labels in model output order. */
+  labels(name: string): string[] {
+    const cached = this.labelCache.get(name);
+    if (cached) return cached;
+    const { manifest, labelsPath } = this.resolve(name);
+    const labels = parseLabelFile(
+      readFileSync(labelsPath, 'utf8'),
+      manifest.labels.format,
+      labelsPath,
+    );
+    this.labelCache.set(name, labels);
+    return labels;
+  }
+
+  /** Hashes the .onnx as a stream (models can be large) and compares with the manifest. */
+  async verify(name: string): Promise<VerifyResult> {
+    const { manifest, onnxPath } = this.resolve(name);
+    const hash = createHash('sha256');
+    await new Promise<void>((resolve, reject) => {
+      createReadStream(onnxPath)
+        .on('data', (chunk) => hash.update(chunk))
+        .on('error', reject)
+        .on('end', resolve);
+    });
+    const actualSha256 = hash.digest('hex');
+    const actualSizeBytes = statSync(onnxPath).size;
+    return {
+      name,
+      path: onnxPath,
+      ok: actualSha256 === manifest.sha256 && actualSizeBytes === manifest.sizeBytes,
+      expectedSha256: manifest.sha256,
+      actualSha256,
+      expectedSizeBytes: manifest.sizeBytes,
+      actualSizeBytes,
+    };
+  }
+
+  private manifestWithSource(name: string): {
+    manifest: ModelManifest;
+    source: 'catalog' | 'folder';
+  } {
+    const override = join(this.folder(name), 'model.json');
+    if (existsSync(override)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(readFileSync(override, 'utf8'));
+      } catch (err) {
+        throw new ManifestError(override, [`(root): not valid JSON: ${(err as Error).message}`]);
+      }
+      const manifest = validateManifest(parsed, override);
+      if (manifest.name !== name) {
+        throw new ManifestError(override, [`name: must equal the folder name "${name}"`]);
+      }
+      return { manifest, source: 'folder' };
+    }
+    const entry = this.catalog[name];
+    if (!entry) {
+      throw new ModelNotFoundError(
+        name,
+        this.modelsDir,
+        `not in the catalog (${Object.keys(this.catalog).join(', ')}) and no ${name}/model.json`,
+      );
+    }
+    return { manifest: entry, source: 'catalog' };
+  }
+}

@@ -1,0 +1,92 @@
+import type { FrameGeometry } from '@app/contracts';
+import type { BoxDecoder } from './box-decoder';
+import { decodeFastestDet } from './fastestdet.decoder';
+import type { ModelManifest, OutputDecoderName } from './model.manifest';
+import type { ModelSession } from './model-session';
+import { hwcToChw } from './pixel-tensor.converter';
+import type { RawBox } from './raw-box';
+import { decodeYolox } from './yolox.decoder';
+
+/** A frame already resized to the detector's input size (see the manifest's `input.resize`). */
+export interface DetectorFrame {
+  /** Interleaved 8-bit pixels, row-major, width × height × 3 bytes. */
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+  geometry: FrameGeometry;
+  /** Default bgr24, the order both catalogued detectors were trained on. */
+  pixelFormat?: 'bgr24' | 'rgb24';
+}
+
+const BOX_DECODERS: Partial<Record<OutputDecoderName, BoxDecoder>> = {
+  yolox: decodeYolox,
+  fastestdet: decodeFastestDet,
+};
+
+/**
+ * Runs a single-image detector (batch fixed at 1 in these exports: one run per frame) and
+ * decodes its boxes into source-frame pixels.
+ */
+export class ObjectDetector {
+  private readonly width: number;
+  private readonly height: number;
+  private readonly scale: number;
+  private readonly decode: BoxDecoder;
+  private readonly input: Float32Array;
+  private readonly nms: { iou: number; scoreThreshold: number };
+  /** Frames run one at a time: the input buffer is shared, and the session may read it after run() returns a promise. */
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly session: ModelSession,
+    private readonly manifest: ModelManifest,
+    private readonly labels: readonly string[],
+  ) {
+    const { input, output, nms } = manifest;
+    if (manifest.task !== 'object-detection' || !input.width || !input.height || !nms) {
+      throw new Error(`${manifest.name} is not an object-detection model`);
+    }
+    const decode = BOX_DECODERS[output.decoder];
+    if (!decode) throw new Error(`${manifest.name}: no box decoder named ${output.decoder}`);
+    this.decode = decode;
+    this.nms = nms;
+    this.width = input.width;
+    this.height = input.height;
+    this.scale = input.scale ?? 1;
+    this.input = new Float32Array(3 * this.width * this.height);
+  }
+
+  get modelName(): string {
+    return this.manifest.name;
+  }
+
+  detect(frame: DetectorFrame): Promise<RawBox[]> {
+    const result = this.tail.then(() => this.runOne(frame));
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  private async runOne(frame: DetectorFrame): Promise<RawBox[]> {
+    const { name, input, output } = this.manifest;
+    if (frame.width !== this.width || frame.height !== this.height) {
+      throw new Error(
+        `${name} takes ${this.width}x${this.height} frames, got ${frame.width}x${frame.height}`,
+      );
+    }
+    const swap = (frame.pixelFormat ?? 'bgr24') !== (input.pixelFormat ?? 'bgr24');
+    hwcToChw(frame.pixels, frame.width, frame.height, this.scale, this.input, swap);
+    const outputs = await this.session.run({
+      [input.name]: { data: this.input, dims: [1, 3, this.height, this.width] },
+    });
+    const raw = outputs[output.name];
+    if (!raw) throw new Error(`${name}: model returned no output ${output.name}`);
+    return this.decode(raw, {
+      inputWidth: this.width,
+      inputHeight: this.height,
+      geometry: frame.geometry,
+      scoreThreshold: this.nms.scoreThreshold,
+      iouThreshold: this.nms.iou,
+      labels: this.labels,
+    });
+  }
+}

@@ -1,0 +1,149 @@
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { ModelSession, TensorData } from './model-session';
+
+export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+export interface OnnxSessionOptions {
+  executionProvider?: ExecutionProvider;
+  /**
+   * Threads inside one operator. Default 1: the pipeline already overlaps decoding, features
+   * and inference on small machines, and more threads per session fight those stages for cores.
+   */
+  intraOpNumThreads?: number;
+}
+
+/** The subset of Nest's LoggerService this lib needs, so libs stay framework-free. */
+export interface ModelsLogger {
+  log(message: string): void;
+  warn(message: string): void;
+}
+
+/** The parts of onnxruntime-node the factory touches: the seam unit tests mock. */
+export interface OrtRuntime {
+  InferenceSession: {
+    create(path: string, options: InferenceSession.SessionOptions): Promise<InferenceSession>;
+  };
+  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => Tensor;
+}
+
+// Loaded on first use so importing @app/models (types, decoders, catalog) never loads the native addon.
+const loadOnnxRuntime = async (): Promise<OrtRuntime> =>
+  (await import('onnxruntime-node')) as unknown as OrtRuntime;
+
+/** GPU providers list their own fallbacks so nodes a GPU provider cannot take still run. */
+const PROVIDER_CHAIN: Record<ExecutionProvider, string[]> = {
+  cpu: ['cpu'],
+  cuda: ['cuda', 'cpu'],
+  tensorrt: ['tensorrt', 'cuda', 'cpu'],
+};
+
+// onnxruntime's own log level: 3 = errors only. During a GPU attempt we go to 4 (fatal) because a
+// missing CUDA library is expected on CPU-only installs and we report it ourselves, once.
+const ORT_LOG_ERROR = 3;
+const ORT_LOG_FATAL = 4;
+
+class OrtModelSession implements ModelSession {
+  constructor(
+    private readonly session: InferenceSession,
+    private readonly runtime: OrtRuntime,
+    readonly executionProvider: ExecutionProvider,
+  ) {}
+
+  get inputNames(): readonly string[] {
+    return this.session.inputNames;
+  }
+
+  get outputNames(): readonly string[] {
+    return this.session.outputNames;
+  }
+
+  async run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
+    const ortFeeds: Record<string, Tensor> = {};
+    for (const [name, { data, dims }] of Object.entries(feeds)) {
+      ortFeeds[name] = new this.runtime.Tensor('float32', data, dims);
+    }
+    const results = await this.session.run(ortFeeds);
+    const out: Record<string, TensorData> = {};
+    for (const [name, tensor] of Object.entries(results)) {
+      if (!(tensor.data instanceof Float32Array)) {
+        throw new Error(`output ${name} is ${tensor.type}, expected float32`);
+      }
+      out[name] = { data: tensor.data, dims: tensor.dims };
+    }
+    return out;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/**
+ * Creates inference sessions: the only place that touches onnxruntime. A GPU provider that
+ * cannot start (the stock npm package ships without the CUDA provider libraries) degrades to the
+ * CPU with a warning instead of stopping the service.
+ */
+export class OnnxSessionFactory {
+  constructor(
+    private readonly logger: ModelsLogger,
+    private readonly options: OnnxSessionOptions = {},
+    private readonly loadRuntime: () => Promise<OrtRuntime> = loadOnnxRuntime,
+  ) {
+    const threads = options.intraOpNumThreads;
+    if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
+      throw new Error(`intraOpNumThreads must be a positive integer (got ${threads})`);
+    }
+    const provider = options.executionProvider;
+    if (provider !== undefined && !EXECUTION_PROVIDERS.includes(provider)) {
+      throw new Error(
+        `executionProvider must be one of ${EXECUTION_PROVIDERS.join(', ')} (got ${provider})`,
+      );
+    }
+  }
+
+  async create(modelPath: string): Promise<ModelSession> {
+    const runtime = await this.loadRuntime();
+    const wanted = this.options.executionProvider ?? 'cpu';
+    if (wanted !== 'cpu') {
+      try {
+        const session = await runtime.InferenceSession.create(
+          modelPath,
+          this.sessionOptions(wanted, ORT_LOG_FATAL),
+        );
+        this.logger.log(`${modelPath}: running on ${wanted}`);
+        return new OrtModelSession(session, runtime, wanted);
+      } catch (err) {
+        this.logger.warn(
+          `${modelPath}: execution provider ${wanted} unavailable, falling back to cpu ` +
+            `(${firstLine(err)})`,
+        );
+      }
+    }
+    const session = await runtime.InferenceSession.create(
+      modelPath,
+      this.sessionOptions('cpu', ORT_LOG_ERROR),
+    );
+    this.logger.log(`${modelPath}: running on cpu`);
+    return new OrtModelSession(session, runtime, 'cpu');
+  }
+
+  private sessionOptions(
+    provider: ExecutionProvider,
+    logSeverityLevel: 3 | 4,
+  ): InferenceSession.SessionOptions {
+    return {
+      executionProviders: PROVIDER_CHAIN[provider],
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: this.options.intraOpNumThreads ?? 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      logSeverityLevel,
+    };
+  }
+}
+
+function firstLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n')[0] ?? message;
+}

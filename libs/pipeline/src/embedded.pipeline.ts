@@ -1,0 +1,115 @@
+import { MemoryBus } from '@app/bus';
+import { type DetectionSet, type SecurityEvent, type StreamStatus, Topics } from '@app/contracts';
+import { DetectionSegmenter, type DetectionSegment, type RuleSet } from '@app/fusion';
+import type { MediaDecoder } from '@app/media';
+import type { LoadedAudioModel, LoadedVideoModel } from '@app/models';
+import { FusionStage } from './fusion.stage';
+import { InferenceStage } from './inference.stage';
+import { type IngestResult, type IngestRun, IngestStage } from './ingest.stage';
+import { BoxDetector, TaggerClassifier } from './model.adapters';
+import { mediaOptionsFor } from './media-options';
+import { SpectrogramStage } from './spectrogram.stage';
+
+export interface EmbeddedPipelineOptions {
+  decoder: MediaDecoder;
+  audioModel: LoadedAudioModel;
+  videoModel: LoadedVideoModel;
+  rules: RuleSet;
+  fps: number;
+  /** Called for each incident as soon as fusion decides it. */
+  onEvent?: (event: SecurityEvent) => void;
+}
+
+export interface AnalysisResult extends IngestResult {
+  streamId: string;
+  events: SecurityEvent[];
+  segments: DetectionSegment[];
+  status: StreamStatus[];
+}
+
+const CLI_GROUP = 'vigil-embedded-report';
+
+interface Collector {
+  events: SecurityEvent[];
+  segments: DetectionSegmenter;
+  status: StreamStatus[];
+}
+
+/**
+ * All four stages on the in-memory bus, in one process: `vigil analyze` and `vigil serve`.
+ * The stages are the very classes the microservices run on Kafka.
+ */
+export class EmbeddedPipeline {
+  private readonly bus = new MemoryBus();
+  private readonly ingest: IngestStage;
+  private readonly spectrogram: SpectrogramStage;
+  private readonly inference: InferenceStage;
+  private readonly fusion: FusionStage;
+  private readonly collectors = new Map<string, Collector>();
+
+  constructor(private readonly options: EmbeddedPipelineOptions) {
+    const { audioModel, videoModel } = options;
+    const features = audioModel.manifest.features!;
+    this.ingest = new IngestStage(
+      this.bus,
+      options.decoder,
+      mediaOptionsFor(audioModel.manifest, videoModel.manifest, options.fps),
+    );
+    this.spectrogram = new SpectrogramStage(this.bus, {
+      recipe: features.recipe,
+      windowSec: features.windowSec,
+      hopSec: features.hopSec,
+    });
+    this.inference = new InferenceStage(
+      this.bus,
+      new TaggerClassifier(audioModel),
+      new BoxDetector(videoModel),
+    );
+    this.fusion = new FusionStage(this.bus, options.rules);
+  }
+
+  async start(): Promise<void> {
+    await this.bus.subscribe(Topics.detections, CLI_GROUP, async ({ value }) => {
+      this.collectors.get(value.streamId)?.segments.add(value as DetectionSet);
+    });
+    await this.bus.subscribe(Topics.events, CLI_GROUP, async ({ value }) => {
+      this.collectors.get(value.streamId)?.events.push(value);
+      this.options.onEvent?.(value);
+    });
+    await this.bus.subscribe(Topics.streamStatus, CLI_GROUP, async ({ value }) => {
+      this.collectors.get(value.streamId)?.status.push(value);
+    });
+    await this.fusion.start();
+    await this.inference.start();
+    await this.spectrogram.start();
+  }
+
+  /** Runs one source to its end; rejects with the ingest error after downstream has drained. */
+  async analyze(run: IngestRun): Promise<AnalysisResult> {
+    const collector: Collector = { events: [], segments: new DetectionSegmenter(), status: [] };
+    this.collectors.set(run.streamId, collector);
+    const closed = this.fusion.whenClosed(run.streamId);
+    try {
+      const result = await this.ingest.run(run).finally(async () => {
+        await closed;
+        await this.bus.idle();
+      });
+      return {
+        ...result,
+        streamId: run.streamId,
+        events: collector.events,
+        segments: collector.segments.segments(),
+        status: collector.status,
+      };
+    } finally {
+      this.collectors.delete(run.streamId);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.spectrogram.stop();
+    await this.inference.stop();
+    await this.fusion.stop();
+    await this.bus.close();
+  }
+}

@@ -1,0 +1,125 @@
+import { MemoryBus } from '@app/bus';
+import {
+  type AudioFeatureWindow,
+  type DetectionSet,
+  type VideoFrame,
+  Topics,
+} from '@app/contracts';
+import { InferenceStage } from './inference.stage';
+import type { AudioClassifier, FrameDetector } from './pipeline.ports';
+
+function window(streamId: string, seq: number, final = false): AudioFeatureWindow {
+  return {
+    streamId,
+    seq,
+    startSec: seq * 0.25,
+    endSec: seq * 0.25 + 1,
+    melBins: 2,
+    frames: 2,
+    data: new Float32Array(4),
+    peakSec: seq * 0.25 + 0.5,
+    ...(final ? { final } : {}),
+  };
+}
+
+function frame(streamId: string, seq: number): VideoFrame {
+  return {
+    streamId,
+    seq,
+    ptsSec: seq / 5,
+    width: 2,
+    height: 2,
+    pixels: new Uint8Array(12),
+    pixelFormat: 'bgr24',
+    geometry: { sourceWidth: 4, sourceHeight: 4, scaleX: 0.5, scaleY: 0.5, padX: 0, padY: 0 },
+  };
+}
+
+async function collect(bus: MemoryBus, count: number): Promise<DetectionSet[]> {
+  const out: DetectionSet[] = [];
+  await bus.subscribe(Topics.detections, 'test', async (m) => void out.push(m.value));
+  return new Promise((resolve) => {
+    const poll = () => (out.length >= count ? resolve(out) : setTimeout(poll, 2));
+    poll();
+  });
+}
+
+describe('InferenceStage', () => {
+  it('batches audio windows that queue up across streams, and answers each window once', async () => {
+    const bus = new MemoryBus({ partitions: 4 });
+    const classify = jest.fn<
+      ReturnType<AudioClassifier['classify']>,
+      Parameters<AudioClassifier['classify']>
+    >(async (windows) =>
+      windows.map(() => [{ modality: 'audio', cls: 'siren', score: 0.7, labels: ['Siren'] }]),
+    );
+    const detect = jest.fn<
+      ReturnType<FrameDetector['detect']>,
+      Parameters<FrameDetector['detect']>
+    >();
+    const stage = new InferenceStage(
+      bus,
+      { name: 'tagger', classify },
+      { name: 'detector', detect },
+    );
+    await stage.start();
+    const done = collect(bus, 8);
+    await Promise.all(
+      ['a', 'b', 'c', 'd'].flatMap((s) => [
+        bus.publish(Topics.features, s, window(s, 0)),
+        bus.publish(Topics.features, s, window(s, 1)),
+      ]),
+    );
+    const sets = await done;
+    expect(sets).toHaveLength(8);
+    expect(
+      sets.every(
+        (s) => s.modality === 'audio' && s.detections[0].cls === 'siren' && s.model === 'tagger',
+      ),
+    ).toBe(true);
+    const batchSizes = classify.mock.calls.map(([w]) => w.length);
+    expect(batchSizes.reduce((a, b) => a + b, 0)).toBe(8);
+    expect(Math.max(...batchSizes)).toBeGreaterThan(1);
+    expect(detect).not.toHaveBeenCalled();
+    await stage.stop();
+    await bus.close();
+  });
+
+  it('publishes a set for every frame, empty ones included, and forwards end-of-stream', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const classify = jest.fn<
+      ReturnType<AudioClassifier['classify']>,
+      Parameters<AudioClassifier['classify']>
+    >();
+    const detect = jest
+      .fn<ReturnType<FrameDetector['detect']>, Parameters<FrameDetector['detect']>>()
+      .mockResolvedValueOnce([
+        { modality: 'video', cls: 'person', score: 0.9, labels: ['person'], box: [1, 2, 3, 4] },
+      ])
+      .mockResolvedValueOnce([]);
+    const stage = new InferenceStage(
+      bus,
+      { name: 'tagger', classify },
+      { name: 'detector', detect },
+    );
+    await stage.start();
+    const done = collect(bus, 4);
+    await bus.publish(Topics.video, 's', frame('s', 0));
+    await bus.publish(Topics.video, 's', frame('s', 1));
+    await bus.publish(Topics.video, 's', { ...frame('s', 2), final: true });
+    await bus.publish(Topics.features, 's', window('s', 0, true));
+    const sets = await done;
+    const video = sets.filter((s) => s.modality === 'video');
+    expect(video.map((s) => [s.seq, s.detections.length, s.final ?? false])).toEqual([
+      [0, 1, false],
+      [1, 0, false],
+      [2, 0, true],
+    ]);
+    expect(video[1]).toMatchObject({ atSec: 0.2, model: 'detector' });
+    expect(sets.find((s) => s.modality === 'audio')).toMatchObject({ final: true, detections: [] });
+    expect(detect).toHaveBeenCalledTimes(2);
+    expect(classify).not.toHaveBeenCalled();
+    await stage.stop();
+    await bus.close();
+  });
+});

@@ -1,0 +1,81 @@
+import type { Bus, BusMessage, Subscription } from '@app/bus';
+import { type AudioFeatureWindow, type Detection, type VideoFrame, Topics } from '@app/contracts';
+import { MicroBatcher } from './micro-batcher';
+import { type AudioClassifier, type FrameDetector, Groups } from './pipeline.ports';
+
+export interface InferenceStageOptions {
+  /** Audio windows run together when they queue up (the audio model's batch axis is dynamic). */
+  maxAudioBatch?: number;
+}
+
+/**
+ * Features and frames → detection sets. A set is published for every window and frame, even an
+ * empty one, because fusion needs to know what each modality has covered.
+ */
+export class InferenceStage {
+  private readonly subscriptions: Subscription[] = [];
+  private readonly audioBatcher: MicroBatcher<AudioFeatureWindow, Detection[]>;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly audio: AudioClassifier | undefined,
+    private readonly video: FrameDetector | undefined,
+    options: InferenceStageOptions = {},
+  ) {
+    this.audioBatcher = new MicroBatcher(
+      (windows) => this.audio!.classify(windows),
+      options.maxAudioBatch ?? 16,
+    );
+  }
+
+  async start(): Promise<void> {
+    this.subscriptions.push(
+      await this.bus.subscribe(Topics.features, Groups.inference, (m) => this.onWindow(m)),
+      await this.bus.subscribe(Topics.video, Groups.inference, (m) => this.onFrame(m)),
+    );
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.subscriptions.splice(0).map((s) => s.close()));
+  }
+
+  private async onWindow({ value: window, headers }: BusMessage<AudioFeatureWindow>) {
+    const detections = window.final || !this.audio ? [] : await this.audioBatcher.submit(window);
+    await this.bus.publish(
+      Topics.detections,
+      window.streamId,
+      {
+        streamId: window.streamId,
+        modality: 'audio',
+        seq: window.seq,
+        startSec: window.startSec,
+        endSec: window.endSec,
+        atSec: window.peakSec,
+        model: this.audio?.name ?? 'none',
+        detections,
+        ...(window.final ? { final: true } : {}),
+      },
+      headers,
+    );
+  }
+
+  private async onFrame({ value: frame, headers }: BusMessage<VideoFrame>) {
+    const detections = frame.final || !this.video ? [] : await this.video.detect(frame);
+    await this.bus.publish(
+      Topics.detections,
+      frame.streamId,
+      {
+        streamId: frame.streamId,
+        modality: 'video',
+        seq: frame.seq,
+        startSec: frame.ptsSec,
+        endSec: frame.ptsSec,
+        atSec: frame.ptsSec,
+        model: this.video?.name ?? 'none',
+        detections,
+        ...(frame.final ? { final: true } : {}),
+      },
+      headers,
+    );
+  }
+}

@@ -1,0 +1,168 @@
+import type { Bus, Headers } from '@app/bus';
+import { type StreamStatus, type VideoFrame, Topics } from '@app/contracts';
+import {
+  type AudioOutputOptions,
+  type DecodeSummary,
+  type MediaDecoder,
+  type MediaInfo,
+  type VideoOutputOptions,
+  redactUrl,
+} from '@app/media';
+
+export interface IngestStageOptions {
+  audio: AudioOutputOptions;
+  video: VideoOutputOptions;
+  stallTimeoutMs?: number;
+}
+
+export interface IngestRun {
+  streamId: string;
+  source: string;
+  live?: boolean;
+  signal?: AbortSignal;
+  headers?: Headers;
+  /** Called with the media info once known, and with stream seconds as data flows. */
+  onInfo?: (info: MediaInfo) => void;
+  onProgress?: (sec: number) => void;
+}
+
+export interface IngestResult {
+  info: MediaInfo;
+  summary: DecodeSummary;
+  /** Stream seconds decoded: the longer of the two modalities. */
+  decodedSec: number;
+}
+
+/**
+ * A source → PCM chunks and model-sized frames on the bus. Whatever happens, both media topics
+ * get a `final` marker so every later stage can close the stream, and the status topic says
+ * how it ended.
+ */
+export class IngestStage {
+  constructor(
+    private readonly bus: Bus,
+    private readonly decoder: MediaDecoder,
+    private readonly options: IngestStageOptions,
+  ) {}
+
+  async run(run: IngestRun): Promise<IngestResult> {
+    const { streamId } = run;
+    const headers = run.headers ?? {};
+    const source = redactUrl(run.source);
+    const session = this.decoder.open({
+      source: run.source,
+      audio: this.options.audio,
+      video: this.options.video,
+      live: run.live,
+      stallTimeoutMs: this.options.stallTimeoutMs,
+      signal: run.signal,
+    });
+    let audioSeq = 0;
+    let frameSeq = 0;
+    try {
+      const info = await session.info;
+      run.onInfo?.(info);
+      await this.status(
+        { streamId, state: 'started', source, hasAudio: info.hasAudio, hasVideo: info.hasVideo },
+        headers,
+      );
+      const audio = async () => {
+        for await (const chunk of session.audio()) {
+          await this.bus.publish(
+            Topics.audio,
+            streamId,
+            {
+              streamId,
+              seq: audioSeq++,
+              startSec: chunk.startSec,
+              sampleRate: this.options.audio.sampleRate,
+              samples: chunk.samples,
+            },
+            headers,
+          );
+          run.onProgress?.(chunk.startSec + chunk.samples.length / this.options.audio.sampleRate);
+        }
+      };
+      const video = async () => {
+        for await (const frame of session.video()) {
+          const message: VideoFrame = {
+            streamId,
+            seq: frameSeq++,
+            ptsSec: frame.ptsSec,
+            width: frame.width,
+            height: frame.height,
+            pixels: frame.pixels,
+            pixelFormat: this.options.video.pixelFormat,
+            geometry: frame.geometry,
+          };
+          await this.bus.publish(Topics.video, streamId, message, headers);
+          run.onProgress?.(frame.ptsSec);
+        }
+      };
+      await Promise.all([audio(), video()]);
+      const summary = await session.done;
+      const decodedSec = Math.max(summary.audioSec, summary.videoFrames / this.options.video.fps);
+      await this.finish(streamId, audioSeq, frameSeq, headers);
+      await this.status(
+        {
+          streamId,
+          state: 'ended',
+          source,
+          hasAudio: info.hasAudio,
+          hasVideo: info.hasVideo,
+          decodedSec,
+          truncated: summary.truncated,
+          ...(summary.truncated
+            ? { reason: summary.warnings.join('; ') || 'input was cut short' }
+            : {}),
+        },
+        headers,
+      );
+      return { info, summary, decodedSec };
+    } catch (error) {
+      await session.stop();
+      await this.finish(streamId, audioSeq, frameSeq, headers);
+      await this.status(
+        { streamId, state: 'failed', source, reason: (error as Error).message },
+        headers,
+      );
+      throw error;
+    }
+  }
+
+  private async finish(streamId: string, audioSeq: number, frameSeq: number, headers: Headers) {
+    await this.bus.publish(
+      Topics.audio,
+      streamId,
+      {
+        streamId,
+        seq: audioSeq,
+        startSec: 0,
+        sampleRate: this.options.audio.sampleRate,
+        samples: new Float32Array(0),
+        final: true,
+      },
+      headers,
+    );
+    await this.bus.publish(
+      Topics.video,
+      streamId,
+      {
+        streamId,
+        seq: frameSeq,
+        ptsSec: 0,
+        width: 0,
+        height: 0,
+        pixels: new Uint8Array(0),
+        pixelFormat: this.options.video.pixelFormat,
+        geometry: { sourceWidth: 0, sourceHeight: 0, scaleX: 1, scaleY: 1, padX: 0, padY: 0 },
+        final: true,
+      },
+      headers,
+    );
+  }
+
+  private status(status: StreamStatus, headers: Headers): Promise<void> {
+    return this.bus.publish(Topics.streamStatus, status.streamId, status, headers);
+  }
+}

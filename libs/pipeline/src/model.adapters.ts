@@ -1,0 +1,32 @@
+import type { Detection, VideoFrame } from '@app/contracts';
+import type { LoadedAudioModel, LoadedVideoModel } from '@app/models';
+import type { AudioClassifier, FrameDetector } from './pipeline.ports';
+
+/** An audio tagger plus its label groups, seen by the stages as one classifier. */
+export class TaggerClassifier implements AudioClassifier {
+  readonly name: string;
+
+  constructor(private readonly model: LoadedAudioModel) {
+    this.name = model.manifest.name;
+  }
+
+  async classify(
+    windows: readonly { data: Float32Array; frames: number }[],
+  ): Promise<Detection[][]> {
+    const scores = await this.model.tagger.classify(windows);
+    return scores.map((s) => this.model.mapper.detect(s));
+  }
+}
+
+/** An object detector plus its label groups, seen by the stages as one frame detector. */
+export class BoxDetector implements FrameDetector {
+  readonly name: string;
+
+  constructor(private readonly model: LoadedVideoModel) {
+    this.name = model.manifest.name;
+  }
+
+  async detect(frame: VideoFrame): Promise<Detection[]> {
+    return this.model.mapper.detect(await this.model.detector.detect(frame));
+  }
+}

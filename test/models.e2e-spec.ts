@@ -1,0 +1,252 @@
+/**
+ * @jest-environment ./libs/models/test/onnx-node.environment.ts
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FrameGeometry } from '@app/contracts';
+import {
+  iou,
+  MODEL_CATALOG,
+  ModelLoader,
+  ModelRepository,
+  OnnxSessionFactory,
+  scaledGeometry,
+} from '@app/models';
+import type {
+  LoadedAudioModel,
+  LoadedVideoModel,
+  ModelManifest,
+  ModelsLogger,
+  RawBox,
+} from '@app/models';
+import { fixture, modelsDir } from '@app/testing';
+
+/**
+ * The catalogued models, run for real on the reference inputs of ../shared/fixtures
+ * (see FIXTURES.md for where the expected numbers come from).
+ */
+
+const FFMPEG =
+  process.env.FFMPEG_PATH ?? (existsSync('/usr/bin/ffmpeg') ? '/usr/bin/ffmpeg' : 'ffmpeg');
+
+const quietLogger = (): ModelsLogger & { log: jest.Mock; warn: jest.Mock } => ({
+  log: jest.fn(),
+  warn: jest.fn(),
+});
+
+function readF32(path: string): Float32Array {
+  const buf = readFileSync(path);
+  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+}
+
+/**
+ * Decodes a picture the way the detector's manifest asks (letterbox top-left or stretch) and
+ * reads the source and scaled sizes back from ffmpeg's showinfo, so the geometry is what ffmpeg
+ * really did. Bilinear scaling: the detectors' reference numbers come from cv2's INTER_LINEAR.
+ */
+function detectorFrame(manifest: ModelManifest, path: string) {
+  const { width, height, resize, padColor } = manifest.input;
+  const filter =
+    resize === 'letterbox-topleft'
+      ? `showinfo,scale=${width}:${height}:force_original_aspect_ratio=decrease:flags=bilinear,showinfo,` +
+        `format=bgr24,pad=${width}:${height}:0:0:color=${padColor}`
+      : `showinfo,scale=${width}:${height}:flags=bilinear,showinfo`;
+  const res = spawnSync(
+    FFMPEG,
+    [
+      '-v',
+      'info',
+      '-nostats',
+      '-i',
+      path,
+      '-frames:v',
+      '1',
+      '-vf',
+      filter,
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'bgr24',
+      'pipe:1',
+    ],
+    { maxBuffer: 1 << 26 },
+  );
+  if (res.status !== 0) throw new Error(`ffmpeg failed: ${res.stderr.toString().slice(-400)}`);
+  const sizes = [...res.stderr.toString().matchAll(/Parsed_showinfo.* s:(\d+)x(\d+)/g)].map((m) => [
+    Number(m[1]),
+    Number(m[2]),
+  ]);
+  const [[sourceW, sourceH], [scaledW, scaledH]] = sizes as [[number, number], [number, number]];
+  const geometry: FrameGeometry = scaledGeometry(sourceW, sourceH, scaledW, scaledH);
+  const pixels = new Uint8Array(res.stdout.buffer, res.stdout.byteOffset, res.stdout.byteLength);
+  return { pixels, width: width!, height: height!, geometry };
+}
+
+function best(boxes: RawBox[], label: string): RawBox {
+  const found = boxes.filter((b) => b.label === label).sort((a, b) => b.score - a.score)[0];
+  if (!found)
+    throw new Error(
+      `no ${label} among ${boxes.map((b) => `${b.label} ${b.score.toFixed(2)}`).join(', ')}`,
+    );
+  return found;
+}
+
+describe('models (real ONNX models on reference inputs)', () => {
+  const repository = new ModelRepository(modelsDir());
+  const loader = new ModelLoader(repository, new OnnxSessionFactory(quietLogger()));
+
+  it.each(Object.keys(MODEL_CATALOG))(
+    'the shared copy of %s matches the catalog checksum',
+    async (name) => {
+      const result = await repository.verify(name);
+      expect(result).toMatchObject({ ok: true, actualSha256: MODEL_CATALOG[name]!.sha256 });
+    },
+  );
+
+  it('says how to get a model that is not installed', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'vigil-no-models-'));
+    try {
+      expect(() => new ModelRepository(empty).resolve('yolox-nano')).toThrow(
+        `model yolox-nano not found in ${empty} (no yolox_nano.onnx); run \`vigil models pull yolox-nano\` or set VIGIL_MODELS_DIR`,
+      );
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  describe('efficientat-mn04', () => {
+    let audio: LoadedAudioModel;
+    beforeAll(async () => {
+      audio = await loader.audio('efficientat-mn04');
+    });
+
+    it('tags the metro reference log-mel like the reference implementation (top 5, ±0.002)', async () => {
+      const data = readF32(fixture('reference/metro_logmel_128xT.f32le'));
+      expect(data.length).toBe(128 * 1000);
+      const [scores] = await audio.tagger.classify([{ data, frames: 1000 }]);
+      expect(scores).toHaveLength(527);
+      const top = [...scores!]
+        .map((score, i) => ({ label: audio.labels[i]!, score }))
+        .sort((a, b) => b.score - a.score)
+        .slice(0, 5);
+      const expected: [string, number][] = [
+        ['Train', 0.726],
+        ['Rail transport', 0.577],
+        ['Railroad car, train wagon', 0.559],
+        ['Subway, metro, underground', 0.493],
+        ['Vehicle', 0.24],
+      ];
+      expect(top.map((t) => t.label)).toEqual(expected.map(([label]) => label));
+      top.forEach((t, i) => expect(Math.abs(t.score - expected[i]![1])).toBeLessThanOrEqual(0.002));
+      // A metro station is none of Vigil's classes.
+      expect(audio.mapper.detect(scores!)).toEqual([]);
+    });
+
+    it('gives the same scores batched as one window at a time (dynamic batch axis)', async () => {
+      const full = readF32(fixture('reference/metro_logmel_128xT.f32le'));
+      const windows = Array.from({ length: 4 }, (_, w) => {
+        const frames = 100;
+        const data = new Float32Array(128 * frames);
+        for (let m = 0; m < 128; m++)
+          data.set(full.subarray(m * 1000 + w * 250, m * 1000 + w * 250 + frames), m * frames);
+        return { data, frames };
+      });
+      const batched = await audio.tagger.classify(windows);
+      for (let w = 0; w < windows.length; w++) {
+        const [alone] = await audio.tagger.classify([windows[w]!]);
+        let maxDiff = 0;
+        for (let c = 0; c < 527; c++)
+          maxDiff = Math.max(maxDiff, Math.abs(alone![c]! - batched[w]![c]!));
+        expect(maxDiff).toBeLessThan(1e-5);
+      }
+    });
+
+    it('hears the reference glass break as glass_break with the catalog label groups', async () => {
+      const data = readF32(fixture('reference/glass_logmel_128xT.f32le'));
+      const frames = data.length / 128;
+      const [scores] = await audio.tagger.classify([{ data, frames }]);
+      const detections = audio.mapper.detect(scores!);
+      expect(detections.map((d) => d.cls)).toEqual(['glass_break']);
+      expect(detections[0]!.labels).toContain('Chink, clink');
+    });
+  });
+
+  describe('yolox-nano on dog.jpg', () => {
+    let video: LoadedVideoModel;
+    let boxes: RawBox[];
+    beforeAll(async () => {
+      video = await loader.video('yolox-nano');
+      boxes = await video.detector.detect(
+        detectorFrame(video.manifest, fixture('reference/dog.jpg')),
+      );
+    });
+
+    it.each([
+      ['dog', 0.83, [133, 207, 325, 542]],
+      ['car', 0.81, [466, 78, 692, 172]],
+      ['bicycle', 0.8, [45, 132, 572, 430]],
+    ] as const)(
+      'finds the %s (score ±0.05, box ±10 px of the 768x576 original)',
+      (label, score, box) => {
+        const found = best(boxes, label);
+        expect(Math.abs(found.score - score)).toBeLessThanOrEqual(0.05);
+        found.box.forEach((v, i) => expect(Math.abs(v - box[i]!)).toBeLessThanOrEqual(10));
+      },
+    );
+
+    it('maps them to canonical classes: the dog (also read as cat) is one animal, the pickup a vehicle', () => {
+      const detections = video.mapper.detect(boxes);
+      expect(detections.map((d) => d.cls).sort()).toEqual(['animal', 'vehicle']);
+      const animal = detections.find((d) => d.cls === 'animal')!;
+      expect(animal.labels[0]).toBe('dog');
+    });
+  });
+
+  describe('fastestdet on dog.jpg (stretched to 352x352, threshold 0.6)', () => {
+    let boxes: RawBox[];
+    beforeAll(async () => {
+      const video = await loader.video('fastestdet');
+      boxes = await video.detector.detect(
+        detectorFrame(video.manifest, fixture('reference/dog.jpg')),
+      );
+    });
+
+    it.each([
+      ['dog', [133, 207, 325, 542]],
+      ['car', [466, 78, 692, 172]],
+      ['bicycle', [45, 132, 572, 430]],
+    ] as const)(
+      'finds the %s where YOLOX does (IoU > 0.6: one coarse stride-16 map)',
+      (label, box) => {
+        const found = best(boxes, label);
+        expect(found.score).toBeGreaterThanOrEqual(0.6);
+        expect(iou(found.box, box)).toBeGreaterThan(0.6);
+      },
+    );
+  });
+
+  it('falls back to the CPU when CUDA is asked for but cannot start', async () => {
+    const logger = quietLogger();
+    const factory = new OnnxSessionFactory(logger, { executionProvider: 'cuda' });
+    const session = await factory.create(repository.onnxPath('fastestdet'));
+    try {
+      if (session.executionProvider === 'cpu') {
+        expect(logger.warn).toHaveBeenCalledWith(
+          expect.stringMatching(/execution provider cuda unavailable, falling back to cpu/),
+        );
+      } else {
+        // A build with the CUDA provider on a GPU machine: no fallback, no warning.
+        expect(session.executionProvider).toBe('cuda');
+        expect(logger.warn).not.toHaveBeenCalled();
+      }
+      const out = await session.run({
+        'input.1': { data: new Float32Array(3 * 352 * 352), dims: [1, 3, 352, 352] },
+      });
+      expect(out['758']!.dims).toEqual([1, 85, 22, 22]);
+    } finally {
+      await session.release();
+    }
+  });
+});
