@@ -8,7 +8,7 @@ const transform = {
   '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
 };
 const common = {
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/test/support/shared-realm.environment.js',
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper,
   transform,

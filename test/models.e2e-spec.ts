@@ -1,6 +1,3 @@
-/**
- * @jest-environment ./libs/models/test/onnx-node.environment.ts
- */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

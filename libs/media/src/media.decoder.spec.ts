@@ -1,4 +1,5 @@
-import { FakeChild, FakeSpawner, strictMock, tick } from '../test/fake.child';
+import { strictMock } from '@app/testing/strict-mock';
+import { FakeChild, FakeSpawner, tick } from '../test/fake.child';
 import { ManualClock } from '../test/manual.clock';
 import type { DecodeOptions, DecodeSession } from './decode.contract';
 import type { FfmpegLocator } from './ffmpeg.locator';
@@ -32,7 +33,7 @@ function setup(
 ) {
   const spawner = new FakeSpawner();
   const locate = jest.fn(() => '/usr/bin/ffmpeg');
-  const locator = strictMock<FfmpegLocator>({ locate });
+  const locator = strictMock<FfmpegLocator>('FfmpegLocator', { locate });
   const stat = jest.fn((path: string) => files[path]);
   const decoder = new MediaDecoder(locator, spawner, new ManualClock(), { stat });
   return { decoder, spawner, locate };

@@ -81,15 +81,4 @@ export class FakeSpawner implements Pick<ProcessSpawner, 'spawn'> {
   }
 }
 
-/** A strict mock: touching any member that the test did not provide fails loudly. */
-export function strictMock<T extends object>(members: Partial<T>): T {
-  return new Proxy(members, {
-    get(target, property) {
-      if (property in target) return (target as Record<PropertyKey, unknown>)[property];
-      if (property === 'then') return undefined;
-      throw new Error(`unexpected use of ${String(property)} on a strict mock`);
-    },
-  }) as T;
-}
-
 export const tick = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,4 +1,4 @@
-import { strictMock } from '../test/strict-mock';
+import { strictMock } from '@app/testing/strict-mock';
 import { AudioTagger } from './audio-tagger.runner';
 import { MODEL_CATALOG } from './model.catalog';
 import type { ModelSession, TensorData } from './model-session';

@@ -1,4 +1,4 @@
-import { strictMock } from '../test/strict-mock';
+import { strictMock } from '@app/testing/strict-mock';
 import { scaledGeometry } from './frame-geometry';
 import { MODEL_CATALOG } from './model.catalog';
 import type { ModelManifest } from './model.manifest';

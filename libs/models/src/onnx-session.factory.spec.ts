@@ -1,5 +1,5 @@
 import type { InferenceSession } from 'onnxruntime-node';
-import { strictMock } from '../test/strict-mock';
+import { strictMock } from '@app/testing/strict-mock';
 import { OnnxSessionFactory } from './onnx-session.factory';
 import type { ModelsLogger, OrtRuntime } from './onnx-session.factory';
 

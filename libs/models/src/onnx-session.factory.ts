@@ -66,10 +66,13 @@ class OrtModelSession implements ModelSession {
     const results = await this.session.run(ortFeeds);
     const out: Record<string, TensorData> = {};
     for (const [name, tensor] of Object.entries(results)) {
-      if (!(tensor.data instanceof Float32Array)) {
+      // Checked by tensor type, not instanceof: arrays made by the native addon belong to the
+      // main realm, and a caller in another realm (a vm context, a test runner) would see
+      // every output rejected.
+      if (tensor.type !== 'float32') {
         throw new Error(`output ${name} is ${tensor.type}, expected float32`);
       }
-      out[name] = { data: tensor.data, dims: tensor.dims };
+      out[name] = { data: tensor.data as Float32Array, dims: tensor.dims };
     }
     return out;
   }

@@ -1,5 +1,12 @@
 import { MemoryBus } from '@app/bus';
-import { type DetectionSet, type SecurityEvent, type StreamStatus, Topics } from '@app/contracts';
+import {
+  type DetectionSet,
+  type SecurityEvent,
+  type StreamStatus,
+  type Topic,
+  Topics,
+  deadLetterTopic,
+} from '@app/contracts';
 import { DetectionSegmenter, type DetectionSegment, type RuleSet } from '@app/fusion';
 import type { MediaDecoder } from '@app/media';
 import type { LoadedAudioModel, LoadedVideoModel } from '@app/models';
@@ -27,13 +34,32 @@ export interface AnalysisResult extends IngestResult {
   status: StreamStatus[];
 }
 
+/** Messages a stage could not process: the analysis is incomplete and must not look clean. */
+export class PipelineError extends Error {
+  constructor(readonly failures: { topic: string; reason: string }[]) {
+    const first = failures[0];
+    super(
+      `analysis incomplete: ${failures.length} message(s) failed, first on ${first.topic}: ${first.reason}`,
+    );
+    this.name = 'PipelineError';
+  }
+}
+
 const CLI_GROUP = 'vigil-embedded-report';
 
 interface Collector {
   events: SecurityEvent[];
   segments: DetectionSegmenter;
   status: StreamStatus[];
+  failures: { topic: string; reason: string }[];
 }
+
+const STAGE_INPUTS: readonly Topic<unknown>[] = [
+  Topics.audio,
+  Topics.video,
+  Topics.features,
+  Topics.detections,
+];
 
 /**
  * All four stages on the in-memory bus, in one process: `vigil analyze` and `vigil serve`.
@@ -79,6 +105,14 @@ export class EmbeddedPipeline {
     await this.bus.subscribe(Topics.streamStatus, CLI_GROUP, async ({ value }) => {
       this.collectors.get(value.streamId)?.status.push(value);
     });
+    for (const topic of STAGE_INPUTS) {
+      await this.bus.subscribe(deadLetterTopic(topic), CLI_GROUP, async ({ key, headers }) => {
+        this.collectors.get(key)?.failures.push({
+          topic: topic.name,
+          reason: headers['x-vigil-dlq-reason'] ?? 'unknown',
+        });
+      });
+    }
     await this.fusion.start();
     await this.inference.start();
     await this.spectrogram.start();
@@ -86,7 +120,12 @@ export class EmbeddedPipeline {
 
   /** Runs one source to its end; rejects with the ingest error after downstream has drained. */
   async analyze(run: IngestRun): Promise<AnalysisResult> {
-    const collector: Collector = { events: [], segments: new DetectionSegmenter(), status: [] };
+    const collector: Collector = {
+      events: [],
+      segments: new DetectionSegmenter(),
+      status: [],
+      failures: [],
+    };
     this.collectors.set(run.streamId, collector);
     const closed = this.fusion.whenClosed(run.streamId);
     try {
@@ -94,6 +133,7 @@ export class EmbeddedPipeline {
         await closed;
         await this.bus.idle();
       });
+      if (collector.failures.length > 0) throw new PipelineError(collector.failures);
       return {
         ...result,
         streamId: run.streamId,

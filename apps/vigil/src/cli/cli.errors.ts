@@ -2,6 +2,7 @@ import { ConfigError } from '@app/config';
 import { RuleSetError } from '@app/fusion';
 import { MediaError, MediaErrorCode } from '@app/media';
 import { ManifestError, ModelNotFoundError } from '@app/models';
+import { PipelineError } from '@app/pipeline';
 import { UsageError } from './cli.args';
 
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
@@ -30,7 +31,11 @@ export function describeFailure(error: unknown): { code: ExitCode; message: stri
     return { code: ExitCode.usage, message: error.message };
   }
   if (error instanceof MediaError) return { code: MEDIA_EXIT[error.code], message: error.message };
-  if (error instanceof ModelNotFoundError || error instanceof ManifestError) {
+  if (
+    error instanceof ModelNotFoundError ||
+    error instanceof ManifestError ||
+    error instanceof PipelineError
+  ) {
     return { code: ExitCode.failed, message: error.message };
   }
   const message = error instanceof Error ? error.message : String(error);
