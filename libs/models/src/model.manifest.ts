@@ -81,9 +81,14 @@ export interface ModelManifest {
   file: string;
   sha256: string;
   sizeBytes: number;
-  upstream: { url: string; note: string };
+  /**
+   * Where the weights come from. `pullable` is false when upstream does not publish this very
+   * file (e.g. only PyTorch weights): `vigil models pull` then needs a mirror.
+   */
+  upstream: { url: string; note: string; pullable: boolean };
   license: string;
-  labels: { file: string; format: LabelFormat };
+  /** `sha256` guards a pulled labels file; `url` is its published address, when there is one. */
+  labels: { file: string; format: LabelFormat; sha256?: string; url?: string };
   input: ModelInputSpec;
   features?: ModelFeatures;
   output: { name: string; decoder: OutputDecoderName };
@@ -265,12 +270,20 @@ export function validateManifest(value: unknown, source = 'model.json'): ModelMa
   if (upstream) {
     c.string(upstream.url, 'upstream.url', /^https:\/\//, 'must be an https:// URL');
     c.string(upstream.note, 'upstream.note');
+    if (typeof upstream.pullable !== 'boolean')
+      c.problem('upstream.pullable', 'must be true or false');
   }
   c.string(m.license, 'license');
   const labels = c.object(m.labels, 'labels');
   if (labels) {
     c.string(labels.file, 'labels.file', PLAIN_FILE, PLAIN_FILE_HINT);
     c.oneOf(labels.format, 'labels.format', LABEL_FORMATS);
+    if (labels.sha256 !== undefined) {
+      c.string(labels.sha256, 'labels.sha256', /^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
+    }
+    if (labels.url !== undefined) {
+      c.string(labels.url, 'labels.url', /^https:\/\//, 'must be an https:// URL');
+    }
   }
   checkInput(c, m.input, m.task);
   checkFeatures(c, m);

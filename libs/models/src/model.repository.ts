@@ -44,6 +44,8 @@ export interface VerifyResult {
   actualSha256: string;
   expectedSizeBytes: number;
   actualSizeBytes: number;
+  /** The labels file matches the manifest's sha256 (true when the manifest names none). */
+  labelsOk: boolean;
 }
 
 const MODEL_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
@@ -121,7 +123,10 @@ export class ModelRepository {
 
   /** Hashes the .onnx as a stream (models can be large) and compares with the manifest. */
   async verify(name: string): Promise<VerifyResult> {
-    const { manifest, onnxPath } = this.resolve(name);
+    const { manifest, onnxPath, labelsPath } = this.resolve(name);
+    const labelsSha256 = createHash('sha256').update(readFileSync(labelsPath)).digest('hex');
+    const labelsOk =
+      manifest.labels.sha256 === undefined || manifest.labels.sha256 === labelsSha256;
     const hash = createHash('sha256');
     await new Promise<void>((resolve, reject) => {
       createReadStream(onnxPath)
@@ -134,7 +139,8 @@ export class ModelRepository {
     return {
       name,
       path: onnxPath,
-      ok: actualSha256 === manifest.sha256 && actualSizeBytes === manifest.sizeBytes,
+      ok: actualSha256 === manifest.sha256 && actualSizeBytes === manifest.sizeBytes && labelsOk,
+      labelsOk,
       expectedSha256: manifest.sha256,
       actualSha256,
       expectedSizeBytes: manifest.sizeBytes,

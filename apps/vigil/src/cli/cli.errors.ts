@@ -3,6 +3,8 @@ import { RuleSetError } from '@app/fusion';
 import { MediaError, MediaErrorCode } from '@app/media';
 import { ManifestError, ModelNotFoundError } from '@app/models';
 import { PipelineError } from '@app/pipeline';
+import { DownloadError } from '../models/model.downloader';
+import { PullError } from '../models/models.service';
 import { UsageError } from './cli.args';
 
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
@@ -34,7 +36,9 @@ export function describeFailure(error: unknown): { code: ExitCode; message: stri
   if (
     error instanceof ModelNotFoundError ||
     error instanceof ManifestError ||
-    error instanceof PipelineError
+    error instanceof PipelineError ||
+    error instanceof PullError ||
+    error instanceof DownloadError
   ) {
     return { code: ExitCode.failed, message: error.message };
   }

@@ -1,13 +1,20 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { join } from 'node:path';
 import type { VigilConfig } from '@app/config';
-import { type ModelManifest, ModelRepository } from '@app/models';
+import { type ModelManifest, ModelRepository, type VerifyResult } from '@app/models';
 import type { Command } from '../cli/cli.args';
 import { ExitCode } from '../cli/cli.errors';
 import { VIGIL_CONFIG } from '../vigil.tokens';
 import { ModelDownloader } from './model.downloader';
 
 type ModelsCommand = Extract<Command, { kind: 'models' }>;
+
+export class PullError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PullError';
+  }
+}
 
 interface PlannedFile {
   file: string;
@@ -63,9 +70,7 @@ export class ModelsService {
         continue;
       }
       const result = await this.repository.verify(name);
-      out.write(
-        `  ${name}: ${result.ok ? 'ok' : `MISMATCH sha256 ${result.actualSha256}, expected ${result.expectedSha256}`}\n`,
-      );
+      out.write(`  ${name}: ${result.ok ? 'ok' : mismatch(result)}\n`);
       if (!result.ok) failures++;
     }
     return failures === 0 ? ExitCode.ok : ExitCode.failed;
@@ -77,9 +82,13 @@ export class ModelsService {
     out: NodeJS.WritableStream,
     err: NodeJS.WriteStream,
   ): Promise<number> {
-    for (const name of names) {
-      const manifest = this.repository.manifest(name);
-      for (const planned of this.plan(name, manifest, mirror)) {
+    // Plan everything first: a model that cannot be pulled fails before any download starts.
+    const plans = names.map((name) => ({
+      name,
+      files: this.plan(name, this.repository.manifest(name), mirror),
+    }));
+    for (const { name, files } of plans) {
+      for (const planned of files) {
         const destination = join(this.repository.folder(name), planned.file);
         let lastShown = -1;
         await this.downloader.download({
@@ -100,20 +109,33 @@ export class ModelsService {
     return ExitCode.ok;
   }
 
-  /** A mirror holds `<mirror>/<model>/<file>`; otherwise the catalog's upstream addresses. */
+  /**
+   * A mirror (an organisation's copy of the model folders, as air-gapped sites keep) serves
+   * `<mirror>/<model>/<file>`; without one, the catalog's published addresses are used.
+   */
   private plan(name: string, manifest: ModelManifest, mirror?: string): PlannedFile[] {
-    const base = mirror?.replace(/\/+$/, '');
-    const labels = manifest.labels as ModelManifest['labels'] & { url?: string; sha256?: string };
-    const files: PlannedFile[] = [
-      {
-        file: manifest.file,
-        url: base ? `${base}/${name}/${manifest.file}` : manifest.upstream.url,
-        sha256: manifest.sha256,
-      },
+    const { labels, upstream } = manifest;
+    if (mirror) {
+      const base = `${mirror.replace(/\/+$/, '')}/${name}`;
+      return [
+        { file: manifest.file, url: `${base}/${manifest.file}`, sha256: manifest.sha256 },
+        { file: labels.file, url: `${base}/${labels.file}`, sha256: labels.sha256 },
+      ];
+    }
+    if (!upstream.pullable) {
+      throw new PullError(
+        `${name} cannot be pulled from upstream: ${upstream.note} Use --mirror URL.`,
+      );
+    }
+    if (!labels.url) {
+      throw new PullError(
+        `${name}: the catalog knows no published address for ${labels.file}; use --mirror URL.`,
+      );
+    }
+    return [
+      { file: manifest.file, url: upstream.url, sha256: manifest.sha256 },
+      { file: labels.file, url: labels.url, sha256: labels.sha256 },
     ];
-    const labelsUrl = base ? `${base}/${name}/${labels.file}` : labels.url;
-    if (labelsUrl) files.push({ file: labels.file, url: labelsUrl, sha256: labels.sha256 });
-    return files;
   }
 
   private isInstalled(name: string): boolean {
@@ -124,4 +146,9 @@ export class ModelsService {
       return false;
     }
   }
+}
+
+function mismatch(result: VerifyResult): string {
+  if (!result.labelsOk) return 'MISMATCH in the labels file (sha256 differs from the catalog)';
+  return `MISMATCH sha256 ${result.actualSha256}, expected ${result.expectedSha256}`;
 }
