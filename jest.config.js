@@ -5,7 +5,7 @@ const moduleNameMapper = {
 };
 const transform = {
   // Type errors are caught by `npm run typecheck`; tests only transpile, which keeps them fast on 2 cores.
-  '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
+  '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
 };
 const common = {
   testEnvironment: '<rootDir>/test/support/shared-realm.environment.js',

@@ -9,10 +9,19 @@ import { ModelNotFoundError, ModelRepository, userModelsDir } from './model.repo
 
 const ONNX_BYTES = Buffer.from('not really onnx, but bytes to hash');
 const SHA = createHash('sha256').update(ONNX_BYTES).digest('hex');
+const LABELS = 'person\n';
+const LABELS_SHA = createHash('sha256').update(LABELS).digest('hex');
 
 function manifest(name: string): ModelManifest {
   const base = JSON.parse(JSON.stringify(MODEL_CATALOG['yolox-nano'])) as ModelManifest;
-  return { ...base, name, file: 'model.onnx', sha256: SHA, sizeBytes: ONNX_BYTES.length };
+  return {
+    ...base,
+    name,
+    file: 'model.onnx',
+    sha256: SHA,
+    sizeBytes: ONNX_BYTES.length,
+    labels: { ...base.labels, sha256: LABELS_SHA },
+  };
 }
 
 describe('ModelRepository', () => {
@@ -108,9 +117,17 @@ describe('ModelRepository', () => {
   });
 
   it('verifies the checksum and size by streaming the file', async () => {
-    install('tiny', { 'model.onnx': ONNX_BYTES, 'coco_labels.txt': 'person\n' });
+    install('tiny', { 'model.onnx': ONNX_BYTES, 'coco_labels.txt': LABELS });
     const repo = new ModelRepository(dir, catalog);
-    await expect(repo.verify('tiny')).resolves.toMatchObject({ ok: true, actualSha256: SHA });
+    await expect(repo.verify('tiny')).resolves.toMatchObject({
+      ok: true,
+      labelsOk: true,
+      actualSha256: SHA,
+    });
+
+    install('tiny', { 'coco_labels.txt': 'person\nbicycle\n' });
+    await expect(repo.verify('tiny')).resolves.toMatchObject({ ok: false, labelsOk: false });
+    install('tiny', { 'coco_labels.txt': LABELS });
 
     install('tiny', { 'model.onnx': Buffer.concat([ONNX_BYTES, Buffer.from('!')]) });
     const result = await repo.verify('tiny');

@@ -57,6 +57,9 @@ export class IngestStage {
       stallTimeoutMs: this.options.stallTimeoutMs,
       signal: run.signal,
     });
+    // `done` also rejects when an iterator fails; that failure is handled through the
+    // iterator, so this copy of it must not surface as an unhandled rejection.
+    session.done.catch(() => undefined);
     let audioSeq = 0;
     let frameSeq = 0;
     try {

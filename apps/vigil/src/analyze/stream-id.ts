@@ -9,7 +9,8 @@ export function streamIdFor(source: string): string {
   let name: string;
   try {
     const url = new URL(source);
-    name = url.protocol === 'file:' ? basename(url.pathname) : `${url.hostname}${url.pathname}`;
+    const path = decodeURIComponent(url.pathname);
+    name = url.protocol === 'file:' ? basename(path) : `${url.hostname}${path}`;
   } catch {
     name = basename(source);
   }

@@ -1,0 +1,57 @@
+import { UsageError, parseCommand } from './cli.args';
+
+describe('parseCommand', () => {
+  it('parses analyze with its options', () => {
+    expect(
+      parseCommand([
+        'analyze',
+        'clip.mp4',
+        '--json',
+        '--fps',
+        '2.5',
+        '--rules',
+        'r.yaml',
+        '--models',
+        '/m',
+      ]),
+    ).toEqual({
+      kind: 'analyze',
+      source: 'clip.mp4',
+      json: true,
+      fps: 2.5,
+      rulesFile: 'r.yaml',
+      modelsDir: '/m',
+      streamId: undefined,
+    });
+  });
+
+  it('parses models actions', () => {
+    expect(parseCommand(['models', 'pull', 'yolox-nano', '--mirror', 'http://m'])).toEqual({
+      kind: 'models',
+      action: 'pull',
+      names: ['yolox-nano'],
+      mirror: 'http://m',
+      modelsDir: undefined,
+    });
+  });
+
+  it.each([
+    [[], 'help'],
+    [['--help'], 'help'],
+    [['-v'], 'version'],
+  ])('%j → %s', (argv, kind) => {
+    expect(parseCommand(argv).kind).toBe(kind);
+  });
+
+  it.each([
+    [['analyze'], /exactly one file or URL/],
+    [['analyze', 'a', 'b'], /exactly one file or URL/],
+    [['analyze', 'a', '--fps', '0'], /--fps must be a number between 0.1 and 60/],
+    [['analyze', 'a', '--colour'], /Unknown option '--colour'/],
+    [['models', 'delete'], /models takes list, verify or pull/],
+    [['serve-coffee'], /unknown command "serve-coffee"/],
+  ])('rejects %j', (argv, message) => {
+    expect(() => parseCommand(argv)).toThrow(UsageError);
+    expect(() => parseCommand(argv)).toThrow(message);
+  });
+});

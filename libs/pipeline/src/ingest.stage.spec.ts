@@ -1,0 +1,141 @@
+import { MemoryBus } from '@app/bus';
+import { type AudioChunk, type StreamStatus, type VideoFrame, Topics } from '@app/contracts';
+import {
+  type DecodeSession,
+  type DecodeSummary,
+  type MediaDecoder,
+  MediaError,
+  MediaErrorCode,
+} from '@app/media';
+import { strictMock } from '@app/testing/strict-mock';
+import { IngestStage, type IngestStageOptions } from './ingest.stage';
+
+const OPTIONS: IngestStageOptions = {
+  audio: { sampleRate: 32000, chunkSamples: 3200 },
+  video: {
+    fps: 5,
+    width: 4,
+    height: 4,
+    resize: 'letterbox-topleft',
+    padColor: 114,
+    pixelFormat: 'bgr24',
+  },
+};
+const GEOMETRY = { sourceWidth: 8, sourceHeight: 8, scaleX: 0.5, scaleY: 0.5, padX: 0, padY: 0 };
+
+async function* items<T>(values: T[], failWith?: Error): AsyncIterable<T> {
+  for (const value of values) yield value;
+  if (failWith) throw failWith;
+}
+
+function session(overrides: Partial<DecodeSession>): DecodeSession {
+  return strictMock<DecodeSession>('DecodeSession', {
+    info: Promise.resolve({ hasAudio: true, hasVideo: true, durationSec: 0.4 }),
+    stop: jest.fn(async () => undefined),
+    ...overrides,
+  });
+}
+
+async function recorder(bus: MemoryBus) {
+  const audio: AudioChunk[] = [];
+  const video: VideoFrame[] = [];
+  const status: StreamStatus[] = [];
+  await bus.subscribe(Topics.audio, 't', async (m) => void audio.push(m.value));
+  await bus.subscribe(Topics.video, 't', async (m) => void video.push(m.value));
+  await bus.subscribe(Topics.streamStatus, 't', async (m) => void status.push(m.value));
+  return { audio, video, status };
+}
+
+describe('IngestStage', () => {
+  it('publishes chunks and frames in order, then end markers on both topics and an ended status', async () => {
+    const bus = new MemoryBus({ partitions: 2 });
+    const seen = await recorder(bus);
+    const summary: DecodeSummary = {
+      audioSec: 0.2,
+      videoFrames: 2,
+      droppedFrames: 0,
+      truncated: false,
+      warnings: [],
+      stopped: false,
+    };
+    const decoder = strictMock<MediaDecoder>('MediaDecoder', {
+      open: jest.fn(() =>
+        session({
+          audio: () =>
+            items(
+              [0, 0.1].map((startSec, index) => ({
+                index,
+                startSec,
+                sampleRate: 32000,
+                samples: new Float32Array(3200),
+              })),
+            ),
+          video: () =>
+            items(
+              [0, 0.2].map((ptsSec, index) => ({
+                index,
+                ptsSec,
+                width: 4,
+                height: 4,
+                pixelFormat: 'bgr24' as const,
+                pixels: new Uint8Array(48),
+                geometry: GEOMETRY,
+              })),
+            ),
+          done: Promise.resolve(summary),
+        }),
+      ),
+    });
+    const progress: number[] = [];
+    const result = await new IngestStage(bus, decoder, OPTIONS).run({
+      streamId: 'cam',
+      source: 'rtsp://admin:pw@cam/1',
+      onProgress: (sec) => progress.push(sec),
+    });
+    await bus.idle();
+    expect(result.decodedSec).toBeCloseTo(0.4);
+    expect(seen.audio.map((c) => [c.seq, c.startSec, c.final ?? false])).toEqual([
+      [0, 0, false],
+      [1, 0.1, false],
+      [2, 0, true],
+    ]);
+    expect(seen.video.map((f) => [f.seq, f.ptsSec, f.final ?? false])).toEqual([
+      [0, 0, false],
+      [1, 0.2, false],
+      [2, 0, true],
+    ]);
+    expect(seen.status.map((s) => s.state)).toEqual(['started', 'ended']);
+    expect(seen.status[0].source).not.toContain('pw');
+    expect(Math.max(...progress)).toBeCloseTo(0.2);
+    await bus.close();
+  });
+
+  it('on a decode failure still closes the stream downstream, reports why, and rethrows', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const seen = await recorder(bus);
+    const failure = new MediaError(
+      MediaErrorCode.SOURCE_UNREACHABLE,
+      'Source unreachable: rtsp://cam/1 (Connection refused)',
+    );
+    const stop = jest.fn(async () => undefined);
+    const decoder = strictMock<MediaDecoder>('MediaDecoder', {
+      open: jest.fn(() =>
+        session({
+          audio: () => items([], failure),
+          video: () => items([]),
+          done: Promise.reject(failure),
+          stop,
+        }),
+      ),
+    });
+    await expect(
+      new IngestStage(bus, decoder, OPTIONS).run({ streamId: 'cam', source: 'rtsp://cam/1' }),
+    ).rejects.toBe(failure);
+    await bus.idle();
+    expect(stop).toHaveBeenCalled();
+    expect(seen.audio.at(-1)?.final).toBe(true);
+    expect(seen.video.at(-1)?.final).toBe(true);
+    expect(seen.status.at(-1)).toMatchObject({ state: 'failed', reason: failure.message });
+    await bus.close();
+  });
+});
