@@ -1,3 +1,4 @@
 export * from './bus.interface';
 export * from './memory-bus';
 export * from './partitioner';
+export * from './kafka-bus';

@@ -1,5 +1,6 @@
 import { deadLetterTopic, type Topic } from '@app/contracts';
 import type { BusMessage } from './bus.interface';
+import { describeBusContract } from '../test/bus.contract';
 import { MemoryBus } from './memory-bus';
 import { murmur2, partitionFor } from './partitioner';
 
@@ -124,4 +125,8 @@ describe('partitionFor', () => {
     expect(murmur2(Buffer.from('abc'))).toBe(479470107);
     expect(partitionFor('foobar', 6)).toBe((-790332482 & 0x7fffffff) % 6);
   });
+});
+
+describeBusContract('MemoryBus', async () => new MemoryBus({ retryDelayMs: 1 }), {
+  timeoutMs: 2_000,
 });

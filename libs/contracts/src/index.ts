@@ -1,3 +1,5 @@
 export * from './classes';
 export * from './messages';
 export * from './topics';
+export * from './proto.codec';
+export * from './protos.locator';

@@ -124,3 +124,8 @@ export interface StreamStatus {
   truncated?: boolean;
   reason?: string;
 }
+
+/** Published on `vigil.streams.commands` by the CLI or the API; ingest acts on it. */
+export type StreamCommand =
+  | { streamId: string; action: 'start'; source: string; live?: boolean }
+  | { streamId: string; action: 'stop' };

@@ -3,6 +3,7 @@ import type {
   AudioFeatureWindow,
   DetectionSet,
   SecurityEvent,
+  StreamCommand,
   StreamStatus,
   VideoFrame,
 } from './messages';
@@ -27,6 +28,7 @@ export const Topics = {
   detections: topic<DetectionSet>('vigil.detections'),
   events: topic<SecurityEvent>('vigil.events'),
   streamStatus: topic<StreamStatus>('vigil.streams.status'),
+  streamCommands: topic<StreamCommand>('vigil.streams.commands'),
 } as const;
 
 export function deadLetterTopic<T>(source: Topic<T>): Topic<Uint8Array> {

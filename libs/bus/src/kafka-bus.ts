@@ -1,0 +1,279 @@
+import { type Codec, type Topic, Topics, codecFor, deadLetterTopic } from '@app/contracts';
+import {
+  type Admin,
+  type Consumer,
+  type IHeaders,
+  Kafka,
+  type KafkaConfig,
+  type KafkaMessage,
+  logLevel,
+  type Producer,
+} from 'kafkajs';
+import type { Bus, Headers, MessageHandler, SubscribeOptions, Subscription } from './bus.interface';
+
+export interface BusLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface KafkaBusOptions {
+  brokers: string[];
+  clientId: string;
+  /** Partitions of topics this bus creates; scaling out means more partitions and replicas. */
+  partitions?: number;
+  replicationFactor?: number;
+  /** Retention per topic name, in ms; topics not named keep the broker's default. */
+  retentionMs?: Record<string, number>;
+  sasl?: {
+    mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    username: string;
+    password: string;
+  };
+  ssl?: boolean;
+  /** Partitions a consumer works on at once: lets inference batch across streams. */
+  partitionsConsumedConcurrently?: number;
+  retryDelayMs?: number;
+  /** Codec per topic; defaults to the protobuf codecs of the Vigil topics. */
+  codecs?: <T>(topic: Topic<T>) => Codec<T>;
+  logger?: BusLogger;
+}
+
+export const DLQ_REASON = 'x-vigil-dlq-reason';
+export const DLQ_SOURCE_TOPIC = 'x-vigil-dlq-source-topic';
+export const DLQ_SOURCE_PARTITION = 'x-vigil-dlq-source-partition';
+export const DLQ_SOURCE_OFFSET = 'x-vigil-dlq-source-offset';
+
+/**
+ * The Bus on Apache Kafka. Payloads are the protobuf messages of `protos/`, keyed by stream id.
+ * A consumer commits a message's offset only after its handler (and so everything the handler
+ * published) succeeded: a crash replays, never loses. A message that cannot be decoded, or whose
+ * handler keeps failing, goes to `<topic>.dlq` with the reason in headers and the consumer
+ * moves on.
+ */
+export class KafkaBus implements Bus {
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly consumers = new Set<Consumer>();
+  private readonly ensured = new Set<string>();
+  private readonly codecs: <T>(topic: Topic<T>) => Codec<T>;
+  private connected?: Promise<void>;
+
+  constructor(private readonly options: KafkaBusOptions) {
+    const config: KafkaConfig = {
+      clientId: options.clientId,
+      brokers: options.brokers,
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry) => {
+        const text = `kafka ${entry.namespace}: ${entry.log.message}`;
+        if (entry.level <= logLevel.ERROR) options.logger?.error(text);
+        else if (entry.level === logLevel.WARN) options.logger?.warn(text);
+      },
+      retry: { retries: 8, initialRetryTime: 200 },
+      ...(options.sasl ? { sasl: options.sasl as KafkaConfig['sasl'] } : {}),
+      ...(options.ssl ? { ssl: true } : {}),
+    };
+    this.kafka = new Kafka(config);
+    // Idempotent producer: broker-side dedup of retried sends, so a retry cannot reorder or
+    // duplicate a stream's messages.
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    this.admin = this.kafka.admin();
+    this.codecs = options.codecs ?? codecFor;
+  }
+
+  /** Connects and creates every Vigil topic and its dead-letter topic. */
+  async connect(topics: Topic<unknown>[] = Object.values(Topics)): Promise<void> {
+    this.connected ??= (async () => {
+      await this.admin.connect();
+      await this.producer.connect();
+    })();
+    await this.connected;
+    await this.ensureTopics(topics.flatMap((t) => [t.name, deadLetterTopic(t).name]));
+  }
+
+  async publish<T>(topic: Topic<T>, key: string, value: T, headers: Headers = {}): Promise<void> {
+    await this.connect([]);
+    await this.producer.send({
+      topic: topic.name,
+      acks: -1,
+      messages: [{ key, value: Buffer.from(this.encode(topic, value)), headers }],
+    });
+  }
+
+  async subscribe<T>(
+    topic: Topic<T>,
+    group: string,
+    handler: MessageHandler<T>,
+    options: SubscribeOptions = {},
+  ): Promise<Subscription> {
+    await this.connect([topic]);
+    const consumer = this.kafka.consumer({
+      groupId: group,
+      sessionTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      rebalanceTimeout: 20_000,
+      maxWaitTimeInMs: 50,
+    });
+    this.consumers.add(consumer);
+    await consumer.connect();
+    // A new group starts at the earliest retained message: what was published before a
+    // service first joined is still processed.
+    await consumer.subscribe({ topic: topic.name, fromBeginning: true });
+    const codec = this.codecs(topic);
+    const maxAttempts = options.maxAttempts ?? 3;
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
+      eachMessage: async ({ partition, message, heartbeat }) => {
+        const headers = stringHeaders(message.headers);
+        const key = message.key?.toString('utf8') ?? '';
+        const bytes = message.value ?? Buffer.alloc(0);
+        let value: T | undefined;
+        try {
+          value = codec.decode(bytes);
+        } catch (error) {
+          await this.deadLetter(topic, partition, message, headers, error);
+        }
+        if (value !== undefined) {
+          await this.handleWithRetries(
+            topic,
+            partition,
+            message,
+            headers,
+            maxAttempts,
+            () =>
+              handler({
+                topic: topic.name,
+                key,
+                value: value as T,
+                headers,
+                offset: Number(message.offset),
+                partition,
+              }),
+            heartbeat,
+          );
+        }
+        await consumer.commitOffsets([
+          { topic: topic.name, partition, offset: (BigInt(message.offset) + 1n).toString() },
+        ]);
+      },
+    });
+    return {
+      close: async () => {
+        this.consumers.delete(consumer);
+        await consumer.disconnect();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
+    this.consumers.clear();
+    if (this.connected) {
+      await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
+    }
+  }
+
+  private async handleWithRetries(
+    topic: Topic<unknown>,
+    partition: number,
+    message: KafkaMessage,
+    headers: Headers,
+    maxAttempts: number,
+    run: () => Promise<void>,
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      try {
+        await run();
+        return;
+      } catch (error) {
+        lastError = error;
+        this.options.logger?.warn(
+          `${topic.name}[${partition}]@${message.offset} attempt ${attempt}/${maxAttempts} failed: ${errorText(error)}`,
+        );
+        if (attempt < maxAttempts) {
+          await delay((this.options.retryDelayMs ?? 200) * attempt);
+          await heartbeat();
+        }
+      }
+    }
+    await this.deadLetter(topic, partition, message, headers, lastError);
+  }
+
+  private async deadLetter(
+    topic: Topic<unknown>,
+    partition: number,
+    message: KafkaMessage,
+    headers: Headers,
+    error: unknown,
+  ): Promise<void> {
+    const dlq = deadLetterTopic(topic).name;
+    this.options.logger?.error(
+      `${topic.name}[${partition}]@${message.offset} → ${dlq}: ${errorText(error)}`,
+    );
+    await this.producer.send({
+      topic: dlq,
+      acks: -1,
+      messages: [
+        {
+          key: message.key,
+          value: message.value,
+          headers: {
+            ...headers,
+            [DLQ_REASON]: errorText(error),
+            [DLQ_SOURCE_TOPIC]: topic.name,
+            [DLQ_SOURCE_PARTITION]: String(partition),
+            [DLQ_SOURCE_OFFSET]: message.offset,
+          },
+        },
+      ],
+    });
+  }
+
+  private encode<T>(topic: Topic<T>, value: T): Uint8Array {
+    // A dead-letter topic carries the original bytes as they were.
+    if (value instanceof Uint8Array && topic.name.endsWith('.dlq')) return value;
+    return this.codecs(topic).encode(value);
+  }
+
+  private async ensureTopics(names: string[]): Promise<void> {
+    const missing = names.filter((n) => !this.ensured.has(n));
+    if (missing.length === 0) return;
+    const existing = new Set(await this.admin.listTopics());
+    const toCreate = missing.filter((n) => !existing.has(n));
+    if (toCreate.length > 0) {
+      await this.admin.createTopics({
+        waitForLeaders: true,
+        topics: toCreate.map((name) => ({
+          topic: name,
+          numPartitions: this.options.partitions ?? 6,
+          replicationFactor: this.options.replicationFactor ?? 1,
+          configEntries: this.options.retentionMs?.[name]
+            ? [{ name: 'retention.ms', value: String(this.options.retentionMs[name]) }]
+            : [],
+        })),
+      });
+    }
+    missing.forEach((n) => this.ensured.add(n));
+  }
+}
+
+function stringHeaders(headers: IHeaders | undefined): Headers {
+  const out: Headers = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    out[name] = Array.isArray(value) ? value.map(String).join(',') : value.toString();
+  }
+  return out;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

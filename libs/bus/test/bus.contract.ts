@@ -1,0 +1,115 @@
+import { randomUUID } from 'node:crypto';
+import type { Codec, Topic } from '@app/contracts';
+import type { Bus, BusMessage } from '../src/bus.interface';
+
+export interface TestPayload {
+  n: number;
+  note?: string;
+}
+
+/** Test topics carry JSON, so the suite needs no .proto of its own. */
+export const jsonCodec: Codec<TestPayload> = {
+  typeName: 'test.json',
+  encode: (value) => Buffer.from(JSON.stringify(value)),
+  decode: (bytes) => {
+    const value = JSON.parse(Buffer.from(bytes).toString('utf8')) as TestPayload;
+    if (typeof value.n !== 'number') throw new Error('n is not a number');
+    return value;
+  },
+};
+
+export function testTopic(label: string): Topic<TestPayload> {
+  return { name: `test.${label}.${randomUUID().slice(0, 8)}` };
+}
+
+export async function eventually(predicate: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * The Bus contract. The in-memory and the Kafka bus both run it, so a stage tested on one
+ * behaves the same on the other.
+ */
+export function describeBusContract(
+  name: string,
+  open: () => Promise<Bus>,
+  { timeoutMs }: { timeoutMs: number },
+): void {
+  describe(`${name}: the Bus contract`, () => {
+    let bus: Bus;
+
+    beforeEach(async () => {
+      bus = await open();
+    });
+    afterEach(async () => {
+      await bus.close();
+    });
+
+    it('keeps per-key order and gives every group every message', async () => {
+      const topic = testTopic('order');
+      const seen: Record<string, string[]> = { a: [], b: [] };
+      for (const group of ['a', 'b']) {
+        await bus.subscribe(topic, `${topic.name}.${group}`, async (m) => {
+          seen[group].push(`${m.key}:${m.value.n}`);
+        });
+      }
+      for (let i = 0; i < 40; i++) await bus.publish(topic, `key-${i % 5}`, { n: i });
+      await eventually(() => seen.a.length === 40 && seen.b.length === 40, timeoutMs);
+      for (let k = 0; k < 5; k++) {
+        const values = seen.a
+          .filter((s) => s.startsWith(`key-${k}:`))
+          .map((s) => Number(s.split(':')[1]));
+        expect(values).toEqual([...values].sort((x, y) => x - y));
+        expect(values).toHaveLength(8);
+      }
+      expect([...seen.b].sort()).toEqual([...seen.a].sort());
+    });
+
+    it('carries headers, and a handler can publish onward (read-process-write)', async () => {
+      const input = testTopic('in');
+      const output = testTopic('out');
+      const results: BusMessage<TestPayload>[] = [];
+      await bus.subscribe(output, `${output.name}.g`, async (m) => void results.push(m));
+      await bus.subscribe(input, `${input.name}.g`, async (m) => {
+        await bus.publish(output, m.key, { n: m.value.n * 10 }, m.headers);
+      });
+      await bus.publish(input, 'stream-1', { n: 4 }, { 'x-correlation-id': 'corr-1' });
+      await eventually(() => results.length === 1, timeoutMs);
+      expect(results[0]).toMatchObject({ key: 'stream-1', value: { n: 40 } });
+      expect(results[0].headers['x-correlation-id']).toBe('corr-1');
+    });
+
+    it('retries a failing handler, then dead-letters the message with the reason and goes on', async () => {
+      const topic = testTopic('poison');
+      const dlq: Topic<unknown> = { name: `${topic.name}.dlq` };
+      const attempts: number[] = [];
+      const handled: number[] = [];
+      const dead: BusMessage<unknown>[] = [];
+      await bus.subscribe(dlq, `${topic.name}.dlq-reader`, async (m) => void dead.push(m));
+      await bus.subscribe(
+        topic,
+        `${topic.name}.g`,
+        async (m) => {
+          attempts.push(m.value.n);
+          if (m.value.n === 13) throw new Error('thirteen is unlucky');
+          handled.push(m.value.n);
+        },
+        { maxAttempts: 2 },
+      );
+      await bus.publish(topic, 'k', { n: 13 }, { 'x-correlation-id': 'c-13' });
+      await bus.publish(topic, 'k', { n: 14 });
+      await eventually(() => handled.includes(14) && dead.length === 1, timeoutMs);
+      expect(attempts.filter((n) => n === 13)).toHaveLength(2);
+      expect(dead[0].headers).toMatchObject({
+        'x-vigil-dlq-reason': 'thirteen is unlucky',
+        'x-vigil-dlq-source-topic': topic.name,
+        'x-correlation-id': 'c-13',
+      });
+      expect(handled).toEqual([14]);
+    });
+  });
+}

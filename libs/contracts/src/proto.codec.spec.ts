@@ -1,0 +1,147 @@
+import type {
+  AudioChunk,
+  AudioFeatureWindow,
+  DetectionSet,
+  SecurityEvent,
+  StreamCommand,
+  StreamStatus,
+  VideoFrame,
+} from './messages';
+import { CodecError, codecFor } from './proto.codec';
+import { type Topic, Topics } from './topics';
+
+/**
+ * Every field of every TypeScript message type survives the protobuf round trip. A field added
+ * to a type but not to the .proto (or renamed in one of them) fails here: this is the drift
+ * check between the contract and the code.
+ */
+describe('protobuf codecs', () => {
+  const chunk: AudioChunk = {
+    streamId: 'cam-1',
+    seq: 7,
+    startSec: 0.7,
+    sampleRate: 32000,
+    samples: Float32Array.from([0, 0.5, -1, 0.25]),
+  };
+  const frame: VideoFrame = {
+    streamId: 'cam-1',
+    seq: 3,
+    ptsSec: 0.6,
+    width: 2,
+    height: 1,
+    pixels: Uint8Array.from([1, 2, 3, 4, 5, 6]),
+    pixelFormat: 'bgr24',
+    geometry: { sourceWidth: 640, sourceHeight: 480, scaleX: 0.65, scaleY: 0.65, padX: 0, padY: 0 },
+  };
+  const window: AudioFeatureWindow = {
+    streamId: 'cam-1',
+    seq: 2,
+    startSec: 1,
+    endSec: 2,
+    melBins: 2,
+    frames: 2,
+    data: Float32Array.from([0.1, 0.2, 0.3, 0.4]),
+    peakSec: 1.37,
+  };
+  const detections: DetectionSet = {
+    streamId: 'cam-1',
+    modality: 'video',
+    seq: 3,
+    startSec: 0.6,
+    endSec: 0.6,
+    atSec: 0.6,
+    model: 'yolox-nano',
+    detections: [
+      {
+        modality: 'video',
+        cls: 'person',
+        score: 0.875,
+        labels: ['person'],
+        box: [10, 20, 110, 220],
+      },
+      { modality: 'video', cls: 'animal', score: 0.5, labels: ['dog', 'cat'], box: [1, 2, 3, 4] },
+    ],
+  };
+  const event: SecurityEvent = {
+    id: '0ccaf532-5309-5c58-ba9f-4800605d7069',
+    streamId: 'cam-1',
+    rule: 'intrusion',
+    title: 'Intrusion: glass break with a person in view',
+    severity: 'high',
+    startSec: 4.08,
+    endSec: 4.5,
+    trigger: 'glass_break',
+    evidence: [
+      { cls: 'glass_break', modality: 'audio', score: 0.5, atSec: 4.08 },
+      { cls: 'person', modality: 'video', score: 0.875, atSec: 2, box: [1, 2, 3, 4] },
+    ],
+  };
+  const status: StreamStatus = {
+    streamId: 'cam-1',
+    state: 'ended',
+    source: 'rtsp://***@cam/1',
+    hasAudio: true,
+    hasVideo: false,
+    decodedSec: 9.5,
+    truncated: true,
+    reason: 'cut short',
+  };
+  const commands: StreamCommand[] = [
+    { streamId: 'cam-1', action: 'start', source: 'rtsp://cam/1', live: true },
+    { streamId: 'cam-1', action: 'start', source: '/clips/a.mp4' },
+    { streamId: 'cam-1', action: 'stop' },
+  ];
+
+  function roundTrip<T>(topic: { name: string }, value: T): T {
+    const codec = codecFor(topic as never) as unknown as {
+      encode(v: T): Uint8Array;
+      decode(b: Uint8Array): T;
+    };
+    return codec.decode(codec.encode(value));
+  }
+
+  const cases: [string, { name: string }, unknown][] = [
+    ['audio', Topics.audio, chunk],
+    ['video', Topics.video, frame],
+    ['features', Topics.features, window],
+    ['detections', Topics.detections, detections],
+    ['events', Topics.events, event],
+    ['status', Topics.streamStatus, status],
+    ['minimal status', Topics.streamStatus, { streamId: 's', state: 'started', source: 'x' }],
+    ['end markers', Topics.audio, { ...chunk, samples: new Float32Array(0), final: true }],
+    ...commands.map((c, i): [string, { name: string }, unknown] => [
+      `command ${i}`,
+      Topics.streamCommands,
+      c,
+    ]),
+  ];
+
+  it.each(cases)('round-trips %s exactly', (_name, topic, value) => {
+    expect(roundTrip(topic, value)).toEqual(value);
+  });
+
+  it('carries samples as raw float32 bytes, not as a list of numbers', () => {
+    const samples = new Float32Array(32000);
+    const bytes = codecFor(Topics.audio).encode({ ...chunk, samples });
+    expect(bytes.byteLength).toBeGreaterThanOrEqual(128000);
+    expect(bytes.byteLength).toBeLessThan(128100);
+  });
+
+  it('rejects garbage and inconsistent payloads with a CodecError', () => {
+    const garbage = Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x12]);
+    const topics: Topic<unknown>[] = [
+      Topics.audio,
+      Topics.video,
+      Topics.features,
+      Topics.detections,
+      Topics.events,
+    ];
+    for (const topic of topics) {
+      expect(() => codecFor(topic).decode(garbage)).toThrow(CodecError);
+    }
+    const short = codecFor(Topics.video).encode({ ...frame, pixels: Uint8Array.from([1, 2, 3]) });
+    expect(() => codecFor(Topics.video).decode(short)).toThrow(/3 pixel bytes for 2x1/);
+    const empty = codecFor(Topics.streamCommands).encode({ streamId: '', action: 'stop' });
+    expect(() => codecFor(Topics.streamCommands).decode(empty)).toThrow(/stream_id is empty/);
+  });
+});

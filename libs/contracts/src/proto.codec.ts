@@ -1,0 +1,300 @@
+import { Root, type Type } from 'protobufjs';
+import { isAbsolute, join } from 'node:path';
+import type {
+  AudioChunk,
+  AudioFeatureWindow,
+  Detection,
+  DetectionSet,
+  EventEvidence,
+  SecurityEvent,
+  StreamCommand,
+  StreamStatus,
+  VideoFrame,
+} from './messages';
+import type { CanonicalClass, AudioClass, VideoClass, Modality, Severity } from './classes';
+import { protosDir } from './protos.locator';
+import { type Topic, Topics } from './topics';
+
+/** Binary encoding of one topic's payload: the bytes on Kafka, and the gRPC message shape. */
+export interface Codec<T> {
+  readonly typeName: string;
+  encode(value: T): Uint8Array;
+  /** Throws on bytes that are not this message (the caller dead-letters them). */
+  decode(bytes: Uint8Array): T;
+}
+
+export class CodecError extends Error {
+  constructor(typeName: string, cause: unknown) {
+    super(`cannot decode ${typeName}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'CodecError';
+  }
+}
+
+const PROTO_FILES = ['media', 'features', 'detections', 'events', 'streams'].map((f) =>
+  join('vigil', 'v1', `${f}.proto`),
+);
+
+type Plain = Record<string, unknown>;
+
+let root: Root | undefined;
+
+/** Imports resolve against the protos root, as protoc's --proto_path and proto-loader do. */
+export function loadProtoRoot(dir = protosDir()): Root {
+  const loaded = new Root();
+  loaded.resolvePath = (_origin, target) => (isAbsolute(target) ? target : join(dir, target));
+  return loaded.loadSync(PROTO_FILES);
+}
+
+function lookup(typeName: string): Type {
+  root ??= loadProtoRoot();
+  return root.lookupType(typeName);
+}
+
+/** Samples and pixels travel as raw little-endian bytes, never as JSON arrays. */
+function floatBytes(values: Float32Array): Uint8Array {
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+function floats(bytes: Uint8Array): Float32Array {
+  if (bytes.byteLength % 4 !== 0) throw new Error(`float32 payload of ${bytes.byteLength} bytes`);
+  // A view when aligned (no copy of a 400 kB window); a copy otherwise.
+  return bytes.byteOffset % 4 === 0
+    ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4)
+    : new Float32Array(new Uint8Array(bytes).buffer); // Buffer#slice would not copy
+}
+
+function enumValue(prefix: string, value: string): string {
+  return `${prefix}_${value.toUpperCase()}`;
+}
+
+function enumName<T extends string>(prefix: string, value: unknown): T {
+  if (
+    typeof value !== 'string' ||
+    !value.startsWith(`${prefix}_`) ||
+    value.endsWith('_UNSPECIFIED')
+  ) {
+    throw new Error(`${prefix.toLowerCase()} is ${String(value)}`);
+  }
+  return value.slice(prefix.length + 1).toLowerCase() as T;
+}
+
+function box(values: unknown): [number, number, number, number] | undefined {
+  const list = values as number[] | undefined;
+  if (!list || list.length === 0) return undefined;
+  if (list.length !== 4) throw new Error(`box has ${list.length} values, expected 4`);
+  return [list[0], list[1], list[2], list[3]];
+}
+
+function codec<T>(
+  typeName: string,
+  toProto: (value: T) => Plain,
+  fromProto: (plain: Plain) => T,
+): Codec<T> {
+  let type: Type | undefined;
+  const get = () => (type ??= lookup(typeName));
+  return {
+    typeName,
+    encode(value) {
+      const t = get();
+      return t.encode(t.fromObject(toProto(value))).finish();
+    },
+    decode(bytes) {
+      const t = get();
+      try {
+        const plain = t.toObject(t.decode(bytes), {
+          longs: Number,
+          enums: String,
+          defaults: true,
+        }) as Plain;
+        return fromProto(plain);
+      } catch (error) {
+        throw new CodecError(typeName, error);
+      }
+    },
+  };
+}
+
+const final = (plain: Plain) => (plain.final ? { final: true } : {});
+
+export const audioChunkCodec = codec<AudioChunk>(
+  'vigil.v1.AudioChunk',
+  (v) => ({ ...v, samples: floatBytes(v.samples) }),
+  (p) => ({
+    streamId: p.streamId as string,
+    seq: p.seq as number,
+    startSec: p.startSec as number,
+    sampleRate: p.sampleRate as number,
+    samples: floats(p.samples as Uint8Array),
+    ...final(p),
+  }),
+);
+
+export const videoFrameCodec = codec<VideoFrame>(
+  'vigil.v1.VideoFrame',
+  (v) => ({ ...v, pixelFormat: enumValue('PIXEL_FORMAT', v.pixelFormat) }),
+  (p) => {
+    const bytes = p.pixels as Uint8Array;
+    // A plain view, not protobufjs's Buffer: consumers get exactly the type they publish.
+    const pixels = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const width = p.width as number;
+    const height = p.height as number;
+    if (!p.final && pixels.byteLength !== width * height * 3) {
+      throw new Error(`${pixels.byteLength} pixel bytes for ${width}x${height}`);
+    }
+    return {
+      streamId: p.streamId as string,
+      seq: p.seq as number,
+      ptsSec: p.ptsSec as number,
+      width,
+      height,
+      pixels,
+      pixelFormat: p.final ? 'bgr24' : enumName('PIXEL_FORMAT', p.pixelFormat),
+      geometry: p.geometry as VideoFrame['geometry'],
+      ...final(p),
+    };
+  },
+);
+
+export const featureWindowCodec = codec<AudioFeatureWindow>(
+  'vigil.v1.AudioFeatureWindow',
+  (v) => ({ ...v, data: floatBytes(v.data) }),
+  (p) => {
+    const data = floats(p.data as Uint8Array);
+    if (data.length !== (p.melBins as number) * (p.frames as number)) {
+      throw new Error(`${data.length} values for ${String(p.melBins)}x${String(p.frames)}`);
+    }
+    return {
+      streamId: p.streamId as string,
+      seq: p.seq as number,
+      startSec: p.startSec as number,
+      endSec: p.endSec as number,
+      melBins: p.melBins as number,
+      frames: p.frames as number,
+      data,
+      peakSec: p.peakSec as number,
+      ...final(p),
+    };
+  },
+);
+
+function detectionToProto(d: Detection): Plain {
+  return { ...d, modality: enumValue('MODALITY', d.modality), box: d.box ?? [] };
+}
+
+function detectionFromProto(p: Plain): Detection {
+  const b = box(p.box);
+  return {
+    modality: enumName<Modality>('MODALITY', p.modality),
+    cls: p.cls as CanonicalClass,
+    score: p.score as number,
+    labels: p.labels as string[],
+    ...(b ? { box: b } : {}),
+  };
+}
+
+export const detectionSetCodec = codec<DetectionSet>(
+  'vigil.v1.DetectionSet',
+  (v) => ({
+    ...v,
+    modality: enumValue('MODALITY', v.modality),
+    detections: v.detections.map(detectionToProto),
+  }),
+  (p) => ({
+    streamId: p.streamId as string,
+    modality: enumName<Modality>('MODALITY', p.modality),
+    seq: p.seq as number,
+    startSec: p.startSec as number,
+    endSec: p.endSec as number,
+    atSec: p.atSec as number,
+    model: p.model as string,
+    detections: (p.detections as Plain[]).map(detectionFromProto),
+    ...final(p),
+  }),
+);
+
+function evidenceFromProto(p: Plain): EventEvidence {
+  const b = box(p.box);
+  return {
+    cls: p.cls as CanonicalClass,
+    modality: enumName<Modality>('MODALITY', p.modality),
+    score: p.score as number,
+    atSec: p.atSec as number,
+    ...(b ? { box: b } : {}),
+  };
+}
+
+export const securityEventCodec = codec<SecurityEvent>(
+  'vigil.v1.SecurityEvent',
+  (v) => ({
+    ...v,
+    severity: enumValue('SEVERITY', v.severity),
+    evidence: v.evidence.map((e) => ({
+      ...e,
+      modality: enumValue('MODALITY', e.modality),
+      box: e.box ?? [],
+    })),
+  }),
+  (p) => ({
+    id: p.id as string,
+    streamId: p.streamId as string,
+    rule: p.rule as string,
+    title: p.title as string,
+    severity: enumName<Severity>('SEVERITY', p.severity),
+    startSec: p.startSec as number,
+    endSec: p.endSec as number,
+    trigger: p.trigger as AudioClass | VideoClass,
+    evidence: (p.evidence as Plain[]).map(evidenceFromProto),
+  }),
+);
+
+export const streamStatusCodec = codec<StreamStatus>(
+  'vigil.v1.StreamStatus',
+  (v) => ({ ...v, state: enumValue('STREAM_STATE', v.state) }),
+  (p) => {
+    const status: StreamStatus = {
+      streamId: p.streamId as string,
+      state: enumName('STREAM_STATE', p.state),
+      source: p.source as string,
+    };
+    // proto3 optional fields: present only when set, like the TypeScript optionals.
+    for (const key of ['hasAudio', 'hasVideo', 'decodedSec', 'truncated', 'reason'] as const) {
+      if (p[key] !== undefined && p[key] !== null) (status as unknown as Plain)[key] = p[key];
+    }
+    return status;
+  },
+);
+
+export const streamCommandCodec = codec<StreamCommand>(
+  'vigil.v1.StreamCommand',
+  (v) => ({ ...v, action: enumValue('STREAM_ACTION', v.action) }),
+  (p) => {
+    const action = enumName<'start' | 'stop'>('STREAM_ACTION', p.action);
+    const streamId = p.streamId as string;
+    if (!streamId) throw new Error('stream_id is empty');
+    if (action === 'stop') return { streamId, action };
+    if (!p.source) throw new Error('start without a source');
+    return {
+      streamId,
+      action,
+      source: p.source as string,
+      ...(p.live !== undefined && p.live !== null ? { live: p.live as boolean } : {}),
+    };
+  },
+);
+
+const CODECS: Record<string, unknown> = {
+  [Topics.audio.name]: audioChunkCodec,
+  [Topics.video.name]: videoFrameCodec,
+  [Topics.features.name]: featureWindowCodec,
+  [Topics.detections.name]: detectionSetCodec,
+  [Topics.events.name]: securityEventCodec,
+  [Topics.streamStatus.name]: streamStatusCodec,
+  [Topics.streamCommands.name]: streamCommandCodec,
+};
+
+/** The codec of a topic's payload; dead-letter topics carry the original bytes untouched. */
+export function codecFor<T>(topic: Topic<T>): Codec<T> {
+  const found = CODECS[topic.name];
+  if (!found) throw new Error(`no codec for topic ${topic.name}`);
+  return found as unknown as Codec<T>;
+}
