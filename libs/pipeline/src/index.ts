@@ -7,3 +7,4 @@ export * from './micro-batcher';
 export * from './model.adapters';
 export * from './pipeline.ports';
 export * from './spectrogram.stage';
+export * from './stream.supervisor';

@@ -97,12 +97,12 @@ describe('IngestStage', () => {
     expect(seen.audio.map((c) => [c.seq, c.startSec, c.final ?? false])).toEqual([
       [0, 0, false],
       [1, 0.1, false],
-      [2, 0, true],
+      [0, 0, true],
     ]);
     expect(seen.video.map((f) => [f.seq, f.ptsSec, f.final ?? false])).toEqual([
       [0, 0, false],
       [1, 0.2, false],
-      [2, 0, true],
+      [0, 0, true],
     ]);
     expect(seen.status.map((s) => s.state)).toEqual(['started', 'ended']);
     expect(seen.status[0].source).not.toContain('pw');

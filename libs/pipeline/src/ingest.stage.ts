@@ -21,6 +21,14 @@ export interface IngestRun {
   live?: boolean;
   signal?: AbortSignal;
   headers?: Headers;
+  /** Added to every timestamp: a reconnected live stream continues its own timeline. */
+  timeOffsetSec?: number;
+  /**
+   * End the stream downstream when this run ends or fails (end markers and an ended or failed
+   * status). Default true; a supervisor that reconnects live sources passes false and closes
+   * the stream itself when it stops or gives up.
+   */
+  closeStream?: boolean;
   /** Called with the media info once known, and with stream seconds as data flows. */
   onInfo?: (info: MediaInfo) => void;
   onProgress?: (sec: number) => void;
@@ -29,14 +37,14 @@ export interface IngestRun {
 export interface IngestResult {
   info: MediaInfo;
   summary: DecodeSummary;
-  /** Stream seconds decoded: the longer of the two modalities. */
+  /** Stream seconds decoded in this run: the longer of the two modalities. */
   decodedSec: number;
 }
 
 /**
- * A source → PCM chunks and model-sized frames on the bus. Whatever happens, both media topics
- * get a `final` marker so every later stage can close the stream, and the status topic says
- * how it ended.
+ * A source → PCM chunks and model-sized frames on the bus. When a stream ends, both media
+ * topics get a `final` marker so every later stage can close it, and the status topic says how
+ * it ended.
  */
 export class IngestStage {
   constructor(
@@ -48,6 +56,7 @@ export class IngestStage {
   async run(run: IngestRun): Promise<IngestResult> {
     const { streamId } = run;
     const headers = run.headers ?? {};
+    const offset = run.timeOffsetSec ?? 0;
     const source = redactUrl(run.source);
     const session = this.decoder.open({
       source: run.source,
@@ -71,19 +80,20 @@ export class IngestStage {
       );
       const audio = async () => {
         for await (const chunk of session.audio()) {
+          const startSec = offset + chunk.startSec;
           await this.bus.publish(
             Topics.audio,
             streamId,
             {
               streamId,
               seq: audioSeq++,
-              startSec: chunk.startSec,
+              startSec,
               sampleRate: this.options.audio.sampleRate,
               samples: chunk.samples,
             },
             headers,
           );
-          run.onProgress?.(chunk.startSec + chunk.samples.length / this.options.audio.sampleRate);
+          run.onProgress?.(startSec + chunk.samples.length / this.options.audio.sampleRate);
         }
       };
       const video = async () => {
@@ -91,7 +101,7 @@ export class IngestStage {
           const message: VideoFrame = {
             streamId,
             seq: frameSeq++,
-            ptsSec: frame.ptsSec,
+            ptsSec: offset + frame.ptsSec,
             width: frame.width,
             height: frame.height,
             pixels: frame.pixels,
@@ -99,21 +109,21 @@ export class IngestStage {
             geometry: frame.geometry,
           };
           await this.bus.publish(Topics.video, streamId, message, headers);
-          run.onProgress?.(frame.ptsSec);
+          run.onProgress?.(message.ptsSec);
         }
       };
       await Promise.all([audio(), video()]);
       const summary = await session.done;
       const decodedSec = Math.max(summary.audioSec, summary.videoFrames / this.options.video.fps);
-      await this.finish(streamId, audioSeq, frameSeq, headers);
-      await this.status(
+      await this.close(
+        streamId,
         {
           streamId,
           state: 'ended',
           source,
           hasAudio: info.hasAudio,
           hasVideo: info.hasVideo,
-          decodedSec,
+          decodedSec: offset + decodedSec,
           truncated: summary.truncated,
           ...(summary.truncated
             ? { reason: summary.warnings.join('; ') || 'input was cut short' }
@@ -124,22 +134,25 @@ export class IngestStage {
       return { info, summary, decodedSec };
     } catch (error) {
       await session.stop();
-      await this.finish(streamId, audioSeq, frameSeq, headers);
-      await this.status(
-        { streamId, state: 'failed', source, reason: (error as Error).message },
-        headers,
-      );
+      if (run.closeStream ?? true) {
+        await this.close(
+          streamId,
+          { streamId, state: 'failed', source, reason: (error as Error).message },
+          headers,
+        );
+      }
       throw error;
     }
   }
 
-  private async finish(streamId: string, audioSeq: number, frameSeq: number, headers: Headers) {
+  /** Ends a stream downstream: end markers on both media topics, then its final status. */
+  async close(streamId: string, status: StreamStatus, headers: Headers = {}): Promise<void> {
     await this.bus.publish(
       Topics.audio,
       streamId,
       {
         streamId,
-        seq: audioSeq,
+        seq: 0,
         startSec: 0,
         sampleRate: this.options.audio.sampleRate,
         samples: new Float32Array(0),
@@ -152,7 +165,7 @@ export class IngestStage {
       streamId,
       {
         streamId,
-        seq: frameSeq,
+        seq: 0,
         ptsSec: 0,
         width: 0,
         height: 0,
@@ -163,9 +176,10 @@ export class IngestStage {
       },
       headers,
     );
+    await this.status(status, headers);
   }
 
-  private status(status: StreamStatus, headers: Headers): Promise<void> {
+  status(status: StreamStatus, headers: Headers = {}): Promise<void> {
     return this.bus.publish(Topics.streamStatus, status.streamId, status, headers);
   }
 }

@@ -18,6 +18,11 @@ interface StreamFeatures {
   logMel: StreamingLogMel;
   windows: WindowAssembler;
   seq: number;
+  /**
+   * Stream time of the first chunk this replica saw. Zero normally; later when a stream moved
+   * here mid-way (rebalance, restart), so windows keep their true stream times.
+   */
+  originSec: number;
 }
 
 /**
@@ -51,7 +56,7 @@ export class SpectrogramStage {
   }
 
   private async onChunk({ value: chunk, headers }: BusMessage<AudioChunk>): Promise<void> {
-    const state = this.stateOf(chunk.streamId);
+    const state = this.stateOf(chunk.streamId, chunk.startSec);
     if (!chunk.final && chunk.sampleRate !== this.options.recipe.sampleRate) {
       throw new Error(
         `audio chunk of ${chunk.streamId} is at ${chunk.sampleRate} Hz; the model needs ${this.options.recipe.sampleRate} Hz`,
@@ -88,7 +93,7 @@ export class SpectrogramStage {
     window: AssembledWindow,
     headers: Record<string, string>,
   ): Promise<void> {
-    const startSec = window.startFrame * this.frameSec;
+    const startSec = state.originSec + window.startFrame * this.frameSec;
     await this.bus.publish(
       Topics.features,
       streamId,
@@ -100,13 +105,13 @@ export class SpectrogramStage {
         melBins: this.options.recipe.melBins,
         frames: window.frames,
         data: window.data,
-        peakSec: window.peakFrame * this.frameSec,
+        peakSec: state.originSec + window.peakFrame * this.frameSec,
       },
       headers,
     );
   }
 
-  private stateOf(streamId: string): StreamFeatures {
+  private stateOf(streamId: string, startSec: number): StreamFeatures {
     let state = this.streams.get(streamId);
     if (!state) {
       state = {
@@ -117,6 +122,7 @@ export class SpectrogramStage {
           hopFrames: this.hopFrames,
         }),
         seq: 0,
+        originSec: startSec,
       };
       this.streams.set(streamId, state);
     }

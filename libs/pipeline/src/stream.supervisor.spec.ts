@@ -1,0 +1,126 @@
+import { MemoryBus } from '@app/bus';
+import { type StreamStatus, Topics } from '@app/contracts';
+import { MediaError, MediaErrorCode } from '@app/media';
+import type { IngestResult, IngestRun, IngestStage } from './ingest.stage';
+import { IngestStage as RealIngestStage } from './ingest.stage';
+import { type Sleeper, StreamSupervisor } from './stream.supervisor';
+
+const RESULT: IngestResult = {
+  info: { hasAudio: true, hasVideo: true },
+  summary: {
+    audioSec: 5,
+    videoFrames: 25,
+    droppedFrames: 0,
+    truncated: false,
+    warnings: [],
+    stopped: false,
+  },
+  decodedSec: 5,
+};
+
+/** A real IngestStage (for close/status on a real bus) whose run() is scripted. */
+function scriptedIngest(bus: MemoryBus, runs: ((run: IngestRun) => Promise<IngestResult>)[]) {
+  const stage = new RealIngestStage(bus, {} as never, {
+    audio: { sampleRate: 32000, chunkSamples: 3200 },
+    video: { fps: 5, width: 4, height: 4, resize: 'stretch', padColor: 0, pixelFormat: 'bgr24' },
+  });
+  const calls: IngestRun[] = [];
+  jest.spyOn(stage, 'run').mockImplementation(async (run) => {
+    calls.push(run);
+    const next = runs.shift();
+    if (!next) throw new Error('unexpected extra run');
+    return next(run);
+  });
+  return { stage: stage as IngestStage, calls };
+}
+
+async function statuses(bus: MemoryBus): Promise<StreamStatus[]> {
+  const seen: StreamStatus[] = [];
+  await bus.subscribe(Topics.streamStatus, 't', async (m) => void seen.push(m.value));
+  return seen;
+}
+
+const sleeps: number[] = [];
+const sleeper: Sleeper = { sleep: async (ms) => void sleeps.push(ms) };
+
+beforeEach(() => sleeps.splice(0));
+
+describe('StreamSupervisor', () => {
+  it('reconnects a live source with growing backoff, continuing its timeline, until stopped', async () => {
+    const bus = new MemoryBus();
+    const seen = await statuses(bus);
+    const unreachable = new MediaError(
+      MediaErrorCode.SOURCE_UNREACHABLE,
+      'Source unreachable: rtsp://cam (refused)',
+    );
+    let release!: () => void;
+    const { stage, calls } = scriptedIngest(bus, [
+      async (run) => (run.onProgress?.(3), Promise.reject(unreachable)),
+      async () => Promise.reject(unreachable),
+      async (run) =>
+        new Promise((_resolve, reject) => {
+          release = () => reject(new MediaError(MediaErrorCode.ABORTED, 'aborted'));
+          run.signal!.addEventListener('abort', () => release());
+        }),
+    ]);
+    const supervisor = new StreamSupervisor(
+      stage,
+      { initialMs: 100, maxMs: 1000, maxRetries: Infinity },
+      sleeper,
+      () => 1,
+    );
+    expect(supervisor.start({ streamId: 'cam', source: 'rtsp://u:p@cam/1', live: true })).toBe(
+      true,
+    );
+    expect(supervisor.start({ streamId: 'cam', source: 'rtsp://u:p@cam/1', live: true })).toBe(
+      false,
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls.map((c) => [c.timeOffsetSec, c.closeStream])).toEqual([
+      [0, false],
+      [3, false],
+      [3, false],
+    ]);
+    expect(sleeps).toEqual([100, 200]);
+    expect(await supervisor.stop('cam')).toBe(true);
+    await bus.idle();
+    expect(seen.map((s) => s.state)).toEqual(['reconnecting', 'reconnecting', 'ended']);
+    expect(seen.at(-1)).toMatchObject({ reason: 'stopped', source: 'rtsp://***@cam/1' });
+    expect(supervisor.active()).toEqual([]);
+    await bus.close();
+  });
+
+  it('gives up on a live source that can never work, and closes the stream as failed', async () => {
+    const bus = new MemoryBus();
+    const seen = await statuses(bus);
+    const { stage } = scriptedIngest(bus, [
+      async () =>
+        Promise.reject(
+          new MediaError(MediaErrorCode.PROTOCOL_NOT_ALLOWED, 'Protocol not allowed: ftp'),
+        ),
+    ]);
+    const supervisor = new StreamSupervisor(
+      stage,
+      { initialMs: 1, maxMs: 1, maxRetries: 5 },
+      sleeper,
+    );
+    supervisor.start({ streamId: 'cam', source: 'ftp://cam', live: true });
+    await supervisor.whenDone('cam');
+    await bus.idle();
+    expect(seen.map((s) => [s.state, s.reason])).toEqual([['failed', 'Protocol not allowed: ftp']]);
+    expect(sleeps).toEqual([]);
+    await bus.close();
+  });
+
+  it('runs a file once and lets ingest close it', async () => {
+    const bus = new MemoryBus();
+    const { stage, calls } = scriptedIngest(bus, [async () => RESULT]);
+    const supervisor = new StreamSupervisor(stage, undefined, sleeper);
+    supervisor.start({ streamId: 'clip', source: '/clips/a.mp4' });
+    await supervisor.whenDone('clip');
+    expect(calls).toHaveLength(1);
+    expect(calls[0].closeStream).toBe(true);
+    expect(supervisor.active()).toEqual([]);
+    await bus.close();
+  });
+});

@@ -1,0 +1,188 @@
+import { randomUUID } from 'node:crypto';
+import { MediaErrorCode, isMediaError, redactUrl } from '@app/media';
+import type { IngestStage } from './ingest.stage';
+
+export interface StreamRequest {
+  streamId: string;
+  source: string;
+  /** Live sources reconnect with backoff when they fail or end; files end once. */
+  live?: boolean;
+}
+
+export interface BackoffOptions {
+  initialMs: number;
+  maxMs: number;
+  /** Reconnects before a live stream is declared failed; Infinity keeps trying. */
+  maxRetries: number;
+}
+
+/** Waiting behind a class: tests drive reconnects without real delays. */
+export interface Sleeper {
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export const realSleeper: Sleeper = {
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+    }),
+};
+
+/**
+ * Which failures of a live source are worth a reconnect. Every media error code is decided
+ * here; a new code that is not fails to compile.
+ */
+const RETRY: Record<MediaErrorCode, boolean> = {
+  [MediaErrorCode.SOURCE_UNREACHABLE]: true,
+  [MediaErrorCode.STALLED]: true,
+  [MediaErrorCode.DECODE_FAILED]: true,
+  [MediaErrorCode.SOURCE_NOT_FOUND]: true, // a camera that restarts answers 404 for a while
+  [MediaErrorCode.UNSUPPORTED_INPUT]: false,
+  [MediaErrorCode.PROTOCOL_NOT_ALLOWED]: false,
+  [MediaErrorCode.FFMPEG_NOT_FOUND]: false,
+  [MediaErrorCode.ABORTED]: false,
+};
+
+interface Running {
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * Runs streams through ingest: one at most per stream id, stoppable, and for live sources
+ * reconnecting with exponential backoff and jitter while saying so on the status topic.
+ */
+export class StreamSupervisor {
+  private readonly running = new Map<string, Running>();
+
+  constructor(
+    private readonly ingest: IngestStage,
+    private readonly backoff: BackoffOptions = {
+      initialMs: 1_000,
+      maxMs: 30_000,
+      maxRetries: Infinity,
+    },
+    private readonly sleeper: Sleeper = realSleeper,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  /** False when the stream is already running. */
+  start(request: StreamRequest): boolean {
+    if (this.running.has(request.streamId)) return false;
+    const controller = new AbortController();
+    const done = this.supervise(request, controller.signal).finally(() =>
+      this.running.delete(request.streamId),
+    );
+    this.running.set(request.streamId, { controller, done });
+    return true;
+  }
+
+  /** False when no such stream runs. Resolves once the stream is closed downstream. */
+  async stop(streamId: string): Promise<boolean> {
+    const run = this.running.get(streamId);
+    if (!run) return false;
+    run.controller.abort();
+    await run.done;
+    return true;
+  }
+
+  active(): string[] {
+    return [...this.running.keys()];
+  }
+
+  /** Resolves when the stream ends by itself (file finished, live source given up) or is stopped. */
+  async whenDone(streamId: string): Promise<void> {
+    await this.running.get(streamId)?.done;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.active().map((id) => this.stop(id)));
+  }
+
+  private async supervise(request: StreamRequest, signal: AbortSignal): Promise<void> {
+    const { streamId, source } = request;
+    const live = request.live ?? false;
+    const headers = { 'x-correlation-id': randomUUID() };
+    let offset = 0;
+    let attempt = 0;
+    for (;;) {
+      let reached = offset;
+      try {
+        const result = await this.ingest.run({
+          streamId,
+          source,
+          live,
+          signal,
+          headers,
+          timeOffsetSec: offset,
+          closeStream: !live,
+          onProgress: (sec) => (reached = Math.max(reached, sec)),
+        });
+        if (!live || signal.aborted) return;
+        offset += result.decodedSec;
+        attempt = 0; // it ran to an end: a fresh streak of reconnects
+        continue;
+      } catch (error) {
+        if (signal.aborted) {
+          await this.ingest.close(
+            streamId,
+            {
+              streamId,
+              state: 'ended',
+              source: redactUrl(source),
+              decodedSec: reached,
+              reason: 'stopped',
+            },
+            headers,
+          );
+          return;
+        }
+        if (!live) return; // ingest already closed the stream as failed
+        const message = (error as Error).message;
+        const retryable = isMediaError(error) && RETRY[error.code];
+        if (!retryable || attempt >= this.backoff.maxRetries) {
+          await this.ingest.close(
+            streamId,
+            {
+              streamId,
+              state: 'failed',
+              source: redactUrl(source),
+              decodedSec: reached,
+              reason: message,
+            },
+            headers,
+          );
+          return;
+        }
+        attempt += 1;
+        offset = reached;
+        await this.ingest.status(
+          { streamId, state: 'reconnecting', source: redactUrl(source), reason: message },
+          headers,
+        );
+        await this.sleeper.sleep(this.delayMs(attempt), signal);
+        if (signal.aborted) {
+          await this.ingest.close(
+            streamId,
+            {
+              streamId,
+              state: 'ended',
+              source: redactUrl(source),
+              decodedSec: reached,
+              reason: 'stopped',
+            },
+            headers,
+          );
+          return;
+        }
+      }
+    }
+  }
+
+  /** Exponential backoff with full jitter, so cameras that dropped together do not reconnect together. */
+  private delayMs(attempt: number): number {
+    const ceiling = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (attempt - 1));
+    return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
+  }
+}

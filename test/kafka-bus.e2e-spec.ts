@@ -1,0 +1,130 @@
+import { type Codec, type Topic, Topics, codecFor, deadLetterTopic } from '@app/contracts';
+import { KafkaBus } from '@app/bus';
+import { requireKafka } from '@app/testing/kafka';
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import {
+  type TestPayload,
+  describeBusContract,
+  eventually,
+  jsonCodec,
+  testTopic,
+} from '../libs/bus/test/bus.contract';
+
+jest.setTimeout(90_000);
+
+const codecs = <T>(topic: Topic<T>): Codec<T> =>
+  (topic.name.startsWith('test.') ? jsonCodec : codecFor(topic)) as unknown as Codec<T>;
+
+let brokers: string[];
+
+beforeAll(async () => {
+  brokers = await requireKafka();
+});
+
+function openBus(clientId = `test-${randomUUID().slice(0, 6)}`) {
+  return new KafkaBus({ brokers, clientId, partitions: 3, codecs, retryDelayMs: 20 });
+}
+
+describeBusContract('KafkaBus', async () => openBus(), { timeoutMs: 30_000 });
+
+describe('KafkaBus on a real broker', () => {
+  it('lets consumers of one group share the partitions', async () => {
+    const topic = testTopic('share');
+    const group = `${topic.name}.g`;
+    const a = openBus();
+    const b = openBus();
+    const seen: Record<string, Set<number>> = { a: new Set(), b: new Set() };
+    try {
+      await a.subscribe(topic, group, async (m) => void seen.a.add(m.partition));
+      await b.subscribe(topic, group, async (m) => void seen.b.add(m.partition));
+      let published = 0;
+      let total = 0;
+      const count = () => seen.a.size + seen.b.size;
+      // Keep publishing across keys until the rebalance settles and both members got work.
+      await eventually(() => {
+        if (seen.a.size > 0 && seen.b.size > 0) return true;
+        for (let i = 0; i < 12; i++) void a.publish(topic, `stream-${published++}`, { n: total++ });
+        return false;
+      }, 60_000);
+      expect(count()).toBeGreaterThanOrEqual(2);
+      const overlap = [...seen.a].filter((p) => seen.b.has(p));
+      expect(overlap.length).toBeLessThanOrEqual(1); // at most one partition moved during the rebalance
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('dead-letters bytes that are not the topic protobuf, with the reason, and goes on', async () => {
+    const bus = openBus();
+    const raw = new Kafka({
+      brokers,
+      clientId: 'raw-producer',
+      logLevel: logLevel.NOTHING,
+    }).producer();
+    try {
+      await bus.connect([Topics.streamCommands]);
+      await raw.connect();
+      const dead: { reason: string; value: Buffer }[] = [];
+      const commands: string[] = [];
+      const group = `poison-${randomUUID().slice(0, 6)}`;
+      await bus
+        .subscribe(
+          { name: `${Topics.streamCommands.name}.dlq` } as Topic<Uint8Array>,
+          `${group}.dlq`,
+          async (m) => {
+            dead.push({
+              reason: m.headers['x-vigil-dlq-reason'],
+              value: Buffer.from(m.value as unknown as Uint8Array),
+            });
+          },
+        )
+        .catch(() => undefined);
+      const garbage = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0xff, 0xff, 0xff]);
+      await raw.send({
+        topic: Topics.streamCommands.name,
+        messages: [{ key: 'x', value: garbage }],
+      });
+      const id = `s-${randomUUID().slice(0, 6)}`;
+      await bus.publish(Topics.streamCommands, id, { streamId: id, action: 'stop' });
+      await bus.subscribe(
+        Topics.streamCommands,
+        group,
+        async (m) => void commands.push(m.value.streamId),
+      );
+      await eventually(() => commands.includes(id), 30_000);
+      await eventually(() => dead.some((d) => d.value.equals(garbage)), 30_000);
+      expect(dead.find((d) => d.value.equals(garbage))!.reason).toMatch(
+        /^cannot decode vigil\.v1\.StreamCommand/,
+      );
+    } finally {
+      await raw.disconnect();
+      await bus.close();
+    }
+  });
+
+  it('resumes a group from its committed offset after a restart (nothing lost, nothing redone)', async () => {
+    const topic = testTopic('resume');
+    const group = `${topic.name}.g`;
+    const first: number[] = [];
+    const bus1 = openBus();
+    const sub = await bus1.subscribe(topic, group, async (m) => void first.push(m.value.n));
+    for (let i = 0; i < 5; i++) await bus1.publish(topic, 'k', { n: i });
+    await eventually(() => first.length === 5, 30_000);
+    await sub.close();
+    for (let i = 5; i < 10; i++) await bus1.publish(topic, 'k', { n: i });
+    await bus1.close();
+
+    const second: number[] = [];
+    const bus2 = openBus();
+    try {
+      await bus2.subscribe(topic, group, async (m) => void second.push(m.value.n));
+      await eventually(() => second.length >= 5, 30_000);
+      expect(second).toEqual([5, 6, 7, 8, 9]);
+    } finally {
+      await bus2.close();
+    }
+  });
+});
+
+export type { TestPayload };
