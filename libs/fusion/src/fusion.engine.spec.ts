@@ -164,11 +164,50 @@ describe('FusionEngine with the shipped rules', () => {
     );
   });
 
-  it('decides anyway when the camera stalls far behind the microphone', () => {
+  it('holds a decision however far the camera lags, and decides when it catches up', () => {
     const engine = new FusionEngine(defaultRuleSet());
     engine.ingest(frame(0));
-    const events = [engine.ingest(audio(2, 'glass_break'))];
-    for (let t = 3; t <= 25; t++) events.push(engine.ingest(audio(t)));
-    expect(events.flat().map((e) => e.rule)).toEqual(['glass_break']);
+    const early = [engine.ingest(audio(2, 'glass_break'))];
+    for (let t = 3; t <= 60; t++) early.push(engine.ingest(audio(t)));
+    expect(early.flat()).toEqual([]);
+    const late = [];
+    for (let t = 0.2; t <= 7.2; t += 0.2) late.push(...engine.ingest(frame(t)));
+    expect(late.map((e) => e.rule)).toEqual(['glass_break']);
+  });
+
+  it('bounds what it holds when a modality stops arriving altogether', () => {
+    const engine = new FusionEngine(defaultRuleSet(), { maxPending: 3 });
+    engine.ingest(frame(0));
+    const events = [];
+    for (const t of [10, 20, 30, 40, 50])
+      events.push(...engine.ingest(audio(t, 'gunshot')), ...engine.ingest(audio(t, 'scream')));
+    // Gunshots need no camera; screams wait for it, and the oldest are forced out past 3.
+    expect(events.filter((e) => e.rule === 'scream').length).toBeGreaterThanOrEqual(1);
+    expect(events.filter((e) => e.rule === 'gunshot')).toHaveLength(5);
+  });
+
+  it('decides the same whatever the interleaving of audio and video', () => {
+    const audioSets: DetectionSet[] = [];
+    const videoSets: DetectionSet[] = [];
+    for (let t = 0.5; t <= 10; t += 0.25)
+      audioSets.push(audio(t, t > 2 && t < 7.5 ? 'alarm' : t === 8 ? 'glass_break' : undefined));
+    for (let t = 0; t <= 10; t += 0.2) videoSets.push(frame(t, t > 6 ? 'person' : undefined));
+    const orders = [
+      [...audioSets, final('audio'), ...videoSets, final('video')],
+      [...videoSets, final('video'), ...audioSets, final('audio')],
+      audioSets
+        .flatMap((a, i) => [a, ...(videoSets[i] ? [videoSets[i]] : [])])
+        .concat(videoSets.slice(audioSets.length), [final('audio'), final('video')]),
+    ];
+    const results = orders.map((sets) => {
+      const engine = new FusionEngine(defaultRuleSet());
+      return sets
+        .flatMap((s) => engine.ingest(s))
+        .map((e) => `${e.rule}@${e.startSec}:${e.id}`)
+        .sort();
+    });
+    expect(results[1]).toEqual(results[0]);
+    expect(results[2]).toEqual(results[0]);
+    expect(results[0].length).toBeGreaterThan(0);
   });
 });

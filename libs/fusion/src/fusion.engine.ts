@@ -12,11 +12,11 @@ import type { Condition, Rule, RuleSet } from './rules.schema';
 
 export interface FusionEngineOptions {
   /**
-   * How far one modality may run ahead of the other before a rule waiting on the lagging one
-   * is decided with what is known. Bounds the wait (and memory) when a modality stalls.
+   * Triggers a stream may hold while waiting for the other modality. Past this, the oldest is
+   * decided with what is known: only a modality that stopped arriving altogether gets there.
    */
-  maxLagSec?: number;
-  /** Sightings older than this behind the newest coverage are forgotten. */
+  maxPending?: number;
+  /** Sightings older than this behind the newest coverage are forgotten (unless a trigger still needs them). */
   historySec?: number;
 }
 
@@ -57,7 +57,8 @@ type Verdict = 'holds' | 'fails' | 'undecided';
 export class FusionEngine {
   private readonly streams = new Map<string, StreamState>();
   private readonly triggerClasses: Set<CanonicalClass>;
-  private readonly maxLagSec: number;
+  private readonly widestSec: number;
+  private readonly maxPending: number;
   private readonly historySec: number;
 
   constructor(
@@ -65,9 +66,12 @@ export class FusionEngine {
     options: FusionEngineOptions = {},
   ) {
     this.triggerClasses = new Set(ruleSet.rules.flatMap((rule) => rule.when));
-    const widest = Math.max(0, ...ruleSet.rules.map((r) => (r.with ?? r.without)?.withinSec ?? 0));
-    this.maxLagSec = options.maxLagSec ?? widest + 10;
-    this.historySec = options.historySec ?? Math.max(60, 2 * widest + this.maxLagSec);
+    this.widestSec = Math.max(
+      0,
+      ...ruleSet.rules.map((r) => (r.with ?? r.without)?.withinSec ?? 0),
+    );
+    this.maxPending = options.maxPending ?? 256;
+    this.historySec = options.historySec ?? Math.max(60, 4 * this.widestSec);
   }
 
   /** Feeds one detection set; returns the events decided because of it. */
@@ -110,20 +114,33 @@ export class FusionEngine {
     });
   }
 
+  /**
+   * Triggers are decided in time order among those that could fire the same rule: a trigger
+   * waits behind an undecided earlier one it shares a rule with, so cooldowns, and so the
+   * events, come out the same however the two modalities' detections interleave (one process,
+   * or several services on Kafka). Unrelated triggers (a gunshot behind a scream waiting for
+   * the camera) are not held up.
+   */
   private decide(streamId: string, state: StreamState): SecurityEvent[] {
     const events: SecurityEvent[] = [];
     const waiting: Trigger[] = [];
+    const blocked = new Set<string>();
     state.pending.sort((a, b) => a.atSec - b.atSec);
-    for (const trigger of state.pending) {
-      const outcome = this.firstMatch(state, trigger);
+    const overflow = state.pending.length - this.maxPending;
+    for (const [index, trigger] of state.pending.entries()) {
+      const candidates = this.ruleSet.rules.filter((r) => r.when.includes(trigger.cls));
+      const outcome = candidates.some((r) => blocked.has(r.id))
+        ? 'undecided'
+        : this.firstMatch(state, trigger, index < overflow);
       if (outcome === 'undecided') {
         waiting.push(trigger);
+        candidates.forEach((r) => blocked.add(r.id));
         continue;
       }
       if (!outcome) continue;
       const { rule, confirmation } = outcome;
       const last = state.lastFired.get(rule.id);
-      if (last !== undefined && trigger.atSec - last < rule.cooldownSec && trigger.atSec >= last) {
+      if (last !== undefined && trigger.atSec - last < rule.cooldownSec) {
         continue; // Same incident still going on: the operator was told already.
       }
       state.lastFired.set(rule.id, trigger.atSec);
@@ -146,17 +163,18 @@ export class FusionEngine {
   private firstMatch(
     state: StreamState,
     trigger: Trigger,
+    forced: boolean,
   ): { rule: Rule; confirmation?: EventEvidence } | 'undecided' | undefined {
     for (const rule of this.ruleSet.rules) {
       if (!rule.when.includes(trigger.cls)) continue;
       if (rule.with) {
-        const { verdict, best } = this.check(state, trigger, rule.with, 'with');
+        const { verdict, best } = this.check(state, trigger, rule.with, 'with', forced);
         if (verdict === 'undecided') return 'undecided';
         if (verdict === 'holds') return { rule, confirmation: best && evidenceOf(best) };
         continue;
       }
       if (rule.without) {
-        const { verdict } = this.check(state, trigger, rule.without, 'without');
+        const { verdict } = this.check(state, trigger, rule.without, 'without', forced);
         if (verdict === 'undecided') return 'undecided';
         if (verdict === 'holds') return { rule };
         continue;
@@ -171,6 +189,7 @@ export class FusionEngine {
     trigger: Trigger,
     condition: Condition,
     kind: 'with' | 'without',
+    forced: boolean,
   ): { verdict: Verdict; best?: Sighting } {
     const modality: Modality = isVideoClass(condition.class) ? 'video' : 'audio';
     const from = trigger.atSec - condition.withinSec;
@@ -185,18 +204,22 @@ export class FusionEngine {
     );
     if (seen) return { verdict: kind === 'with' ? 'holds' : 'fails', best };
 
-    const other: Modality = modality === 'video' ? 'audio' : 'video';
+    // Wait for the other modality's own data (or its end), never for a clock or for how far the
+    // other modality got: those differ between deployments, and the events must not.
     const complete = state.ended[modality] || state.covered[modality] >= to;
-    // A stalled modality must not hold an alert forever: once the other one is far ahead, decide.
-    const gaveUp = state.covered[other] >= to + this.maxLagSec || state.ended[other];
-    if (!complete && !gaveUp) return { verdict: 'undecided' };
+    if (!complete && !forced) return { verdict: 'undecided' };
     if (kind === 'with') return { verdict: 'fails' };
     // "Nobody in view" needs the camera to have watched the whole span, not merely no camera.
     return { verdict: state.seen[modality] && complete ? 'holds' : 'fails' };
   }
 
   private prune(state: StreamState): void {
-    const horizon = Math.max(state.covered.audio, state.covered.video) - this.historySec;
+    const oldestNeeded =
+      state.pending.length > 0 ? state.pending[0].atSec - this.widestSec : Infinity;
+    const horizon = Math.min(
+      Math.max(state.covered.audio, state.covered.video) - this.historySec,
+      oldestNeeded,
+    );
     for (const [cls, list] of state.sightings) {
       const kept = list.filter((s) => s.atSec >= horizon);
       if (kept.length === 0) state.sightings.delete(cls);
