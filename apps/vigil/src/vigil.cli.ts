@@ -8,6 +8,8 @@ import { ProgressBar } from './cli/progress.bar';
 import { formatReport, incidentLine, jsonLines } from './cli/report.formatter';
 import { StderrLogger } from './cli/stderr.logger';
 import { ModelsService } from './models/models.service';
+import { streamIdFor } from './analyze/stream-id';
+import { StreamsService } from './streams/streams.service';
 import { VigilModule } from './vigil.module';
 
 const VERSION = '0.1.0';
@@ -21,6 +23,20 @@ async function run(argv: string[]): Promise<number> {
   if (command.kind === 'version') {
     process.stdout.write(`vigil ${VERSION}\n`);
     return ExitCode.ok;
+  }
+  if (command.kind === 'stream') {
+    const service = new StreamsService();
+    return command.action === 'start'
+      ? service.send(
+          {
+            streamId: command.streamId ?? streamIdFor(command.source),
+            action: 'start',
+            source: command.source,
+            ...(command.live ? { live: true } : {}),
+          },
+          process.stdout,
+        )
+      : service.send({ streamId: command.streamId, action: 'stop' }, process.stdout);
   }
   const config = loadConfig(process.env, {
     modelsDir: command.modelsDir,

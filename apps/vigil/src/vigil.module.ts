@@ -1,16 +1,16 @@
-import { type DynamicModule, Logger, Module } from '@nestjs/common';
+import { type DynamicModule, Module } from '@nestjs/common';
 import { type VigilConfig, loadConfig } from '@app/config';
-import { FfmpegLocator, MediaDecoder } from '@app/media';
-import { ModelLoader, ModelRepository, OnnxSessionFactory } from '@app/models';
+import { runtimeProviders } from '@app/service';
 import { AnalyzeService } from './analyze/analyze.service';
 import { Clock } from './cli/clock';
 import { ModelDownloader } from './models/model.downloader';
 import { ModelsService } from './models/models.service';
+import { StreamsService } from './streams/streams.service';
 import { VIGIL_CONFIG } from './vigil.tokens';
 
 /**
- * The CLI's wiring. Side effects (ffmpeg, onnxruntime, HTTP, the clock) are providers, so the
- * services can be tested with strict mocks.
+ * The CLI's wiring. Side effects (ffmpeg, onnxruntime, HTTP, Kafka, the clock) are providers,
+ * so the services can be tested with strict mocks.
  */
 @Module({})
 export class VigilModule {
@@ -20,36 +20,13 @@ export class VigilModule {
       providers: [
         { provide: VIGIL_CONFIG, useValue: config },
         Clock,
-        {
-          provide: FfmpegLocator,
-          useFactory: () =>
-            new FfmpegLocator({ env: { ...process.env, FFMPEG_PATH: config.ffmpegPath } }),
-        },
-        {
-          provide: MediaDecoder,
-          useFactory: (locator: FfmpegLocator) => new MediaDecoder(locator),
-          inject: [FfmpegLocator],
-        },
-        { provide: ModelRepository, useFactory: () => new ModelRepository(config.modelsDir) },
-        {
-          provide: OnnxSessionFactory,
-          useFactory: () =>
-            new OnnxSessionFactory(new Logger('onnxruntime'), {
-              executionProvider: config.executionProvider,
-              intraOpNumThreads: config.inferenceThreads,
-            }),
-        },
-        {
-          provide: ModelLoader,
-          useFactory: (repository: ModelRepository, sessions: OnnxSessionFactory) =>
-            new ModelLoader(repository, sessions),
-          inject: [ModelRepository, OnnxSessionFactory],
-        },
+        ...runtimeProviders(VIGIL_CONFIG),
         ModelDownloader,
         AnalyzeService,
         ModelsService,
+        StreamsService,
       ],
-      exports: [AnalyzeService, ModelsService],
+      exports: [AnalyzeService, ModelsService, StreamsService],
     };
   }
 }

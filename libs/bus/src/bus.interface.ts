@@ -17,6 +17,12 @@ export type MessageHandler<T> = (message: BusMessage<T>) => Promise<void>;
 export interface SubscribeOptions {
   /** Attempts before a message goes to `<topic>.dlq` and the consumer moves on. */
   maxAttempts?: number;
+  /**
+   * Where a group with no committed position starts: `earliest` (default) processes what was
+   * published before it first joined; `latest` suits commands, where replaying old ones after
+   * a group's offsets expired would restart streams nobody asked for.
+   */
+  startFrom?: 'earliest' | 'latest';
 }
 
 export interface Subscription {

@@ -39,6 +39,12 @@ export interface KafkaBusOptions {
   logger?: BusLogger;
 }
 
+const RAW_CODEC: Codec<Uint8Array> = {
+  typeName: 'bytes',
+  encode: (value) => value,
+  decode: (bytes) => bytes,
+};
+
 export const DLQ_REASON = 'x-vigil-dlq-reason';
 export const DLQ_SOURCE_TOPIC = 'x-vigil-dlq-source-topic';
 export const DLQ_SOURCE_PARTITION = 'x-vigil-dlq-source-partition';
@@ -66,6 +72,9 @@ export class KafkaBus implements Bus {
       brokers: options.brokers,
       logLevel: logLevel.WARN,
       logCreator: () => (entry) => {
+        // kafkajs logs every retriable error response (e.g. while a new topic elects its
+        // leader) before retrying it; a failure that matters surfaces as an exception.
+        if (entry.namespace === 'Connection' && entry.log.message.startsWith('Response ')) return;
         const text = `kafka ${entry.namespace}: ${entry.log.message}`;
         if (entry.level <= logLevel.ERROR) options.logger?.error(text);
         else if (entry.level === logLevel.WARN) options.logger?.warn(text);
@@ -79,7 +88,10 @@ export class KafkaBus implements Bus {
     // duplicate a stream's messages.
     this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     this.admin = this.kafka.admin();
-    this.codecs = options.codecs ?? codecFor;
+    const codecs = options.codecs ?? codecFor;
+    // Dead-letter topics carry the original bytes: they may be exactly what failed to decode.
+    this.codecs = <T>(topic: Topic<T>) =>
+      topic.name.endsWith('.dlq') ? (RAW_CODEC as unknown as Codec<T>) : codecs(topic);
   }
 
   /** Connects and creates every Vigil topic and its dead-letter topic. */
@@ -109,7 +121,9 @@ export class KafkaBus implements Bus {
   ): Promise<Subscription> {
     await this.connect([topic]);
     const consumer = this.kafka.consumer({
-      groupId: group,
+      // One Kafka group per (stage, topic): members of a Kafka group must share one
+      // subscription, and a stage consumes each of its topics on its own consumer.
+      groupId: kafkaGroupId(group, topic.name),
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
       rebalanceTimeout: 20_000,
@@ -117,9 +131,10 @@ export class KafkaBus implements Bus {
     });
     this.consumers.add(consumer);
     await consumer.connect();
-    // A new group starts at the earliest retained message: what was published before a
-    // service first joined is still processed.
-    await consumer.subscribe({ topic: topic.name, fromBeginning: true });
+    await consumer.subscribe({
+      topic: topic.name,
+      fromBeginning: (options.startFrom ?? 'earliest') === 'earliest',
+    });
     const codec = this.codecs(topic);
     const maxAttempts = options.maxAttempts ?? 3;
     await consumer.run({
@@ -234,8 +249,6 @@ export class KafkaBus implements Bus {
   }
 
   private encode<T>(topic: Topic<T>, value: T): Uint8Array {
-    // A dead-letter topic carries the original bytes as they were.
-    if (value instanceof Uint8Array && topic.name.endsWith('.dlq')) return value;
     return this.codecs(topic).encode(value);
   }
 
@@ -259,6 +272,11 @@ export class KafkaBus implements Bus {
     }
     missing.forEach((n) => this.ensured.add(n));
   }
+}
+
+/** The Kafka consumer group behind a Bus group on one topic (what lag monitoring watches). */
+export function kafkaGroupId(group: string, topic: string): string {
+  return `${group}.${topic}`;
 }
 
 function stringHeaders(headers: IHeaders | undefined): Headers {

@@ -6,7 +6,11 @@ import { type AudioClassifier, type FrameDetector, Groups } from './pipeline.por
 export interface InferenceStageOptions {
   /** Audio windows run together when they queue up (the audio model's batch axis is dynamic). */
   maxAudioBatch?: number;
+  /** Named in the `x-vigil-inference` header of every set: which replica did the work. */
+  instanceId?: string;
 }
+
+export const INFERENCE_INSTANCE_HEADER = 'x-vigil-inference';
 
 /**
  * Features and frames → detection sets. A set is published for every window and frame, even an
@@ -15,6 +19,7 @@ export interface InferenceStageOptions {
 export class InferenceStage {
   private readonly subscriptions: Subscription[] = [];
   private readonly audioBatcher: MicroBatcher<AudioFeatureWindow, Detection[]>;
+  private readonly instance: Record<string, string>;
 
   constructor(
     private readonly bus: Bus,
@@ -22,6 +27,7 @@ export class InferenceStage {
     private readonly video: FrameDetector | undefined,
     options: InferenceStageOptions = {},
   ) {
+    this.instance = options.instanceId ? { [INFERENCE_INSTANCE_HEADER]: options.instanceId } : {};
     this.audioBatcher = new MicroBatcher(
       (windows) => this.audio!.classify(windows),
       options.maxAudioBatch ?? 16,
@@ -55,7 +61,7 @@ export class InferenceStage {
         detections,
         ...(window.final ? { final: true } : {}),
       },
-      headers,
+      { ...headers, ...this.instance },
     );
   }
 
@@ -75,7 +81,7 @@ export class InferenceStage {
         detections,
         ...(frame.final ? { final: true } : {}),
       },
-      headers,
+      { ...headers, ...this.instance },
     );
   }
 }

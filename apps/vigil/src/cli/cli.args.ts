@@ -12,6 +12,8 @@ export const USAGE = `Usage:
   vigil models list [--models DIR]
   vigil models verify [NAME...] [--models DIR]
   vigil models pull [NAME...] [--models DIR] [--mirror URL]
+  vigil stream start <file|url> [--stream-id ID] [--live]     (to a Kafka deployment: KAFKA_BROKERS)
+  vigil stream stop <stream-id>
   vigil --help | --version
 
 Environment: VIGIL_MODELS_DIR, VIGIL_AUDIO_MODEL, VIGIL_VIDEO_MODEL, VIGIL_FPS,
@@ -37,7 +39,9 @@ export type Command =
       names: string[];
       modelsDir?: string;
       mirror?: string;
-    };
+    }
+  | { kind: 'stream'; action: 'start'; source: string; streamId?: string; live: boolean }
+  | { kind: 'stream'; action: 'stop'; streamId: string };
 
 export function parseCommand(argv: readonly string[]): Command {
   let parsed;
@@ -53,6 +57,7 @@ export function parseCommand(argv: readonly string[]): Command {
         models: { type: 'string' },
         'stream-id': { type: 'string' },
         mirror: { type: 'string' },
+        live: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -90,6 +95,21 @@ export function parseCommand(argv: readonly string[]): Command {
         throw new UsageError('models takes list, verify or pull');
       }
       return { kind: 'models', action, names, modelsDir: values.models, mirror: values.mirror };
+    }
+    case 'stream': {
+      const [action, target, ...extra] = rest;
+      if ((action !== 'start' && action !== 'stop') || !target || extra.length > 0) {
+        throw new UsageError('stream takes start <file|url> or stop <stream-id>');
+      }
+      return action === 'start'
+        ? {
+            kind: 'stream',
+            action,
+            source: target,
+            streamId: values['stream-id'],
+            live: values.live ?? false,
+          }
+        : { kind: 'stream', action, streamId: target };
     }
     case undefined:
       return { kind: 'help' };

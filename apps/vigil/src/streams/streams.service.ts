@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import { KafkaBus } from '@app/bus';
+import { loadServiceConfig } from '@app/config';
+import { type StreamCommand, Topics } from '@app/contracts';
+import { ExitCode } from '../cli/cli.errors';
+
+/**
+ * `vigil stream start|stop`: commands for the ingest service of a Kafka deployment, published
+ * on vigil.streams.commands keyed by stream id (so a stream's start and stop stay in order).
+ */
+@Injectable()
+export class StreamsService {
+  /** Reads KAFKA_BROKERS and friends, validated like the services do. */
+  async send(
+    command: StreamCommand,
+    out: NodeJS.WritableStream,
+    env: NodeJS.ProcessEnv = process.env,
+  ): Promise<number> {
+    const config = loadServiceConfig('cli', env);
+    const bus = new KafkaBus({
+      brokers: config.kafka.brokers,
+      clientId: config.kafka.clientId,
+      partitions: config.kafka.partitions,
+      replicationFactor: config.kafka.replicationFactor,
+      ssl: config.kafka.ssl,
+      sasl: config.kafka.sasl,
+    });
+    try {
+      await bus.connect([Topics.streamCommands]);
+      await bus.publish(Topics.streamCommands, command.streamId, command);
+      out.write(`${command.streamId}\n`);
+      return ExitCode.ok;
+    } finally {
+      await bus.close();
+    }
+  }
+}

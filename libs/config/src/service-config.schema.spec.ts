@@ -1,0 +1,48 @@
+import { loadServiceConfig } from './service-config.schema';
+
+describe('loadServiceConfig', () => {
+  it('reads Kafka and health settings with defaults', () => {
+    const config = loadServiceConfig('inference', {
+      KAFKA_BROKERS: '10.0.0.1:9092, kafka:9093',
+      VIGIL_INSTANCE_ID: 'pod-1',
+    });
+    expect(config.kafka).toEqual({
+      brokers: ['10.0.0.1:9092', 'kafka:9093'],
+      clientId: 'vigil-inference',
+      partitions: 6,
+      replicationFactor: 1,
+      ssl: false,
+    });
+    expect(config).toMatchObject({
+      app: 'inference',
+      healthPort: 8080,
+      instanceId: 'pod-1',
+      fps: 5,
+    });
+  });
+
+  it('takes SASL credentials together', () => {
+    const config = loadServiceConfig('fusion', {
+      KAFKA_BROKERS: 'k:9092',
+      KAFKA_SASL_USERNAME: 'vigil',
+      KAFKA_SASL_PASSWORD: 's3cret',
+      KAFKA_SSL: 'true',
+    });
+    expect(config.kafka).toMatchObject({
+      ssl: true,
+      sasl: { mechanism: 'scram-sha-512', username: 'vigil', password: 's3cret' },
+    });
+  });
+
+  it.each([
+    [{}, /KAFKA_BROKERS: is required/],
+    [{ KAFKA_BROKERS: 'kafka' }, /KAFKA_BROKERS: "kafka" is not host:port/],
+    [{ KAFKA_BROKERS: 'k:1', VIGIL_PARTITIONS: 'six' }, /VIGIL_PARTITIONS: must be an integer/],
+    [{ KAFKA_BROKERS: 'k:1', VIGIL_HEALTH_PORT: '70000' }, /VIGIL_HEALTH_PORT/],
+    [{ KAFKA_BROKERS: 'k:1', KAFKA_SASL_USERNAME: 'u' }, /KAFKA_SASL_PASSWORD: is required/],
+    [{ KAFKA_BROKERS: 'k:1', KAFKA_SSL: 'yes' }, /KAFKA_SSL: must be true or false/],
+    [{ KAFKA_BROKERS: 'k:1', VIGIL_FPS: '-1' }, /VIGIL_FPS/],
+  ])('stops on a bad value, naming the key (%j)', (env, message) => {
+    expect(() => loadServiceConfig('ingest', env)).toThrow(message);
+  });
+});

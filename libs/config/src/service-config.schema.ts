@@ -1,0 +1,99 @@
+import { hostname } from 'node:os';
+import { ConfigError } from './config.error';
+import { type Env, type VigilConfig, loadConfig } from './config.schema';
+
+export interface KafkaSettings {
+  brokers: string[];
+  clientId: string;
+  partitions: number;
+  replicationFactor: number;
+  ssl: boolean;
+  sasl?: {
+    mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    username: string;
+    password: string;
+  };
+}
+
+/** A microservice's configuration: Vigil's, plus how it reaches Kafka and serves health. */
+export interface ServiceConfig extends VigilConfig {
+  app: string;
+  kafka: KafkaSettings;
+  /** HTTP port of /health/live and /health/ready; 0 turns the server off. */
+  healthPort: number;
+  /** This replica, in logs and in the headers of what it publishes. */
+  instanceId: string;
+}
+
+const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+
+export function loadServiceConfig(app: string, env: Env): ServiceConfig {
+  const base = loadConfig(env);
+  const brokers = (env.KAFKA_BROKERS ?? '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  if (brokers.length === 0)
+    throw new ConfigError('KAFKA_BROKERS', 'is required (host:port[,host:port…])');
+  for (const broker of brokers) {
+    if (!/^[^\s:]+:\d{1,5}$/.test(broker))
+      throw new ConfigError('KAFKA_BROKERS', `"${broker}" is not host:port`);
+  }
+  const mechanism = env.KAFKA_SASL_MECHANISM;
+  if (mechanism && !(SASL_MECHANISMS as readonly string[]).includes(mechanism)) {
+    throw new ConfigError(
+      'KAFKA_SASL_MECHANISM',
+      `must be one of ${SASL_MECHANISMS.join(', ')}, got "${mechanism}"`,
+    );
+  }
+  const username = env.KAFKA_SASL_USERNAME;
+  const password = env.KAFKA_SASL_PASSWORD;
+  if ((username && !password) || (!username && password)) {
+    throw new ConfigError(
+      username ? 'KAFKA_SASL_PASSWORD' : 'KAFKA_SASL_USERNAME',
+      'is required with the other SASL setting',
+    );
+  }
+  return Object.freeze({
+    ...base,
+    app,
+    kafka: {
+      brokers,
+      clientId: env.KAFKA_CLIENT_ID || `vigil-${app}`,
+      partitions: integer(env, 'VIGIL_PARTITIONS', 6, 1, 10_000),
+      replicationFactor: integer(env, 'VIGIL_REPLICATION_FACTOR', 1, 1, 10),
+      ssl: boolean(env, 'KAFKA_SSL', false),
+      ...(username && password
+        ? {
+            sasl: {
+              mechanism: (mechanism ?? 'scram-sha-512') as NonNullable<
+                KafkaSettings['sasl']
+              >['mechanism'],
+              username,
+              password,
+            },
+          }
+        : {}),
+    },
+    healthPort: integer(env, 'VIGIL_HEALTH_PORT', 8080, 0, 65_535),
+    instanceId: env.VIGIL_INSTANCE_ID || `${hostname()}-${process.pid}`,
+  });
+}
+
+function integer(env: Env, key: string, fallback: number, min: number, max: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(key, `must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+function boolean(env: Env, key: string, fallback: boolean): boolean {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(key, `must be true or false, got "${raw}"`);
+}

@@ -1,0 +1,5 @@
+export * from './health.server';
+export * from './kafka-bus.provider';
+export * from './runtime.providers';
+export * from './service.bootstrap';
+export * from './service.tokens';

@@ -1,0 +1,42 @@
+import { Logger, type Provider } from '@nestjs/common';
+import { KafkaBus } from '@app/bus';
+import type { ServiceConfig } from '@app/config';
+import { Topics } from '@app/contracts';
+import { BUS, SERVICE_CONFIG } from './service.tokens';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/** Media is only worth keeping while it can still be processed; events are the product. */
+export const RETENTION_MS: Record<string, number> = {
+  [Topics.audio.name]: HOUR,
+  [Topics.video.name]: HOUR,
+  [Topics.features.name]: HOUR,
+  [Topics.detections.name]: DAY,
+  [Topics.events.name]: 30 * DAY,
+  [Topics.streamStatus.name]: 7 * DAY,
+  [Topics.streamCommands.name]: 7 * DAY,
+};
+
+export function kafkaBusProvider(partitionsConsumedConcurrently = 1): Provider {
+  return {
+    provide: BUS,
+    inject: [SERVICE_CONFIG],
+    useFactory: async (config: ServiceConfig) => {
+      const logger = new Logger('kafka');
+      const bus = new KafkaBus({
+        brokers: config.kafka.brokers,
+        clientId: config.kafka.clientId,
+        partitions: config.kafka.partitions,
+        replicationFactor: config.kafka.replicationFactor,
+        ssl: config.kafka.ssl,
+        sasl: config.kafka.sasl,
+        retentionMs: RETENTION_MS,
+        partitionsConsumedConcurrently,
+        logger,
+      });
+      await bus.connect();
+      return bus;
+    },
+  };
+}

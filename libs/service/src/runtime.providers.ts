@@ -1,0 +1,44 @@
+import { Logger, type Provider } from '@nestjs/common';
+import type { VigilConfig } from '@app/config';
+import { FfmpegLocator, MediaDecoder } from '@app/media';
+import { ModelLoader, ModelRepository, OnnxSessionFactory } from '@app/models';
+
+/**
+ * The side-effect classes every shell needs (ffmpeg, onnxruntime, the models folder), built
+ * once from the validated config. Shared by the CLI and the microservices.
+ */
+export function runtimeProviders(configToken: symbol): Provider[] {
+  return [
+    {
+      provide: FfmpegLocator,
+      inject: [configToken],
+      useFactory: (config: VigilConfig) =>
+        new FfmpegLocator({ env: { ...process.env, FFMPEG_PATH: config.ffmpegPath } }),
+    },
+    {
+      provide: MediaDecoder,
+      inject: [FfmpegLocator],
+      useFactory: (locator: FfmpegLocator) => new MediaDecoder(locator),
+    },
+    {
+      provide: ModelRepository,
+      inject: [configToken],
+      useFactory: (config: VigilConfig) => new ModelRepository(config.modelsDir),
+    },
+    {
+      provide: OnnxSessionFactory,
+      inject: [configToken],
+      useFactory: (config: VigilConfig) =>
+        new OnnxSessionFactory(new Logger('onnxruntime'), {
+          executionProvider: config.executionProvider,
+          intraOpNumThreads: config.inferenceThreads,
+        }),
+    },
+    {
+      provide: ModelLoader,
+      inject: [ModelRepository, OnnxSessionFactory],
+      useFactory: (repository: ModelRepository, sessions: OnnxSessionFactory) =>
+        new ModelLoader(repository, sessions),
+    },
+  ];
+}

@@ -1,0 +1,2 @@
+export const SERVICE_CONFIG = Symbol('ServiceConfig');
+export const BUS = Symbol('Bus');
