@@ -15,6 +15,9 @@ const common = {
 };
 
 module.exports = {
+  // Kafka and fresh service bundles for the e2e project (skipped when only unit tests run).
+  globalSetup: '<rootDir>/test/support/global-setup.js',
+  globalTeardown: '<rootDir>/test/support/global-teardown.js',
   projects: [
     // Pure logic with strict mocks: no ffmpeg, no models, no network.
     {

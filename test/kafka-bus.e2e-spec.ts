@@ -68,18 +68,9 @@ describe('KafkaBus on a real broker', () => {
       const dead: { reason: string; value: Buffer }[] = [];
       const commands: string[] = [];
       const group = `poison-${randomUUID().slice(0, 6)}`;
-      await bus
-        .subscribe(
-          { name: `${Topics.streamCommands.name}.dlq` } as Topic<Uint8Array>,
-          `${group}.dlq`,
-          async (m) => {
-            dead.push({
-              reason: m.headers['x-vigil-dlq-reason'],
-              value: Buffer.from(m.value as unknown as Uint8Array),
-            });
-          },
-        )
-        .catch(() => undefined);
+      await bus.subscribe(deadLetterTopic(Topics.streamCommands), `${group}.dlq`, async (m) => {
+        dead.push({ reason: m.headers['x-vigil-dlq-reason'], value: Buffer.from(m.value) });
+      });
       const garbage = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0xff, 0xff, 0xff]);
       await raw.send({
         topic: Topics.streamCommands.name,

@@ -252,6 +252,20 @@ export class KafkaBus implements Bus {
     return this.codecs(topic).encode(value);
   }
 
+  private async waitForLeaders(topics: string[]): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        if (hasAllLeaders(await this.admin.fetchTopicMetadata({ topics }))) return;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`topics without leaders after 30 s: ${topics.join(', ')}`);
+      await delay(100);
+    }
+  }
+
   private async ensureTopics(names: string[]): Promise<void> {
     const missing = names.filter((n) => !this.ensured.has(n));
     if (missing.length === 0) return;
@@ -259,7 +273,9 @@ export class KafkaBus implements Bus {
     const toCreate = missing.filter((n) => !existing.has(n));
     if (toCreate.length > 0) {
       await this.admin.createTopics({
-        waitForLeaders: true,
+        // Waited for below: kafkajs's own wait retries only LEADER_NOT_AVAILABLE, while a KRaft
+        // broker may briefly answer UNKNOWN_TOPIC_OR_PARTITION for a topic it just created.
+        waitForLeaders: false,
         topics: toCreate.map((name) => ({
           topic: name,
           numPartitions: this.options.partitions ?? 6,
@@ -270,6 +286,7 @@ export class KafkaBus implements Bus {
         })),
       });
     }
+    await this.waitForLeaders(missing);
     missing.forEach((n) => this.ensured.add(n));
   }
 }
@@ -277,6 +294,12 @@ export class KafkaBus implements Bus {
 /** The Kafka consumer group behind a Bus group on one topic (what lag monitoring watches). */
 export function kafkaGroupId(group: string, topic: string): string {
   return `${group}.${topic}`;
+}
+
+function hasAllLeaders(metadata: { topics: { partitions: { leader: number }[] }[] }): boolean {
+  return metadata.topics.every(
+    (t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0),
+  );
 }
 
 function stringHeaders(headers: IHeaders | undefined): Headers {

@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { KafkaBus, partitionFor } from '@app/bus';
+import {
+  type DetectionSet,
+  type SecurityEvent,
+  type StreamStatus,
+  type Topic,
+  Topics,
+  deadLetterTopic,
+} from '@app/contracts';
+import { fixture } from '@app/testing';
+import { runCli } from '@app/testing/cli-runner';
+import { kafkaBrokers, requireKafka } from '@app/testing/kafka';
+import { ServiceProcess, requireBuiltServices } from '@app/testing/services';
+import { analyzeService } from '@app/testing/vigil-app';
+
+jest.setTimeout(300_000);
+
+const CLIPS = {
+  comp01: 'clips/comp01_person_glassbreak.mp4',
+  comp02: 'clips/comp02_dog_bark.mp4',
+  comp04: 'clips/comp04_empty_night_ambience.mp4',
+  comp05: 'clips/comp05_emptyroom_smoke_alarm.mp4',
+} as const;
+type Clip = keyof typeof CLIPS;
+
+const run = randomUUID().slice(0, 6);
+const services: ServiceProcess[] = [];
+let observer: KafkaBus;
+const events = new Map<string, SecurityEvent[]>();
+const statuses = new Map<string, StreamStatus[]>();
+const instancesByStream = new Map<string, Set<string>>();
+
+function push<T>(map: Map<string, T[]>, key: string, value: T) {
+  map.set(key, [...(map.get(key) ?? []), value]);
+}
+
+async function until(what: string, predicate: () => boolean, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** What `vigil analyze` finds in one process for the same clips and stream ids. */
+async function embeddedEventIds(streams: Record<string, Clip>): Promise<Map<string, string[]>> {
+  const app = await analyzeService();
+  try {
+    const expected = new Map<string, string[]>();
+    for (const [streamId, clip] of Object.entries(streams)) {
+      const report = await app.service.analyze({ source: fixture(CLIPS[clip]), streamId });
+      expected.set(streamId, report.events.map((e) => e.id).sort());
+    }
+    return expected;
+  } finally {
+    await app.close();
+  }
+}
+
+async function startStream(streamId: string, clip: Clip): Promise<void> {
+  const result = await runCli(['stream', 'start', fixture(CLIPS[clip]), '--stream-id', streamId], {
+    KAFKA_BROKERS: kafkaBrokers().join(','),
+  });
+  expect(result).toMatchObject({ code: 0, stdout: `${streamId}\n` });
+}
+
+function ended(streamId: string): boolean {
+  return (statuses.get(streamId) ?? []).some((s) => s.state === 'ended');
+}
+
+function receivedIds(streamId: string): string[] {
+  return [...new Set((events.get(streamId) ?? []).map((e) => e.id))].sort();
+}
+
+/** Waits until every expected event arrived, then a little longer to catch any extra one. */
+async function expectSameEvents(expected: Map<string, string[]>): Promise<void> {
+  for (const [streamId, ids] of expected) {
+    await until(
+      `the events of ${streamId}`,
+      () => ended(streamId) && ids.every((id) => receivedIds(streamId).includes(id)),
+    );
+  }
+  await new Promise((r) => setTimeout(r, 3_000));
+  for (const [streamId, ids] of expected)
+    expect({ streamId, ids: receivedIds(streamId) }).toEqual({ streamId, ids });
+}
+
+beforeAll(async () => {
+  await requireKafka();
+  requireBuiltServices();
+  services.push(
+    new ServiceProcess('ingest', `ingest-${run}`).start(),
+    new ServiceProcess('spectrogram', `spectrogram-${run}`).start(),
+    new ServiceProcess('inference', `inference-a-${run}`).start(),
+    new ServiceProcess('fusion', `fusion-${run}`).start(),
+  );
+  await Promise.all(services.map((s) => s.ready()));
+  observer = new KafkaBus({ brokers: kafkaBrokers(), clientId: `observer-${run}` });
+  await observer.subscribe(Topics.events, `observer-${run}`, async ({ value }) =>
+    push(events, value.streamId, value),
+  );
+  await observer.subscribe(Topics.streamStatus, `observer-${run}`, async ({ value }) =>
+    push(statuses, value.streamId, value),
+  );
+  await observer.subscribe(
+    Topics.detections,
+    `observer-${run}`,
+    async ({ value, headers }: { value: DetectionSet; headers: Record<string, string> }) => {
+      const set = instancesByStream.get(value.streamId) ?? new Set<string>();
+      if (headers['x-vigil-inference']) set.add(headers['x-vigil-inference']);
+      instancesByStream.set(value.streamId, set);
+    },
+  );
+});
+
+afterAll(async () => {
+  await Promise.all(services.map((s) => s.stop()));
+  await observer?.close();
+});
+
+describe('the four microservices on a real Kafka broker', () => {
+  it('produce exactly the events `vigil analyze` produces in one process', async () => {
+    const streams: Record<string, Clip> = {
+      [`comp01-${run}`]: 'comp01',
+      [`comp05-${run}`]: 'comp05',
+    };
+    const expected = await embeddedEventIds(streams);
+    expect([...expected.values()].every((ids) => ids.length > 0)).toBe(true);
+    for (const [streamId, clip] of Object.entries(streams)) await startStream(streamId, clip);
+    await expectSameEvents(expected);
+  });
+
+  it('lose nothing when inference is killed -9 mid-clip and restarted (duplicates keep their id)', async () => {
+    const streamId = `crash-${run}`;
+    const expected = await embeddedEventIds({ [streamId]: 'comp01' });
+    await startStream(streamId, 'comp01');
+    await until('detections to flow', () => (instancesByStream.get(streamId)?.size ?? 0) > 0);
+    const victim = services.find((s) => s.app === 'inference')!;
+    await victim.kill9();
+    services.splice(services.indexOf(victim), 1);
+    const replacement = new ServiceProcess('inference', `inference-b-${run}`).start();
+    services.push(replacement);
+    await replacement.ready();
+    await expectSameEvents(expected);
+    const all = events.get(streamId)!;
+    expect(new Set(all.map((e) => e.id)).size).toBe(expected.get(streamId)!.length);
+  });
+
+  it('share the work between two inference replicas and still produce the same events', async () => {
+    const second = new ServiceProcess('inference', `inference-c-${run}`).start();
+    services.push(second);
+    await second.ready();
+    // Four streams that land on even and odd partitions, so both replicas own some.
+    const clips: Clip[] = ['comp01', 'comp02', 'comp04', 'comp05'];
+    const streams: Record<string, Clip> = {};
+    for (let i = 0, even = 0, odd = 0; Object.keys(streams).length < 4; i++) {
+      const id = `scale-${run}-${i}`;
+      const isEven = partitionFor(id, 6) % 2 === 0;
+      if (isEven ? even >= 2 : odd >= 2) continue;
+      if (isEven) even++;
+      else odd++;
+      streams[id] = clips[Object.keys(streams).length];
+    }
+    const expected = await embeddedEventIds(streams);
+    await new Promise((r) => setTimeout(r, 3_000)); // let the group finish rebalancing
+    for (const [streamId, clip] of Object.entries(streams)) await startStream(streamId, clip);
+    await expectSameEvents(expected);
+    const workers = new Set(
+      Object.keys(streams).flatMap((id) => [...(instancesByStream.get(id) ?? [])]),
+    );
+    expect(workers.size).toBeGreaterThanOrEqual(2);
+  });
+
+  it('dead-letter garbage on every input topic and keep going', async () => {
+    const inputs: Topic<unknown>[] = [
+      Topics.audio,
+      Topics.video,
+      Topics.features,
+      Topics.detections,
+      Topics.streamCommands,
+    ];
+    const garbage = Buffer.from(`not protobuf ${run} \xff\xff\xff\xff`, 'latin1');
+    const dead = new Map<string, Buffer[]>();
+    for (const topic of inputs) {
+      await observer.subscribe(deadLetterTopic(topic), `observer-dlq-${run}`, async ({ value }) =>
+        push(dead, topic.name, Buffer.from(value)),
+      );
+    }
+    const raw = new Kafka({
+      brokers: kafkaBrokers(),
+      clientId: `poison-${run}`,
+      logLevel: logLevel.NOTHING,
+    }).producer();
+    await raw.connect();
+    for (const topic of inputs) {
+      await raw.send({ topic: topic.name, messages: [{ key: `poison-${run}`, value: garbage }] });
+    }
+    await raw.disconnect();
+    for (const topic of inputs) {
+      await until(`garbage in ${topic.name}.dlq`, () =>
+        (dead.get(topic.name) ?? []).some((b) => b.equals(garbage)),
+      );
+    }
+    // The services went on: a clip started after the garbage is still fully analysed.
+    const streamId = `after-poison-${run}`;
+    const expected = await embeddedEventIds({ [streamId]: 'comp05' });
+    await startStream(streamId, 'comp05');
+    await expectSameEvents(expected);
+  });
+});

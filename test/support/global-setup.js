@@ -1,0 +1,76 @@
+'use strict';
+/**
+ * Before the end-to-end tests: a real Kafka broker (unless KAFKA_BROKERS names one that
+ * answers), and service bundles no older than the sources they are built from. `npm test`
+ * thus needs nothing started by hand; teardown stops only what setup started.
+ */
+const { execFileSync } = require('node:child_process');
+const { existsSync, readdirSync, statSync } = require('node:fs');
+const { Socket } = require('node:net');
+const { join } = require('node:path');
+
+const ROOT = join(__dirname, '..', '..');
+const APPS = ['ingest', 'spectrogram', 'inference', 'fusion', 'vigil'];
+
+function answers(host, port) {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.setTimeout(1000);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+    socket.once('error', () => resolve(false));
+    socket.connect(port, host);
+  });
+}
+
+function newestSource(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (/\.(ts|json|proto)$/.test(entry.name) && !entry.name.endsWith('.spec.ts')) {
+      newest = Math.max(newest, statSync(path).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+module.exports = async function globalSetup(globalConfig) {
+  const selected = globalConfig.selectProjects;
+  if (selected && selected.length > 0 && !selected.includes('e2e')) return;
+  const sources = Math.max(...['apps', 'libs'].map((d) => newestSource(join(ROOT, d))));
+  const stale = APPS.some((app) => {
+    const bundle = join(ROOT, 'dist', 'apps', app, 'main.js');
+    return !existsSync(bundle) || statSync(bundle).mtimeMs < sources;
+  });
+  if (stale) {
+    process.stdout.write(
+      '\n[setup] building the service bundles (dist/ is missing or older than the sources)\n',
+    );
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  }
+
+  const configured = process.env.KAFKA_BROKERS;
+  const [host, port] = (configured ?? '127.0.0.1:9092').split(',')[0].split(':');
+  if (await answers(host, Number(port))) {
+    process.env.KAFKA_BROKERS = configured ?? `${host}:${port}`;
+    return;
+  }
+  if (configured) throw new Error(`KAFKA_BROKERS=${configured} does not answer`);
+  // A broker of our own on a port of its own, so a developer's broker on 9092 is never touched.
+  const kafkaPort = String(19092 + Math.floor(Math.random() * 800) * 2);
+  process.stdout.write(
+    `[setup] starting a Kafka broker on 127.0.0.1:${kafkaPort} (scripts/kafka.sh)\n`,
+  );
+  const out = execFileSync(join(ROOT, 'scripts', 'kafka.sh'), ['start'], {
+    cwd: ROOT,
+    env: { ...process.env, KAFKA_PORT: kafkaPort },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const match = /KAFKA_BROKERS=(\S+)/.exec(out);
+  if (!match) throw new Error(`scripts/kafka.sh start printed no KAFKA_BROKERS:\n${out}`);
+  process.env.KAFKA_BROKERS = match[1];
+  process.env.VIGIL_TEST_KAFKA_PORT = kafkaPort;
+};

@@ -1,0 +1,94 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { kafkaBrokers } from './kafka';
+import { modelsDir } from './fixtures';
+
+const ROOT = resolve(__dirname, '..', '..');
+export const SERVICE_APPS = ['ingest', 'spectrogram', 'inference', 'fusion'] as const;
+export type ServiceApp = (typeof SERVICE_APPS)[number];
+
+export function requireBuiltServices(): void {
+  for (const app of SERVICE_APPS) {
+    if (!existsSync(join(ROOT, 'dist', 'apps', app, 'main.js'))) {
+      throw new Error(
+        `dist/apps/${app}/main.js is missing: run \`npm run build\` before these tests.`,
+      );
+    }
+  }
+}
+
+let nextPort = 18_000 + Math.floor(Math.random() * 2_000);
+
+/** One microservice as its own OS process, as production runs it. */
+export class ServiceProcess {
+  readonly port = nextPort++;
+  private child?: ChildProcess;
+  private exited?: Promise<void>;
+
+  constructor(
+    readonly app: ServiceApp,
+    readonly instanceId: string,
+    private readonly env: Record<string, string> = {},
+  ) {}
+
+  start(): this {
+    const logs = join(ROOT, '.cache', 'test-logs');
+    mkdirSync(logs, { recursive: true });
+    const log = createWriteStream(join(logs, `${this.instanceId}.log`), { flags: 'a' });
+    this.child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', this.app, 'main.js')], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        KAFKA_BROKERS: kafkaBrokers().join(','),
+        VIGIL_MODELS_DIR: modelsDir(),
+        VIGIL_HEALTH_PORT: String(this.port),
+        VIGIL_INSTANCE_ID: this.instanceId,
+        VIGIL_LOG_LEVEL: 'log',
+        ...this.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.pipe(log);
+    this.child.stderr!.pipe(log);
+    this.exited = new Promise((done) => this.child!.once('exit', () => done()));
+    return this;
+  }
+
+  /** Polls /health/ready: connected to Kafka and consuming. */
+  async ready(timeoutMs = 60_000): Promise<this> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.child?.exitCode !== null && this.child?.exitCode !== undefined) {
+        throw new Error(
+          `${this.instanceId} exited with ${this.child.exitCode}; see .cache/test-logs/${this.instanceId}.log`,
+        );
+      }
+      try {
+        const response = await fetch(`http://127.0.0.1:${this.port}/health/ready`);
+        if (response.ok) return this;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(
+      `${this.instanceId} not ready after ${timeoutMs} ms; see .cache/test-logs/${this.instanceId}.log`,
+    );
+  }
+
+  /** A crash: no shutdown hooks, no commit, no leaving the group. */
+  async kill9(): Promise<void> {
+    this.child?.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** A graceful stop, as Kubernetes does it. */
+  async stop(): Promise<void> {
+    if (!this.child || this.child.exitCode !== null) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), 20_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
