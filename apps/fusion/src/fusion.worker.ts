@@ -1,36 +1,22 @@
-import {
-  Inject,
-  Injectable,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Bus } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
 import { loadRuleSet } from '@app/fusion';
 import { FusionStage } from '@app/pipeline';
-import { BUS, HealthServer, SERVICE_CONFIG } from '@app/service';
+import { BUS, HealthServer, type Runnable, SERVICE_CONFIG, StageWorker } from '@app/service';
 
 /** The fusion service: detections → incidents on vigil.events. */
 @Injectable()
-export class FusionWorker implements OnApplicationBootstrap, OnApplicationShutdown {
-  private stage?: FusionStage;
-
+export class FusionWorker extends StageWorker {
   constructor(
     @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
-    @Inject(BUS) private readonly bus: Bus,
-    private readonly health: HealthServer,
-  ) {}
-
-  async onApplicationBootstrap(): Promise<void> {
-    this.stage = new FusionStage(this.bus, await loadRuleSet(this.config.rulesFile));
-    await this.health.listen();
-    await this.stage.start();
-    this.health.setReady(true);
+    @Inject(BUS) bus: Bus,
+    health: HealthServer,
+  ) {
+    super(bus, health);
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.health.setReady(false);
-    await this.stage?.stop();
-    await this.bus.close();
+  protected async createStage(): Promise<Runnable> {
+    return new FusionStage(this.bus, await loadRuleSet(this.config.rulesFile));
   }
 }

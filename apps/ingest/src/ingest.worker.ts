@@ -1,62 +1,63 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Bus, BusMessage, Subscription } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
 import { type StreamCommand, Topics } from '@app/contracts';
 import { MediaDecoder, redactUrl } from '@app/media';
 import { ModelRepository } from '@app/models';
 import { IngestStage, StreamSupervisor, mediaOptionsFor } from '@app/pipeline';
-import { BUS, HealthServer, SERVICE_CONFIG } from '@app/service';
+import { BUS, HealthServer, type Runnable, SERVICE_CONFIG, StageWorker } from '@app/service';
 
 export const INGEST_GROUP = 'vigil-ingest';
 
 /**
  * The ingest service: acts on start/stop commands from vigil.streams.commands and runs each
  * stream through ffmpeg onto the media topics. A command is committed once acted on; the
- * stream itself runs on in the background.
+ * stream itself runs on in the background, and shutdown stops (and closes) every stream.
  */
 @Injectable()
-export class IngestWorker implements OnApplicationBootstrap, OnApplicationShutdown {
+export class IngestWorker extends StageWorker {
   private readonly logger = new Logger(IngestWorker.name);
-  private supervisor?: StreamSupervisor;
-  private subscription?: Subscription;
 
   constructor(
     @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
-    @Inject(BUS) private readonly bus: Bus,
+    @Inject(BUS) bus: Bus,
     private readonly decoder: MediaDecoder,
     private readonly models: ModelRepository,
-    private readonly health: HealthServer,
-  ) {}
+    health: HealthServer,
+  ) {
+    super(bus, health);
+  }
 
-  async onApplicationBootstrap(): Promise<void> {
+  protected async createStage(): Promise<Runnable> {
     const options = mediaOptionsFor(
       this.models.manifest(this.config.audioModel),
       this.models.manifest(this.config.videoModel),
       this.config.fps,
     );
-    this.supervisor = new StreamSupervisor(new IngestStage(this.bus, this.decoder, options));
-    await this.health.listen();
-    this.subscription = await this.bus.subscribe(Topics.streamCommands, INGEST_GROUP, (m) =>
-      this.onCommand(m),
-    );
-    this.health.setReady(true);
+    const supervisor = new StreamSupervisor(new IngestStage(this.bus, this.decoder, options));
+    let subscription: Subscription | undefined;
+    return {
+      start: async () => {
+        // Latest, not earliest: replaying retained start commands after the group's offsets
+        // expired would restart streams nobody asked for.
+        subscription = await this.bus.subscribe(
+          Topics.streamCommands,
+          INGEST_GROUP,
+          (m) => this.onCommand(supervisor, m),
+          { startFrom: 'latest' },
+        );
+      },
+      stop: async () => {
+        await subscription?.close();
+        await supervisor.stopAll();
+      },
+    };
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.health.setReady(false);
-    await this.subscription?.close();
-    await this.supervisor?.stopAll();
-    await this.bus.close();
-  }
-
-  private async onCommand({ value: command }: BusMessage<StreamCommand>): Promise<void> {
-    const supervisor = this.supervisor!;
+  private async onCommand(
+    supervisor: StreamSupervisor,
+    { value: command }: BusMessage<StreamCommand>,
+  ) {
     if (command.action === 'stop') {
       const stopped = await supervisor.stop(command.streamId);
       this.logger.log(

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { ConfigError } from './config.error';
-import { type Env, type VigilConfig, loadConfig } from './config.schema';
+import { type VigilConfig, loadConfig } from './config.schema';
+import { type Env, boolean, integer } from './env.parsers';
 
 export interface KafkaSettings {
   brokers: string[];
@@ -78,22 +79,4 @@ export function loadServiceConfig(app: string, env: Env): ServiceConfig {
     healthPort: integer(env, 'VIGIL_HEALTH_PORT', 8080, 0, 65_535),
     instanceId: env.VIGIL_INSTANCE_ID || `${hostname()}-${process.pid}`,
   });
-}
-
-function integer(env: Env, key: string, fallback: number, min: number, max: number): number {
-  const raw = env[key];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(key, `must be an integer between ${min} and ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
-function boolean(env: Env, key: string, fallback: boolean): boolean {
-  const raw = env[key];
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(key, `must be true or false, got "${raw}"`);
 }

@@ -1,3 +1,4 @@
+import type { LogMelRecipe } from '@app/dsp';
 import { AUDIO_CLASSES, VIDEO_CLASSES } from '@app/contracts';
 import type { CanonicalClass } from '@app/contracts';
 
@@ -28,19 +29,8 @@ export type ResizeMode = (typeof RESIZE_MODES)[number];
 export const COMBINE_RULES = ['max', 'noisy-or', 'sum'] as const;
 export type CombineRule = (typeof COMBINE_RULES)[number];
 
-export interface FeatureRecipe {
-  sampleRate: number;
-  preEmphasis: number;
-  nFft: number;
-  hopLength: number;
-  winLength: number;
-  melBins: number;
-  fMin: number;
-  fMax: number;
-  logOffset: number;
-  normAdd: number;
-  normDiv: number;
-}
+/** The log-mel recipe the model was trained on: features always follow their model. */
+export type FeatureRecipe = LogMelRecipe;
 
 export interface ModelInputSpec {
   name: string;

@@ -135,11 +135,11 @@ export class IngestStage {
     } catch (error) {
       await session.stop();
       if (run.closeStream ?? true) {
-        await this.close(
-          streamId,
-          { streamId, state: 'failed', source, reason: (error as Error).message },
-          headers,
-        );
+        // Stopped on purpose is an end, not a failure.
+        const status: StreamStatus = run.signal?.aborted
+          ? { streamId, state: 'ended', source, reason: 'stopped' }
+          : { streamId, state: 'failed', source, reason: (error as Error).message };
+        await this.close(streamId, status, headers);
       }
       throw error;
     }

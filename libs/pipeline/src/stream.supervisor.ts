@@ -124,37 +124,18 @@ export class StreamSupervisor {
         attempt = 0; // it ran to an end: a fresh streak of reconnects
         continue;
       } catch (error) {
-        if (signal.aborted) {
-          await this.ingest.close(
+        // A file's run closes its stream itself (as ended when stopped, failed otherwise).
+        if (!live) return;
+        const close = (state: 'ended' | 'failed', reason: string) =>
+          this.ingest.close(
             streamId,
-            {
-              streamId,
-              state: 'ended',
-              source: redactUrl(source),
-              decodedSec: reached,
-              reason: 'stopped',
-            },
+            { streamId, state, source: redactUrl(source), decodedSec: reached, reason },
             headers,
           );
-          return;
-        }
-        if (!live) return; // ingest already closed the stream as failed
+        if (signal.aborted) return close('ended', 'stopped');
         const message = (error as Error).message;
         const retryable = isMediaError(error) && RETRY[error.code];
-        if (!retryable || attempt >= this.backoff.maxRetries) {
-          await this.ingest.close(
-            streamId,
-            {
-              streamId,
-              state: 'failed',
-              source: redactUrl(source),
-              decodedSec: reached,
-              reason: message,
-            },
-            headers,
-          );
-          return;
-        }
+        if (!retryable || attempt >= this.backoff.maxRetries) return close('failed', message);
         attempt += 1;
         offset = reached;
         await this.ingest.status(
@@ -162,20 +143,7 @@ export class StreamSupervisor {
           headers,
         );
         await this.sleeper.sleep(this.delayMs(attempt), signal);
-        if (signal.aborted) {
-          await this.ingest.close(
-            streamId,
-            {
-              streamId,
-              state: 'ended',
-              source: redactUrl(source),
-              decodedSec: reached,
-              reason: 'stopped',
-            },
-            headers,
-          );
-          return;
-        }
+        if (signal.aborted) return close('ended', 'stopped');
       }
     }
   }

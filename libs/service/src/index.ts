@@ -3,3 +3,4 @@ export * from './kafka-bus.provider';
 export * from './runtime.providers';
 export * from './service.bootstrap';
 export * from './service.tokens';
+export * from './stage.worker';

@@ -1,5 +1,5 @@
 import { Logger, type Provider } from '@nestjs/common';
-import { KafkaBus } from '@app/bus';
+import { KafkaBus, type KafkaBusOptions } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
 import { Topics } from '@app/contracts';
 import { BUS, SERVICE_CONFIG } from './service.tokens';
@@ -18,6 +18,19 @@ export const RETENTION_MS: Record<string, number> = {
   [Topics.streamCommands.name]: 7 * DAY,
 };
 
+/** The bus settings every Kafka client of Vigil derives from the validated service config. */
+export function kafkaBusOptions(config: ServiceConfig): KafkaBusOptions {
+  return {
+    brokers: config.kafka.brokers,
+    clientId: config.kafka.clientId,
+    partitions: config.kafka.partitions,
+    replicationFactor: config.kafka.replicationFactor,
+    ssl: config.kafka.ssl,
+    sasl: config.kafka.sasl,
+    retentionMs: RETENTION_MS,
+  };
+}
+
 export function kafkaBusProvider(partitionsConsumedConcurrently = 1): Provider {
   return {
     provide: BUS,
@@ -25,13 +38,7 @@ export function kafkaBusProvider(partitionsConsumedConcurrently = 1): Provider {
     useFactory: async (config: ServiceConfig) => {
       const logger = new Logger('kafka');
       const bus = new KafkaBus({
-        brokers: config.kafka.brokers,
-        clientId: config.kafka.clientId,
-        partitions: config.kafka.partitions,
-        replicationFactor: config.kafka.replicationFactor,
-        ssl: config.kafka.ssl,
-        sasl: config.kafka.sasl,
-        retentionMs: RETENTION_MS,
+        ...kafkaBusOptions(config),
         partitionsConsumedConcurrently,
         logger,
       });

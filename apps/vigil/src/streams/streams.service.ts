@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { KafkaBus } from '@app/bus';
 import { loadServiceConfig } from '@app/config';
 import { type StreamCommand, Topics } from '@app/contracts';
+import { kafkaBusOptions } from '@app/service';
 import { ExitCode } from '../cli/cli.errors';
 
 /**
@@ -17,14 +18,7 @@ export class StreamsService {
     env: NodeJS.ProcessEnv = process.env,
   ): Promise<number> {
     const config = loadServiceConfig('cli', env);
-    const bus = new KafkaBus({
-      brokers: config.kafka.brokers,
-      clientId: config.kafka.clientId,
-      partitions: config.kafka.partitions,
-      replicationFactor: config.kafka.replicationFactor,
-      ssl: config.kafka.ssl,
-      sasl: config.kafka.sasl,
-    });
+    const bus = new KafkaBus(kafkaBusOptions(config));
     try {
       await bus.connect([Topics.streamCommands]);
       await bus.publish(Topics.streamCommands, command.streamId, command);
