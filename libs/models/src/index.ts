@@ -17,3 +17,4 @@ export * from './fastestdet.decoder';
 export * from './pixel-tensor.converter';
 export * from './object-detector.runner';
 export { sigmoid } from './sigmoid';
+export * from './onnx-worker.runtime';

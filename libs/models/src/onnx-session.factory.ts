@@ -1,5 +1,6 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { ModelSession, TensorData } from './model-session';
+import { loadWorkerRuntime } from './onnx-worker.runtime';
 
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
@@ -27,8 +28,11 @@ export interface OrtRuntime {
   Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => Tensor;
 }
 
-// Loaded on first use so importing @app/models (types, decoders, catalog) never loads the native addon.
-const loadOnnxRuntime = async (): Promise<OrtRuntime> =>
+/**
+ * onnxruntime on this thread, loaded on first use so importing @app/models (types, decoders,
+ * catalog) never loads the native addon. The factory's default is the worker-thread runtime.
+ */
+export const loadOnnxRuntime = async (): Promise<OrtRuntime> =>
   (await import('onnxruntime-node')) as unknown as OrtRuntime;
 
 /** GPU providers list their own fallbacks so nodes a GPU provider cannot take still run. */
@@ -91,7 +95,7 @@ export class OnnxSessionFactory {
   constructor(
     private readonly logger: ModelsLogger,
     private readonly options: OnnxSessionOptions = {},
-    private readonly loadRuntime: () => Promise<OrtRuntime> = loadOnnxRuntime,
+    private readonly loadRuntime: () => Promise<OrtRuntime> = loadWorkerRuntime,
   ) {
     const threads = options.intraOpNumThreads;
     if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {

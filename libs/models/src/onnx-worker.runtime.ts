@@ -1,0 +1,148 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { OrtRuntime } from './onnx-session.factory';
+
+/**
+ * onnxruntime-node runs a model synchronously on the calling thread: in one process the
+ * detector would hold the event loop for ~14 ms a frame while ffmpeg's pipes, the bus and
+ * fusion wait. This runtime gives every session a worker thread of its own, so inference
+ * overlaps with everything else on the other core. It has the shape of onnxruntime's API,
+ * so the session factory (provider fallback and all) works on it unchanged.
+ */
+
+// Plain JavaScript evaluated in the worker: bundlers leave it alone, and it loads the very
+// onnxruntime-node the main thread would have loaded.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const ort = require(workerData.ortPath);
+let session;
+parentPort.on('message', async (message) => {
+  try {
+    if (message.kind === 'create') {
+      session = await ort.InferenceSession.create(workerData.modelPath, workerData.options);
+      parentPort.postMessage({ id: message.id, inputNames: session.inputNames, outputNames: session.outputNames });
+    } else if (message.kind === 'run') {
+      const feeds = {};
+      for (const [name, t] of Object.entries(message.feeds)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+      const results = await session.run(feeds);
+      const out = {};
+      for (const [name, t] of Object.entries(results)) out[name] = { type: t.type, data: t.data, dims: t.dims };
+      parentPort.postMessage({ id: message.id, out });
+    } else if (message.kind === 'release') {
+      await session?.release();
+      parentPort.postMessage({ id: message.id });
+    }
+  } catch (error) {
+    parentPort.postMessage({ id: message.id, error: error instanceof Error ? error.message : String(error) });
+  }
+});
+`;
+
+interface PlainTensor {
+  type: string;
+  data: Float32Array;
+  dims: readonly number[];
+}
+
+class WorkerTensor implements PlainTensor {
+  constructor(
+    readonly type: 'float32',
+    readonly data: Float32Array,
+    readonly dims: readonly number[],
+  ) {}
+}
+
+type Reply = { id: number; error?: string; [key: string]: unknown };
+
+class WorkerSession {
+  inputNames: readonly string[] = [];
+  outputNames: readonly string[] = [];
+  private nextId = 0;
+  private readonly waiting = new Map<
+    number,
+    { resolve: (reply: Reply) => void; reject: (error: Error) => void }
+  >();
+
+  constructor(private readonly worker: Worker) {
+    worker.on('message', (reply: Reply) => {
+      const pending = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      if (!pending) return;
+      if (reply.error !== undefined) pending.reject(new Error(reply.error));
+      else pending.resolve(reply);
+    });
+    const failAll = (error: Error) => {
+      for (const pending of this.waiting.values()) pending.reject(error);
+      this.waiting.clear();
+    };
+    worker.on('error', failAll);
+    worker.on('exit', (code) => failAll(new Error(`inference worker exited with code ${code}`)));
+    // An idle session must not keep the process alive.
+    worker.unref();
+  }
+
+  async open(): Promise<this> {
+    const reply = await this.call({ kind: 'create' });
+    this.inputNames = reply.inputNames as string[];
+    this.outputNames = reply.outputNames as string[];
+    return this;
+  }
+
+  async run(feeds: Record<string, PlainTensor>): Promise<Record<string, PlainTensor>> {
+    const plain = Object.fromEntries(
+      Object.entries(feeds).map(([name, t]) => [
+        name,
+        { type: t.type, data: t.data, dims: t.dims },
+      ]),
+    );
+    // Inputs are copied, not transferred: runners reuse their input buffers between runs.
+    return (await this.call({ kind: 'run', feeds: plain })).out as Record<string, PlainTensor>;
+  }
+
+  async release(): Promise<void> {
+    try {
+      await this.call({ kind: 'release' });
+    } finally {
+      await this.worker.terminate();
+    }
+  }
+
+  private call(message: Record<string, unknown>): Promise<Reply> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage({ ...message, id });
+    }).finally(() => {
+      if (this.waiting.size === 0) this.worker.unref();
+    }) as Promise<Reply>;
+  }
+}
+
+export async function loadWorkerRuntime(): Promise<OrtRuntime> {
+  // Resolved here, where the package really is, and handed to the worker as a path.
+  const ortPath = createRequire(__filename).resolve('onnxruntime-node');
+  return {
+    InferenceSession: {
+      create: async (modelPath: string, options: InferenceSession.SessionOptions) => {
+        const worker = new Worker(WORKER_SOURCE, {
+          eval: true,
+          workerData: { ortPath, modelPath, options },
+        });
+        const session = new WorkerSession(worker);
+        try {
+          return (await session.open()) as unknown as InferenceSession;
+        } catch (error) {
+          await worker.terminate();
+          throw error;
+        }
+      },
+    },
+    Tensor: WorkerTensor as unknown as new (
+      type: 'float32',
+      data: Float32Array,
+      dims: readonly number[],
+    ) => Tensor,
+  };
+}
