@@ -119,6 +119,21 @@ describe('vigil analyze on bad input: one clear line, the right exit code, no ha
     }
   });
 
+  it('vigil stream start with no broker answering fails within seconds', async () => {
+    const started = Date.now();
+    const result = await runCli(
+      ['stream', 'start', fixture('clips/comp01_person_glassbreak.mp4')],
+      {
+        KAFKA_BROKERS: '127.0.0.1:9',
+      },
+    );
+    expect(result.code).toBe(1);
+    expect(oneLine(result.stderr)).toMatch(
+      /^vigil: cannot reach Kafka at 127\.0\.0\.1:9: .*ECONNREFUSED/,
+    );
+    expect(Date.now() - started).toBeLessThan(20_000);
+  });
+
   it('a bad configuration value exits 2 naming the key', async () => {
     const result = await runCli(['analyze', fixture('clips/comp04_empty_night_ambience.mp4')], {
       ...env(),

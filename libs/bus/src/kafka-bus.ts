@@ -34,9 +34,19 @@ export interface KafkaBusOptions {
   /** Partitions a consumer works on at once: lets inference batch across streams. */
   partitionsConsumedConcurrently?: number;
   retryDelayMs?: number;
+  /** Retries of a failed request or connection (exponential from 200 ms); services keep the default 8. */
+  retries?: number;
   /** Codec per topic; defaults to the protobuf codecs of the Vigil topics. */
   codecs?: <T>(topic: Topic<T>) => Codec<T>;
   logger?: BusLogger;
+}
+
+/** The broker cannot be reached: a deployment problem, not a message problem. */
+export class BusUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BusUnavailableError';
+  }
 }
 
 const RAW_CODEC: Codec<Uint8Array> = {
@@ -79,7 +89,7 @@ export class KafkaBus implements Bus {
         if (entry.level <= logLevel.ERROR) options.logger?.error(text);
         else if (entry.level === logLevel.WARN) options.logger?.warn(text);
       },
-      retry: { retries: 8, initialRetryTime: 200 },
+      retry: { retries: options.retries ?? 8, initialRetryTime: 200 },
       ...(options.sasl ? { sasl: options.sasl as KafkaConfig['sasl'] } : {}),
       ...(options.ssl ? { ssl: true } : {}),
     };
@@ -97,8 +107,15 @@ export class KafkaBus implements Bus {
   /** Connects and creates every Vigil topic and its dead-letter topic. */
   async connect(topics: Topic<unknown>[] = Object.values(Topics)): Promise<void> {
     this.connected ??= (async () => {
-      await this.admin.connect();
-      await this.producer.connect();
+      try {
+        await this.admin.connect();
+        await this.producer.connect();
+      } catch (error) {
+        this.connected = undefined;
+        throw new BusUnavailableError(
+          `cannot reach Kafka at ${this.options.brokers.join(',')}: ${errorText(error)}`,
+        );
+      }
     })();
     await this.connected;
     await this.ensureTopics(topics.flatMap((t) => [t.name, deadLetterTopic(t).name]));

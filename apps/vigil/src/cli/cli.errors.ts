@@ -1,3 +1,4 @@
+import { BusUnavailableError } from '@app/bus';
 import { ConfigError } from '@app/config';
 import { RuleSetError } from '@app/fusion';
 import { MediaError, MediaErrorCode } from '@app/media';
@@ -37,6 +38,7 @@ export function describeFailure(error: unknown): { code: ExitCode; message: stri
     error instanceof ModelNotFoundError ||
     error instanceof ManifestError ||
     error instanceof PipelineError ||
+    error instanceof BusUnavailableError ||
     error instanceof PullError ||
     error instanceof DownloadError
   ) {

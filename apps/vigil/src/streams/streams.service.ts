@@ -18,7 +18,8 @@ export class StreamsService {
     env: NodeJS.ProcessEnv = process.env,
   ): Promise<number> {
     const config = loadServiceConfig('cli', env);
-    const bus = new KafkaBus(kafkaBusOptions(config));
+    // A person is waiting: fail within seconds rather than retry for a minute.
+    const bus = new KafkaBus({ ...kafkaBusOptions(config), retries: 2 });
     try {
       await bus.connect([Topics.streamCommands]);
       await bus.publish(Topics.streamCommands, command.streamId, command);
