@@ -1,0 +1,108 @@
+import {
+  SEVERITIES,
+  isAudioClass,
+  isVideoClass,
+  severityRank,
+  type CanonicalClass,
+  type Severity,
+} from '@app/contracts';
+import { HistoryError } from './history.error';
+import type { EventFilter } from './stored-event.types';
+
+/** A filter checked and put in canonical form: sorted, deduplicated, empty lists dropped. */
+export interface CheckedFilter {
+  streamIds?: string[];
+  classes?: CanonicalClass[];
+  minSeverity?: Severity;
+  from?: number;
+  to?: number;
+}
+
+export interface CompiledFilter {
+  /** `AND`-joined conditions on the `events` table, or '1' when nothing is filtered. */
+  where: string;
+  params: (string | number)[];
+}
+
+/** Validates a filter once, naming the offending field so the API can say INVALID_ARGUMENT. */
+export function checkFilter(filter: EventFilter & { from?: number; to?: number }): CheckedFilter {
+  const checked: CheckedFilter = {};
+  if (filter.streamIds !== undefined) {
+    if (!Array.isArray(filter.streamIds)) {
+      throw new HistoryError('invalid-argument', 'streamIds', 'must be a list of stream ids');
+    }
+    for (const id of filter.streamIds) {
+      if (typeof id !== 'string' || id === '') {
+        throw new HistoryError('invalid-argument', 'streamIds', 'must not hold an empty id');
+      }
+    }
+    if (filter.streamIds.length > 0) checked.streamIds = [...new Set(filter.streamIds)].sort();
+  }
+  if (filter.classes !== undefined) {
+    if (!Array.isArray(filter.classes)) {
+      throw new HistoryError('invalid-argument', 'classes', 'must be a list of classes');
+    }
+    for (const cls of filter.classes as readonly string[]) {
+      if (typeof cls !== 'string' || !(isAudioClass(cls) || isVideoClass(cls))) {
+        throw new HistoryError('invalid-argument', 'classes', `unknown class ${String(cls)}`);
+      }
+    }
+    if (filter.classes.length > 0) checked.classes = [...new Set(filter.classes)].sort();
+  }
+  if (filter.minSeverity !== undefined) {
+    if (!(SEVERITIES as readonly string[]).includes(filter.minSeverity)) {
+      throw new HistoryError(
+        'invalid-argument',
+        'minSeverity',
+        `must be one of ${SEVERITIES.join(', ')}, got ${String(filter.minSeverity)}`,
+      );
+    }
+    checked.minSeverity = filter.minSeverity;
+  }
+  for (const field of ['from', 'to'] as const) {
+    const value = filter[field];
+    if (value === undefined) continue;
+    if (!Number.isFinite(value)) {
+      throw new HistoryError('invalid-argument', field, 'must be a time in ms since the epoch');
+    }
+    checked[field] = value;
+  }
+  if (checked.from !== undefined && checked.to !== undefined && checked.from > checked.to) {
+    throw new HistoryError('invalid-argument', 'from', 'must not be after to');
+  }
+  return checked;
+}
+
+/**
+ * Turns a checked filter into SQL. Lists travel as one JSON parameter read by json_each, so
+ * the SQL text depends only on which filters are set: a handful of shapes whose prepared
+ * statements the repository can cache, whatever the list lengths.
+ */
+export function compileFilter(filter: CheckedFilter): CompiledFilter {
+  const clauses: string[] = [];
+  const params: (string | number)[] = [];
+  if (filter.streamIds) {
+    clauses.push('stream_id IN (SELECT value FROM json_each(?))');
+    params.push(JSON.stringify(filter.streamIds));
+  }
+  if (filter.classes) {
+    // event_classes holds the trigger and every evidence class, indexed by class.
+    clauses.push(
+      'seq IN (SELECT seq FROM event_classes WHERE cls IN (SELECT value FROM json_each(?)))',
+    );
+    params.push(JSON.stringify(filter.classes));
+  }
+  if (filter.minSeverity) {
+    clauses.push('severity_rank >= ?');
+    params.push(severityRank(filter.minSeverity));
+  }
+  if (filter.from !== undefined) {
+    clauses.push('occurred_at >= ?');
+    params.push(filter.from);
+  }
+  if (filter.to !== undefined) {
+    clauses.push('occurred_at < ?');
+    params.push(filter.to);
+  }
+  return { where: clauses.length ? clauses.join(' AND ') : '1', params };
+}

@@ -1,0 +1,423 @@
+import {
+  SEVERITIES,
+  isAudioClass,
+  isVideoClass,
+  severityRank,
+  type SecurityEvent,
+} from '@app/contracts';
+import type { Statement } from 'better-sqlite3';
+import { checkFilter, compileFilter, type CheckedFilter } from './event-filter.compiler';
+import { EVENT_MIGRATIONS } from './event.migrations';
+import type { HistoryDatabase } from './history.database';
+import { HistoryError } from './history.error';
+import { decodePageToken, encodePageToken, fingerprint } from './page.token';
+import type {
+  EventFilter,
+  EventMeta,
+  EventOrder,
+  EventPage,
+  EvidenceRef,
+  ListEventsQuery,
+  SaveResult,
+  StoredEvent,
+  SweepLimits,
+} from './stored-event.types';
+import { SystemClock, type Clock } from './system.clock';
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 500;
+export const DEFAULT_RESUME_LIMIT = 100;
+/** Retention deletes in slices this big, each its own transaction, so fusion's writes interleave. */
+const SWEEP_BATCH = 1000;
+
+interface EventRow {
+  seq: number;
+  id: string;
+  stream_id: string;
+  rule: string;
+  title: string;
+  severity: SecurityEvent['severity'];
+  trigger_cls: SecurityEvent['trigger'];
+  start_sec: number;
+  end_sec: number;
+  occurred_at: number;
+  stored_at: number;
+  evidence: string;
+  stream_labels: string | null;
+  evidence_refs: string;
+}
+
+type InsertParams = [
+  string,
+  string,
+  string,
+  string,
+  string,
+  number,
+  string,
+  number,
+  number,
+  number,
+  number,
+  string,
+  string | null,
+  string,
+];
+
+const COLUMNS =
+  'seq, id, stream_id, rule, title, severity, trigger_cls, start_sec, end_sec, occurred_at, ' +
+  'stored_at, evidence, stream_labels, evidence_refs';
+
+/**
+ * Incidents with their detections, in the order they were stored. `seq` is the cursor for
+ * paging and for Subscribe's resume; event ids stay the identity, so a replayed event (same
+ * deterministic id after a crash) is stored once and keeps its first seq.
+ */
+export class EventRepository {
+  private readonly insertEvent: Statement<InsertParams>;
+  private readonly insertClass: Statement<[string, number]>;
+  private readonly selectById: Statement<[string], EventRow>;
+  private readonly selectSeqById: Statement<[string], { seq: number }>;
+  private readonly updateRefs: Statement<[string, string]>;
+  private readonly selectCount: Statement<[], { n: number }>;
+  private readonly selectLatestSeq: Statement<[], { seq: number | null }>;
+  private readonly deleteOlderThan: Statement<[number, number]>;
+  private readonly selectCountCutoff: Statement<[number], { seq: number }>;
+  private readonly deleteUpTo: Statement<[number, number]>;
+  /** Dynamic queries have a few shapes only (see compileFilter): prepare each once. */
+  private readonly queryCache = new Map<string, Statement<unknown[], EventRow>>();
+
+  constructor(
+    private readonly database: HistoryDatabase,
+    private readonly clock: Clock = new SystemClock(),
+  ) {
+    // Idempotent: every process that opens the file brings the schema up to date first.
+    database.migrate(EVENT_MIGRATIONS);
+    const db = database.connection;
+    this.insertEvent = db.prepare(
+      `INSERT INTO events (id, stream_id, rule, title, severity, severity_rank, trigger_cls,
+         start_sec, end_sec, occurred_at, stored_at, evidence, stream_labels, evidence_refs)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.insertClass = db.prepare(
+      'INSERT INTO event_classes (cls, seq) VALUES (?, ?) ON CONFLICT DO NOTHING',
+    );
+    this.selectById = db.prepare(`SELECT ${COLUMNS} FROM events WHERE id = ?`);
+    this.selectSeqById = db.prepare('SELECT seq FROM events WHERE id = ?');
+    this.updateRefs = db.prepare('UPDATE events SET evidence_refs = ? WHERE id = ?');
+    this.selectCount = db.prepare('SELECT count(*) AS n FROM events');
+    this.selectLatestSeq = db.prepare('SELECT max(seq) AS seq FROM events');
+    this.deleteOlderThan = db.prepare(
+      `DELETE FROM events WHERE seq IN (
+         SELECT seq FROM events WHERE occurred_at < ? ORDER BY seq LIMIT ?)`,
+    );
+    this.selectCountCutoff = db.prepare(
+      'SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?',
+    );
+    this.deleteUpTo = db.prepare(
+      'DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ?)',
+    );
+  }
+
+  /**
+   * Stores an event once: a replay (same id) changes nothing and answers the first seq. Not
+   * INSERT OR IGNORE, which would also swallow a row breaking any other constraint.
+   */
+  save(event: SecurityEvent, meta: EventMeta = {}): SaveResult {
+    checkEvent(event);
+    const occurredAt = meta.occurredAt ?? this.clock.now();
+    if (!Number.isFinite(occurredAt)) {
+      throw new HistoryError('invalid-argument', 'occurredAt', 'must be a time in ms');
+    }
+    if (meta.streamLabels !== undefined) checkLabels(meta.streamLabels);
+    const refs = meta.evidenceRefs ?? [];
+    checkRefs(refs);
+    return this.database.transaction(() => {
+      // Looked up first, inside the write lock: an ignored INSERT would still burn an
+      // AUTOINCREMENT value, leaving a gap in seq for every replay.
+      const existing = this.selectSeqById.get(event.id);
+      if (existing) return { seq: existing.seq, inserted: false };
+      const result = this.insertEvent.run(
+        event.id,
+        event.streamId,
+        event.rule,
+        event.title,
+        event.severity,
+        severityRank(event.severity),
+        event.trigger,
+        event.startSec,
+        event.endSec,
+        Math.round(occurredAt),
+        this.clock.now(),
+        JSON.stringify(event.evidence),
+        meta.streamLabels ? JSON.stringify(meta.streamLabels) : null,
+        JSON.stringify(mergeRefs([], refs)),
+      );
+      const seq = Number(result.lastInsertRowid);
+      for (const cls of new Set([event.trigger, ...event.evidence.map((e) => e.cls)])) {
+        this.insertClass.run(cls, seq);
+      }
+      return { seq, inserted: true };
+    });
+  }
+
+  get(id: string): StoredEvent | undefined {
+    const row = this.selectById.get(id);
+    return row && toStored(row);
+  }
+
+  /** One page of events matching the query, in storage order. */
+  list(query: ListEventsQuery = {}): EventPage {
+    const filter = checkFilter(query);
+    const order = checkOrder(query.order);
+    const pageSize = checkPageSize(query.pageSize, 'pageSize', DEFAULT_PAGE_SIZE);
+    const queryPrint = fingerprint({ ...filter, order });
+    const cursor = query.pageToken ? decodePageToken(query.pageToken, queryPrint) : undefined;
+    const rows = this.select(filter, order, cursor, pageSize + 1);
+    if (rows.length <= pageSize) return { events: rows.map(toStored) };
+    const events = rows.slice(0, pageSize).map(toStored);
+    return { events, nextPageToken: encodePageToken(events[pageSize - 1].seq, queryPrint) };
+  }
+
+  /**
+   * Events stored after a cursor, oldest first: Subscribe's catch-up after a reconnect. The
+   * cursor is a seq (0 for the beginning) or the id of the last event the client saw; an id
+   * that is not stored (never was, or retention removed it) is NOT_FOUND, because guessing
+   * where to resume could skip events. Call again with the last seq until fewer than `limit`
+   * come back.
+   */
+  after(
+    cursor: number | string,
+    filter: EventFilter = {},
+    limit = DEFAULT_RESUME_LIMIT,
+  ): StoredEvent[] {
+    const checked = checkFilter({
+      streamIds: filter.streamIds,
+      classes: filter.classes,
+      minSeverity: filter.minSeverity,
+    });
+    const size = checkPageSize(limit, 'limit', DEFAULT_RESUME_LIMIT);
+    return this.select(checked, 'oldest-first', this.resolveCursor(cursor), size).map(toStored);
+  }
+
+  /** The seq of the newest stored event, 0 when none: where a live Subscribe starts. */
+  latestSeq(): number {
+    return this.selectLatestSeq.get()!.seq ?? 0;
+  }
+
+  count(): number {
+    return this.selectCount.get()!.n;
+  }
+
+  /**
+   * Adds evidence files to a stored event; a ref with a name already present replaces it, so
+   * an uploader that retries, or a clip that supersedes a partial one, does not duplicate.
+   */
+  attachEvidence(id: string, refs: readonly EvidenceRef[]): StoredEvent {
+    checkRefs(refs);
+    return this.database.transaction(() => {
+      const row = this.selectById.get(id);
+      if (!row) throw new HistoryError('not-found', 'id', `no stored event ${id}`);
+      const merged = mergeRefs(JSON.parse(row.evidence_refs) as EvidenceRef[], refs);
+      this.updateRefs.run(JSON.stringify(merged), id);
+      return toStored({ ...row, evidence_refs: JSON.stringify(merged) });
+    });
+  }
+
+  /**
+   * Retention: deletes events older than `maxAgeMs` (by occurredAt), then the oldest (by seq)
+   * beyond `maxCount`. Returns how many events were deleted.
+   */
+  sweep(limits: SweepLimits): number {
+    const now = limits.now ?? this.clock.now();
+    if (!Number.isFinite(now)) throw new HistoryError('invalid-argument', 'now', 'must be ms');
+    for (const field of ['maxAgeMs', 'maxCount'] as const) {
+      const value = limits[field];
+      if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
+        throw new HistoryError('invalid-argument', field, 'must be a whole number ≥ 0');
+      }
+    }
+    let deleted = 0;
+    if (limits.maxAgeMs !== undefined) {
+      const cutoff = now - limits.maxAgeMs;
+      deleted += this.deleteInBatches((batch) => this.deleteOlderThan.run(cutoff, batch).changes);
+    }
+    if (limits.maxCount !== undefined) {
+      // The cutoff is fixed before deleting, so events saved meanwhile are never swept.
+      const cutoff = this.selectCountCutoff.get(limits.maxCount)?.seq;
+      if (cutoff !== undefined) {
+        deleted += this.deleteInBatches((batch) => this.deleteUpTo.run(cutoff, batch).changes);
+      }
+    }
+    return deleted;
+  }
+
+  private deleteInBatches(deleteBatch: (batch: number) => number): number {
+    let total = 0;
+    for (;;) {
+      const n = this.database.transaction(() => deleteBatch(SWEEP_BATCH));
+      total += n;
+      if (n < SWEEP_BATCH) return total;
+    }
+  }
+
+  private resolveCursor(cursor: number | string): number {
+    if (typeof cursor === 'number') {
+      if (!Number.isSafeInteger(cursor) || cursor < 0) {
+        throw new HistoryError('invalid-argument', 'cursor', 'must be a seq ≥ 0 or an event id');
+      }
+      return cursor;
+    }
+    if (typeof cursor !== 'string' || cursor === '') {
+      throw new HistoryError('invalid-argument', 'cursor', 'must be a seq ≥ 0 or an event id');
+    }
+    const row = this.selectSeqById.get(cursor);
+    if (!row) {
+      throw new HistoryError(
+        'not-found',
+        'cursor',
+        `event ${cursor} is not in the history (never stored, or removed by retention); ` +
+          'list events to find where to start again',
+      );
+    }
+    return row.seq;
+  }
+
+  private select(
+    filter: CheckedFilter,
+    order: EventOrder,
+    cursor: number | undefined,
+    limit: number,
+  ): EventRow[] {
+    const { where, params } = compileFilter(filter);
+    const newestFirst = order === 'newest-first';
+    const keyset = cursor === undefined ? '' : newestFirst ? ' AND seq < ?' : ' AND seq > ?';
+    const sql =
+      `SELECT ${COLUMNS} FROM events WHERE ${where}${keyset} ` +
+      `ORDER BY seq ${newestFirst ? 'DESC' : 'ASC'} LIMIT ?`;
+    let statement = this.queryCache.get(sql);
+    if (!statement) {
+      statement = this.database.connection.prepare<unknown[], EventRow>(sql);
+      this.queryCache.set(sql, statement);
+    }
+    const args = cursor === undefined ? [...params, limit] : [...params, cursor, limit];
+    return statement.all(...args);
+  }
+}
+
+function toStored(row: EventRow): StoredEvent {
+  const stored: StoredEvent = {
+    seq: row.seq,
+    event: {
+      id: row.id,
+      streamId: row.stream_id,
+      rule: row.rule,
+      title: row.title,
+      severity: row.severity,
+      startSec: row.start_sec,
+      endSec: row.end_sec,
+      trigger: row.trigger_cls,
+      evidence: JSON.parse(row.evidence) as SecurityEvent['evidence'],
+    },
+    occurredAt: row.occurred_at,
+    storedAt: row.stored_at,
+    evidenceRefs: JSON.parse(row.evidence_refs) as EvidenceRef[],
+  };
+  if (row.stream_labels !== null) {
+    stored.streamLabels = JSON.parse(row.stream_labels) as Record<string, string>;
+  }
+  return stored;
+}
+
+function mergeRefs(existing: readonly EvidenceRef[], added: readonly EvidenceRef[]): EvidenceRef[] {
+  const byName = new Map(existing.map((ref) => [ref.name, ref]));
+  for (const ref of added) {
+    byName.set(ref.name, {
+      name: ref.name,
+      key: ref.key,
+      contentType: ref.contentType,
+      bytes: ref.bytes,
+      sha256: ref.sha256.toLowerCase(),
+    });
+  }
+  return [...byName.values()];
+}
+
+function checkOrder(order: EventOrder | undefined): EventOrder {
+  if (order === undefined) return 'newest-first';
+  if (order !== 'newest-first' && order !== 'oldest-first') {
+    throw new HistoryError('invalid-argument', 'order', 'must be newest-first or oldest-first');
+  }
+  return order;
+}
+
+/** 0 or absent means the default; more than the maximum is served as the maximum. */
+function checkPageSize(size: number | undefined, field: string, fallback: number): number {
+  if (size === undefined || size === 0) return fallback;
+  if (!Number.isSafeInteger(size) || size < 0) {
+    throw new HistoryError('invalid-argument', field, 'must be a whole number ≥ 0');
+  }
+  return Math.min(size, MAX_PAGE_SIZE);
+}
+
+function checkEvent(event: SecurityEvent): void {
+  for (const field of ['id', 'streamId', 'rule', 'title'] as const) {
+    if (typeof event[field] !== 'string' || event[field] === '') {
+      throw new HistoryError('invalid-argument', field, 'must be a non-empty string');
+    }
+  }
+  if (!(SEVERITIES as readonly string[]).includes(event.severity)) {
+    throw new HistoryError('invalid-argument', 'severity', `unknown severity ${event.severity}`);
+  }
+  if (!isKnownClass(event.trigger)) {
+    throw new HistoryError('invalid-argument', 'trigger', `unknown class ${event.trigger}`);
+  }
+  if (!Number.isFinite(event.startSec) || !Number.isFinite(event.endSec)) {
+    throw new HistoryError('invalid-argument', 'startSec', 'startSec and endSec must be numbers');
+  }
+  if (!Array.isArray(event.evidence) || !event.evidence.every((e) => isKnownClass(e?.cls))) {
+    throw new HistoryError('invalid-argument', 'evidence', 'every item needs a known cls');
+  }
+}
+
+function isKnownClass(value: unknown): boolean {
+  return typeof value === 'string' && (isAudioClass(value) || isVideoClass(value));
+}
+
+function checkLabels(labels: Record<string, string>): void {
+  if (
+    labels === null ||
+    typeof labels !== 'object' ||
+    Array.isArray(labels) ||
+    !Object.values(labels).every((value) => typeof value === 'string')
+  ) {
+    throw new HistoryError('invalid-argument', 'streamLabels', 'must map names to strings');
+  }
+}
+
+const SHA256_HEX = /^[0-9a-f]{64}$/i;
+
+function checkRefs(refs: readonly EvidenceRef[]): void {
+  if (!Array.isArray(refs)) {
+    throw new HistoryError('invalid-argument', 'evidenceRefs', 'must be a list');
+  }
+  for (const ref of refs) {
+    const ok =
+      typeof ref?.name === 'string' &&
+      ref.name !== '' &&
+      typeof ref.key === 'string' &&
+      ref.key !== '' &&
+      typeof ref.contentType === 'string' &&
+      Number.isSafeInteger(ref.bytes) &&
+      ref.bytes >= 0 &&
+      typeof ref.sha256 === 'string' &&
+      SHA256_HEX.test(ref.sha256);
+    if (!ok) {
+      throw new HistoryError(
+        'invalid-argument',
+        'evidenceRefs',
+        'each needs a name, a key, a contentType, bytes ≥ 0 and a sha256 in hex',
+      );
+    }
+  }
+}
