@@ -120,7 +120,6 @@ describe('vigil analyze on bad input: one clear line, the right exit code, no ha
   });
 
   it('vigil stream start with no broker answering fails with the brokers named', async () => {
-    const started = Date.now();
     const result = await runCli(
       ['stream', 'start', fixture('clips/comp01_person_glassbreak.mp4')],
       {
