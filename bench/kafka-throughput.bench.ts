@@ -1,3 +1,4 @@
+import { intelWithAudio } from './bench.support';
 /**
  * Throughput of the four-service Kafka deployment against `vigil analyze` in one process, on the
  * same inputs, measured in the same run:
@@ -49,7 +50,6 @@ import {
   Observer,
   benchBroker,
   ensureBuilt,
-  intelWithAudio,
   kafkaAdmin,
   loadLine,
   now,

@@ -51,14 +51,7 @@ import {
 } from '@app/contracts';
 import { Groups } from '@app/pipeline';
 import { fixture, modelsDir } from '@app/testing';
-import {
-  CLK_TCK,
-  benchTmpDir,
-  cachedMedia,
-  ffmpegBinary,
-  probeDuration,
-  runFfmpeg,
-} from './bench.support';
+import { CLK_TCK, benchTmpDir, cachedMedia, ffmpegBinary, runFfmpeg } from './bench.support';
 
 export const REPO_ROOT = join(__dirname, '..');
 export const SERVICE_APPS = ['ingest', 'spectrogram', 'inference', 'fusion'] as const;
@@ -984,61 +977,6 @@ exec ${JSON.stringify(ffmpegBinary())} "\${out[@]}"
 
 // ---------------------------------------------------------------------------------------------
 // Media
-
-const MIX_EVENTS: { file: string; atSec: number; gain: number }[] = [
-  { file: 'audio/glass_fs221528_unfa_glass-break.mp3', atSec: 22, gain: 1 },
-  { file: 'audio/scream_wilhelm_stk.ogg', atSec: 41, gain: 1 },
-  { file: 'audio/dog_fs328730_ivolipa_dog_bark.flac', atSec: 58, gain: 1 },
-  { file: 'audio/glass_fs88808_lsprice_dug_glass3.ogg', atSec: 77, gain: 1 },
-  { file: 'audio/gunshot_fs522085_magnuswaker_pistol.flac', atSec: 96, gain: 1 },
-  { file: 'audio/speech_librispeech_198-209-0000.ogg', atSec: 103, gain: 0.7 },
-  { file: 'audio/alarm_fs325367_moonlightshadow_fire-house-alarm.mp3', atSec: 122, gain: 0.8 },
-];
-
-/**
- * The 139 s Intel person-detection video with a real audio track mixed in: the very file
- * bench/pipeline.bench.ts makes (same recipe, same cache name), so the two benches share it.
- */
-export function intelWithAudio(): string {
-  const video = fixture('video/intel_one-by-one-person-detection.mp4');
-  const roomTone = fixture('audio/ambience_fs257351_klankbeeld_room-tone-calm-9pm.ogg');
-  const durationSec = probeDuration(video);
-  return cachedMedia('intel_person_with_audio.v1.mp4', (out) => {
-    const mono = 'aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=mono';
-    const inputs = ['-i', video, '-stream_loop', '-1', '-i', roomTone];
-    const filters = [`[1:a]${mono},volume=2[bg]`];
-    MIX_EVENTS.forEach((e, k) => {
-      inputs.push('-i', fixture(e.file));
-      const delay = Math.round(e.atSec * 1000);
-      filters.push(`[${k + 2}:a]${mono},volume=${e.gain},adelay=delays=${delay}:all=1[e${k}]`);
-    });
-    const mixIn = ['[bg]', ...MIX_EVENTS.map((_, k) => `[e${k}]`)].join('');
-    filters.push(
-      `${mixIn}amix=inputs=${MIX_EVENTS.length + 1}:duration=first:dropout_transition=0:normalize=0[a]`,
-    );
-    runFfmpeg([
-      ...inputs,
-      '-filter_complex',
-      filters.join(';'),
-      '-map',
-      '0:v:0',
-      '-c:v',
-      'copy',
-      '-map',
-      '[a]',
-      '-c:a',
-      'aac',
-      '-b:a',
-      '96k',
-      '-t',
-      durationSec.toFixed(3),
-      '-shortest',
-      '-movflags',
-      '+faststart',
-      out,
-    ]);
-  });
-}
 
 export const CLIPS = {
   comp01: 'clips/comp01_person_glassbreak.mp4',

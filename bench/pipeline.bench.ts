@@ -44,7 +44,6 @@ import { fixture, modelsDir } from '@app/testing';
 import { analyzeService } from '@app/testing/vigil-app';
 import {
   type CpuSpent,
-  cachedMedia,
   checkQuietMachine,
   cpuLine,
   loadAverage,
@@ -54,10 +53,10 @@ import {
   probeDuration,
   profiled,
   row,
-  runFfmpeg,
   s,
   x,
 } from './bench.support';
+import { intelWithAudio } from './bench.support';
 
 const FPS = 5;
 const REPEATS = Math.max(1, Number(process.env.BENCH_REPEATS ?? 2));
@@ -68,57 +67,6 @@ const PIPELINE_AUDIO_BATCH = 16;
 
 // ---------------------------------------------------------------------------------------------
 // Input: the Intel video with a real, mixed audio track
-
-const EVENTS: { file: string; atSec: number; gain: number }[] = [
-  { file: 'audio/glass_fs221528_unfa_glass-break.mp3', atSec: 22, gain: 1 },
-  { file: 'audio/scream_wilhelm_stk.ogg', atSec: 41, gain: 1 },
-  { file: 'audio/dog_fs328730_ivolipa_dog_bark.flac', atSec: 58, gain: 1 },
-  { file: 'audio/glass_fs88808_lsprice_dug_glass3.ogg', atSec: 77, gain: 1 },
-  { file: 'audio/gunshot_fs522085_magnuswaker_pistol.flac', atSec: 96, gain: 1 },
-  { file: 'audio/speech_librispeech_198-209-0000.ogg', atSec: 103, gain: 0.7 },
-  { file: 'audio/alarm_fs325367_moonlightshadow_fire-house-alarm.mp3', atSec: 122, gain: 0.8 },
-];
-
-function makeInput(): string {
-  const video = fixture('video/intel_one-by-one-person-detection.mp4');
-  const roomTone = fixture('audio/ambience_fs257351_klankbeeld_room-tone-calm-9pm.ogg');
-  const durationSec = probeDuration(video);
-  return cachedMedia('intel_person_with_audio.v1.mp4', (out) => {
-    const mono = 'aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=mono';
-    const inputs = ['-i', video, '-stream_loop', '-1', '-i', roomTone];
-    const filters = [`[1:a]${mono},volume=2[bg]`];
-    EVENTS.forEach((e, k) => {
-      inputs.push('-i', fixture(e.file));
-      const ms = Math.round(e.atSec * 1000);
-      filters.push(`[${k + 2}:a]${mono},volume=${e.gain},adelay=delays=${ms}:all=1[e${k}]`);
-    });
-    const mixIn = ['[bg]', ...EVENTS.map((_, k) => `[e${k}]`)].join('');
-    filters.push(
-      `${mixIn}amix=inputs=${EVENTS.length + 1}:duration=first:dropout_transition=0:normalize=0[a]`,
-    );
-    runFfmpeg([
-      ...inputs,
-      '-filter_complex',
-      filters.join(';'),
-      '-map',
-      '0:v:0',
-      '-c:v',
-      'copy',
-      '-map',
-      '[a]',
-      '-c:a',
-      'aac',
-      '-b:a',
-      '96k',
-      '-t',
-      durationSec.toFixed(3),
-      '-shortest',
-      '-movflags',
-      '+faststart',
-      out,
-    ]);
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Probes: exact time of the synchronous main-thread pieces, wherever they are called from
@@ -346,7 +294,7 @@ async function main(): Promise<void> {
   console.log(machineLine());
   await checkQuietMachine();
 
-  const input = makeInput();
+  const input = intelWithAudio();
   const durationSec = probeDuration(input);
 
   const repository = new ModelRepository(modelsDir());
