@@ -66,7 +66,8 @@ const STAGE_INPUTS: readonly Topic<unknown>[] = [
  * The stages are the very classes the microservices run on Kafka.
  */
 export class EmbeddedPipeline {
-  private readonly bus = new MemoryBus();
+  /** Open to the parts `vigil serve` adds around the stages (evidence, history, API). */
+  readonly bus = new MemoryBus();
   private readonly ingest: IngestStage;
   private readonly spectrogram: SpectrogramStage;
   private readonly inference: InferenceStage;
