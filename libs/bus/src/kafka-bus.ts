@@ -55,6 +55,8 @@ const RAW_CODEC: Codec<Uint8Array> = {
   decode: (bytes) => bytes,
 };
 
+const CONTRACT_TOPICS = new Set(Object.values(Topics).map((topic) => topic.name));
+
 export const DLQ_REASON = 'x-vigil-dlq-reason';
 export const DLQ_SOURCE_TOPIC = 'x-vigil-dlq-source-topic';
 export const DLQ_SOURCE_PARTITION = 'x-vigil-dlq-source-partition';
@@ -100,8 +102,11 @@ export class KafkaBus implements Bus {
     this.admin = this.kafka.admin();
     const codecs = options.codecs ?? codecFor;
     // Dead-letter topics carry the original bytes: they may be exactly what failed to decode.
+    // A contract topic named like one (vigil.webhooks.dlq) has a protobuf of its own.
     this.codecs = <T>(topic: Topic<T>) =>
-      topic.name.endsWith('.dlq') ? (RAW_CODEC as unknown as Codec<T>) : codecs(topic);
+      topic.name.endsWith('.dlq') && !CONTRACT_TOPICS.has(topic.name)
+        ? (RAW_CODEC as unknown as Codec<T>)
+        : codecs(topic);
   }
 
   /** Connects and creates every Vigil topic and its dead-letter topic. */

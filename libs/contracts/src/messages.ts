@@ -129,3 +129,19 @@ export interface StreamStatus {
 export type StreamCommand =
   | { streamId: string; action: 'start'; source: string; live?: boolean }
   | { streamId: string; action: 'stop' };
+
+/**
+ * A webhook delivery given up on, published on `vigil.webhooks.dlq`. `body` is the exact JSON
+ * that was signed and posted; `url` is redacted (no userinfo, query or fragment).
+ */
+export interface WebhookDeadLetter {
+  subscriptionId: string;
+  url: string;
+  eventId: string;
+  attempts: number;
+  reason: string;
+  /** The last HTTP status received; absent when the last attempt got no answer. */
+  lastStatus?: number;
+  body: Uint8Array;
+  failedAtMs: number;
+}

@@ -6,6 +6,7 @@ import type {
   StreamCommand,
   StreamStatus,
   VideoFrame,
+  WebhookDeadLetter,
 } from './messages';
 import { CodecError, codecFor } from './proto.codec';
 import { type Topic, Topics } from './topics';
@@ -92,6 +93,19 @@ describe('protobuf codecs', () => {
     { streamId: 'cam-1', action: 'stop' },
   ];
 
+  const deadLetter: WebhookDeadLetter = {
+    subscriptionId: 'soc',
+    url: 'https://hooks.example.com/vigil',
+    eventId: event.id,
+    attempts: 8,
+    reason: 'HTTP 503 on every attempt',
+    lastStatus: 503,
+    body: new TextEncoder().encode('{"type":"vigil.incident","eventId":"é"}'),
+    // past 2^32 ms, so a 32-bit field would not do
+    failedAtMs: Date.UTC(2026, 0, 1, 12),
+  };
+  const { lastStatus: _none, ...unanswered } = deadLetter;
+
   function roundTrip<T>(topic: { name: string }, value: T): T {
     const codec = codecFor(topic as never) as unknown as {
       encode(v: T): Uint8Array;
@@ -109,6 +123,8 @@ describe('protobuf codecs', () => {
     ['status', Topics.streamStatus, status],
     ['minimal status', Topics.streamStatus, { streamId: 's', state: 'started', source: 'x' }],
     ['end markers', Topics.audio, { ...chunk, samples: new Float32Array(0), final: true }],
+    ['webhook dead letter', Topics.webhookDeadLetters, deadLetter],
+    ['unanswered webhook dead letter', Topics.webhookDeadLetters, unanswered],
     ...commands.map((c, i): [string, { name: string }, unknown] => [
       `command ${i}`,
       Topics.streamCommands,
@@ -135,6 +151,7 @@ describe('protobuf codecs', () => {
       Topics.features,
       Topics.detections,
       Topics.events,
+      Topics.webhookDeadLetters,
     ];
     for (const topic of topics) {
       expect(() => codecFor(topic).decode(garbage)).toThrow(CodecError);

@@ -10,6 +10,7 @@ import type {
   StreamCommand,
   StreamStatus,
   VideoFrame,
+  WebhookDeadLetter,
 } from './messages';
 import type { CanonicalClass, AudioClass, VideoClass, Modality, Severity } from './classes';
 import { protosDir } from './protos.locator';
@@ -30,7 +31,7 @@ export class CodecError extends Error {
   }
 }
 
-const PROTO_FILES = ['media', 'features', 'detections', 'events', 'streams'].map((f) =>
+const PROTO_FILES = ['media', 'features', 'detections', 'events', 'streams', 'webhooks'].map((f) =>
   join('vigil', 'v1', `${f}.proto`),
 );
 
@@ -282,6 +283,28 @@ export const streamCommandCodec = codec<StreamCommand>(
   },
 );
 
+export const webhookDeadLetterCodec = codec<WebhookDeadLetter>(
+  'vigil.v1.WebhookDeadLetter',
+  (v) => v as unknown as Plain,
+  (p) => {
+    const bytes = p.body as Uint8Array;
+    const letter: WebhookDeadLetter = {
+      subscriptionId: p.subscriptionId as string,
+      url: p.url as string,
+      eventId: p.eventId as string,
+      attempts: p.attempts as number,
+      reason: p.reason as string,
+      // A plain view, not protobufjs's Buffer, like the pixels of a frame.
+      body: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+      failedAtMs: p.failedAtMs as number,
+    };
+    if (p.lastStatus !== undefined && p.lastStatus !== null) {
+      letter.lastStatus = p.lastStatus as number;
+    }
+    return letter;
+  },
+);
+
 const CODECS: Record<string, unknown> = {
   [Topics.audio.name]: audioChunkCodec,
   [Topics.video.name]: videoFrameCodec,
@@ -290,6 +313,7 @@ const CODECS: Record<string, unknown> = {
   [Topics.events.name]: securityEventCodec,
   [Topics.streamStatus.name]: streamStatusCodec,
   [Topics.streamCommands.name]: streamCommandCodec,
+  [Topics.webhookDeadLetters.name]: webhookDeadLetterCodec,
 };
 
 /** The codec of a topic's payload; dead-letter topics carry the original bytes untouched. */

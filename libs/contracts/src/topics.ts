@@ -6,6 +6,7 @@ import type {
   StreamCommand,
   StreamStatus,
   VideoFrame,
+  WebhookDeadLetter,
 } from './messages';
 
 /**
@@ -29,6 +30,8 @@ export const Topics = {
   events: topic<SecurityEvent>('vigil.events'),
   streamStatus: topic<StreamStatus>('vigil.streams.status'),
   streamCommands: topic<StreamCommand>('vigil.streams.commands'),
+  /** Webhook deliveries given up on; a protobuf topic of its own despite the `.dlq` suffix. */
+  webhookDeadLetters: topic<WebhookDeadLetter>('vigil.webhooks.dlq'),
 } as const;
 
 export function deadLetterTopic<T>(source: Topic<T>): Topic<Uint8Array> {
