@@ -8,7 +8,7 @@ import { ProgressBar } from './cli/progress.bar';
 import { formatReport, incidentLine, jsonLines } from './cli/report.formatter';
 import { StderrLogger } from './cli/stderr.logger';
 import { ModelsService } from './models/models.service';
-import { streamIdFor } from './analyze/stream-id';
+import { streamIdFor } from '@app/contracts';
 import { StreamsService } from './streams/streams.service';
 import { VigilModule } from './vigil.module';
 

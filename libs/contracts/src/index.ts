@@ -3,3 +3,4 @@ export * from './messages';
 export * from './topics';
 export * from './proto.codec';
 export * from './protos.locator';
+export * from './stream-id';

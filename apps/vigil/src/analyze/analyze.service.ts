@@ -6,7 +6,7 @@ import { type MediaInfo, MediaDecoder } from '@app/media';
 import { ModelLoader } from '@app/models';
 import { type AnalysisResult, EmbeddedPipeline } from '@app/pipeline';
 import { VIGIL_CONFIG } from '../vigil.tokens';
-import { streamIdFor } from './stream-id';
+import { streamIdFor } from '@app/contracts';
 
 export interface AnalyzeRequest {
   source: string;
