@@ -1,0 +1,69 @@
+import type { Headers } from '@app/bus';
+
+/**
+ * Stream labels (site, camera name…) ride along in a header rather than in every payload: the
+ * stages pass headers through untouched, so whoever starts a stream decides what an operator
+ * later sees next to its incidents, without any stage knowing about labels.
+ */
+export const LABELS_HEADER = 'x-vigil-labels';
+
+/** Who asked for the stream; `analysis` marks one-off AnalyzeClip uploads. */
+export const ORIGIN_HEADER = 'x-vigil-origin';
+export const ANALYSIS_ORIGIN = 'analysis';
+
+/** Headers are small by nature (Kafka keeps them with every message); labels are a few names. */
+export const MAX_LABELS_HEADER_BYTES = 8 * 1024;
+
+export function encodeLabelsHeader(labels: Record<string, string>): string {
+  const problem = labelsProblem(labels);
+  if (problem) throw new TypeError(`stream labels ${problem}`);
+  const encoded = JSON.stringify(labels);
+  if (Buffer.byteLength(encoded) > MAX_LABELS_HEADER_BYTES) {
+    throw new RangeError(`stream labels take more than ${MAX_LABELS_HEADER_BYTES} bytes`);
+  }
+  return encoded;
+}
+
+/**
+ * The labels a message carries, or undefined when it carries none. A malformed header costs the
+ * event its labels, never the event itself: `onProblem` hears why.
+ */
+export function decodeLabelsHeader(
+  headers: Headers,
+  onProblem: (message: string) => void,
+): Record<string, string> | undefined {
+  const raw = headers[LABELS_HEADER];
+  if (raw === undefined) return undefined;
+  if (Buffer.byteLength(raw) > MAX_LABELS_HEADER_BYTES) {
+    onProblem(`${LABELS_HEADER} ignored: more than ${MAX_LABELS_HEADER_BYTES} bytes`);
+    return undefined;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    onProblem(`${LABELS_HEADER} ignored: not JSON`);
+    return undefined;
+  }
+  const problem = labelsProblem(parsed);
+  if (problem) {
+    onProblem(`${LABELS_HEADER} ignored: ${problem}`);
+    return undefined;
+  }
+  return parsed as Record<string, string>;
+}
+
+export function isAnalysisOrigin(headers: Headers): boolean {
+  return headers[ORIGIN_HEADER] === ANALYSIS_ORIGIN;
+}
+
+function labelsProblem(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return 'must be an object of names to strings';
+  }
+  for (const [key, label] of Object.entries(value)) {
+    if (key === '') return 'must not have an empty name';
+    if (typeof label !== 'string') return `must map names to strings (${key} is not one)`;
+  }
+  return undefined;
+}
