@@ -1,5 +1,8 @@
 export * from './embedded.pipeline';
+export * from './event.feed';
+export * from './evidence.tap';
 export * from './fusion.stage';
+export * from './incident.recorder';
 export * from './inference.stage';
 export * from './ingest.stage';
 export * from './media-options';
@@ -7,4 +10,5 @@ export * from './micro-batcher';
 export * from './model.adapters';
 export * from './pipeline.ports';
 export * from './spectrogram.stage';
+export * from './stream-headers';
 export * from './stream.supervisor';

@@ -1,0 +1,347 @@
+import { MemoryBus } from '@app/bus';
+import { type SecurityEvent, Topics, deadLetterTopic } from '@app/contracts';
+import type { EvidenceRef as StoreRef, EvidenceRequest, EvidenceWriteResult } from '@app/evidence';
+import { EventRepository, HistoryDatabase, type StoredEvent } from '@app/history';
+import { strictMock } from '@app/testing/strict-mock';
+import { EventFeed } from './event.feed';
+import {
+  IncidentRecorder,
+  type IncidentRecorderDeps,
+  type IncidentRecorderOptions,
+} from './incident.recorder';
+import { LABELS_HEADER, ORIGIN_HEADER } from './stream-headers';
+import type { Sleeper } from './stream.supervisor';
+
+/** Sleeps that end when the test says so (or when aborted, like the real one). */
+class ManualSleeper implements Sleeper {
+  readonly pending: { ms: number; wake: () => void }[] = [];
+
+  sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const entry = { ms, wake: resolve };
+      this.pending.push(entry);
+      signal.addEventListener('abort', () => {
+        const at = this.pending.indexOf(entry);
+        if (at >= 0) this.pending.splice(at, 1);
+        resolve();
+      });
+    });
+  }
+
+  elapse(ms: number): void {
+    for (const entry of this.pending.filter((e) => e.ms === ms)) {
+      this.pending.splice(this.pending.indexOf(entry), 1);
+      entry.wake();
+    }
+  }
+}
+
+const NOW = 1_700_000_000_000;
+const SHA = 'c0'.repeat(32);
+
+const event: SecurityEvent = {
+  id: 'evt-glass-1',
+  streamId: 'cam-1',
+  rule: 'intrusion',
+  title: 'Intrusion: glass break with a person in view',
+  severity: 'high',
+  startSec: 4.07,
+  endSec: 4.6,
+  trigger: 'glass_break',
+  evidence: [
+    { cls: 'glass_break', modality: 'audio', score: 0.9, atSec: 4.07 },
+    { cls: 'person', modality: 'video', score: 0.8, atSec: 4, box: [316, 68, 432, 390] },
+  ],
+};
+
+const storeRef = (name: string, contentType: string): StoreRef => ({
+  key: `${event.id}/${name}`,
+  contentType,
+  bytes: 100,
+  sha256: SHA,
+});
+
+const ALL_WRITTEN: EvidenceWriteResult = {
+  refs: {
+    snapshot: storeRef('snapshot.jpg', 'image/jpeg'),
+    spectrogram: storeRef('spectrogram.png', 'image/png'),
+    audio: storeRef('audio.wav', 'audio/wav'),
+  },
+  errors: [],
+};
+
+/** What the tap answers; the recorder hands it on untouched. */
+const request: EvidenceRequest = {
+  event,
+  frame: {
+    ptsSec: 4,
+    width: 2,
+    height: 2,
+    pixels: new Uint8Array(12),
+    pixelFormat: 'bgr24',
+    geometry: { sourceWidth: 4, sourceHeight: 4, scaleX: 0.5, scaleY: 0.5, padX: 0, padY: 0 },
+  },
+  audioWindow: { melBins: 1, frames: 2, data: new Float32Array(2), startSec: 3.6 },
+  audioClip: { samples: new Float32Array(4), sampleRate: 32000 },
+};
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Lets pending promise callbacks run (no timers involved). */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('IncidentRecorder', () => {
+  let database: HistoryDatabase;
+  let events: EventRepository;
+  let feed: EventFeed;
+  let sleeper: ManualSleeper;
+  let warnings: string[];
+  let steps: string[];
+
+  beforeEach(() => {
+    const clock = { now: () => NOW };
+    database = new HistoryDatabase({ path: ':memory:', clock });
+    events = new EventRepository(database, clock);
+    warnings = [];
+    feed = new EventFeed({ warn: (message) => warnings.push(message) });
+    sleeper = new ManualSleeper();
+    steps = [];
+  });
+
+  afterEach(() => database.close());
+
+  function recorder(
+    deps: Partial<IncidentRecorderDeps> = {},
+    options: IncidentRecorderOptions = {},
+  ): IncidentRecorder {
+    return new IncidentRecorder(
+      {
+        bus: strictMock<MemoryBus>('Bus', {}),
+        tap: strictMock<IncidentRecorderDeps['tap']>('EvidenceTap', {
+          capture: jest.fn(async () => (steps.push('capture'), request)),
+        }),
+        writer: strictMock<IncidentRecorderDeps['writer']>('EvidenceWriter', {
+          write: jest.fn(async () => (steps.push('write'), ALL_WRITTEN)),
+        }),
+        database,
+        events,
+        feed,
+        clock: { now: () => NOW + 250 },
+        sleeper,
+        logger: { warn: (message) => warnings.push(message) },
+        ...deps,
+      },
+      options,
+    );
+  }
+
+  it('stores evidence first, then the event with it and its alerts in one go, then tells the feed', async () => {
+    const onFeed = feed.onStored((s) => {
+      // Whoever hears of it can read it back, evidence included, and its alert is queued.
+      steps.push('feed');
+      expect(events.get(s.event.id)?.evidenceRefs).toHaveLength(3);
+    });
+    const enqueue = jest.fn((stored: StoredEvent) => {
+      steps.push('enqueue');
+      expect(stored.evidenceRefs).toHaveLength(3);
+    });
+    const onRecorded = jest.fn(() => void steps.push('onRecorded'));
+    const stored = await recorder({ outbox: { enqueue } }, { onRecorded }).record(event, {
+      [LABELS_HEADER]: JSON.stringify({ site: 'Depot', camera: 'Gate 2' }),
+    });
+    onFeed();
+
+    expect(steps).toEqual(['capture', 'write', 'enqueue', 'feed', 'onRecorded']);
+    expect(stored).toEqual(events.get(event.id));
+    expect(stored).toMatchObject({
+      seq: 1,
+      event,
+      occurredAt: NOW + 250,
+      streamLabels: { site: 'Depot', camera: 'Gate 2' },
+    });
+    expect(stored!.evidenceRefs.map((r) => [r.name, r.key, r.contentType])).toEqual([
+      ['snapshot.jpg', 'evt-glass-1/snapshot.jpg', 'image/jpeg'],
+      ['spectrogram.png', 'evt-glass-1/spectrogram.png', 'image/png'],
+      ['audio.wav', 'evt-glass-1/audio.wav', 'audio/wav'],
+    ]);
+    expect(enqueue).toHaveBeenCalledWith(stored);
+    expect(onRecorded).toHaveBeenCalledWith(stored);
+    expect(feed.latestSeq).toBe(1);
+    expect(warnings).toEqual([]);
+  });
+
+  it('asks the tap for at most the capture timeout, and the writer for exactly what the tap found', async () => {
+    const capture = jest.fn(async () => request);
+    const write = jest.fn(async () => ALL_WRITTEN);
+    await recorder(
+      { tap: { capture }, writer: { write } },
+      { evidenceTimeoutMs: 5000, captureTimeoutMs: 1500 },
+    ).record(event);
+    expect(capture).toHaveBeenCalledWith(event, {
+      timeoutMs: 1500,
+      signal: expect.any(AbortSignal),
+    });
+    expect(write).toHaveBeenCalledWith(request);
+  });
+
+  it('does not hold an alert past the evidence timeout, and attaches the evidence once written', async () => {
+    const writing = deferred<EvidenceWriteResult>();
+    const write = jest.fn(() => writing.promise);
+    const subject = recorder({ writer: { write } }, { evidenceTimeoutMs: 3000 });
+    const published: StoredEvent[] = [];
+    feed.onStored((s) => published.push(s));
+
+    const recording = subject.record(event);
+    await settle();
+    expect(events.get(event.id)).toBeUndefined();
+    expect(published).toEqual([]);
+    sleeper.elapse(3000);
+    const stored = await recording;
+    expect(stored?.evidenceRefs).toEqual([]);
+    expect(published.map((s) => s.event.id)).toEqual([event.id]);
+    expect(warnings).toEqual([
+      `evidence for ${event.id} not stored within 3000 ms: recording the event without it, attaching it once written`,
+    ]);
+
+    let idle = false;
+    const idling = subject.idle().then(() => (idle = true));
+    await settle();
+    expect(idle).toBe(false);
+    writing.resolve(ALL_WRITTEN);
+    await idling;
+    expect(events.get(event.id)!.evidenceRefs.map((r) => r.name)).toEqual([
+      'snapshot.jpg',
+      'spectrogram.png',
+      'audio.wav',
+    ]);
+  });
+
+  it('does nothing for a replayed event, not even evidence', async () => {
+    events.save(event, { occurredAt: NOW });
+    const enqueue = jest.fn();
+    const subject = recorder({
+      tap: strictMock<IncidentRecorderDeps['tap']>('EvidenceTap', {}),
+      writer: strictMock<IncidentRecorderDeps['writer']>('EvidenceWriter', {}),
+      outbox: { enqueue },
+    });
+    const published: StoredEvent[] = [];
+    feed.onStored((s) => published.push(s));
+    await expect(subject.record(event)).resolves.toBeUndefined();
+    expect(enqueue).not.toHaveBeenCalled();
+    expect(published).toEqual([]);
+    expect(events.count()).toBe(1);
+  });
+
+  it('queues no second alert when another recorder stored the event while this one wrote evidence', async () => {
+    const other = new EventRepository(database);
+    const capture = jest.fn(async () => (other.save(event, { occurredAt: NOW }), request));
+    const enqueue = jest.fn();
+    const published: StoredEvent[] = [];
+    feed.onStored((s) => published.push(s));
+    const stored = await recorder({ tap: { capture }, outbox: { enqueue } }).record(event);
+    expect(stored).toBeUndefined();
+    expect(enqueue).not.toHaveBeenCalled();
+    expect(published).toEqual([]);
+  });
+
+  it('rolls the event back when its alert cannot be queued, and throws so the bus retries', async () => {
+    const enqueue = jest.fn(() => {
+      throw new Error('outbox table is locked');
+    });
+    const published: StoredEvent[] = [];
+    feed.onStored((s) => published.push(s));
+    await expect(recorder({ outbox: { enqueue } }).record(event)).rejects.toThrow(
+      'outbox table is locked',
+    );
+    expect(enqueue).toHaveBeenCalledTimes(1);
+    expect(events.get(event.id)).toBeUndefined();
+    expect(events.count()).toBe(0);
+    expect(published).toEqual([]);
+  });
+
+  it('on the bus: a failed save is retried, recorded once, and its alert queued once', async () => {
+    const bus = new MemoryBus({ partitions: 2, retryDelayMs: 1 });
+    let failures = 1;
+    const enqueue = jest.fn(() => {
+      if (failures-- > 0) throw new Error('disk I/O error');
+    });
+    const subject = recorder({ bus, outbox: { enqueue } });
+    const dead: string[] = [];
+    await bus.subscribe(deadLetterTopic(Topics.events), 'test', async (m) => void dead.push(m.key));
+    await subject.start();
+    await bus.publish(Topics.events, event.streamId, event);
+    await bus.idle();
+    await subject.stop();
+    expect(enqueue).toHaveBeenCalledTimes(2);
+    expect(events.count()).toBe(1);
+    expect(feed.latestSeq).toBe(1);
+    expect(dead).toEqual([]);
+    await bus.close();
+  });
+
+  it('leaves one-off analyses alone, and takes any other predicate it is given', async () => {
+    const quiet = recorder({ tap: strictMock<IncidentRecorderDeps['tap']>('EvidenceTap', {}) });
+    await expect(quiet.record(event, { [ORIGIN_HEADER]: 'analysis' })).resolves.toBeUndefined();
+    const custom = recorder({}, { skip: (e) => e.severity !== 'critical' });
+    await expect(custom.record(event)).resolves.toBeUndefined();
+    expect(steps).toEqual([]);
+    expect(events.count()).toBe(0);
+  });
+
+  it('records the event without labels when its label header is malformed, and says so', async () => {
+    const stored = await recorder().record(event, { [LABELS_HEADER]: '{"site":' });
+    expect(stored).toBeDefined();
+    expect(stored!.streamLabels).toBeUndefined();
+    expect(warnings).toEqual([`event ${event.id}: x-vigil-labels ignored: not JSON`]);
+  });
+
+  it('records what evidence it could, and the event even when none could be made', async () => {
+    const partial: EvidenceWriteResult = {
+      refs: { audio: ALL_WRITTEN.refs.audio },
+      errors: [
+        { kind: 'snapshot', error: new Error('ffmpeg exited with 1') },
+        { kind: 'spectrogram', error: new Error('disk full') },
+      ],
+    };
+    const stored = await recorder({ writer: { write: async () => partial } }).record(event);
+    expect(stored!.evidenceRefs.map((r) => r.name)).toEqual(['audio.wav']);
+    expect(warnings).toEqual([
+      `evidence snapshot for ${event.id} failed: ffmpeg exited with 1`,
+      `evidence spectrogram for ${event.id} failed: disk full`,
+    ]);
+
+    warnings.splice(0);
+    const second = { ...event, id: 'evt-glass-2' };
+    const broken = recorder({
+      tap: {
+        capture: async () => {
+          throw new Error('tap stopped');
+        },
+      },
+    });
+    const bare = await broken.record(second);
+    expect(bare).toMatchObject({ seq: 2, evidenceRefs: [] });
+    expect(warnings).toEqual(['evidence for evt-glass-2 failed: tap stopped']);
+  });
+
+  it('keeps a recorded event recorded when the onRecorded hook throws', async () => {
+    const onRecorded = () => {
+      throw new Error('dispatcher gone');
+    };
+    const stored = await recorder({}, { onRecorded }).record(event);
+    expect(events.get(event.id)).toEqual(stored);
+    expect(warnings).toEqual([`onRecorded failed for ${event.id}: dispatcher gone`]);
+  });
+
+  it('says which media were missing when the tap had only part of them', async () => {
+    const onlyClip: EvidenceRequest = { event, audioClip: request.audioClip };
+    await recorder({ tap: { capture: async () => onlyClip } }).record(event);
+    expect(warnings).toEqual([
+      `event ${event.id}: no frame, audioWindow buffered for its evidence`,
+    ]);
+  });
+});
