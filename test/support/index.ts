@@ -1,2 +1,3 @@
 export * from './fixtures';
 export * from './strict-mock';
+export * from './grpc-client';

@@ -10,7 +10,14 @@ import { StderrLogger } from './cli/stderr.logger';
 import { ModelsService } from './models/models.service';
 import { streamIdFor } from '@app/contracts';
 import { StreamsService } from './streams/streams.service';
+import { serve } from './serve/serve.command';
 import { VigilModule } from './vigil.module';
+
+/** serve reads its log level with its config; until then, the environment's or 'log'. */
+function logLevel() {
+  const level = process.env.VIGIL_LOG_LEVEL;
+  return level === 'error' || level === 'warn' || level === 'debug' ? level : 'log';
+}
 
 const VERSION = '0.1.0';
 
@@ -37,6 +44,14 @@ async function run(argv: string[]): Promise<number> {
           process.stdout,
         )
       : service.send({ streamId: command.streamId, action: 'stop' }, process.stdout);
+  }
+  if (command.kind === 'serve') {
+    return serve(
+      command.configFile,
+      command.modelsDir,
+      new StderrLogger(logLevel()),
+      process.stdout,
+    );
   }
   const config = loadConfig(process.env, {
     modelsDir: command.modelsDir,

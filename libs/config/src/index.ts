@@ -2,3 +2,4 @@ export * from './config.error';
 export * from './config.schema';
 export * from './env.parsers';
 export * from './service-config.schema';
+export * from './config.reader';

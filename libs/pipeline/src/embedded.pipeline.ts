@@ -16,12 +16,15 @@ import { type IngestResult, type IngestRun, IngestStage } from './ingest.stage';
 import { BoxDetector, TaggerClassifier } from './model.adapters';
 import { mediaOptionsFor } from './media-options';
 import { SpectrogramStage } from './spectrogram.stage';
+import { StreamSupervisor } from './stream.supervisor';
 
 export interface EmbeddedPipelineOptions {
   decoder: MediaDecoder;
   audioModel: LoadedAudioModel;
   videoModel: LoadedVideoModel;
   rules: RuleSet;
+  /** Named rule sets a stream may choose instead of `rules`. */
+  profiles?: Readonly<Record<string, RuleSet>>;
   fps: number;
   /** Called for each incident as soon as fusion decides it. */
   onEvent?: (event: SecurityEvent) => void;
@@ -47,7 +50,14 @@ export class PipelineError extends Error {
 
 const CLI_GROUP = 'vigil-embedded-report';
 
+/** Called for one analysis only, as its results are decided. */
+export interface AnalysisHooks {
+  onEvent?: (event: SecurityEvent) => void;
+  onDetections?: (set: DetectionSet) => void;
+}
+
 interface Collector {
+  hooks: AnalysisHooks;
   events: SecurityEvent[];
   segments: DetectionSegmenter;
   status: StreamStatus[];
@@ -72,6 +82,8 @@ export class EmbeddedPipeline {
   private readonly spectrogram: SpectrogramStage;
   private readonly inference: InferenceStage;
   private readonly fusion: FusionStage;
+  /** Long-running streams (`vigil serve`): started, stopped and reconnected here. */
+  readonly streams: StreamSupervisor;
   private readonly collectors = new Map<string, Collector>();
 
   constructor(private readonly options: EmbeddedPipelineOptions) {
@@ -92,16 +104,32 @@ export class EmbeddedPipeline {
       new TaggerClassifier(audioModel),
       new BoxDetector(videoModel),
     );
-    this.fusion = new FusionStage(this.bus, options.rules);
+    this.fusion = new FusionStage(this.bus, options.rules, { profiles: options.profiles });
+    this.streams = new StreamSupervisor(this.ingest);
+  }
+
+  /** Whether a stream of this id is being analysed or streamed here now. */
+  isActive(streamId: string): boolean {
+    return this.collectors.has(streamId) || this.streams.active().includes(streamId);
+  }
+
+  /** The rules profiles streams may choose. */
+  profiles(): string[] {
+    return this.fusion.profiles();
   }
 
   async start(): Promise<void> {
     await this.bus.subscribe(Topics.detections, CLI_GROUP, async ({ value }) => {
-      this.collectors.get(value.streamId)?.segments.add(value as DetectionSet);
+      const collector = this.collectors.get(value.streamId);
+      collector?.segments.add(value as DetectionSet);
+      collector?.hooks.onDetections?.(value);
     });
     await this.bus.subscribe(Topics.events, CLI_GROUP, async ({ value }) => {
-      this.collectors.get(value.streamId)?.events.push(value);
+      const collector = this.collectors.get(value.streamId);
+      if (!collector) return;
+      collector.events.push(value);
       this.options.onEvent?.(value);
+      collector.hooks.onEvent?.(value);
     });
     await this.bus.subscribe(Topics.streamStatus, CLI_GROUP, async ({ value }) => {
       this.collectors.get(value.streamId)?.status.push(value);
@@ -120,8 +148,9 @@ export class EmbeddedPipeline {
   }
 
   /** Runs one source to its end; rejects with the ingest error after downstream has drained. */
-  async analyze(run: IngestRun): Promise<AnalysisResult> {
+  async analyze(run: IngestRun, hooks: AnalysisHooks = {}): Promise<AnalysisResult> {
     const collector: Collector = {
+      hooks,
       events: [],
       segments: new DetectionSegmenter(),
       status: [],
@@ -148,6 +177,8 @@ export class EmbeddedPipeline {
   }
 
   async stop(): Promise<void> {
+    await this.streams.stopAll();
+    await this.bus.idle();
     await this.spectrogram.stop();
     await this.inference.stop();
     await this.fusion.stop();

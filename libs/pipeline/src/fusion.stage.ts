@@ -3,9 +3,19 @@ import { type DetectionSet, Topics } from '@app/contracts';
 import { FusionEngine, type FusionEngineOptions, type RuleSet } from '@app/fusion';
 import { Groups } from './pipeline.ports';
 
+/** Names the rules profile a stream was started with; it rides on every message of the stream. */
+export const RULES_PROFILE_HEADER = 'x-vigil-rules-profile';
+export const DEFAULT_RULES_PROFILE = 'default';
+
+export interface FusionStageOptions extends FusionEngineOptions {
+  /** Named rule sets besides the default one, chosen per stream by RULES_PROFILE_HEADER. */
+  profiles?: Readonly<Record<string, RuleSet>>;
+}
+
 /** Detection sets → incidents on `vigil.events`, through the rules engine. */
 export class FusionStage {
-  private readonly engine: FusionEngine;
+  /** One engine per profile: each keeps its own per-stream windows. */
+  private readonly engines = new Map<string, FusionEngine>();
   private readonly closeWaiters = new Map<string, (() => void)[]>();
   /** Recently closed streams, so a late `whenClosed` still resolves; bounded. */
   private readonly recentlyClosed = new Set<string>();
@@ -14,9 +24,19 @@ export class FusionStage {
   constructor(
     private readonly bus: Bus,
     rules: RuleSet,
-    options: FusionEngineOptions = {},
+    options: FusionStageOptions = {},
   ) {
-    this.engine = new FusionEngine(rules, options);
+    const { profiles = {}, ...engineOptions } = options;
+    this.engines.set(DEFAULT_RULES_PROFILE, new FusionEngine(rules, engineOptions));
+    for (const [name, set] of Object.entries(profiles)) {
+      if (name !== DEFAULT_RULES_PROFILE)
+        this.engines.set(name, new FusionEngine(set, engineOptions));
+    }
+  }
+
+  /** The profiles a stream may ask for. */
+  profiles(): string[] {
+    return [...this.engines.keys()];
   }
 
   async start(): Promise<void> {
@@ -41,10 +61,15 @@ export class FusionStage {
 
   private async onDetections({ value: set, headers }: BusMessage<DetectionSet>): Promise<void> {
     // Events go out before the detection's offset is committed: a crash replays, never loses.
-    for (const event of this.engine.ingest(set)) {
+    // An unknown profile cannot reach here through the API (it validates); a hand-made command
+    // falls back to the default rules rather than dropping the stream.
+    const engine =
+      this.engines.get(headers[RULES_PROFILE_HEADER] ?? DEFAULT_RULES_PROFILE) ??
+      this.engines.get(DEFAULT_RULES_PROFILE)!;
+    for (const event of engine.ingest(set)) {
       await this.bus.publish(Topics.events, event.streamId, event, headers);
     }
-    if (set.final && !this.engine.isOpen(set.streamId)) {
+    if (set.final && !engine.isOpen(set.streamId)) {
       this.recentlyClosed.add(set.streamId);
       if (this.recentlyClosed.size > 1024) {
         this.recentlyClosed.delete(this.recentlyClosed.values().next().value!);

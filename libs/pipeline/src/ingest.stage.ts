@@ -19,6 +19,8 @@ export interface IngestRun {
   streamId: string;
   source: string;
   live?: boolean;
+  /** Frames per second for this run; the stage's default when left out. */
+  fps?: number;
   signal?: AbortSignal;
   headers?: Headers;
   /** Added to every timestamp: a reconnected live stream continues its own timeline. */
@@ -58,10 +60,11 @@ export class IngestStage {
     const headers = run.headers ?? {};
     const offset = run.timeOffsetSec ?? 0;
     const source = redactUrl(run.source);
+    const videoOptions = run.fps ? { ...this.options.video, fps: run.fps } : this.options.video;
     const session = this.decoder.open({
       source: run.source,
       audio: this.options.audio,
-      video: this.options.video,
+      video: videoOptions,
       live: run.live,
       stallTimeoutMs: this.options.stallTimeoutMs,
       signal: run.signal,
@@ -114,7 +117,7 @@ export class IngestStage {
       };
       await Promise.all([audio(), video()]);
       const summary = await session.done;
-      const decodedSec = Math.max(summary.audioSec, summary.videoFrames / this.options.video.fps);
+      const decodedSec = Math.max(summary.audioSec, summary.videoFrames / videoOptions.fps);
       await this.close(
         streamId,
         {

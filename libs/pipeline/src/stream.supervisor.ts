@@ -7,6 +7,10 @@ export interface StreamRequest {
   source: string;
   /** Live sources reconnect with backoff when they fail or end; files end once. */
   live?: boolean;
+  /** Frames per second for this stream; the stage's default when left out. */
+  fps?: number;
+  /** Travel with every message of the stream (labels, rules profile). */
+  headers?: Record<string, string>;
 }
 
 export interface BackoffOptions {
@@ -103,7 +107,7 @@ export class StreamSupervisor {
   private async supervise(request: StreamRequest, signal: AbortSignal): Promise<void> {
     const { streamId, source } = request;
     const live = request.live ?? false;
-    const headers = { 'x-correlation-id': randomUUID() };
+    const headers = { ...request.headers, 'x-correlation-id': randomUUID() };
     let offset = 0;
     let attempt = 0;
     for (;;) {
@@ -113,6 +117,7 @@ export class StreamSupervisor {
           streamId,
           source,
           live,
+          fps: request.fps,
           signal,
           headers,
           timeOffsetSec: offset,

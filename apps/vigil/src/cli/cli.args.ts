@@ -12,6 +12,7 @@ export const USAGE = `Usage:
   vigil models list [--models DIR]
   vigil models verify [NAME...] [--models DIR]
   vigil models pull [NAME...] [--models DIR] [--mirror URL]
+  vigil serve [--config FILE] [--models DIR]   (gRPC API, webhooks, history; VIGIL_GRPC_ADDRESS, VIGIL_DATA_DIR)
   vigil stream start <file|url> [--stream-id ID] [--live]     (to a Kafka deployment: KAFKA_BROKERS)
   vigil stream stop <stream-id>
   vigil --help | --version
@@ -40,6 +41,7 @@ export type Command =
       modelsDir?: string;
       mirror?: string;
     }
+  | { kind: 'serve'; configFile?: string; modelsDir?: string }
   | { kind: 'stream'; action: 'start'; source: string; streamId?: string; live: boolean }
   | { kind: 'stream'; action: 'stop'; streamId: string };
 
@@ -57,6 +59,7 @@ export function parseCommand(argv: readonly string[]): Command {
         models: { type: 'string' },
         'stream-id': { type: 'string' },
         mirror: { type: 'string' },
+        config: { type: 'string' },
         live: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
@@ -95,6 +98,10 @@ export function parseCommand(argv: readonly string[]): Command {
         throw new UsageError('models takes list, verify or pull');
       }
       return { kind: 'models', action, names, modelsDir: values.models, mirror: values.mirror };
+    }
+    case 'serve': {
+      if (rest.length > 0) throw new UsageError('serve takes no positional arguments');
+      return { kind: 'serve', configFile: values.config, modelsDir: values.models };
     }
     case 'stream': {
       const [action, target, ...extra] = rest;

@@ -1,0 +1,79 @@
+import {
+  ApiError,
+  ApiErrorCode,
+  StreamControl,
+  type StreamInfo,
+  type StreamSpec,
+  StreamRegistry,
+} from '@app/api';
+import {
+  type EmbeddedPipeline,
+  RULES_PROFILE_HEADER,
+  encodeLabelsHeader,
+  LABELS_HEADER,
+} from '@app/pipeline';
+
+/**
+ * StreamService for `vigil serve`: streams run in this process, under the pipeline's
+ * supervisor (live sources reconnect with backoff). The registry follows the status topic,
+ * so GetStream shows what ingest last said.
+ */
+export class EmbeddedStreamControl extends StreamControl {
+  constructor(
+    private readonly pipeline: EmbeddedPipeline,
+    private readonly registry: StreamRegistry,
+    private readonly limits: { maxStreams: number; models: string[]; fps: number },
+  ) {
+    super();
+  }
+
+  capabilities() {
+    return {
+      models: this.limits.models,
+      rulesProfiles: this.pipeline.profiles(),
+      fps: this.limits.fps,
+    };
+  }
+
+  async start(spec: StreamSpec): Promise<StreamInfo> {
+    if (this.pipeline.streams.active().includes(spec.streamId)) {
+      throw new ApiError(ApiErrorCode.ALREADY_EXISTS, `stream ${spec.streamId} is already running`);
+    }
+    const running = this.pipeline.streams.active().length;
+    if (running >= this.limits.maxStreams) {
+      throw new ApiError(
+        ApiErrorCode.RESOURCE_EXHAUSTED,
+        `${running} streams are running, the most this server takes (streams.max)`,
+      );
+    }
+    const info = this.registry.register(spec);
+    this.pipeline.streams.start({
+      streamId: spec.streamId,
+      source: spec.source,
+      live: spec.live,
+      fps: spec.fps,
+      headers: {
+        [RULES_PROFILE_HEADER]: spec.rulesProfile,
+        ...(Object.keys(spec.labels).length > 0
+          ? { [LABELS_HEADER]: encodeLabelsHeader(spec.labels) }
+          : {}),
+      },
+    });
+    return info;
+  }
+
+  async stop(streamId: string): Promise<StreamInfo> {
+    const known = this.registry.get(streamId);
+    const stopped = await this.pipeline.streams.stop(streamId);
+    if (!stopped && !known) throw ApiError.notFound(`stream ${streamId}`);
+    return this.registry.get(streamId)!;
+  }
+
+  get(streamId: string): StreamInfo | undefined {
+    return this.registry.get(streamId);
+  }
+
+  list(): StreamInfo[] {
+    return this.registry.list();
+  }
+}

@@ -1,0 +1,109 @@
+import { createServer } from 'node:net';
+import { Logger, type LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { MicroserviceOptions } from '@nestjs/microservices';
+import {
+  type ApiServiceKey,
+  API_SERVICES,
+  EvidenceHttpServer,
+  grpcServerOptions,
+  splitAddress,
+} from '@app/api';
+import { loadServeConfig, type ServeConfig } from './serve.config';
+import { ServeModule } from './serve.module';
+import { ServeRuntime } from './serve.runtime';
+
+export const SERVE_SERVICES = Object.keys(API_SERVICES) as ApiServiceKey[];
+
+export interface RunningServer {
+  /** host:port the gRPC API listens on (port 0 in the config is resolved). */
+  grpcAddress: string;
+  evidenceAddress?: string;
+  runtime: ServeRuntime;
+  close(): Promise<void>;
+}
+
+/** Starts `vigil serve` and resolves once it listens; the CLI and the e2e tests share it. */
+export async function startServer(
+  config: ServeConfig,
+  logger: LoggerService | false,
+): Promise<RunningServer> {
+  const grpcAddress = await resolvePort(config.grpc.address);
+  const app = await NestFactory.createMicroservice<MicroserviceOptions>(
+    ServeModule.forRoot(config),
+    {
+      ...grpcServerOptions({ ...config.grpc, address: grpcAddress }, SERVE_SERVICES),
+      logger,
+      abortOnError: false,
+    },
+  );
+  await app.listen();
+  const runtime = app.get(ServeRuntime);
+  let evidence: EvidenceHttpServer | undefined;
+  let evidenceAddress: string | undefined;
+  if (runtime.links && config.evidence.httpAddress) {
+    evidence = new EvidenceHttpServer(runtime.evidenceStore, runtime.links);
+    evidenceAddress = await evidence.listen(config.evidence.httpAddress);
+  }
+  return {
+    grpcAddress,
+    evidenceAddress,
+    runtime,
+    close: async () => {
+      await evidence?.close();
+      await app.close();
+    },
+  };
+}
+
+export async function serve(
+  configFile: string | undefined,
+  modelsDir: string | undefined,
+  logger: LoggerService,
+  out: NodeJS.WritableStream,
+): Promise<number> {
+  const config = loadServeConfig(configFile, process.env, { modelsDir });
+  const server = await startServer(config, logger);
+  const tls = config.grpc.tls
+    ? config.grpc.tls.requireClientCert
+      ? 'mutual TLS'
+      : 'TLS'
+    : 'plaintext';
+  out.write(
+    [
+      `vigil serve: gRPC on ${server.grpcAddress} (${tls}); services ${SERVE_SERVICES.map((s) => API_SERVICES[s].name).join(', ')}, health, reflection`,
+      `  auth: ${config.tokens.length > 0 ? `${config.tokens.length} bearer tokens` : 'OPEN (no tokens configured)'}`,
+      `  history: ${config.history.path}`,
+      `  evidence: ${config.evidence.dir}${server.evidenceAddress ? ` (links served on ${server.evidenceAddress})` : ''}`,
+      `  webhooks: ${config.webhooks.length}`,
+      '',
+    ].join('\n'),
+  );
+  if (config.tokens.length === 0) {
+    new Logger('vigil serve').warn(
+      'no API tokens configured: anyone who reaches the port can use the API',
+    );
+  }
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  out.write('vigil serve: stopping\n');
+  await server.close();
+  return 0;
+}
+
+/** Port 0 becomes a free port now, so the address we print is the one we bind. */
+async function resolvePort(address: string): Promise<string> {
+  const [host, port] = splitAddress(address);
+  if (port !== 0) return address;
+  const free = await new Promise<number>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const bound = probe.address();
+      probe.close(() => resolve(typeof bound === 'object' && bound ? bound.port : 0));
+    });
+  });
+  return `${host.includes(':') ? `[${host}]` : host}:${free}`;
+}

@@ -1,0 +1,234 @@
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { API_ROLES, type ApiRole, type ApiToken, type GrpcServerConfig } from '@app/api';
+import { ConfigError, ConfigReader, type Env, type VigilConfig, loadConfig } from '@app/config';
+import { type WebhookSubscription, parseWebhookSubscriptions } from '@app/webhooks';
+
+/** `vigil serve`: one config file (YAML or JSON) plus the environment, validated once. */
+export interface ServeConfig {
+  vigil: VigilConfig;
+  grpc: GrpcServerConfig;
+  tokens: ApiToken[];
+  streams: { max: number };
+  analysis: { maxClipBytes: number; maxConcurrent: number };
+  /** Named rules files a stream may choose; `default` is VIGIL_RULES_FILE or the shipped rules. */
+  rulesProfiles: Record<string, string>;
+  history: { path: string; maxAgeDays: number; maxEvents: number };
+  evidence: {
+    dir: string;
+    maxAgeDays: number;
+    maxBytes: number;
+    /** How long an alert waits for its evidence before it goes out without it. */
+    timeoutMs: number;
+    /** Base URL webhook bodies link evidence under; no links when unset. */
+    publicUrl?: string;
+    /** Address of the HTTP server that serves those links. */
+    httpAddress?: string;
+    /** HMAC key of the links; required with publicUrl. */
+    linkSecret?: string;
+    linkTtlSec: number;
+  };
+  webhooks: WebhookSubscription[];
+}
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+export function defaultDataDir(env: Env): string {
+  const data = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
+  return join(data, 'vigil');
+}
+
+/** Reads the file (when given) and the environment; the environment wins where both set a value. */
+export function loadServeConfig(
+  file: string | undefined,
+  env: Env,
+  overrides: Partial<VigilConfig> = {},
+): ServeConfig {
+  const raw = file ? readConfigFile(file) : {};
+  const base = file ? dirname(resolve(file)) : process.cwd();
+  const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p.replace(/^~(?=\/)/, homedir())));
+  const root = new ConfigReader(raw, '');
+
+  const grpc = root.object('grpc');
+  const tls = grpc.object('tls');
+  const certFile = tls.string('certFile');
+  const keyFile = tls.string('keyFile');
+  const caFile = tls.string('caFile');
+  const requireClientCert = tls.boolean('requireClientCert') ?? false;
+  tls.done();
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError('grpc.tls', 'needs both certFile and keyFile');
+  }
+  if (requireClientCert && !caFile) {
+    throw new ConfigError('grpc.tls.caFile', 'is required with requireClientCert (mutual TLS)');
+  }
+  const grpcConfig: GrpcServerConfig = {
+    address: env.VIGIL_GRPC_ADDRESS || grpc.string('address') || '127.0.0.1:50051',
+    maxMessageBytes: grpc.integer('maxMessageBytes', 64 * 1024, 256 * MiB) ?? 8 * MiB,
+    ...(certFile && keyFile
+      ? {
+          tls: {
+            certFile: path(certFile),
+            keyFile: path(keyFile),
+            ...(caFile ? { caFile: path(caFile) } : {}),
+            requireClientCert,
+          },
+        }
+      : {}),
+  };
+  grpc.done();
+  if (!/^[^\s]+:\d{1,5}$/.test(grpcConfig.address)) {
+    throw new ConfigError('grpc.address', `"${grpcConfig.address}" is not host:port`);
+  }
+
+  const auth = root.object('auth');
+  const tokens = auth.list('tokens').map((entry, i) => token(entry, `auth.tokens[${i}]`, env));
+  auth.done();
+  const names = new Set<string>();
+  tokens.forEach((t, i) => {
+    if (names.has(t.name))
+      throw new ConfigError(`auth.tokens[${i}].name`, `"${t.name}" is used twice`);
+    names.add(t.name);
+  });
+
+  const streams = root.object('streams');
+  const maxStreams = streams.integer('max', 1, 10_000) ?? 16;
+  streams.done();
+
+  const analysis = root.object('analysis');
+  const analysisConfig = {
+    maxClipBytes: analysis.integer('maxClipBytes', 1, 64 * GiB) ?? 2 * GiB,
+    maxConcurrent: analysis.integer('maxConcurrent', 1, 64) ?? 2,
+  };
+  analysis.done();
+
+  const rules = root.object('rules');
+  const profiles = rules.object('profiles');
+  const rulesProfiles: Record<string, string> = {};
+  for (const name of Object.keys((rules.raw('profiles') as object | undefined) ?? {})) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || name === 'default') {
+      throw new ConfigError(
+        profiles.key(name),
+        'profile names are 1-64 of A-Z a-z 0-9 . _ - and not "default"',
+      );
+    }
+    rulesProfiles[name] = path(profiles.string(name)!);
+  }
+  profiles.done();
+  const rulesFile = rules.string('default');
+  rules.done();
+
+  const dataDir = env.VIGIL_DATA_DIR || defaultDataDir(env);
+  const history = root.object('history');
+  const historyConfig = {
+    path: path(history.string('path') ?? join(dataDir, 'history.sqlite')),
+    maxAgeDays: history.number('maxAgeDays', 0.001, 36_500) ?? 30,
+    maxEvents: history.integer('maxEvents', 1, 1e9) ?? 100_000,
+  };
+  history.done();
+
+  const evidence = root.object('evidence');
+  const publicUrl = evidence.string('publicUrl');
+  const evidenceConfig = {
+    dir: path(evidence.string('dir') ?? join(dataDir, 'evidence')),
+    maxAgeDays: evidence.number('maxAgeDays', 0.001, 36_500) ?? 30,
+    maxBytes: evidence.integer('maxBytes', MiB, 1024 * GiB) ?? 10 * GiB,
+    timeoutMs: evidence.integer('timeoutMs', 100, 60_000) ?? 3000,
+    linkTtlSec: evidence.integer('linkTtlSec', 60, 365 * 86_400) ?? 7 * 86_400,
+    ...(publicUrl ? { publicUrl: publicUrl.replace(/\/+$/, '') } : {}),
+    ...optional('httpAddress', evidence.string('httpAddress')),
+    ...optional('linkSecret', secret(evidence, 'linkSecret', env)),
+  };
+  evidence.done();
+  if (publicUrl) {
+    if (!/^https?:\/\//.test(publicUrl)) {
+      throw new ConfigError('evidence.publicUrl', 'must be an http(s) URL');
+    }
+    if (!evidenceConfig.httpAddress) {
+      throw new ConfigError(
+        'evidence.httpAddress',
+        'is required with publicUrl (where links are served)',
+      );
+    }
+    if (!evidenceConfig.linkSecret || evidenceConfig.linkSecret.length < 16) {
+      throw new ConfigError(
+        'evidence.linkSecret',
+        'of at least 16 characters is required with publicUrl',
+      );
+    }
+  }
+
+  const webhooks = parseWebhookSubscriptions(root.raw('webhooks') ?? [], 'webhooks', env);
+  root.done();
+
+  return {
+    vigil: loadConfig(env, {
+      ...overrides,
+      ...(rulesFile && !overrides.rulesFile ? { rulesFile: path(rulesFile) } : {}),
+    }),
+    grpc: grpcConfig,
+    tokens,
+    streams: { max: maxStreams },
+    analysis: analysisConfig,
+    rulesProfiles,
+    history: historyConfig,
+    evidence: evidenceConfig,
+    webhooks,
+  };
+}
+
+function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError('--config', `cannot read ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return parseYaml(text); // JSON is YAML
+  } catch (error) {
+    throw new ConfigError(
+      '--config',
+      `${file} is not valid YAML or JSON: ${(error as Error).message}`,
+    );
+  }
+}
+
+function token(entry: unknown, key: string, env: Env): ApiToken {
+  const reader = new ConfigReader(entry, key);
+  const name = reader.string('name');
+  if (!name) throw new ConfigError(reader.key('name'), 'is required');
+  const role = reader.string('role');
+  if (!role || !(API_ROLES as readonly string[]).includes(role)) {
+    throw new ConfigError(reader.key('role'), `must be one of ${API_ROLES.join(', ')}`);
+  }
+  const value = secret(reader, 'token', env);
+  if (!value || value.length < 16) {
+    throw new ConfigError(
+      reader.key('token'),
+      'of at least 16 characters is required (token or tokenEnv)',
+    );
+  }
+  reader.done();
+  return { name, role: role as ApiRole, token: value };
+}
+
+/** A secret inline (`<name>`) or, better, from the environment (`<name>Env`). */
+function secret(reader: ConfigReader, name: string, env: Env): string | undefined {
+  const inline = reader.string(name);
+  const fromEnv = reader.string(`${name}Env`);
+  if (inline && fromEnv)
+    throw new ConfigError(reader.key(name), `give ${name} or ${name}Env, not both`);
+  if (!fromEnv) return inline;
+  const value = env[fromEnv];
+  if (!value)
+    throw new ConfigError(reader.key(`${name}Env`), `environment variable ${fromEnv} is not set`);
+  return value;
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
+}

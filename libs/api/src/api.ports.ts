@@ -1,0 +1,73 @@
+import type { DetectionSet, SecurityEvent, StreamState } from '@app/contracts';
+
+/**
+ * What the controllers need from the deployment they run in. Abstract classes, so they double
+ * as Nest injection tokens: `vigil serve` binds the in-process implementations, the ingest and
+ * fusion services bind theirs, and unit tests bind strict mocks.
+ */
+
+/** A stream as StartStream asked for it. */
+export interface StreamSpec {
+  streamId: string;
+  source: string;
+  live: boolean;
+  fps: number;
+  models: string[];
+  rulesProfile: string;
+  labels: Record<string, string>;
+}
+
+export interface StreamInfo extends Omit<StreamSpec, 'source'> {
+  /** Redacted. */
+  source: string;
+  state: StreamState;
+  hasAudio?: boolean;
+  hasVideo?: boolean;
+  decodedSec?: number;
+  reason?: string;
+  startedAt: number;
+  updatedAt: number;
+}
+
+export abstract class StreamControl {
+  /** ALREADY_EXISTS when running, RESOURCE_EXHAUSTED over the stream limit. */
+  abstract start(spec: StreamSpec): Promise<StreamInfo>;
+  /** NOT_FOUND when unknown. */
+  abstract stop(streamId: string): Promise<StreamInfo>;
+  abstract get(streamId: string): StreamInfo | undefined;
+  abstract list(): StreamInfo[];
+  /** What StartStream may ask for. */
+  abstract capabilities(): { models: string[]; rulesProfiles: string[]; fps: number };
+}
+
+/** Wakes live Subscribe calls; they re-read the history by cursor, so nothing is queued here. */
+export abstract class EventSignal {
+  abstract waitForSeqAfter(seq: number, signal: AbortSignal): Promise<void>;
+}
+
+export interface ClipRequest {
+  /** A file the server wrote the upload to. */
+  path: string;
+  name: string;
+  fps?: number;
+  rulesProfile: string;
+}
+
+export interface ClipSink {
+  detections(set: DetectionSet): void;
+  incident(event: SecurityEvent): void;
+}
+
+export interface ClipSummary {
+  streamId: string;
+  decodedSec: number;
+  hasAudio: boolean;
+  hasVideo: boolean;
+  truncated: boolean;
+  incidents: number;
+}
+
+export abstract class ClipAnalyzer {
+  abstract capabilities(): { models: string[]; rulesProfiles: string[]; fps: number };
+  abstract analyze(request: ClipRequest, sink: ClipSink, signal: AbortSignal): Promise<ClipSummary>;
+}

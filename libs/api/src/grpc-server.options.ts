@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ServerCredentials, type Server } from '@grpc/grpc-js';
+import {
+  type Options as LoaderOptions,
+  type PackageDefinition,
+  loadSync,
+} from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { type GrpcOptions, Transport } from '@nestjs/microservices';
+import { protosDir } from '@app/contracts';
+
+/** The services Vigil serves; each app picks the ones it owns. */
+export const API_SERVICES = {
+  streams: { name: 'StreamService', file: 'stream_service.proto' },
+  events: { name: 'EventService', file: 'event_service.proto' },
+  analysis: { name: 'AnalysisService', file: 'analysis_service.proto' },
+  inference: { name: 'InferenceService', file: 'inference_service.proto' },
+} as const;
+export type ApiServiceKey = keyof typeof API_SERVICES;
+
+export const API_PACKAGE = 'vigil.v1';
+
+export interface GrpcTlsConfig {
+  certFile: string;
+  keyFile: string;
+  /** CA bundle for client certificates; with `requireClientCert`, mutual TLS. */
+  caFile?: string;
+  requireClientCert?: boolean;
+}
+
+export interface GrpcServerConfig {
+  /** host:port; port 0 picks a free one. */
+  address: string;
+  tls?: GrpcTlsConfig;
+  /** Larger messages are refused with RESOURCE_EXHAUSTED before any handler runs. */
+  maxMessageBytes: number;
+}
+
+/**
+ * How clients see our messages: camelCase fields, enums by name, 64-bit ints as numbers (ms
+ * timestamps stay far below 2^53), defaults filled in, and `oneof` names set.
+ */
+export const PROTO_LOADER_OPTIONS: LoaderOptions = {
+  keepCase: false,
+  longs: Number,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+};
+
+/** One package definition per set of services: what Nest binds and what reflection describes. */
+export function apiPackageDefinition(services: readonly ApiServiceKey[]): PackageDefinition {
+  return loadSync(
+    [...services.map((s) => join('vigil', 'v1', API_SERVICES[s].file)), healthProtoPath],
+    { ...PROTO_LOADER_OPTIONS, includeDirs: [protosDir()] },
+  );
+}
+
+export function serverCredentials(tls: GrpcTlsConfig | undefined): ServerCredentials {
+  if (!tls) return ServerCredentials.createInsecure();
+  return ServerCredentials.createSsl(
+    tls.caFile ? readFileSync(tls.caFile) : null,
+    [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }],
+    tls.requireClientCert ?? false,
+  );
+}
+
+/**
+ * The one set of transport options for a Vigil gRPC server: `vigil serve`, the ingest and
+ * fusion services and the e2e tests all build their server from it. Besides Nest's
+ * controllers it adds the standard grpc.health.v1 service and server reflection, so
+ * `grpcurl` and Kubernetes probes work without our .proto files.
+ */
+export function grpcServerOptions(
+  config: GrpcServerConfig,
+  services: readonly ApiServiceKey[],
+  health: HealthImplementation = new HealthImplementation(),
+): GrpcOptions {
+  const packageDefinition = apiPackageDefinition(services);
+  for (const key of services)
+    health.setStatus(`${API_PACKAGE}.${API_SERVICES[key].name}`, 'SERVING');
+  health.setStatus('', 'SERVING');
+  return {
+    transport: Transport.GRPC,
+    options: {
+      url: config.address,
+      package: API_PACKAGE,
+      packageDefinition,
+      credentials: serverCredentials(config.tls),
+      maxReceiveMessageLength: config.maxMessageBytes,
+      maxSendMessageLength: config.maxMessageBytes,
+      gracefulShutdown: true,
+      onLoadPackageDefinition: (definition: PackageDefinition, server: Server) => {
+        new ReflectionService(definition).addToServer(server);
+        health.addToServer(server);
+      },
+    },
+  };
+}

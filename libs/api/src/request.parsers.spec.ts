@@ -1,0 +1,108 @@
+import { ApiError, ApiErrorCode } from './api.error';
+import { eventFilter, streamSpec, streamStates, timeBound } from './request.parsers';
+
+const capabilities = {
+  models: ['efficientat-mn04', 'yolox-nano'],
+  rulesProfiles: ['default', 'indoor'],
+  fps: 5,
+};
+
+function fieldOf(run: () => unknown): string | undefined {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ApiError);
+    expect((error as ApiError).code).toBe(ApiErrorCode.INVALID_ARGUMENT);
+    expect((error as ApiError).message.startsWith(`${(error as ApiError).field}:`)).toBe(true);
+    return (error as ApiError).field;
+  }
+  throw new Error('did not throw');
+}
+
+describe('streamSpec', () => {
+  it('fills defaults: id from the source, live for network sources, all models, default rules', () => {
+    expect(streamSpec({ source: 'rtsp://user:pw@cam-3.local/stream1' }, capabilities)).toEqual({
+      streamId: 'cam-3.local-stream1',
+      source: 'rtsp://user:pw@cam-3.local/stream1',
+      live: true,
+      fps: 5,
+      models: ['efficientat-mn04', 'yolox-nano'],
+      rulesProfile: 'default',
+      labels: {},
+    });
+    expect(streamSpec({ source: '/clips/a.mp4' }, capabilities).live).toBe(false);
+  });
+
+  it('keeps what the caller chose', () => {
+    const spec = streamSpec(
+      {
+        source: '/clips/a.mp4',
+        streamId: 'lobby:1',
+        live: true,
+        fps: 2,
+        models: ['yolox-nano'],
+        rulesProfile: 'indoor',
+        labels: { site: 'HQ', camera: 'Lobby' },
+      },
+      capabilities,
+    );
+    expect(spec).toMatchObject({
+      streamId: 'lobby:1',
+      live: true,
+      fps: 2,
+      models: ['yolox-nano'],
+      rulesProfile: 'indoor',
+      labels: { camera: 'Lobby', site: 'HQ' },
+    });
+  });
+
+  it.each([
+    [{ source: '' }, 'source'],
+    [{ source: 'a.mp4', streamId: 'has space' }, 'stream_id'],
+    [{ source: 'a.mp4', fps: 0 }, 'fps'],
+    [{ source: 'a.mp4', fps: 61 }, 'fps'],
+    [{ source: 'a.mp4', models: ['yolox-nano', 'yolov9'] }, 'models[1]'],
+    [{ source: 'a.mp4', rulesProfile: 'outdoor' }, 'rules_profile'],
+    [{ source: 'a.mp4', labels: { 'bad key': 'x' } }, 'labels[bad key]'],
+    [{ source: 'a.mp4', labels: { k: 'x'.repeat(257) } }, 'labels[k]'],
+  ])('names the bad field of %j', (request, field) => {
+    expect(fieldOf(() => streamSpec(request, capabilities))).toBe(field);
+  });
+});
+
+describe('eventFilter', () => {
+  it('maps proto enums and lists to the history filter', () => {
+    expect(
+      eventFilter({
+        streamIds: ['cam-1'],
+        classes: ['glass_break', 'person'],
+        minSeverity: 'SEVERITY_MEDIUM',
+      }),
+    ).toEqual({ streamIds: ['cam-1'], classes: ['glass_break', 'person'], minSeverity: 'medium' });
+    expect(
+      eventFilter({ streamIds: [], classes: [], minSeverity: 'SEVERITY_UNSPECIFIED' }),
+    ).toEqual({});
+    expect(eventFilter(undefined)).toEqual({});
+  });
+
+  it('names the bad entry', () => {
+    expect(fieldOf(() => eventFilter({ classes: ['person', 'ufo'] }))).toBe('filter.classes[1]');
+    expect(fieldOf(() => eventFilter({ streamIds: ['ok', ''] }))).toBe('filter.stream_ids[1]');
+  });
+});
+
+describe('streamStates and timeBound', () => {
+  it('accepts proto state names only', () => {
+    expect(streamStates(['STREAM_STATE_STARTED', 'STREAM_STATE_FAILED'])).toEqual([
+      'started',
+      'failed',
+    ]);
+    expect(fieldOf(() => streamStates(['STREAM_STATE_UNSPECIFIED']))).toBe('states[0]');
+  });
+
+  it('treats 0 as unbounded and refuses negative times', () => {
+    expect(timeBound(0, 'from_ms')).toBeUndefined();
+    expect(timeBound(1_700_000_000_000, 'from_ms')).toBe(1_700_000_000_000);
+    expect(fieldOf(() => timeBound(-1, 'to_ms'))).toBe('to_ms');
+  });
+});

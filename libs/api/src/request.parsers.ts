@@ -1,0 +1,182 @@
+import {
+  AUDIO_CLASSES,
+  type CanonicalClass,
+  SEVERITIES,
+  type Severity,
+  type StreamState,
+  VIDEO_CLASSES,
+  streamIdFor,
+} from '@app/contracts';
+import type { EventFilter } from '@app/history';
+import { ApiError } from './api.error';
+import type { StreamSpec } from './api.ports';
+
+/**
+ * Request validation. Every failure is INVALID_ARGUMENT naming the field as the client wrote
+ * it (snake_case, the .proto's name), so a caller can fix the request without reading code.
+ */
+
+const STREAM_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+const LABEL_KEY = /^[A-Za-z0-9._-]{1,64}$/;
+const MAX_LABELS = 32;
+const MAX_LABEL_VALUE = 256;
+const MAX_SOURCE = 4096;
+const CLASSES: readonly string[] = [...AUDIO_CLASSES, ...VIDEO_CLASSES];
+/** Every state once: a new StreamState fails to compile here until it is accepted. */
+const STREAM_STATES = Object.keys({
+  started: true,
+  reconnecting: true,
+  ended: true,
+  failed: true,
+} satisfies Record<StreamState, true>);
+const NETWORK_SCHEME = /^(rtsps?|rtmps?|https?|srt|udp|tcp):\/\//i;
+
+export function streamId(value: unknown, field = 'stream_id'): string {
+  if (typeof value !== 'string' || value === '') throw ApiError.invalid(field, 'is required');
+  if (!STREAM_ID.test(value)) {
+    throw ApiError.invalid(field, 'must be 1-128 characters of A-Z a-z 0-9 . _ : -');
+  }
+  return value;
+}
+
+export function eventId(value: unknown, field = 'event_id'): string {
+  if (typeof value !== 'string' || value === '') throw ApiError.invalid(field, 'is required');
+  if (value.length > 256) throw ApiError.invalid(field, 'is longer than 256 characters');
+  return value;
+}
+
+function fps(value: unknown, field: string): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !(value >= 0.1 && value <= 60)) {
+    throw ApiError.invalid(field, 'must be between 0.1 and 60');
+  }
+  return value;
+}
+
+export interface Capabilities {
+  models: string[];
+  rulesProfiles: string[];
+  fps: number;
+}
+
+export function rulesProfile(value: unknown, capabilities: Capabilities, field: string): string {
+  const profile = typeof value === 'string' && value !== '' ? value : 'default';
+  if (!capabilities.rulesProfiles.includes(profile)) {
+    throw ApiError.invalid(
+      field,
+      `unknown rules profile "${profile}" (available: ${capabilities.rulesProfiles.join(', ')})`,
+    );
+  }
+  return profile;
+}
+
+export function clipFps(value: unknown, capabilities: Capabilities, field: string): number {
+  return fps(value, field) ?? capabilities.fps;
+}
+
+interface StartStreamRequest {
+  source?: string;
+  streamId?: string;
+  live?: boolean | null;
+  fps?: number | null;
+  models?: string[];
+  rulesProfile?: string;
+  labels?: Record<string, string>;
+}
+
+export function streamSpec(request: StartStreamRequest, capabilities: Capabilities): StreamSpec {
+  const source = request.source ?? '';
+  if (source.trim() === '') throw ApiError.invalid('source', 'is required');
+  if (source.length > MAX_SOURCE) {
+    throw ApiError.invalid('source', `is longer than ${MAX_SOURCE} characters`);
+  }
+  const models = request.models ?? [];
+  models.forEach((name, i) => {
+    if (!capabilities.models.includes(name)) {
+      throw ApiError.invalid(
+        `models[${i}]`,
+        `model "${name}" is not loaded (loaded: ${capabilities.models.join(', ')})`,
+      );
+    }
+  });
+  return {
+    streamId: request.streamId ? streamId(request.streamId) : streamIdFor(source),
+    source,
+    live: typeof request.live === 'boolean' ? request.live : NETWORK_SCHEME.test(source),
+    fps: fps(request.fps, 'fps') ?? capabilities.fps,
+    models: models.length > 0 ? [...new Set(models)] : capabilities.models,
+    rulesProfile: rulesProfile(request.rulesProfile, capabilities, 'rules_profile'),
+    labels: labels(request.labels ?? {}),
+  };
+}
+
+function labels(value: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(value);
+  if (entries.length > MAX_LABELS) {
+    throw ApiError.invalid('labels', `has more than ${MAX_LABELS} entries`);
+  }
+  for (const [key, text] of entries) {
+    if (!LABEL_KEY.test(key)) {
+      throw ApiError.invalid(`labels[${key}]`, 'keys are 1-64 characters of A-Z a-z 0-9 . _ -');
+    }
+    if (text.length > MAX_LABEL_VALUE) {
+      throw ApiError.invalid(`labels[${key}]`, `is longer than ${MAX_LABEL_VALUE} characters`);
+    }
+  }
+  return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
+}
+
+export function streamStates(values: unknown, field = 'states'): StreamState[] {
+  return ((values as string[] | undefined) ?? []).map((value, i) => {
+    const name = typeof value === 'string' ? value.replace(/^STREAM_STATE_/, '').toLowerCase() : '';
+    if (!STREAM_STATES.includes(name)) {
+      throw ApiError.invalid(`${field}[${i}]`, `is not a stream state`);
+    }
+    return name as StreamState;
+  });
+}
+
+interface FilterMessage {
+  streamIds?: string[];
+  classes?: string[];
+  minSeverity?: string;
+}
+
+export function eventFilter(
+  message: FilterMessage | null | undefined,
+  field = 'filter',
+): EventFilter {
+  const filter: EventFilter = {};
+  const ids = message?.streamIds ?? [];
+  if (ids.length > 0)
+    filter.streamIds = ids.map((id, i) => streamId(id, `${field}.stream_ids[${i}]`));
+  const classes = message?.classes ?? [];
+  if (classes.length > 0) {
+    filter.classes = classes.map((cls, i) => {
+      if (!CLASSES.includes(cls)) {
+        throw ApiError.invalid(
+          `${field}.classes[${i}]`,
+          `unknown class "${cls}" (${CLASSES.join(', ')})`,
+        );
+      }
+      return cls as CanonicalClass;
+    });
+  }
+  const severity = message?.minSeverity ?? 'SEVERITY_UNSPECIFIED';
+  if (severity !== 'SEVERITY_UNSPECIFIED') {
+    const name = severity.replace(/^SEVERITY_/, '').toLowerCase();
+    if (!(SEVERITIES as readonly string[]).includes(name)) {
+      throw ApiError.invalid(`${field}.min_severity`, 'is not a severity');
+    }
+    filter.minSeverity = name as Severity;
+  }
+  return filter;
+}
+
+export function timeBound(value: unknown, field: string): number | undefined {
+  if (value === undefined || value === null || value === 0) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw ApiError.invalid(field, 'must be milliseconds since the epoch');
+  }
+  return value;
+}

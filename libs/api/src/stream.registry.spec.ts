@@ -1,0 +1,91 @@
+import type { StreamSpec } from './api.ports';
+import { StreamRegistry } from './stream.registry';
+
+const spec = (streamId: string): StreamSpec => ({
+  streamId,
+  source: 'rtsp://admin:secret@cam.local/live?token=abc',
+  live: true,
+  fps: 5,
+  models: ['yolox-nano'],
+  rulesProfile: 'default',
+  labels: { camera: 'Lobby' },
+});
+const defaults = { live: false, fps: 5, models: [], rulesProfile: 'default', labels: {} };
+
+describe('StreamRegistry', () => {
+  let now = 1000;
+  const registry = () => new StreamRegistry(() => now, 2);
+
+  it('redacts the source and follows ingest statuses', () => {
+    const streams = registry();
+    const started = streams.register(spec('cam-1'));
+    expect(started.source).not.toContain('secret');
+    expect(started.source).not.toContain('token=abc');
+    now = 2000;
+    streams.apply(
+      {
+        streamId: 'cam-1',
+        state: 'started',
+        source: 'rtsp://cam.local/live',
+        hasAudio: true,
+        hasVideo: true,
+      },
+      defaults,
+    );
+    streams.apply(
+      {
+        streamId: 'cam-1',
+        state: 'reconnecting',
+        source: 'rtsp://cam.local/live',
+        reason: 'refused',
+      },
+      defaults,
+    );
+    expect(streams.get('cam-1')).toMatchObject({
+      state: 'reconnecting',
+      hasAudio: true,
+      hasVideo: true,
+      reason: 'refused',
+      labels: { camera: 'Lobby' },
+      startedAt: 1000,
+      updatedAt: 2000,
+    });
+    expect(streams.isRunning('cam-1')).toBe(true);
+    streams.apply(
+      { streamId: 'cam-1', state: 'ended', source: 'rtsp://cam.local/live', decodedSec: 12.5 },
+      defaults,
+    );
+    expect(streams.get('cam-1')).toMatchObject({
+      state: 'ended',
+      decodedSec: 12.5,
+      reason: undefined,
+    });
+    expect(streams.runningCount()).toBe(0);
+  });
+
+  it('learns streams it did not start (another replica, the CLI)', () => {
+    const streams = registry();
+    streams.apply({ streamId: 'other', state: 'started', source: '/clips/x.mp4' }, defaults);
+    expect(streams.get('other')).toMatchObject({
+      streamId: 'other',
+      state: 'started',
+      source: '/clips/x.mp4',
+      fps: 5,
+    });
+  });
+
+  it('keeps a bounded number of finished streams, never dropping running ones', () => {
+    const streams = registry();
+    streams.register(spec('running'));
+    for (const id of ['a', 'b', 'c', 'd']) {
+      streams.register(spec(id));
+      streams.apply({ streamId: id, state: 'ended', source: '' }, defaults);
+    }
+    expect(
+      streams
+        .list()
+        .map((s) => s.streamId)
+        .sort(),
+    ).toEqual(['c', 'd', 'running']);
+  });
+});

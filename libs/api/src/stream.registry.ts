@@ -1,0 +1,84 @@
+import type { StreamStatus } from '@app/contracts';
+import { redactUrl } from '@app/media';
+import type { StreamInfo, StreamSpec } from './api.ports';
+
+/** Finished streams kept for GetStream/ListStreams; the oldest go first. */
+const DEFAULT_MAX_FINISHED = 1000;
+
+/**
+ * What the API knows about streams: the spec StartStream accepted, updated by the status
+ * messages ingest publishes. It reads statuses from the bus, so it holds for streams started
+ * by another replica or by `vigil stream start` too.
+ */
+export class StreamRegistry {
+  private readonly streams = new Map<string, StreamInfo>();
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly maxFinished = DEFAULT_MAX_FINISHED,
+  ) {}
+
+  /** A stream about to start; it counts as running until a status says otherwise. */
+  register(spec: StreamSpec): StreamInfo {
+    const at = this.now();
+    const info: StreamInfo = {
+      ...spec,
+      source: redactUrl(spec.source),
+      state: 'started',
+      startedAt: at,
+      updatedAt: at,
+    };
+    this.streams.delete(spec.streamId); // re-insert: Map order is age order for pruning
+    this.streams.set(spec.streamId, info);
+    this.prune();
+    return info;
+  }
+
+  apply(status: StreamStatus, defaults: Omit<StreamSpec, 'streamId' | 'source'>): StreamInfo {
+    const at = this.now();
+    const known = this.streams.get(status.streamId);
+    const info: StreamInfo = {
+      ...(known ?? { ...defaults, streamId: status.streamId, startedAt: at }),
+      source: status.source || known?.source || '',
+      state: status.state,
+      hasAudio: status.hasAudio ?? known?.hasAudio,
+      hasVideo: status.hasVideo ?? known?.hasVideo,
+      decodedSec: status.decodedSec ?? known?.decodedSec,
+      reason: status.reason,
+      updatedAt: at,
+    };
+    if (!known) this.streams.set(status.streamId, info);
+    else Object.assign(known, info);
+    this.prune();
+    return known ?? info;
+  }
+
+  get(streamId: string): StreamInfo | undefined {
+    const info = this.streams.get(streamId);
+    return info && { ...info };
+  }
+
+  list(): StreamInfo[] {
+    return [...this.streams.values()].map((info) => ({ ...info }));
+  }
+
+  isRunning(streamId: string): boolean {
+    const state = this.streams.get(streamId)?.state;
+    return state === 'started' || state === 'reconnecting';
+  }
+
+  runningCount(): number {
+    return [...this.streams.keys()].filter((id) => this.isRunning(id)).length;
+  }
+
+  private prune(): void {
+    let finished = this.streams.size - this.runningCount();
+    for (const [id] of this.streams) {
+      if (finished <= this.maxFinished) return;
+      if (!this.isRunning(id)) {
+        this.streams.delete(id);
+        finished--;
+      }
+    }
+  }
+}
