@@ -10,6 +10,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { type GrpcOptions, Transport } from '@nestjs/microservices';
 import { protosDir } from '@app/contracts';
+import { withProtocMapEntryNames } from './reflection-descriptors';
 
 /** The services Vigil serves; each app picks the ones it owns. */
 export const API_SERVICES = {
@@ -93,7 +94,7 @@ export function grpcServerOptions(
       maxSendMessageLength: config.maxMessageBytes,
       gracefulShutdown: true,
       onLoadPackageDefinition: (definition: PackageDefinition, server: Server) => {
-        new ReflectionService(definition).addToServer(server);
+        new ReflectionService(withProtocMapEntryNames(definition)).addToServer(server);
         health.addToServer(server);
       },
     },

@@ -1,0 +1,302 @@
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type IncomingHttpHeaders, createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { credentials, status } from '@grpc/grpc-js';
+import { verifyWebhookSignature } from '@app/webhooks';
+import { loadServeConfig } from '../apps/vigil/src/serve/serve.config';
+import { type RunningServer, startServer } from '../apps/vigil/src/serve/serve.command';
+import { apiClients, bearer, fixture, modelsDir, statusOf, unary } from '@app/testing';
+
+const SECRET = 'webhook-secret-for-the-e2e-test';
+
+async function serveWith(
+  dir: string,
+  lines: string[],
+  extraEvidence: string[] = [],
+): Promise<RunningServer> {
+  const file = join(dir, 'vigil.yaml');
+  writeFileSync(
+    file,
+    [
+      ...lines,
+      'history:',
+      '  path: ./history.sqlite',
+      'evidence:',
+      '  dir: ./evidence',
+      ...extraEvidence,
+    ].join('\n'),
+  );
+  const config = loadServeConfig(file, {
+    ...process.env,
+    VIGIL_MODELS_DIR: modelsDir(),
+    E2E_HOOK_SECRET: SECRET,
+  });
+  return startServer(config, false);
+}
+
+describe('vigil serve: webhooks with evidence links', () => {
+  let dir: string;
+  let server: RunningServer;
+  let receiver: Server;
+  const deliveries: { headers: IncomingHttpHeaders; body: string }[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-serve-hooks-'));
+    receiver = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (c: Buffer) => chunks.push(c));
+      request.on('end', () => {
+        deliveries.push({ headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const port = (receiver.address() as AddressInfo).port;
+    server = await serveWith(
+      dir,
+      [
+        'grpc:',
+        '  address: 127.0.0.1:0',
+        'webhooks:',
+        `  - { id: ops, url: "http://127.0.0.1:${port}/hook", secretEnv: E2E_HOOK_SECRET, filter: { minSeverity: medium } }`,
+      ],
+      [
+        '  httpAddress: 127.0.0.1:0',
+        '  publicUrl: http://vigil.invalid',
+        `  linkSecret: ${'l'.repeat(32)}`,
+      ],
+    );
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await new Promise((r) => receiver?.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('posts the comp01 intrusion, signed, with links that download its evidence', async () => {
+    const api = apiClients(server.grpcAddress);
+    try {
+      await unary(api.streams, 'StartStream', {
+        source: fixture('clips/comp01_person_glassbreak.mp4'),
+        labels: { camera: 'Lobby' },
+      });
+    } finally {
+      api.close();
+    }
+    for (let i = 0; i < 400 && deliveries.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 25));
+    expect(deliveries).toHaveLength(1);
+    const [{ headers, body }] = deliveries;
+    expect(
+      verifyWebhookSignature(
+        SECRET,
+        headers['x-vigil-timestamp'] as string,
+        body,
+        headers['x-vigil-signature'] as string,
+      ),
+    ).toBe(true);
+    expect(
+      verifyWebhookSignature(
+        'another-secret-of-16+',
+        headers['x-vigil-timestamp'] as string,
+        body,
+        headers['x-vigil-signature'] as string,
+      ),
+    ).toBe(false);
+    const payload = JSON.parse(body);
+    expect(headers['x-vigil-event-id']).toBe(payload.eventId);
+    expect(payload).toMatchObject({
+      type: 'vigil.incident',
+      streamId: 'comp01_person_glassbreak',
+      labels: { camera: 'Lobby' },
+      rule: 'intrusion',
+      severity: 'high',
+    });
+    const snapshot = payload.evidence.find((e: { name: string }) => e.name === 'snapshot.jpg');
+    const link = new URL(snapshot.url);
+    expect(link.origin).toBe('http://vigil.invalid');
+    const local = `http://${server.evidenceAddress}${link.pathname}${link.search}`;
+    const download = await fetch(local);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-type')).toBe('image/jpeg');
+    const bytes = Buffer.from(await download.arrayBuffer());
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(snapshot.sha256);
+
+    const forged = new URL(local);
+    forged.searchParams.set('signature', '0'.repeat(64));
+    expect((await fetch(forged)).status).toBe(403);
+    const otherFile = local.replace('snapshot.jpg', 'audio.wav');
+    expect((await fetch(otherFile)).status).toBe(403);
+  });
+});
+
+describe('vigil serve: TLS and mutual TLS', () => {
+  let dir: string;
+  let server: RunningServer;
+  const pem = (name: string) => readFileSync(join(dir, name));
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-serve-tls-'));
+    const openssl = (...args: string[]) =>
+      execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=Vigil test CA',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+    );
+    const leaf = (name: string, san: string) => {
+      openssl(
+        'req',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-subj',
+        `/CN=${name}`,
+        '-keyout',
+        `${name}.key`,
+        '-out',
+        `${name}.csr`,
+      );
+      writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${san}\n`);
+      openssl(
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-days',
+        '1',
+        '-extfile',
+        `${name}.ext`,
+        '-out',
+        `${name}.crt`,
+      );
+    };
+    leaf('server', 'DNS:localhost,IP:127.0.0.1');
+    leaf('client', 'DNS:camera-system');
+    server = await serveWith(dir, [
+      'grpc:',
+      '  address: 127.0.0.1:0',
+      '  tls:',
+      '    certFile: server.crt',
+      '    keyFile: server.key',
+      '    caFile: ca.crt',
+      '    requireClientCert: true',
+    ]);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves clients presenting a certificate from the configured CA', async () => {
+    const api = apiClients(
+      server.grpcAddress,
+      credentials.createSsl(pem('ca.crt'), pem('client.key'), pem('client.crt')),
+    );
+    try {
+      const health = await unary<{ status: string }>(api.health, 'Check', { service: '' });
+      expect(health.status).toBe('SERVING');
+      const page = await unary<{ events: unknown[] }>(
+        api.events,
+        'ListEvents',
+        {},
+        bearer(undefined),
+      );
+      expect(page.events).toEqual([]);
+    } finally {
+      api.close();
+    }
+  });
+
+  it('refuses clients without a certificate, and plaintext clients', async () => {
+    for (const creds of [credentials.createSsl(pem('ca.crt')), credentials.createInsecure()]) {
+      const api = apiClients(server.grpcAddress, creds);
+      try {
+        const result = await statusOf(
+          unary(api.health, 'Check', { service: '' }, undefined, { deadline: Date.now() + 3000 }),
+        );
+        expect([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]).toContain(result.code);
+      } finally {
+        api.close();
+      }
+    }
+  });
+});
+
+/** grpcurl: `GRPCURL` or PATH or Go's bin folder; CI installs it (VIGIL_REQUIRE_GRPCURL=1). */
+function findGrpcurl(): string | undefined {
+  const candidates = [
+    process.env.GRPCURL,
+    'grpcurl',
+    join(homedir(), 'go', 'bin', 'grpcurl'),
+    join(__dirname, '..', '.cache', 'bin', 'grpcurl'),
+  ];
+  for (const candidate of candidates) {
+    if (!candidate) continue;
+    if (candidate.includes('/') && !existsSync(candidate)) continue;
+    if (spawnSync(candidate, ['-version'], { stdio: 'ignore' }).status === 0) return candidate;
+  }
+  if (process.env.VIGIL_REQUIRE_GRPCURL === '1')
+    throw new Error('grpcurl is required here but was not found');
+  return undefined;
+}
+
+const grpcurl = findGrpcurl();
+(grpcurl ? describe : describe.skip)('vigil serve: grpcurl through reflection', () => {
+  let dir: string;
+  let server: RunningServer;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-serve-grpcurl-'));
+    server = await serveWith(dir, ['grpc:', '  address: 127.0.0.1:0']);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists and describes the services without any .proto file', async () => {
+    // Asynchronously: the server under test runs in this very process.
+    const run = async (...args: string[]) =>
+      (await promisify(execFile)(grpcurl!, ['-plaintext', ...args], { encoding: 'utf8' })).stdout;
+    expect((await run(server.grpcAddress, 'list')).trim().split('\n').sort()).toEqual([
+      'grpc.health.v1.Health',
+      'vigil.v1.AnalysisService',
+      'vigil.v1.EventService',
+      'vigil.v1.InferenceService',
+      'vigil.v1.StreamService',
+    ]);
+    expect(await run(server.grpcAddress, 'describe', 'vigil.v1.EventService')).toContain(
+      'rpc Subscribe ( .vigil.v1.SubscribeRequest ) returns ( stream .vigil.v1.EventRecord );',
+    );
+    const health = JSON.parse(await run(server.grpcAddress, 'grpc.health.v1.Health/Check'));
+    expect(health).toEqual({ status: 'SERVING' });
+    const listed = JSON.parse(
+      await run('-d', '{"pageSize": 1}', server.grpcAddress, 'vigil.v1.EventService/ListEvents'),
+    );
+    expect(listed).toEqual({});
+  });
+});
