@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status, type ClientReadableStream, type ClientDuplexStream } from '@grpc/grpc-js';
-import { loadServeConfig } from '../apps/vigil/src/serve/serve.config';
+import { loadServeConfig } from '@app/service';
 import { type RunningServer, startServer } from '../apps/vigil/src/serve/serve.command';
 import {
   type ApiClients,

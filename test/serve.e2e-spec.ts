@@ -8,7 +8,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, status } from '@grpc/grpc-js';
 import { verifyWebhookSignature } from '@app/webhooks';
-import { loadServeConfig } from '../apps/vigil/src/serve/serve.config';
+import { loadServeConfig } from '@app/service';
 import { type RunningServer, startServer } from '../apps/vigil/src/serve/serve.command';
 import { apiClients, bearer, fixture, modelsDir, statusOf, unary } from '@app/testing';
 

@@ -4,3 +4,5 @@ export * from './runtime.providers';
 export * from './service.bootstrap';
 export * from './service.tokens';
 export * from './stage.worker';
+export * from './api-config.loader';
+export * from './incident.desk';

@@ -9,7 +9,7 @@ import {
   grpcServerOptions,
   splitAddress,
 } from '@app/api';
-import { loadServeConfig, type ServeConfig } from './serve.config';
+import { loadServeConfig, type ServeConfig } from '@app/service';
 import { ServeModule } from './serve.module';
 import { ServeRuntime } from './serve.runtime';
 
@@ -39,20 +39,11 @@ export async function startServer(
   );
   await app.listen();
   const runtime = app.get(ServeRuntime);
-  let evidence: EvidenceHttpServer | undefined;
-  let evidenceAddress: string | undefined;
-  if (runtime.links && config.evidence.httpAddress) {
-    evidence = new EvidenceHttpServer(runtime.evidenceStore, runtime.links);
-    evidenceAddress = await evidence.listen(config.evidence.httpAddress);
-  }
   return {
     grpcAddress,
-    evidenceAddress,
+    evidenceAddress: runtime.desk.evidenceAddress,
     runtime,
-    close: async () => {
-      await evidence?.close();
-      await app.close();
-    },
+    close: () => app.close(),
   };
 }
 

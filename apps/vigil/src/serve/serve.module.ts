@@ -18,7 +18,7 @@ import { FfmpegLocator, MediaDecoder } from '@app/media';
 import { ModelLoader } from '@app/models';
 import { runtimeProviders } from '@app/service';
 import { VIGIL_CONFIG } from '../vigil.tokens';
-import type { ServeConfig } from './serve.config';
+import type { ServeConfig } from '@app/service';
 import { ServeRuntime } from './serve.runtime';
 
 const fromRuntime = <T>(provide: unknown, pick: (runtime: ServeRuntime) => T) => ({
@@ -46,9 +46,9 @@ export class ServeModule {
           useFactory: (decoder: MediaDecoder, loader: ModelLoader, locator: FfmpegLocator) =>
             ServeRuntime.create(config, decoder, loader, locator),
         },
-        fromRuntime(EventRepository, (runtime) => runtime.events),
-        fromRuntime(EventSignal, (runtime) => runtime.feed),
-        fromRuntime(EVIDENCE_STORE, (runtime) => runtime.evidenceStore),
+        fromRuntime(EventRepository, (runtime) => runtime.desk.events),
+        fromRuntime(EventSignal, (runtime) => runtime.desk.feed),
+        fromRuntime(EVIDENCE_STORE, (runtime) => runtime.desk.evidenceStore),
         fromRuntime(StreamControl, (runtime) => runtime.streams),
         fromRuntime(ClipAnalyzer, (runtime) => runtime.clips),
         fromRuntime(DirectInference, (runtime) => runtime.inference),

@@ -1,51 +1,35 @@
-import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { DirectInference, EvidenceLinkSigner, StreamRegistry } from '@app/api';
+import type { OnApplicationShutdown } from '@nestjs/common';
+import { DirectInference, StreamRegistry } from '@app/api';
 import type { Subscription } from '@app/bus';
 import { Topics } from '@app/contracts';
-import { EvidenceWriter, FfmpegRunner, FolderEvidenceStore } from '@app/evidence';
+import { FfmpegRunner } from '@app/evidence';
 import { loadRuleSet } from '@app/fusion';
-import { EventRepository, HistoryDatabase } from '@app/history';
 import type { FfmpegLocator, MediaDecoder } from '@app/media';
 import type { ModelLoader } from '@app/models';
-import { EmbeddedPipeline, EventFeed, EvidenceTap, IncidentRecorder } from '@app/pipeline';
-import { WebhookBodyBuilder, WebhookDispatcher, WebhookOutbox } from '@app/webhooks';
+import { EmbeddedPipeline } from '@app/pipeline';
+import { IncidentDesk, type ServeConfig } from '@app/service';
 import { EmbeddedClipAnalyzer } from './embedded-clip.analyzer';
 import { EmbeddedStreamControl } from './embedded-stream.control';
 
-import type { ServeConfig } from './serve.config';
-
-const DAY_MS = 86_400_000;
-/** Retention runs this often; it deletes in bounded batches, so a run is short. */
-const SWEEP_EVERY_MS = 10 * 60_000;
 const STATUS_GROUP = 'vigil-api-streams';
 
 /**
  * Everything `vigil serve` runs in one process, built in dependency order and stopped in
- * reverse: the pipeline on its in-memory bus, the evidence tap and incident recorder beside
- * it, the history and its webhook outbox in one SQLite file, and the dispatcher delivering it.
+ * reverse: the pipeline on its in-memory bus, the incident desk beside it (evidence, history,
+ * webhooks), and the ports the gRPC controllers call.
  */
 export class ServeRuntime implements OnApplicationShutdown {
-  private readonly logger = new Logger('vigil serve');
-  private sweepTimer?: NodeJS.Timeout;
   private statusSubscription?: Subscription;
   private stopped = false;
 
   private constructor(
     readonly config: ServeConfig,
     readonly pipeline: EmbeddedPipeline,
-    readonly database: HistoryDatabase,
-    readonly events: EventRepository,
-    readonly evidenceStore: FolderEvidenceStore,
-    readonly feed: EventFeed,
+    readonly desk: IncidentDesk,
     readonly registry: StreamRegistry,
-    readonly tap: EvidenceTap,
-    readonly recorder: IncidentRecorder,
-    readonly outbox: WebhookOutbox,
-    readonly dispatcher: WebhookDispatcher,
     readonly inference: DirectInference,
     readonly streams: EmbeddedStreamControl,
     readonly clips: EmbeddedClipAnalyzer,
-    readonly links: EvidenceLinkSigner | undefined,
   ) {}
 
   static async create(
@@ -77,72 +61,20 @@ export class ServeRuntime implements OnApplicationShutdown {
       profiles,
       fps: vigil.fps,
     });
-    const ffmpeg = { binary: locator.locate() };
-
-    const database = new HistoryDatabase({ path: config.history.path });
-    const events = new EventRepository(database);
-    const evidenceStore = new FolderEvidenceStore({
-      root: config.evidence.dir,
-      maxAgeMs: config.evidence.maxAgeDays * DAY_MS,
-      maxBytes: config.evidence.maxBytes,
-    });
-    const writer = EvidenceWriter.withFfmpeg(evidenceStore, ffmpeg);
-    const feed = new EventFeed({ latestSeq: events.latestSeq() });
-    const links =
-      config.evidence.publicUrl && config.evidence.linkSecret
-        ? new EvidenceLinkSigner(
-            config.evidence.publicUrl,
-            config.evidence.linkSecret,
-            config.evidence.linkTtlSec,
-          )
-        : undefined;
-    const outbox = new WebhookOutbox(database, {
-      bodies: new WebhookBodyBuilder(
-        links ? (eventId, ref) => links.url(eventId, ref.name) : undefined,
-      ),
-    });
-    const dispatcher = new WebhookDispatcher({
-      outbox,
-      subscriptions: config.webhooks,
-      bus: pipeline.bus,
-      logger: new Logger('webhooks'),
-    });
-    const tap = new EvidenceTap(pipeline.bus);
-    const recorderLogger = new Logger('incidents');
-    const recorder = new IncidentRecorder(
-      {
-        bus: pipeline.bus,
-        tap,
-        writer,
-        database,
-        events,
-        feed,
-        outbox: { enqueue: (stored) => void outbox.enqueue(stored, config.webhooks) },
-        logger: { warn: (message) => recorderLogger.warn(message) },
-      },
-      { evidenceTimeoutMs: config.evidence.timeoutMs, onRecorded: () => dispatcher.notify() },
-    );
+    const ffmpeg = locator.locate();
     const registry = new StreamRegistry();
     const runtime = new ServeRuntime(
       config,
       pipeline,
-      database,
-      events,
-      evidenceStore,
-      feed,
+      new IncidentDesk(pipeline.bus, config, ffmpeg),
       registry,
-      tap,
-      recorder,
-      outbox,
-      dispatcher,
-      new DirectInference(audioModel, videoModel, new FfmpegRunner(ffmpeg)),
+      new DirectInference(audioModel, videoModel, new FfmpegRunner({ binary: ffmpeg })),
       new EmbeddedStreamControl(pipeline, registry, {
         maxStreams: config.streams.max,
         models,
         fps: vigil.fps,
       }),
       new EmbeddedClipAnalyzer(pipeline, { models, fps: vigil.fps }),
-      links,
     );
     await runtime.start(models);
     return runtime;
@@ -159,48 +91,20 @@ export class ServeRuntime implements OnApplicationShutdown {
     this.statusSubscription = await this.pipeline.bus.subscribe(
       Topics.streamStatus,
       STATUS_GROUP,
-      async ({ value }) => {
-        this.registry.apply(value, defaults);
-      },
+      async ({ value }) => void this.registry.apply(value, defaults),
     );
-    // The tap and the recorder subscribe before media flows, so no incident misses its frames.
-    await this.tap.start();
-    await this.recorder.start();
+    await this.desk.start();
     await this.pipeline.start();
-    this.dispatcher.start();
-    this.sweep();
-    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
-    this.sweepTimer.unref();
-  }
-
-  private sweep(): void {
-    try {
-      const events = this.events.sweep({
-        maxAgeMs: Math.round(this.config.history.maxAgeDays * DAY_MS),
-        maxCount: this.config.history.maxEvents,
-      });
-      if (events > 0) this.logger.log(`retention: ${events} events removed`);
-    } catch (error) {
-      this.logger.error(`history retention failed: ${(error as Error).message}`);
-    }
-    this.evidenceStore.sweep().then(
-      (files) => files > 0 && this.logger.log(`retention: ${files} evidence files removed`),
-      (error: Error) => this.logger.error(`evidence retention failed: ${error.message}`),
-    );
   }
 
   async onApplicationShutdown(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearInterval(this.sweepTimer);
     // Streams end first (their last incidents still get recorded), then the consumers.
     await this.pipeline.streams.stopAll();
     await this.pipeline.bus.idle();
-    await this.recorder.stop();
-    await this.dispatcher.stop();
+    await this.desk.stop();
     await this.statusSubscription?.close();
-    await this.tap.stop();
     await this.pipeline.stop();
-    this.database.close();
   }
 }

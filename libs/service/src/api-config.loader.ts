@@ -6,10 +6,14 @@ import { API_ROLES, type ApiRole, type ApiToken, type GrpcServerConfig } from '@
 import { ConfigError, ConfigReader, type Env, type VigilConfig, loadConfig } from '@app/config';
 import { type WebhookSubscription, parseWebhookSubscriptions } from '@app/webhooks';
 
-/** `vigil serve`: one config file (YAML or JSON) plus the environment, validated once. */
-export interface ServeConfig {
-  vigil: VigilConfig;
-  grpc: GrpcServerConfig;
+/**
+ * The parts of Vigil that face users (gRPC API, history, evidence, webhooks): one config file
+ * (YAML or JSON) plus the environment, validated once. `vigil serve` reads all of it; in the
+ * microservice deployment ingest, inference and fusion read the same file and use their parts.
+ */
+export interface ApiConfig {
+  /** Absent: no gRPC server (a microservice only serves when given an address). */
+  grpc?: GrpcServerConfig;
   tokens: ApiToken[];
   streams: { max: number };
   analysis: { maxClipBytes: number; maxConcurrent: number };
@@ -33,6 +37,31 @@ export interface ServeConfig {
   webhooks: WebhookSubscription[];
 }
 
+/** `vigil serve`: the API parts plus the pipeline's own settings. */
+export interface ServeConfig extends ApiConfig {
+  vigil: VigilConfig;
+  grpc: GrpcServerConfig;
+}
+
+export const DEFAULT_SERVE_ADDRESS = '127.0.0.1:50051';
+
+/** `vigil serve`'s config: the API file with a gRPC address always set (loopback by default). */
+export function loadServeConfig(
+  file: string | undefined,
+  env: Env,
+  overrides: Partial<VigilConfig> = {},
+): ServeConfig {
+  const { rulesFile, ...api } = loadApiConfig(file, env, DEFAULT_SERVE_ADDRESS);
+  return {
+    ...api,
+    grpc: api.grpc!,
+    vigil: loadConfig(env, {
+      ...overrides,
+      ...(rulesFile && !overrides.rulesFile ? { rulesFile } : {}),
+    }),
+  };
+}
+
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
 
@@ -41,12 +70,15 @@ export function defaultDataDir(env: Env): string {
   return join(data, 'vigil');
 }
 
-/** Reads the file (when given) and the environment; the environment wins where both set a value. */
-export function loadServeConfig(
+/**
+ * Reads the file (when given) and the environment; the environment wins where both set a value.
+ * `rulesFile` is the file's `rules.default`, resolved against the file's folder.
+ */
+export function loadApiConfig(
   file: string | undefined,
   env: Env,
-  overrides: Partial<VigilConfig> = {},
-): ServeConfig {
+  defaultAddress?: string,
+): ApiConfig & { rulesFile?: string } {
   const raw = file ? readConfigFile(file) : {};
   const base = file ? dirname(resolve(file)) : process.cwd();
   const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p.replace(/^~(?=\/)/, homedir())));
@@ -65,8 +97,9 @@ export function loadServeConfig(
   if (requireClientCert && !caFile) {
     throw new ConfigError('grpc.tls.caFile', 'is required with requireClientCert (mutual TLS)');
   }
+  const address = env.VIGIL_GRPC_ADDRESS || grpc.string('address') || defaultAddress;
   const grpcConfig: GrpcServerConfig = {
-    address: env.VIGIL_GRPC_ADDRESS || grpc.string('address') || '127.0.0.1:50051',
+    address: address ?? '',
     maxMessageBytes: grpc.integer('maxMessageBytes', 64 * 1024, 256 * MiB) ?? 8 * MiB,
     ...(certFile && keyFile
       ? {
@@ -80,7 +113,7 @@ export function loadServeConfig(
       : {}),
   };
   grpc.done();
-  if (!/^[^\s]+:\d{1,5}$/.test(grpcConfig.address)) {
+  if (address !== undefined && !/^[^\s]+:\d{1,5}$/.test(grpcConfig.address)) {
     throw new ConfigError('grpc.address', `"${grpcConfig.address}" is not host:port`);
   }
 
@@ -165,11 +198,8 @@ export function loadServeConfig(
   root.done();
 
   return {
-    vigil: loadConfig(env, {
-      ...overrides,
-      ...(rulesFile && !overrides.rulesFile ? { rulesFile: path(rulesFile) } : {}),
-    }),
-    grpc: grpcConfig,
+    ...(address !== undefined ? { grpc: grpcConfig } : {}),
+    ...(rulesFile ? { rulesFile: path(rulesFile) } : {}),
     tokens,
     streams: { max: maxStreams },
     analysis: analysisConfig,

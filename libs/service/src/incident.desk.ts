@@ -1,0 +1,121 @@
+import { Logger } from '@nestjs/common';
+import { EvidenceHttpServer, EvidenceLinkSigner } from '@app/api';
+import type { Bus } from '@app/bus';
+import { EvidenceWriter, FolderEvidenceStore } from '@app/evidence';
+import { EventRepository, HistoryDatabase } from '@app/history';
+import { EventFeed, EvidenceTap, IncidentRecorder } from '@app/pipeline';
+import { WebhookBodyBuilder, WebhookDispatcher, WebhookOutbox } from '@app/webhooks';
+import type { ApiConfig } from './api-config.loader';
+
+const DAY_MS = 86_400_000;
+/** Retention runs this often; it deletes in bounded batches, so a run is short. */
+const SWEEP_EVERY_MS = 10 * 60_000;
+
+/**
+ * What becomes of an incident once fusion decides it, wherever fusion runs: evidence from the
+ * tap, the history and its webhook outbox in one SQLite file, the live feed for Subscribe, the
+ * dispatcher delivering webhooks, the evidence links' HTTP server, and retention. `vigil serve`
+ * runs it on the in-memory bus; the fusion service on Kafka.
+ */
+export class IncidentDesk {
+  private readonly logger = new Logger('incidents');
+  readonly database: HistoryDatabase;
+  readonly events: EventRepository;
+  readonly evidenceStore: FolderEvidenceStore;
+  readonly feed: EventFeed;
+  readonly links?: EvidenceLinkSigner;
+  readonly outbox: WebhookOutbox;
+  readonly dispatcher: WebhookDispatcher;
+  readonly tap: EvidenceTap;
+  readonly recorder: IncidentRecorder;
+  private evidenceHttp?: EvidenceHttpServer;
+  private sweepTimer?: NodeJS.Timeout;
+  /** Where the evidence links are served, once started. */
+  evidenceAddress?: string;
+
+  constructor(
+    bus: Bus,
+    private readonly config: Pick<ApiConfig, 'history' | 'evidence' | 'webhooks'>,
+    ffmpegBinary: string,
+  ) {
+    this.database = new HistoryDatabase({ path: config.history.path });
+    this.events = new EventRepository(this.database);
+    this.evidenceStore = new FolderEvidenceStore({
+      root: config.evidence.dir,
+      maxAgeMs: config.evidence.maxAgeDays * DAY_MS,
+      maxBytes: config.evidence.maxBytes,
+    });
+    this.feed = new EventFeed({ latestSeq: this.events.latestSeq() });
+    const { publicUrl, linkSecret, linkTtlSec } = config.evidence;
+    this.links =
+      publicUrl && linkSecret
+        ? new EvidenceLinkSigner(publicUrl, linkSecret, linkTtlSec)
+        : undefined;
+    const links = this.links;
+    this.outbox = new WebhookOutbox(this.database, {
+      bodies: new WebhookBodyBuilder(
+        links ? (eventId, ref) => links.url(eventId, ref.name) : undefined,
+      ),
+    });
+    this.dispatcher = new WebhookDispatcher({
+      outbox: this.outbox,
+      subscriptions: config.webhooks,
+      bus,
+      logger: new Logger('webhooks'),
+    });
+    this.tap = new EvidenceTap(bus);
+    this.recorder = new IncidentRecorder(
+      {
+        bus,
+        tap: this.tap,
+        writer: EvidenceWriter.withFfmpeg(this.evidenceStore, { binary: ffmpegBinary }),
+        database: this.database,
+        events: this.events,
+        feed: this.feed,
+        outbox: { enqueue: (stored) => void this.outbox.enqueue(stored, config.webhooks) },
+        logger: { warn: (message) => this.logger.warn(message) },
+      },
+      { evidenceTimeoutMs: config.evidence.timeoutMs, onRecorded: () => this.dispatcher.notify() },
+    );
+  }
+
+  /** Before media flows: the tap and the recorder must see every frame an incident may need. */
+  async start(): Promise<void> {
+    await this.tap.start();
+    await this.recorder.start();
+    this.dispatcher.start();
+    if (this.links && this.config.evidence.httpAddress) {
+      this.evidenceHttp = new EvidenceHttpServer(this.evidenceStore, this.links);
+      this.evidenceAddress = await this.evidenceHttp.listen(this.config.evidence.httpAddress);
+    }
+    this.sweep();
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_EVERY_MS);
+    this.sweepTimer.unref();
+  }
+
+  /** After the streams ended: records what is in flight, then lets go of the file. */
+  async stop(): Promise<void> {
+    clearInterval(this.sweepTimer);
+    await this.recorder.stop();
+    await this.dispatcher.stop();
+    await this.tap.stop();
+    await this.evidenceHttp?.close();
+    this.database.close();
+  }
+
+  private sweep(): void {
+    try {
+      const removed = this.events.sweep({
+        maxAgeMs: Math.round(this.config.history.maxAgeDays * DAY_MS),
+        maxCount: this.config.history.maxEvents,
+      });
+      if (removed > 0) this.logger.log(`retention: ${removed} events removed`);
+    } catch (error) {
+      this.logger.error(`history retention failed: ${(error as Error).message}`);
+    }
+    this.evidenceStore.sweep().then(
+      (files) => files > 0 && this.logger.log(`retention: ${files} evidence files removed`),
+      (error: Error) => this.logger.error(`evidence retention failed: ${error.message}`),
+    );
+  }
+}
