@@ -1,0 +1,472 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BusMessage, MemoryBus } from '@app/bus';
+import { Topics, type WebhookDeadLetter, webhookDeadLetterCodec } from '@app/contracts';
+import { EventRepository, type EvidenceRef, HistoryDatabase } from '@app/history';
+import {
+  HttpSender,
+  WebhookBodyBuilder,
+  WebhookDispatcher,
+  WebhookOutbox,
+  type WebhookSubscription,
+  parseWebhookSubscriptions,
+  verifyWebhookSignature,
+} from '@app/webhooks';
+import { makeIncident } from '../libs/webhooks/test/incident.factory';
+import { SilentServer, WebhookReceiver, closedPort } from '../libs/webhooks/test/webhook.receiver';
+
+/**
+ * Webhooks for real: a file-backed history with its outbox, events saved through the real
+ * EventRepository, the real HttpSender posting to HTTP servers on loopback that verify every
+ * signature, and dead letters on the in-memory bus. Waits are bounded by jest's timeout, never
+ * asserted on.
+ */
+jest.setTimeout(60_000);
+
+const SNAPSHOT: EvidenceRef = {
+  name: 'snapshot',
+  key: 'evidence/snapshot.jpg',
+  contentType: 'image/jpeg',
+  bytes: 48_213,
+  sha256: 'ab'.repeat(32),
+};
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+describe('webhooks end to end', () => {
+  let dir: string;
+  let path: string;
+  let open: { db: HistoryDatabase; events: EventRepository; outbox: WebhookOutbox }[];
+  let bus: MemoryBus;
+  let deadLetters: BusMessage<WebhookDeadLetter>[];
+  let dispatchers: WebhookDispatcher[];
+  let servers: { close(): Promise<void> }[];
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'vigil-webhooks-'));
+    path = join(dir, 'history.db');
+    open = [];
+    dispatchers = [];
+    servers = [];
+    bus = new MemoryBus();
+    deadLetters = [];
+    await bus.subscribe(Topics.webhookDeadLetters, 'dlq-reader', async (message) => {
+      deadLetters.push(message);
+    });
+  });
+
+  afterEach(async () => {
+    await Promise.all(dispatchers.map((d) => d.stop()));
+    await Promise.all(servers.map((s) => s.close()));
+    await bus.close();
+    open.forEach(({ db }) => db.close());
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The history file as a process opens it at start. */
+  function openHistory() {
+    const db = new HistoryDatabase({ path });
+    const events = new EventRepository(db);
+    const outbox = new WebhookOutbox(db, {
+      bodies: new WebhookBodyBuilder(
+        (eventId, ref) => `https://vigil.example/evidence/${eventId}/${ref.name}`,
+      ),
+    });
+    const opened = { db, events, outbox };
+    open.push(opened);
+    return opened;
+  }
+
+  function subscriptions(raw: unknown[]): WebhookSubscription[] {
+    return parseWebhookSubscriptions(raw, 'webhooks', { HOOK_SECRET: 'from-env-secret-0123' });
+  }
+
+  function start(
+    history: ReturnType<typeof openHistory>,
+    subs: WebhookSubscription[],
+    stopGraceMs = 5_000,
+  ) {
+    const dispatcher = new WebhookDispatcher({
+      outbox: history.outbox,
+      subscriptions: subs,
+      bus,
+      sender: new HttpSender(),
+      stopGraceMs,
+    });
+    dispatchers.push(dispatcher);
+    dispatcher.start();
+    return dispatcher;
+  }
+
+  /** What fusion does: store the event and queue its deliveries in one transaction. */
+  function record(
+    history: ReturnType<typeof openHistory>,
+    subs: WebhookSubscription[],
+    ns: number[],
+  ): string[] {
+    return ns.map((n) => {
+      const event = makeIncident(n);
+      history.db.transaction(() => {
+        const saved = history.events.save(event, {
+          streamLabels: { site: 'HQ', camera: 'Lobby' },
+          evidenceRefs: [SNAPSHOT],
+        });
+        if (saved.inserted) history.outbox.enqueue(history.events.get(event.id)!, subs);
+      });
+      return event.id;
+    });
+  }
+
+  it('delivers signed bodies in order, each accepted once, through three 503s', async () => {
+    const secret = 'from-env-secret-0123';
+    const receiver = await WebhookReceiver.start(secret, (request) =>
+      request.index < 3 ? { status: 503 } : { status: 200 },
+    );
+    servers.push(receiver);
+    const subs = subscriptions([
+      {
+        id: 'soc',
+        url: receiver.url,
+        secretEnv: 'HOOK_SECRET',
+        backoff: { initialMs: 20, maxMs: 100 },
+      },
+    ]);
+    const history = openHistory();
+    const dispatcher = start(history, subs);
+
+    const sent = record(history, subs, [1, 2, 3, 4, 5]);
+    dispatcher.notify();
+    await waitFor('five accepted', () => receiver.accepted.length === 5);
+
+    expect(receiver.requests.every((r) => r.verified)).toBe(true);
+    expect(receiver.accepted.map((r) => r.eventId)).toEqual(sent);
+    expect(receiver.requests.map((r) => [r.eventId, r.attempt])).toEqual([
+      [sent[0], 1],
+      [sent[0], 2],
+      [sent[0], 3],
+      [sent[0], 4],
+      ...sent.slice(1).map((id) => [id, 1]),
+    ]);
+    const first = receiver.accepted[0];
+    expect(first.method).toBe('POST');
+    expect(first.path).toBe('/hooks/vigil');
+    expect(first.headers).toMatchObject({
+      'content-type': 'application/json',
+      'user-agent': 'vigil-webhooks/0.1',
+      'x-vigil-event-id': sent[0],
+    });
+    // the signature really depends on the secret
+    expect(
+      verifyWebhookSignature(
+        'another-secret-0123456',
+        first.headers['x-vigil-timestamp'] as string,
+        first.body,
+        first.headers['x-vigil-signature'] as string,
+      ),
+    ).toBe(false);
+    expect(JSON.parse(first.body.toString('utf8'))).toMatchObject({
+      type: 'vigil.incident',
+      version: 1,
+      eventId: sent[0],
+      streamId: 'cam-1',
+      labels: { camera: 'Lobby', site: 'HQ' },
+      class: 'glass_break',
+      severity: 'high',
+      detections: [
+        { class: 'glass_break', modality: 'audio' },
+        { class: 'person', modality: 'video', box: [10, 20, 110, 220] },
+      ],
+      evidence: [
+        {
+          name: 'snapshot',
+          sha256: SNAPSHOT.sha256,
+          url: `https://vigil.example/evidence/${sent[0]}/snapshot`,
+        },
+      ],
+    });
+    await waitFor('outbox empty', () => history.outbox.pendingCount() === 0);
+    expect(history.outbox.listDead()).toEqual([]);
+    expect(deadLetters).toEqual([]);
+  });
+
+  it('dead-letters what a silent receiver never answers while another subscriber keeps up', async () => {
+    const silent = await SilentServer.start();
+    const timeline: string[] = [];
+    let silentPendingWhenHealthyDone = -1;
+    const healthy = await WebhookReceiver.start(
+      'healthy-secret-0123456',
+      () => ({ status: 200 }),
+      (request) => {
+        timeline.push(`healthy ${request.eventId}`);
+        if (timeline.length === 3)
+          silentPendingWhenHealthyDone = history.outbox.pendingCount('mute');
+      },
+    );
+    servers.push(silent, healthy);
+    const subs = subscriptions([
+      {
+        id: 'mute',
+        url: `http://ops:pa55word@127.0.0.1:${silent.port}/hook?token=t0ken`,
+        secret: 'mute-secret-01234567',
+        timeoutMs: 300,
+        maxAttempts: 3,
+        backoff: { initialMs: 20, maxMs: 50 },
+      },
+      { id: 'healthy', url: healthy.url, secret: 'healthy-secret-0123456' },
+    ]);
+    const history = openHistory();
+    await bus.subscribe(Topics.webhookDeadLetters, 'timeline', async ({ value }) => {
+      timeline.push(`dead ${value.eventId}`);
+    });
+    const dispatcher = start(history, subs);
+
+    const sent = record(history, subs, [1, 2, 3]);
+    dispatcher.notify();
+    await waitFor('three dead letters', () => deadLetters.length === 3);
+
+    // the healthy subscriber had everything before the silent one's first event was given up on
+    expect(timeline).toEqual([
+      ...sent.map((id) => `healthy ${id}`),
+      ...sent.map((id) => `dead ${id}`),
+    ]);
+    expect(silentPendingWhenHealthyDone).toBe(3);
+    // every timed-out attempt dropped its connection, so they do not pile up (undici keeps a
+    // spare one open after an abort)
+    expect(silent.connections).toBeGreaterThanOrEqual(9);
+    await waitFor('timed-out connections closed', () => silent.openConnections <= 2);
+    const bodies = history.outbox.listDead().map((d) => d.body);
+    expect(deadLetters.map((m) => m.key)).toEqual(['mute', 'mute', 'mute']);
+    deadLetters.forEach(({ value, headers }, i) => {
+      expect(value).toEqual({
+        subscriptionId: 'mute',
+        url: `http://127.0.0.1:${silent.port}/hook`,
+        eventId: sent[i],
+        attempts: 3,
+        reason: 'no answer within 300 ms, gave up after 3 attempts',
+        body: new TextEncoder().encode(bodies[i]),
+        failedAtMs: expect.any(Number),
+      });
+      expect(headers['x-vigil-dlq-reason']).toBe(value.reason);
+      expect(JSON.parse(Buffer.from(value.body).toString('utf8')).eventId).toBe(sent[i]);
+      // what the Kafka bus would carry
+      expect(webhookDeadLetterCodec.decode(webhookDeadLetterCodec.encode(value))).toEqual(value);
+    });
+    expect(history.outbox.pendingCount()).toBe(0);
+    await waitFor('letters marked published', () => history.outbox.unpublished().length === 0);
+    expect(history.outbox.listDead().map((d) => d.eventId)).toEqual(sent);
+  });
+
+  it('picks up a backlog left by a stopped dispatcher from the same file, nothing twice', async () => {
+    const receiver = await WebhookReceiver.start('restart-secret-012345', () => ({
+      status: 200,
+      delayMs: 5,
+    }));
+    servers.push(receiver);
+    const subs = subscriptions([{ id: 'soc', url: receiver.url, secret: receiver.secret }]);
+    const before = openHistory();
+    const first = start(before, subs);
+    const sent = record(
+      before,
+      subs,
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
+    first.notify();
+    await waitFor('five accepted', () => receiver.accepted.length >= 5);
+
+    await first.stop();
+    const deliveredBefore = receiver.accepted.length;
+    expect(before.outbox.pendingCount()).toBe(20 - deliveredBefore);
+    before.db.close();
+
+    const after = openHistory();
+    expect(after.outbox.pendingCount()).toBe(20 - deliveredBefore);
+    start(after, subs);
+    await waitFor('all accepted', () => receiver.accepted.length === 20);
+
+    expect(deliveredBefore).toBeLessThan(20);
+    expect(receiver.accepted.map((r) => r.eventId)).toEqual(sent);
+    expect(receiver.requests).toHaveLength(20);
+    await waitFor('outbox empty', () => after.outbox.pendingCount() === 0);
+  });
+
+  it('delivers again, with the same event id and bytes, an attempt cut off by a shutdown', async () => {
+    let holdFirst = true;
+    const receiver = await WebhookReceiver.start('restart-secret-012345', () => {
+      if (holdFirst) {
+        holdFirst = false;
+        return { status: 200, hang: true };
+      }
+      return { status: 200 };
+    });
+    servers.push(receiver);
+    const subs = subscriptions([{ id: 'soc', url: receiver.url, secret: receiver.secret }]);
+    const before = openHistory();
+    const first = start(before, subs, 50);
+    const sent = record(before, subs, [1, 2]);
+    first.notify();
+    await waitFor('first request held', () => receiver.requests.length === 1);
+
+    await first.stop();
+    before.db.close();
+    start(openHistory(), subs);
+    await waitFor('both accepted', () => receiver.accepted.length === 2);
+
+    const [cut, again, second] = receiver.requests;
+    expect([cut.eventId, again.eventId, second.eventId]).toEqual([sent[0], sent[0], sent[1]]);
+    expect(again.body.equals(cut.body)).toBe(true);
+    // the cut-off attempt was never answered, so it does not count
+    expect([cut.attempt, again.attempt]).toEqual([1, 1]);
+    expect(receiver.accepted.map((r) => r.eventId)).toEqual(sent);
+  });
+});
+
+describe('HttpSender against real servers', () => {
+  const sender = new HttpSender();
+  const post = (url: string, timeoutMs = 2_000, signal?: AbortSignal) =>
+    sender.send({
+      url,
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"eventId":"e"}',
+      timeoutMs,
+      ...(signal ? { signal } : {}),
+    });
+  let servers: { close(): Promise<void> }[] = [];
+
+  afterEach(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    servers = [];
+  });
+
+  /** An HTTP server answering each request with `handle`; counts its TCP connections. */
+  async function serve(handle: (req: IncomingMessage, res: ServerResponse) => void) {
+    const server = createServer(handle);
+    const stats = { connections: 0 };
+    server.on('connection', () => (stats.connections += 1));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push({
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    });
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, stats };
+  }
+
+  it('hands back the status and Retry-After, and follows no redirect', async () => {
+    const replies: [number, Record<string, string>, string][] = [
+      [204, {}, ''],
+      [201, {}, 'created'],
+      [503, { 'Retry-After': '120' }, 'busy'],
+      [429, { 'Retry-After': 'Wed, 21 Oct 2026 07:28:00 GMT' }, ''],
+      [302, { Location: '/elsewhere' }, ''],
+      [410, {}, 'gone'],
+    ];
+    const paths: string[] = [];
+    const { url } = await serve((req, res) => {
+      paths.push(req.url ?? '');
+      const [status, headers, body] = replies[paths.length - 1];
+      req.resume();
+      res.writeHead(status, headers).end(body);
+    });
+
+    const outcomes = [];
+    for (let i = 0; i < replies.length; i++) outcomes.push(await post(url));
+
+    expect(outcomes).toEqual([
+      { kind: 'ok', status: 204 },
+      { kind: 'ok', status: 201 },
+      { kind: 'http', status: 503, retryAfter: '120' },
+      { kind: 'http', status: 429, retryAfter: 'Wed, 21 Oct 2026 07:28:00 GMT' },
+      { kind: 'http', status: 302 },
+      { kind: 'http', status: 410 },
+    ]);
+    expect(paths).toEqual(Array(replies.length).fill('/hook'));
+  });
+
+  it('times out on a server that never answers, and reports a refused connection', async () => {
+    const silent = await SilentServer.start();
+    servers.push(silent);
+
+    expect(await post(`http://127.0.0.1:${silent.port}/hook`, 200)).toEqual({
+      kind: 'timeout',
+      afterMs: 200,
+    });
+    expect(await post(`http://127.0.0.1:${await closedPort()}/hook`)).toEqual({
+      kind: 'network',
+      error: expect.stringMatching(/ECONNREFUSED/),
+    });
+  });
+
+  it('says aborted, not timeout, when its caller gives up first', async () => {
+    const silent = await SilentServer.start();
+    servers.push(silent);
+    const controller = new AbortController();
+    const outcome = post(`http://127.0.0.1:${silent.port}/hook`, 10_000, controller.signal);
+    await waitFor('connected', () => silent.connections === 1);
+    controller.abort();
+    expect(await outcome).toEqual({ kind: 'aborted' });
+  });
+
+  it('sends URL credentials as basic auth, since fetch refuses them in the URL', async () => {
+    let seen: { path?: string; authorization?: string } = {};
+    const { url } = await serve((req, res) => {
+      seen = { path: req.url, authorization: req.headers.authorization };
+      req.resume();
+      res.writeHead(200).end();
+    });
+
+    const withUser = url.replace('http://', 'http://ops:p%40ss@') + '?x=1';
+    expect(await post(withUser)).toEqual({ kind: 'ok', status: 200 });
+
+    expect(seen).toEqual({
+      path: '/hook?x=1',
+      authorization: `Basic ${Buffer.from('ops:p@ss').toString('base64')}`,
+    });
+  });
+
+  it('reads small answers to the end, so one kept-alive connection serves every request', async () => {
+    const { url, stats } = await serve((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('x'.repeat(60_000));
+    });
+    for (let i = 0; i < 20; i++) expect(await post(url)).toEqual({ kind: 'ok', status: 200 });
+    // an unread body pins its connection: 20 requests would need 20 of them
+    expect(stats.connections).toBeLessThanOrEqual(2);
+  });
+
+  it('drops a huge answer after a little of it, closing its connection', async () => {
+    let written = 0;
+    let closed = false;
+    const { url } = await serve((req, res) => {
+      req.socket.once('close', () => (closed = true));
+      req.resume();
+      res.writeHead(200);
+      // 64 MiB, streamed as the client reads
+      const chunk = Buffer.alloc(64 * 1024);
+      const more = () => {
+        while (written < 64 * 1024 * 1024) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      res.on('close', () => res.removeAllListeners('drain'));
+      more();
+    });
+
+    expect(await post(url)).toEqual({ kind: 'ok', status: 200 });
+    // left unread, the response would hold its socket open, paused, until garbage collection
+    await waitFor('connection closed', () => closed, 5_000);
+    expect(written).toBeLessThan(64 * 1024 * 1024);
+  });
+});
