@@ -1,4 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ClientReadableStream } from '@grpc/grpc-js';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaBus, partitionFor } from '@app/bus';
 import {
@@ -9,7 +13,7 @@ import {
   Topics,
   deadLetterTopic,
 } from '@app/contracts';
-import { fixture } from '@app/testing';
+import { apiClients, bearer, collect, fixture, unary } from '@app/testing';
 import { runCli } from '@app/testing/cli-runner';
 import { kafkaBrokers, requireKafka } from '@app/testing/kafka';
 import { ServiceProcess, requireBuiltServices } from '@app/testing/services';
@@ -87,14 +91,39 @@ async function expectSameEvents(expected: Map<string, string[]>): Promise<void> 
     expect({ streamId, ids: receivedIds(streamId) }).toEqual({ streamId, ids });
 }
 
+/** The API parts: ingest serves StreamService, fusion EventService, inference InferenceService. */
+const OPERATOR = `operator-${run}-token-0123456789`;
+const grpcPorts = { ingest: 0, fusion: 0, inference: 0 };
+let apiEnv: Record<string, string> = {};
+
+function apiSetup(): void {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-microservices-api-'));
+  const configFile = join(dir, 'vigil.yaml');
+  writeFileSync(
+    configFile,
+    ['auth:', '  tokens:', `    - { name: e2e, role: operator, token: ${OPERATOR} }`].join('\n'),
+  );
+  const base = 31_000 + Math.floor(Math.random() * 3_000);
+  grpcPorts.ingest = base;
+  grpcPorts.fusion = base + 1;
+  grpcPorts.inference = base + 2;
+  apiEnv = { VIGIL_CONFIG_FILE: configFile };
+}
+
+const grpcEnv = (app: keyof typeof grpcPorts) => ({
+  ...apiEnv,
+  VIGIL_GRPC_ADDRESS: `127.0.0.1:${grpcPorts[app]}`,
+});
+
 beforeAll(async () => {
   await requireKafka();
   requireBuiltServices();
+  apiSetup();
   services.push(
-    new ServiceProcess('ingest', `ingest-${run}`).start(),
+    new ServiceProcess('ingest', `ingest-${run}`, grpcEnv('ingest')).start(),
     new ServiceProcess('spectrogram', `spectrogram-${run}`).start(),
-    new ServiceProcess('inference', `inference-a-${run}`).start(),
-    new ServiceProcess('fusion', `fusion-${run}`).start(),
+    new ServiceProcess('inference', `inference-a-${run}`, grpcEnv('inference')).start(),
+    new ServiceProcess('fusion', `fusion-${run}`, grpcEnv('fusion')).start(),
   );
   await Promise.all(services.map((s) => s.ready()));
   observer = new KafkaBus({ brokers: kafkaBrokers(), clientId: `observer-${run}` });
@@ -121,6 +150,71 @@ afterAll(async () => {
 });
 
 describe('the four microservices on a real Kafka broker', () => {
+  it('serve the gRPC API: streams from ingest, incidents with evidence from fusion', async () => {
+    const ingestApi = apiClients(`127.0.0.1:${grpcPorts.ingest}`);
+    const fusionApi = apiClients(`127.0.0.1:${grpcPorts.fusion}`);
+    const inferenceApi = apiClients(`127.0.0.1:${grpcPorts.inference}`);
+    const operator = () => bearer(OPERATOR);
+    try {
+      const streamId = `api-${run}`;
+      const subscription = (
+        fusionApi.events.Subscribe as (
+          r: object,
+          m: unknown,
+        ) => ClientReadableStream<{
+          event: { id: string; streamId: string; rule: string };
+          streamLabels: Record<string, string>;
+          evidence: { name: string }[];
+        }>
+      )({ filter: { streamIds: [streamId] } }, operator());
+      const received = collect(subscription, (items) => items.length >= 1);
+      const started = await unary<{ streamId: string; state: string }>(
+        ingestApi.streams,
+        'StartStream',
+        {
+          source: fixture(CLIPS.comp01),
+          streamId,
+          labels: { camera: 'Lobby' },
+          rulesProfile: 'default',
+        },
+        operator(),
+      );
+      expect(started).toMatchObject({ streamId, state: 'STREAM_STATE_STARTED' });
+      const [record] = await received;
+      expect(record!.event).toMatchObject({ streamId, rule: 'intrusion' });
+      expect(record!.streamLabels).toEqual({ camera: 'Lobby' });
+      expect(record!.evidence.map((e) => e.name).sort()).toEqual([
+        'audio.wav',
+        'snapshot.jpg',
+        'spectrogram.png',
+      ]);
+      // Any ingest replica answers from the status topic it follows.
+      let state = '';
+      for (let i = 0; i < 300 && state !== 'STREAM_STATE_ENDED'; i++) {
+        const listed = await unary<{ streams: { streamId: string; state: string }[] }>(
+          ingestApi.streams,
+          'ListStreams',
+          {},
+          operator(),
+        );
+        state = listed.streams.find((s) => s.streamId === streamId)?.state ?? '';
+        if (state !== 'STREAM_STATE_ENDED') await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(state).toBe('STREAM_STATE_ENDED');
+      const objects = await unary<{ detections: { cls: string }[] }>(
+        inferenceApi.inference,
+        'DetectObjects',
+        { image: readFileSync(fixture('reference/dog.jpg')) },
+        operator(),
+      );
+      expect(objects.detections.map((d) => d.cls)).toContain('animal');
+    } finally {
+      ingestApi.close();
+      fusionApi.close();
+      inferenceApi.close();
+    }
+  });
+
   it('produce exactly the events `vigil analyze` produces in one process', async () => {
     const streams: Record<string, Clip> = {
       [`comp01-${run}`]: 'comp01',

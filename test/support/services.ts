@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { kafkaBrokers } from './kafka';
 import { modelsDir } from './fixtures';
@@ -45,6 +46,9 @@ export class ServiceProcess {
         VIGIL_HEALTH_PORT: String(this.port),
         VIGIL_INSTANCE_ID: this.instanceId,
         VIGIL_LOG_LEVEL: 'log',
+        // History and evidence (fusion) stay out of the user's data folder; a restarted
+        // instance of the same id finds its own again.
+        VIGIL_DATA_DIR: join(tmpdir(), `vigil-services-${process.pid}`, this.instanceId),
         ...this.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

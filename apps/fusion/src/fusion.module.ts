@@ -1,18 +1,62 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import {
+  ApiAuthGuard,
+  ApiTokenRegistry,
+  EVIDENCE_STORE,
+  EventController,
+  EventSignal,
+} from '@app/api';
+import type { Bus } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
-import { HealthServer, SERVICE_CONFIG, kafkaBusProvider } from '@app/service';
+import { EventRepository } from '@app/history';
+import { FfmpegLocator } from '@app/media';
+import {
+  API_CONFIG,
+  type ApiConfig,
+  BUS,
+  HealthServer,
+  IncidentDesk,
+  SERVICE_CONFIG,
+  kafkaBusProvider,
+  runtimeProviders,
+} from '@app/service';
 import { FusionWorker } from './fusion.worker';
+
+const fromDesk = <T>(provide: unknown, pick: (desk: IncidentDesk) => T) => ({
+  provide: provide as never,
+  inject: [IncidentDesk],
+  useFactory: pick,
+});
 
 @Module({})
 export class FusionModule {
-  static forRoot(config: ServiceConfig): DynamicModule {
+  static forRoot(config: ServiceConfig, api: ApiConfig): DynamicModule {
     return {
       module: FusionModule,
+      // EventService only where a gRPC address is configured.
+      controllers: api.grpc ? [EventController] : [],
       providers: [
         { provide: SERVICE_CONFIG, useValue: config },
+        { provide: API_CONFIG, useValue: api },
+        ...runtimeProviders(SERVICE_CONFIG),
         kafkaBusProvider(1),
+        {
+          provide: IncidentDesk,
+          inject: [BUS, FfmpegLocator],
+          useFactory: (bus: Bus, locator: FfmpegLocator) =>
+            new IncidentDesk(bus, api, locator.locate()),
+        },
         HealthServer,
         FusionWorker,
+        ...(api.grpc
+          ? [
+              fromDesk(EventRepository, (desk) => desk.events),
+              fromDesk(EventSignal, (desk) => desk.feed),
+              fromDesk(EVIDENCE_STORE, (desk) => desk.evidenceStore),
+              { provide: ApiTokenRegistry, useValue: new ApiTokenRegistry(api.tokens) },
+              ApiAuthGuard,
+            ]
+          : []),
       ],
     };
   }

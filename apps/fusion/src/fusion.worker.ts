@@ -3,20 +3,52 @@ import type { Bus } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
 import { loadRuleSet } from '@app/fusion';
 import { FusionStage } from '@app/pipeline';
-import { BUS, HealthServer, type Runnable, SERVICE_CONFIG, StageWorker } from '@app/service';
+import {
+  API_CONFIG,
+  type ApiConfig,
+  BUS,
+  HealthServer,
+  IncidentDesk,
+  type Runnable,
+  SERVICE_CONFIG,
+  StageWorker,
+} from '@app/service';
 
-/** The fusion service: detections → incidents on vigil.events. */
+/**
+ * The fusion service: detections → incidents on vigil.events, and what becomes of them (the
+ * incident desk: evidence, history, webhooks), which the EventService reads.
+ */
 @Injectable()
 export class FusionWorker extends StageWorker {
   constructor(
     @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
+    @Inject(API_CONFIG) private readonly api: ApiConfig,
     @Inject(BUS) bus: Bus,
+    private readonly desk: IncidentDesk,
     health: HealthServer,
   ) {
     super(bus, health);
   }
 
   protected async createStage(): Promise<Runnable> {
-    return new FusionStage(this.bus, await loadRuleSet(this.config.rulesFile));
+    const profiles = Object.fromEntries(
+      await Promise.all(
+        Object.entries(this.api.rulesProfiles).map(
+          async ([name, file]) => [name, await loadRuleSet(file)] as const,
+        ),
+      ),
+    );
+    const stage = new FusionStage(this.bus, await loadRuleSet(this.config.rulesFile), { profiles });
+    return {
+      // The desk's tap and recorder subscribe before fusion decides anything.
+      start: async () => {
+        await this.desk.start();
+        await stage.start();
+      },
+      stop: async () => {
+        await stage.stop();
+        await this.desk.stop();
+      },
+    };
   }
 }

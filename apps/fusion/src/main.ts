@@ -1,4 +1,4 @@
 import { runService } from '@app/service';
 import { FusionModule } from './fusion.module';
 
-void runService('fusion', (config) => FusionModule.forRoot(config));
+void runService('fusion', (config, api) => FusionModule.forRoot(config, api), ['events']);

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Bus } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
-import { ModelLoader } from '@app/models';
 import { BoxDetector, InferenceStage, TaggerClassifier } from '@app/pipeline';
 import { BUS, HealthServer, type Runnable, SERVICE_CONFIG, StageWorker } from '@app/service';
+import { LOADED_MODELS, type LoadedModels } from './loaded-models.provider';
 
 /**
  * The inference service: log-mel windows and frames → detections. Audio windows from several
@@ -14,17 +14,14 @@ export class InferenceWorker extends StageWorker {
   constructor(
     @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
     @Inject(BUS) bus: Bus,
-    private readonly models: ModelLoader,
+    @Inject(LOADED_MODELS) private readonly models: LoadedModels,
     health: HealthServer,
   ) {
     super(bus, health);
   }
 
   protected async createStage(): Promise<Runnable> {
-    const [audio, video] = await Promise.all([
-      this.models.audio(this.config.audioModel),
-      this.models.video(this.config.videoModel),
-    ]);
+    const { audio, video } = this.models;
     return new InferenceStage(this.bus, new TaggerClassifier(audio), new BoxDetector(video), {
       instanceId: this.config.instanceId,
     });

@@ -1,4 +1,4 @@
 import { runService } from '@app/service';
 import { InferenceModule } from './inference.module';
 
-void runService('inference', (config) => InferenceModule.forRoot(config));
+void runService('inference', (config, api) => InferenceModule.forRoot(config, api), ['inference']);

@@ -4,7 +4,7 @@ import type { ServiceConfig } from '@app/config';
 import { type StreamCommand, Topics } from '@app/contracts';
 import { MediaDecoder, redactUrl } from '@app/media';
 import { ModelRepository } from '@app/models';
-import { IngestStage, StreamSupervisor, mediaOptionsFor } from '@app/pipeline';
+import { IngestStage, StreamSupervisor, mediaOptionsFor, streamHeaders } from '@app/pipeline';
 import { BUS, HealthServer, type Runnable, SERVICE_CONFIG, StageWorker } from '@app/service';
 
 export const INGEST_GROUP = 'vigil-ingest';
@@ -65,10 +65,16 @@ export class IngestWorker extends StageWorker {
       );
       return;
     }
+    const models = command.models ?? [];
     const started = supervisor.start({
       streamId: command.streamId,
       source: command.source,
       live: command.live,
+      fps: command.fps,
+      // A modality whose model was not asked for is not decoded at all.
+      audio: models.length === 0 || models.includes(this.config.audioModel),
+      video: models.length === 0 || models.includes(this.config.videoModel),
+      headers: streamHeaders(command),
     });
     this.logger.log(
       `${command.streamId}: ${started ? 'started' : 'already running'} (${redactUrl(command.source)})`,

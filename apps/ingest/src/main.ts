@@ -1,4 +1,4 @@
 import { runService } from '@app/service';
 import { IngestModule } from './ingest.module';
 
-void runService('ingest', (config) => IngestModule.forRoot(config));
+void runService('ingest', (config, api) => IngestModule.forRoot(config, api), ['streams']);

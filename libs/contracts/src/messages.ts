@@ -127,7 +127,17 @@ export interface StreamStatus {
 
 /** Published on `vigil.streams.commands` by the CLI or the API; ingest acts on it. */
 export type StreamCommand =
-  | { streamId: string; action: 'start'; source: string; live?: boolean }
+  | {
+      streamId: string;
+      action: 'start';
+      source: string;
+      live?: boolean;
+      fps?: number;
+      labels?: Record<string, string>;
+      rulesProfile?: string;
+      /** Model names; all when absent. */
+      models?: string[];
+    }
   | { streamId: string; action: 'stop' };
 
 /**

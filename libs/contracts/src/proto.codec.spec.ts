@@ -90,6 +90,16 @@ describe('protobuf codecs', () => {
   const commands: StreamCommand[] = [
     { streamId: 'cam-1', action: 'start', source: 'rtsp://cam/1', live: true },
     { streamId: 'cam-1', action: 'start', source: '/clips/a.mp4' },
+    {
+      streamId: 'cam-2',
+      action: 'start',
+      source: 'rtsp://cam/2',
+      live: true,
+      fps: 2.5,
+      labels: { camera: 'Lobby', site: 'HQ' },
+      rulesProfile: 'indoor',
+      models: ['yolox-nano'],
+    },
     { streamId: 'cam-1', action: 'stop' },
   ];
 

@@ -274,11 +274,16 @@ export const streamCommandCodec = codec<StreamCommand>(
     if (!streamId) throw new Error('stream_id is empty');
     if (action === 'stop') return { streamId, action };
     if (!p.source) throw new Error('start without a source');
+    const labels = (p.labels ?? {}) as Record<string, string>;
     return {
       streamId,
       action,
       source: p.source as string,
       ...(p.live !== undefined && p.live !== null ? { live: p.live as boolean } : {}),
+      ...(p.fps !== undefined && p.fps !== null ? { fps: p.fps as number } : {}),
+      ...(Object.keys(labels).length > 0 ? { labels } : {}),
+      ...(p.rulesProfile ? { rulesProfile: p.rulesProfile as string } : {}),
+      ...((p.models as string[] | undefined)?.length ? { models: p.models as string[] } : {}),
     };
   },
 );

@@ -2,10 +2,7 @@ import type { Bus, BusMessage, Subscription } from '@app/bus';
 import { type DetectionSet, Topics } from '@app/contracts';
 import { FusionEngine, type FusionEngineOptions, type RuleSet } from '@app/fusion';
 import { Groups } from './pipeline.ports';
-
-/** Names the rules profile a stream was started with; it rides on every message of the stream. */
-export const RULES_PROFILE_HEADER = 'x-vigil-rules-profile';
-export const DEFAULT_RULES_PROFILE = 'default';
+import { DEFAULT_RULES_PROFILE, RULES_PROFILE_HEADER } from './stream-headers';
 
 export interface FusionStageOptions extends FusionEngineOptions {
   /** Named rule sets besides the default one, chosen per stream by RULES_PROFILE_HEADER. */

@@ -21,6 +21,9 @@ export interface IngestRun {
   live?: boolean;
   /** Frames per second for this run; the stage's default when left out. */
   fps?: number;
+  /** Leave a modality out (its model was not asked for); both are decoded by default. */
+  audio?: boolean;
+  video?: boolean;
   signal?: AbortSignal;
   headers?: Headers;
   /** Added to every timestamp: a reconnected live stream continues its own timeline. */
@@ -63,8 +66,8 @@ export class IngestStage {
     const videoOptions = run.fps ? { ...this.options.video, fps: run.fps } : this.options.video;
     const session = this.decoder.open({
       source: run.source,
-      audio: this.options.audio,
-      video: videoOptions,
+      audio: run.audio === false ? false : this.options.audio,
+      video: run.video === false ? false : videoOptions,
       live: run.live,
       stallTimeoutMs: this.options.stallTimeoutMs,
       signal: run.signal,

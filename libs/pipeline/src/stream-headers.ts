@@ -53,6 +53,25 @@ export function decodeLabelsHeader(
   return parsed as Record<string, string>;
 }
 
+/** Names the fusion rules profile a stream was started with. */
+export const RULES_PROFILE_HEADER = 'x-vigil-rules-profile';
+export const DEFAULT_RULES_PROFILE = 'default';
+
+/** The headers that carry a stream's choices to every stage after ingest. */
+export function streamHeaders(choices: {
+  labels?: Record<string, string>;
+  rulesProfile?: string;
+}): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (choices.rulesProfile && choices.rulesProfile !== DEFAULT_RULES_PROFILE) {
+    headers[RULES_PROFILE_HEADER] = choices.rulesProfile;
+  }
+  if (choices.labels && Object.keys(choices.labels).length > 0) {
+    headers[LABELS_HEADER] = encodeLabelsHeader(choices.labels);
+  }
+  return headers;
+}
+
 export function isAnalysisOrigin(headers: Headers): boolean {
   return headers[ORIGIN_HEADER] === ANALYSIS_ORIGIN;
 }

@@ -9,6 +9,9 @@ export interface StreamRequest {
   live?: boolean;
   /** Frames per second for this stream; the stage's default when left out. */
   fps?: number;
+  /** Modalities to decode; both by default. */
+  audio?: boolean;
+  video?: boolean;
   /** Travel with every message of the stream (labels, rules profile). */
   headers?: Record<string, string>;
 }
@@ -118,6 +121,8 @@ export class StreamSupervisor {
           source,
           live,
           fps: request.fps,
+          audio: request.audio,
+          video: request.video,
           signal,
           headers,
           timeOffsetSec: offset,

@@ -1,7 +1,10 @@
 import 'reflect-metadata';
 import { ConsoleLogger, type DynamicModule, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { MicroserviceOptions } from '@nestjs/microservices';
+import { type ApiServiceKey, grpcServerOptions } from '@app/api';
 import { type ServiceConfig, loadServiceConfig } from '@app/config';
+import { type ApiConfig, loadApiConfig } from './api-config.loader';
 
 const LEVELS: Record<ServiceConfig['logLevel'], LogLevel[]> = {
   error: ['fatal', 'error'],
@@ -17,11 +20,16 @@ const LEVELS: Record<ServiceConfig['logLevel'], LogLevel[]> = {
  */
 export async function runService(
   app: string,
-  module: (config: ServiceConfig) => DynamicModule,
+  module: (config: ServiceConfig, api: ApiConfig) => DynamicModule,
+  /** The gRPC services this app serves when VIGIL_GRPC_ADDRESS (or grpc.address) is set. */
+  services: readonly ApiServiceKey[] = [],
 ): Promise<void> {
   let config: ServiceConfig;
+  let api: ApiConfig;
   try {
     config = loadServiceConfig(app, process.env);
+    // The same file `vigil serve --config` reads; the user-facing parts only.
+    api = loadApiConfig(process.env.VIGIL_CONFIG_FILE || undefined, process.env);
   } catch (error) {
     process.stderr.write(`vigil-${app}: ${(error as Error).message}\n`);
     process.exit(2);
@@ -31,12 +39,29 @@ export async function runService(
     timestamp: true,
   });
   try {
-    const context = await NestFactory.createApplicationContext(module(config), {
-      logger,
-      abortOnError: false,
-    });
-    context.enableShutdownHooks();
-    logger.log(`${app} running as ${config.instanceId} on ${config.kafka.brokers.join(',')}`);
+    const grpc = services.length > 0 ? api.grpc : undefined;
+    if (grpc) {
+      const server = await NestFactory.createMicroservice<MicroserviceOptions>(
+        module(config, api),
+        {
+          ...grpcServerOptions(grpc, services),
+          logger,
+          abortOnError: false,
+        },
+      );
+      server.enableShutdownHooks();
+      await server.listen();
+    } else {
+      const context = await NestFactory.createApplicationContext(module(config, api), {
+        logger,
+        abortOnError: false,
+      });
+      context.enableShutdownHooks();
+    }
+    logger.log(
+      `${app} running as ${config.instanceId} on ${config.kafka.brokers.join(',')}` +
+        (grpc ? `; gRPC on ${grpc.address}` : ''),
+    );
   } catch (error) {
     logger.error(`cannot start: ${(error as Error).message}`);
     process.exit(1);

@@ -6,12 +6,7 @@ import {
   type StreamSpec,
   StreamRegistry,
 } from '@app/api';
-import {
-  type EmbeddedPipeline,
-  RULES_PROFILE_HEADER,
-  encodeLabelsHeader,
-  LABELS_HEADER,
-} from '@app/pipeline';
+import { type EmbeddedPipeline, streamHeaders } from '@app/pipeline';
 
 /**
  * StreamService for `vigil serve`: streams run in this process, under the pipeline's
@@ -52,12 +47,7 @@ export class EmbeddedStreamControl extends StreamControl {
       source: spec.source,
       live: spec.live,
       fps: spec.fps,
-      headers: {
-        [RULES_PROFILE_HEADER]: spec.rulesProfile,
-        ...(Object.keys(spec.labels).length > 0
-          ? { [LABELS_HEADER]: encodeLabelsHeader(spec.labels) }
-          : {}),
-      },
+      headers: streamHeaders(spec),
     });
     return info;
   }
