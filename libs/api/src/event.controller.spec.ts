@@ -1,0 +1,122 @@
+import { EventEmitter } from 'node:events';
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { lastValueFrom, type Observable, take, toArray } from 'rxjs';
+import type { SecurityEvent } from '@app/contracts';
+import type { EventRepository, StoredEvent } from '@app/history';
+import { strictMock } from '@app/testing';
+import { ApiError, ApiErrorCode } from './api.error';
+import type { EventSignal } from './api.ports';
+import { EventController } from './event.controller';
+
+function stored(seq: number): StoredEvent {
+  const event: SecurityEvent = {
+    id: `e${seq}`,
+    streamId: 'cam-1',
+    rule: 'gunshot',
+    title: 'Gunshot',
+    severity: 'critical',
+    startSec: seq,
+    endSec: seq + 0.5,
+    trigger: 'gunshot',
+    evidence: [{ cls: 'gunshot', modality: 'audio', score: 0.9, atSec: seq }],
+  };
+  return { seq, event, occurredAt: 1000 + seq, storedAt: 1000 + seq, evidenceRefs: [] };
+}
+
+class FakeCall extends EventEmitter {
+  writableNeedDrain = false;
+  cancelled = false;
+}
+
+/** A history of `count` events that grows when the test says so. */
+function history(initial: number) {
+  let rows = Array.from({ length: initial }, (_, i) => stored(i + 1));
+  const repository = strictMock<EventRepository>('EventRepository', {
+    get: (id: string) => rows.find((r) => r.event.id === id),
+    latestSeq: () => rows.at(-1)?.seq ?? 0,
+    after: ((cursor: number, _filter: unknown, limit: number) =>
+      rows.filter((r) => r.seq > cursor).slice(0, limit)) as EventRepository['after'],
+  });
+  return { repository, add: (seq: number) => (rows = [...rows, stored(seq)]) };
+}
+
+describe('EventController.Subscribe', () => {
+  it('replays what came after the resume point, then waits for new events on the signal', async () => {
+    const { repository, add } = history(3);
+    const waits: number[] = [];
+    const signal = strictMock<EventSignal>('EventSignal', {
+      waitForSeqAfter: async (seq: number) => {
+        waits.push(seq);
+        if (waits.length === 1)
+          add(4); // a new incident arrives while caught up
+        else await new Promise(() => undefined);
+      },
+    });
+    const controller = new EventController(repository, signal, strictMock('EvidenceStore', {}));
+    const call = new FakeCall();
+    const stream = controller.subscribe(
+      { afterEventId: 'e1' },
+      undefined,
+      call as unknown as ServerWritableStream<unknown, unknown>,
+    ) as Observable<{ event: { id: string } }>;
+    const ids = await lastValueFrom(stream.pipe(take(3), toArray()));
+    expect(ids.map((r) => r.event.id)).toEqual(['e2', 'e3', 'e4']);
+    expect(waits[0]).toBe(3);
+  });
+
+  it('starts at the newest event without a resume point', async () => {
+    const { repository, add } = history(5);
+    const signal = strictMock<EventSignal>('EventSignal', {
+      waitForSeqAfter: async () => void add(6),
+    });
+    const controller = new EventController(repository, signal, strictMock('EvidenceStore', {}));
+    const stream = controller.subscribe({}, undefined, new FakeCall() as never) as Observable<{
+      event: { id: string };
+    }>;
+    const [first] = await lastValueFrom(stream.pipe(take(1), toArray()));
+    expect(first!.event.id).toBe('e6');
+  });
+
+  it('refuses an unknown resume point with NOT_FOUND naming the field', () => {
+    const { repository } = history(1);
+    const controller = new EventController(
+      repository,
+      strictMock('EventSignal', {}),
+      strictMock('EvidenceStore', {}),
+    );
+    let error: unknown;
+    try {
+      controller.subscribe({ afterEventId: 'gone' }, undefined, new FakeCall() as never);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ code: ApiErrorCode.NOT_FOUND, field: 'after_event_id' });
+  });
+
+  it('stops reading while the connection is full, and stops for good when the client leaves', async () => {
+    const { repository } = history(250);
+    const call = new FakeCall();
+    const signal = strictMock<EventSignal>('EventSignal', {
+      waitForSeqAfter: (_seq: number, abort: AbortSignal) =>
+        new Promise<void>((resolve) => abort.addEventListener('abort', () => resolve())),
+    });
+    const controller = new EventController(repository, signal, strictMock('EvidenceStore', {}));
+    const seen: string[] = [];
+    call.writableNeedDrain = true;
+    const subscription = (
+      controller.subscribe({ afterEventId: 'e1' }, undefined, call as never) as Observable<{
+        event: { id: string };
+      }>
+    ).subscribe((record) => seen.push(record.event.id));
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual(['e2']); // one written, then it waits for 'drain'
+    call.writableNeedDrain = false;
+    call.emit('drain');
+    await new Promise((r) => setImmediate(r));
+    expect(seen.length).toBe(249);
+    call.cancelled = true;
+    call.emit('cancelled');
+    subscription.unsubscribe();
+  });
+});
