@@ -29,8 +29,18 @@ const MAX_DRAINED_BYTES = 64 * 1024;
  */
 export class HttpSender implements WebhookSender {
   async send(request: WebhookRequest): Promise<SendOutcome> {
-    const deadline = AbortSignal.timeout(request.timeoutMs);
-    const signal = request.signal ? AbortSignal.any([deadline, request.signal]) : deadline;
+    if (request.signal?.aborted) return { kind: 'aborted' };
+    // One controller per attempt, tied to the caller's signal by a listener removed at the end:
+    // AbortSignal.any would leave a record of every attempt on the dispatcher's long-lived
+    // signal for as long as it lives.
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, request.timeoutMs);
+    const stop = () => controller.abort();
+    request.signal?.addEventListener('abort', stop, { once: true });
     try {
       const { url, authorization } = splitCredentials(request.url);
       const headers = authorization ? { ...request.headers, authorization } : request.headers;
@@ -39,7 +49,7 @@ export class HttpSender implements WebhookSender {
         headers,
         body: request.body,
         redirect: 'manual',
-        signal,
+        signal: controller.signal,
       });
       // The status decides; a body cut short or trickled until the deadline changes nothing,
       // so a 2xx whose body then fails is still delivered (and not posted twice).
@@ -55,8 +65,11 @@ export class HttpSender implements WebhookSender {
       };
     } catch (error) {
       if (request.signal?.aborted) return { kind: 'aborted' };
-      if (deadline.aborted) return { kind: 'timeout', afterMs: request.timeoutMs };
+      if (timedOut) return { kind: 'timeout', afterMs: request.timeoutMs };
       return { kind: 'network', error: describe(error) };
+    } finally {
+      clearTimeout(timer);
+      request.signal?.removeEventListener('abort', stop);
     }
   }
 }
