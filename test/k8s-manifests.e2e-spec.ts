@@ -13,7 +13,10 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { kafkaGroupId } from '@app/bus/kafka-bus';
 import { type Topic, Topics, deadLetterTopic } from '@app/contracts/topics';
+import { EVIDENCE_TAP_GROUP } from '@app/pipeline/evidence.tap';
+import { RECORDER_GROUP } from '@app/pipeline/incident.recorder';
 import { Groups } from '@app/pipeline/pipeline.ports';
+import { loadApiConfig } from '@app/service/api-config.loader';
 
 /**
  * Validates k8s/ (every kustomization, rendered by the real kustomize) against the Kubernetes
@@ -132,12 +135,18 @@ interface PodSpec {
   tolerations?: { key?: string }[];
   initContainers?: Container[];
   containers: Container[];
-  volumes?: { name: string; emptyDir?: { sizeLimit?: string } }[];
+  volumes?: {
+    name: string;
+    emptyDir?: { sizeLimit?: string };
+    configMap?: { name: string };
+    persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+  }[];
 }
 
 interface Deployment extends K8sObject {
   spec: {
     replicas?: number;
+    strategy?: { type?: string; rollingUpdate?: object };
     selector: { matchLabels: Labels };
     template: { metadata: { labels: Labels }; spec: PodSpec };
   };
@@ -147,6 +156,17 @@ interface Service extends K8sObject {
   spec: {
     selector: Labels;
     ports: { name?: string; port: number; targetPort?: string | number }[];
+  };
+}
+
+type ConfigMap = K8sObject & { data: Record<string, string> };
+type Secret = K8sObject & { stringData: Record<string, string> };
+
+interface PersistentVolumeClaim extends K8sObject {
+  spec: {
+    accessModes: string[];
+    storageClassName?: string;
+    resources: { requests: { storage: string } };
   };
 }
 
@@ -474,6 +494,13 @@ describe('k8s manifests', () => {
   const deployment = (objects: K8sObject[], app: string): Deployment =>
     find<Deployment>(objects, 'Deployment', `vigil-${app}`);
   const mainContainer = (d: Deployment): Container => d.spec.template.spec.containers[0]!;
+  /** The apps' environment: the ConfigMap made from config.env. */
+  const envConfig = (): ConfigMap =>
+    find<ConfigMap>(
+      base(),
+      'ConfigMap',
+      mainContainer(deployment(base(), 'ingest')).envFrom![0]!.configMapRef!.name,
+    );
 
   it('has base and the gpu and no-keda overlays, and every manifest file is used by one', () => {
     expect([...rendered.keys()]).toEqual(
@@ -680,6 +707,14 @@ describe('k8s manifests', () => {
       }
     });
 
+    it('keeps the V8 heap well below the memory limit (Buffers, native code and ffmpeg live beside it)', () => {
+      const container = mainContainer(d());
+      const heap = /--max-old-space-size=(\d+)/.exec(env(container, 'NODE_OPTIONS')?.value ?? '');
+      expect(heap).not.toBeNull();
+      const limit = quantity(container.resources?.limits?.memory);
+      expect(Number(heap![1]) * 2 ** 20).toBeLessThanOrEqual(0.7 * limit);
+    });
+
     it('has time to finish in-flight work and commit, and spreads over zones and nodes', () => {
       const pod = d().spec.template.spec;
       expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(30);
@@ -731,8 +766,9 @@ describe('k8s manifests', () => {
     expect(read).toEqual({ name: written!.name, mountPath: modelsDir, readOnly: true });
   });
 
-  it('serves gRPC on 50051 for ingest and fusion through Services that select their pods', () => {
-    for (const app of ['ingest', 'fusion']) {
+  it('serves gRPC on 50051 for ingest, inference and fusion through Services that select their pods', () => {
+    expect(envConfig().data.VIGIL_GRPC_ADDRESS).toBe('0.0.0.0:50051');
+    for (const app of ['ingest', 'inference', 'fusion']) {
       const service = find<Service>(base(), 'Service', `vigil-${app}`);
       const d = deployment(base(), app);
       expect(d.spec.template.metadata.labels).toMatchObject(service.spec.selector);
@@ -741,6 +777,174 @@ describe('k8s manifests', () => {
       const target = mainContainer(d).ports?.find((p) => p.name === port!.targetPort);
       expect(target?.containerPort).toBe(50051);
     }
+  });
+
+  describe('the user-facing API', () => {
+    const API_APPS = ['ingest', 'inference', 'fusion'] as const;
+    const configFile = (): string => envConfig().data.VIGIL_CONFIG_FILE!;
+    const dataDir = (): string => envConfig().data.VIGIL_DATA_DIR!;
+    /** The ConfigMap a Deployment mounts at the config file's folder, and the mount. */
+    const mountedConfig = (app: string) => {
+      const d = deployment(base(), app);
+      const mount = mainContainer(d).volumeMounts?.find(
+        (m) => m.mountPath === dirname(configFile()),
+      );
+      const volume = d.spec.template.spec.volumes?.find((v) => v.name === mount?.name);
+      const configMap = volume?.configMap
+        ? find<ConfigMap>(base(), 'ConfigMap', volume.configMap.name)
+        : undefined;
+      return { mount, configMap };
+    };
+    const apiSecret = (): Secret => find<Secret>(base(), 'Secret', 'vigil-api-secrets');
+    /** What the app's process.env holds, as far as the ConfigMaps, Secrets and env give it. */
+    const processEnv = (app: string): Record<string, string> => {
+      const container = mainContainer(deployment(base(), app));
+      const out: Record<string, string> = {};
+      for (const source of container.envFrom ?? []) {
+        if (source.configMapRef) {
+          Object.assign(out, find<ConfigMap>(base(), 'ConfigMap', source.configMapRef.name).data);
+        }
+        if (source.secretRef) {
+          Object.assign(out, find<Secret>(base(), 'Secret', source.secretRef.name).stringData);
+        }
+      }
+      for (const variable of container.env ?? []) {
+        const ref = variable.valueFrom?.secretKeyRef;
+        const value = ref
+          ? find<Secret>(base(), 'Secret', ref.name).stringData[ref.key]
+          : variable.value;
+        if (value !== undefined) out[variable.name] = value;
+      }
+      return out;
+    };
+
+    it('points ingest, inference and fusion at vigil.yaml, mounted read-only from its ConfigMap', () => {
+      expect(configFile()).toBe('/etc/vigil/vigil.yaml');
+      for (const app of API_APPS) {
+        const { mount, configMap } = mountedConfig(app);
+        expect({ app, readOnly: mount?.readOnly }).toEqual({ app, readOnly: true });
+        expect(configMap?.metadata.name).toMatch(/^vigil-api-/);
+        expect(configMap?.data[basename(configFile())]).toBeTruthy();
+      }
+    });
+
+    it('lets spectrogram, which serves no API, read no config file and hold no API secret', () => {
+      const container = mainContainer(deployment(base(), 'spectrogram'));
+      expect(processEnv('spectrogram').VIGIL_CONFIG_FILE).toBe('');
+      expect(mountedConfig('spectrogram').mount).toBeUndefined();
+      expect(container.envFrom?.some((e) => e.secretRef)).toBe(false);
+    });
+
+    it('loads with the real loader in each app, from the environment its Deployment gives it', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'vigil-api-config-'));
+      try {
+        for (const app of API_APPS) {
+          const file = join(dir, `${app}.yaml`);
+          writeFileSync(file, mountedConfig(app).configMap!.data[basename(configFile())]!);
+          // Every variable the file names is set (a missing one would stop the app at start).
+          const api = loadApiConfig(file, processEnv(app));
+          expect(api.grpc?.address).toBe('0.0.0.0:50051');
+          expect(api.tokens.map((t) => t.role).sort()).toEqual(['operator', 'viewer']);
+          expect(api.history.path).toBe(join(dataDir(), 'history.sqlite'));
+          expect(api.evidence.dir).toBe(join(dataDir(), 'evidence'));
+          // Placeholders (URL parsing lowercases the host).
+          expect(api.webhooks.map((w) => w.url)).toEqual([expect.stringMatching(/REPLACE-ME/i)]);
+          expect(api.evidence.publicUrl).toMatch(/REPLACE-ME/);
+          if (app === 'fusion') {
+            // The evidence links' port is the container's and the Service's "evidence" port.
+            const port = Number(api.evidence.httpAddress!.split(':').pop());
+            const fusion = mainContainer(deployment(base(), 'fusion'));
+            const service = find<Service>(base(), 'Service', 'vigil-fusion');
+            const exposed = service.spec.ports.find((p) => p.name === 'evidence');
+            expect(fusion.ports?.find((p) => p.name === exposed?.targetPort)?.containerPort).toBe(
+              port,
+            );
+            // Evidence fits the claim, with room for the history.
+            const claim = find<PersistentVolumeClaim>(
+              base(),
+              'PersistentVolumeClaim',
+              'vigil-fusion-data',
+            );
+            expect(api.evidence.maxBytes).toBeLessThan(
+              0.8 * quantity(claim.spec.resources.requests.storage),
+            );
+          }
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('keeps every secret out of vigil.yaml: each comes from the placeholder Secret by name', () => {
+      const raw = parse(mountedConfig('fusion').configMap!.data[basename(configFile())]!) as Json;
+      const named: string[] = [];
+      const walk = (value: Json, key: string): void => {
+        if (Array.isArray(value)) value.forEach((v, i) => walk(v, `${key}[${i}]`));
+        if (!isObject(value)) return;
+        for (const [k, v] of Object.entries(value)) {
+          expect({
+            key: `${key}.${k}`,
+            inline: ['token', 'secret', 'linkSecret'].includes(k),
+          }).toEqual({
+            key: `${key}.${k}`,
+            inline: false,
+          });
+          if (/Env$/.test(k) && typeof v === 'string') named.push(v);
+          walk(v, `${key}.${k}`);
+        }
+      };
+      walk(raw, '');
+      expect(named.sort()).toEqual(Object.keys(apiSecret().stringData).sort());
+      for (const value of Object.values(apiSecret().stringData)) {
+        expect(value).toMatch(/REPLACE-ME/);
+        expect(value.length).toBeGreaterThanOrEqual(16);
+      }
+      expect(apiSecret().metadata.annotations?.['vigil/placeholder']).toMatch(/^true/);
+    });
+
+    it('runs fusion as one replica, replaced with Recreate, on a ReadWriteOnce claim at VIGIL_DATA_DIR', () => {
+      const fusion = deployment(base(), 'fusion');
+      // SQLite has one writer: two pods must never open the file at once.
+      expect(fusion.spec.replicas).toBe(1);
+      expect(fusion.spec.strategy).toEqual({ type: 'Recreate' });
+      const mount = mainContainer(fusion).volumeMounts?.find((m) => m.mountPath === dataDir());
+      expect(mount?.readOnly).not.toBe(true);
+      const volume = fusion.spec.template.spec.volumes?.find((v) => v.name === mount?.name);
+      const claim = find<PersistentVolumeClaim>(
+        base(),
+        'PersistentVolumeClaim',
+        volume!.persistentVolumeClaim!.claimName,
+      );
+      expect(claim.spec.accessModes).toEqual(['ReadWriteOnce']);
+      expect(claim.spec.resources.requests.storage).toBe('20Gi');
+      expect(claim.spec.storageClassName).toBeUndefined(); // the cluster's default class
+      // The media buffer for evidence (up to 128 MiB) on top of Node.
+      const { requests, limits } = mainContainer(fusion).resources!;
+      expect(quantity(requests!.memory)).toBeGreaterThanOrEqual(512 * 2 ** 20);
+      expect(quantity(limits!.memory)).toBeGreaterThanOrEqual(2 ** 30);
+      // Nothing scales fusion or counts on a second replica, in any kustomization.
+      for (const { name, objects } of rendered.values()) {
+        const targets = [
+          ...all<ScaledObject>(objects, 'ScaledObject').map((o) => o.spec.scaleTargetRef.name),
+          ...all<K8sObject & { spec: { scaleTargetRef: { name: string } } }>(
+            objects,
+            'HorizontalPodAutoscaler',
+          ).map((o) => o.spec.scaleTargetRef.name),
+        ];
+        expect({ name, targets }).toEqual({
+          name,
+          targets: expect.not.arrayContaining(['vigil-fusion']),
+        });
+        const budgets = all<K8sObject & { spec: { selector: { matchLabels: Labels } } }>(
+          objects,
+          'PodDisruptionBudget',
+        ).filter(
+          (pdb) => pdb.spec.selector.matchLabels['app.kubernetes.io/name'] === 'vigil-fusion',
+        );
+        expect({ name, budgets }).toEqual({ name, budgets: [] });
+        expect(deployment(objects, 'fusion').spec.replicas).toBe(1);
+      }
+    });
   });
 
   it('keeps at most one inference pod down for voluntary disruptions', () => {
@@ -804,8 +1008,7 @@ describe('k8s manifests', () => {
     });
 
     it('gives every topic the configured partitions, 3 replicas and the cluster label', () => {
-      const config = all<K8sObject & { data: Record<string, string> }>(base(), 'ConfigMap')[0]!;
-      const partitions = Number(config.data.VIGIL_PARTITIONS);
+      const partitions = Number(envConfig().data.VIGIL_PARTITIONS);
       expect(partitions).toBe(6);
       for (const t of topics()) {
         expect({ topic: topicName(t), partitions: t.spec.partitions }).toEqual({
@@ -862,8 +1065,16 @@ describe('k8s manifests', () => {
           }).toEqual({ topic: topicName(t), operation, allowed: true });
         }
       }
-      // The bus's real consumer groups: <stage group>.<topic>, one per topic a stage consumes.
-      for (const stage of [...Object.values(Groups), 'vigil-ingest']) {
+      // The bus's real consumer groups: <stage group>.<topic>, one per topic a stage consumes;
+      // fusion's evidence tap and incident recorder, and each ingest replica's StreamService
+      // (vigil-ingest-api.<instance id>) have their own.
+      for (const stage of [
+        ...Object.values(Groups),
+        'vigil-ingest',
+        EVIDENCE_TAP_GROUP,
+        RECORDER_GROUP,
+        'vigil-ingest-api.vigil-ingest-5c9d8f7b6d-x2x7q-1',
+      ]) {
         for (const name of CONTRACT) {
           const group = kafkaGroupId(stage, name);
           expect({ group, allowed: allows('group', group, 'Read') }).toEqual({
