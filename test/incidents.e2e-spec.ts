@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { SecurityEvent } from '@app/contracts';
+import { type DetectionSet, type SecurityEvent, Topics } from '@app/contracts';
 import {
   type EvidenceRequest,
   EvidenceWriter,
@@ -36,6 +36,7 @@ jest.setTimeout(240_000);
 const COMP01 = 'clips/comp01_person_glassbreak.mp4';
 const COMP05 = 'clips/comp05_emptyroom_smoke_alarm.mp4';
 const GLASS_SEC = 4.07;
+const videoSets: DetectionSet[] = [];
 const ALARM_SEC = 2.09;
 const FPS = 5;
 const LOOK_DIR = '/tmp/vigil-incidents';
@@ -130,6 +131,10 @@ beforeAll(async () => {
       inStore: refs.map((key) => existsSync(join(storeRoot, key))),
     });
   });
+  // What inference saw on each frame, to know which box the snapshot should show.
+  await pipeline.bus.subscribe(Topics.detections, 'e2e-frames', async ({ value }) => {
+    if (value.modality === 'video' && !value.final) videoSets.push(value);
+  });
   tap = new EvidenceTap(pipeline.bus);
   recorder = new IncidentRecorder(
     {
@@ -201,10 +206,15 @@ describe('incidents recorded with their evidence (real pipeline, ffmpeg, models,
     expect(warnings).toEqual([]);
   });
 
-  it('comp01 snapshot: the camera picture at its own size, the person boxed in red', async () => {
+  it('comp01 snapshot: the frame at the glass break, the person on it boxed in red', async () => {
     const [intrusion] = storedOf('cam-comp01');
-    const person = intrusion.event.evidence.find((e) => e.cls === 'person');
-    expect(person?.box).toBeDefined();
+    expect(intrusion.event.evidence.some((e) => e.cls === 'person')).toBe(true);
+    // The frame nearest the trigger on which inference saw the person: that box is drawn.
+    const atBreak = videoSets
+      .filter((s) => s.streamId === 'cam-comp01' && s.detections.some((d) => d.cls === 'person'))
+      .sort((a, b) => Math.abs(a.atSec - GLASS_SEC) - Math.abs(b.atSec - GLASS_SEC))[0]!;
+    expect(Math.abs(atBreak.atSec - GLASS_SEC)).toBeLessThan(0.2);
+    const person = atBreak.detections.find((d) => d.cls === 'person')!;
     const path = await artifact(intrusion, 'snapshot.jpg', 'comp01-snapshot.jpg');
     expect(sizeOf(ffmpegInfo(path))).toEqual([640, 480]);
     const picture = new Raster(640, 480, 'rgb', new Uint8Array(rgbOf(path, 'mjpeg')));
@@ -212,7 +222,7 @@ describe('incidents recorded with their evidence (real pipeline, ffmpeg, models,
       const [r, g, b] = picture.get(x, y);
       return r - Math.max(g, b);
     };
-    const [x1, y1, x2, y2] = person!.box!;
+    const [x1, y1, x2, y2] = person.box!.map(Math.round);
     const midY = Math.round((y1 + y2) / 2);
     // The left and right edges of the box, 2 px outline at model scale (about 3 source px).
     expect(Math.max(...[0, 1, 2].map((d) => redness(x1 + d, midY)))).toBeGreaterThan(120);

@@ -32,6 +32,8 @@ export interface EvidenceRequest {
   event: SecurityEvent;
   /** The frame that matched; `ptsSec` picks which of the event's boxes belong on it. */
   frame?: SnapshotFrame & { ptsSec?: number };
+  /** What was detected on that very frame; drawn instead of the event's boxes when given. */
+  boxes?: SnapshotBox[];
   /** The log-mel window that matched (an AudioFeatureWindow fits). */
   audioWindow?: SpectrogramSource;
   audioClip?: PcmClip;
@@ -91,13 +93,13 @@ export class EvidenceWriter {
   }
 
   async write(request: EvidenceRequest): Promise<EvidenceWriteResult> {
-    const { event, frame, audioWindow, audioClip } = request;
+    const { event, frame, audioWindow, audioClip, boxes } = request;
     const jobs: [ArtifactKind, () => Promise<Uint8Array>][] = [];
     if (frame) {
       jobs.push([
         'snapshot',
         () =>
-          this.snapshots.jpeg(frame, this.boxesFor(event, frame.ptsSec), {
+          this.snapshots.jpeg(frame, boxes ?? this.boxesFor(event, frame.ptsSec), {
             ...this.options.snapshot,
             caption:
               frame.ptsSec === undefined

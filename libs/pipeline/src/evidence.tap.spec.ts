@@ -154,6 +154,46 @@ describe('EvidenceTap', () => {
     await tap.stop();
   });
 
+  it('prefers the frame at the trigger, with the boxes inference saw on it', async () => {
+    const { bus, tap } = await setup();
+    await feed(bus, 'cam', 8);
+    for (let t = 0; t < 8; t += 0.5) {
+      const seen = detections('cam', 'video', t);
+      // A person in view throughout; its box moves, so the test sees which frame's box is drawn.
+      seen.detections = [
+        { modality: 'video', cls: 'person', score: 0.7, labels: ['person'], box: [t, 1, t + 2, 3] },
+        { modality: 'video', cls: 'vehicle', score: 0.6, labels: ['car'], box: [0, 0, 1, 1] },
+      ];
+      await bus.publish(Topics.detections, 'cam', seen);
+    }
+    await bus.idle();
+    const request = await tap.capture(intrusion, { timeoutMs: 1000 });
+    expect(request.frame?.ptsSec).toBe(4);
+    expect(request.boxes).toEqual([{ box: [4, 1, 6, 3], label: 'person', score: 0.7 }]);
+    await tap.stop();
+  });
+
+  it('waits for inference to report on the frame at the trigger before choosing it', async () => {
+    const { bus, tap } = await setup();
+    await feed(bus, 'cam', 8);
+    await bus.publish(Topics.detections, 'cam', detections('cam', 'video', 1));
+    await bus.idle();
+    let done = false;
+    const capture = tap.capture(intrusion, { timeoutMs: 1000 }).then((r) => ((done = true), r));
+    await settle();
+    expect(done).toBe(false);
+    const seen = detections('cam', 'video', 4);
+    seen.detections = [
+      { modality: 'video', cls: 'person', score: 0.9, labels: [], box: [0, 0, 2, 2] },
+    ];
+    await bus.publish(Topics.detections, 'cam', seen);
+    await bus.publish(Topics.detections, 'cam', detections('cam', 'video', 4.5));
+    const request = await capture;
+    expect(request.frame?.ptsSec).toBe(4);
+    expect(request.boxes).toEqual([{ box: [0, 0, 2, 2], label: 'person', score: 0.9 }]);
+    await tap.stop();
+  });
+
   it('keeps what the bus hands over by reference, and copies only views into larger buffers', async () => {
     const { bus, tap } = await setup();
     const own = frame('cam', 3);

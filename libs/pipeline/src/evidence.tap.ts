@@ -2,12 +2,13 @@ import type { Bus, BusMessage, Subscription } from '@app/bus';
 import {
   type AudioChunk,
   type AudioFeatureWindow,
+  type Detection,
   type DetectionSet,
   type SecurityEvent,
   type VideoFrame,
   Topics,
 } from '@app/contracts';
-import { type EvidenceRequest, type PcmClip, triggerSec } from '@app/evidence';
+import { type EvidenceRequest, type PcmClip, type SnapshotBox, triggerSec } from '@app/evidence';
 import { type Sleeper, realSleeper } from './stream.supervisor';
 
 export interface EvidenceTapOptions {
@@ -47,6 +48,8 @@ interface Entry<T> {
   bytes: number;
   /** Arrival order across all streams: the global byte budget drops the smallest first. */
   arrival: number;
+  /** Frames only: what inference saw on it, once its detection set has arrived. */
+  detections?: readonly Detection[];
 }
 
 class MediaRing<T> {
@@ -174,18 +177,22 @@ export class EvidenceTap {
       const id = event.streamId;
       await this.until(
         id,
-        (s) => reached(s.video, seenSec) && windowsDone(s.features, heardSec),
+        (s) =>
+          reached(s.video, seenSec) &&
+          windowsDone(s.features, heardSec) &&
+          // The frame at the trigger is only worth its boxes once inference has seen it.
+          decidedPast(s.decided.video, heardSec),
         expired.signal,
       );
       const window = this.pickWindow(id, heardSec);
       if (window) {
         await this.until(id, (s) => reached(s.audio, window.endSec), expired.signal);
       }
-      const frame = this.pickFrame(id, seenSec);
+      const snapshot = this.pickSnapshot(event, heardSec, seenSec);
       const clip = window && this.cut(id, window.startSec, window.endSec);
       return {
         event,
-        ...(frame ? { frame } : {}),
+        ...snapshot,
         ...(window ? { audioWindow: window } : {}),
         ...(clip ? { audioClip: clip } : {}),
       };
@@ -220,6 +227,15 @@ export class EvidenceTap {
   private onSet({ value: set }: BusMessage<DetectionSet>): void {
     const stream = this.streams.get(set.streamId);
     if (!stream) return;
+    if (set.modality === 'video' && !set.final) {
+      const entries = stream.video.entries;
+      for (let i = entries.length - 1; i >= 0; i--) {
+        if (Math.abs(entries[i].startSec - set.atSec) < 1e-6) {
+          entries[i].detections = set.detections;
+          break;
+        }
+      }
+    }
     const previous = stream.decided[set.modality];
     if (set.final) {
       stream.decided[set.modality] = { sec: previous?.sec ?? -Infinity, ended: true };
@@ -229,6 +245,7 @@ export class EvidenceTap {
       stream.decided[set.modality] = { sec, ended: false };
     }
     this.trim(stream);
+    this.notify(set.streamId);
   }
 
   private add<T>(
@@ -359,6 +376,37 @@ export class EvidenceTap {
     if (set) for (const check of [...set]) check();
   }
 
+  /**
+   * The picture an operator wants: the moment the rule fired (the glass breaking), with what
+   * inference saw on that very frame — the event's own classes when it has video evidence. Only
+   * when no such frame is at hand, the frame its video evidence was seen on, with that box.
+   */
+  private pickSnapshot(
+    event: SecurityEvent,
+    momentSec: number,
+    seenSec: number,
+  ): { frame?: VideoFrame; boxes?: SnapshotBox[] } {
+    const classes = new Set<string>(
+      event.evidence.filter((e) => e.modality === 'video').map((e) => e.cls),
+    );
+    let best: Entry<VideoFrame> | undefined;
+    for (const entry of this.streams.get(event.streamId)?.video.entries ?? []) {
+      if (!entry.detections) continue;
+      if (classes.size > 0 && !entry.detections.some((d) => classes.has(d.cls))) continue;
+      if (!best || Math.abs(entry.startSec - momentSec) < Math.abs(best.startSec - momentSec)) {
+        best = entry;
+      }
+    }
+    if (best && Math.abs(best.startSec - momentSec) <= this.maxFrameGapSec) {
+      const boxes = best
+        .detections!.filter((d) => d.box && (classes.size === 0 || classes.has(d.cls)))
+        .map((d) => ({ box: d.box!, label: d.cls, score: d.score }));
+      return { frame: best.value, boxes };
+    }
+    const frame = this.pickFrame(event.streamId, seenSec);
+    return frame ? { frame } : {};
+  }
+
   private pickFrame(streamId: string, atSec: number): VideoFrame | undefined {
     let best: Entry<VideoFrame> | undefined;
     for (const entry of this.streams.get(streamId)?.video.entries ?? []) {
@@ -410,6 +458,16 @@ function frameSec(event: SecurityEvent): number {
     event.evidence.find((e) => e.modality === 'video' && e.box) ??
     event.evidence.find((e) => e.modality === 'video');
   return video?.atSec ?? triggerSec(event);
+}
+
+/**
+ * Inference (and so the frame's detections) got past `sec`, or reported the end of the video.
+ * A stream whose frames inference has not reported on at all is not waited for: its snapshot
+ * falls back to the frame the event's own evidence names. Not the media ring's end: ingest
+ * finishes a file long before inference does.
+ */
+function decidedPast(decided: DecidedPosition | undefined, sec: number): boolean {
+  return decided === undefined || decided.ended || decided.sec >= sec;
 }
 
 function reached(ring: MediaRing<unknown>, sec: number): boolean {
