@@ -38,7 +38,9 @@ export class FusionWorker extends StageWorker {
         ),
       ),
     );
-    const stage = new FusionStage(this.bus, await loadRuleSet(this.config.rulesFile), { profiles });
+    // VIGIL_RULES_FILE, else the config file's rules.default, else the shipped rules.
+    const rules = await loadRuleSet(this.config.rulesFile ?? this.api.rulesFile);
+    const stage = new FusionStage(this.bus, rules, { profiles });
     return {
       // The desk's tap and recorder subscribe before fusion decides anything.
       start: async () => {

@@ -17,8 +17,10 @@ export interface ApiConfig {
   tokens: ApiToken[];
   streams: { max: number };
   analysis: { maxClipBytes: number; maxConcurrent: number };
-  /** Named rules files a stream may choose; `default` is VIGIL_RULES_FILE or the shipped rules. */
+  /** Named rules files a stream may choose besides the default rules. */
   rulesProfiles: Record<string, string>;
+  /** The file's `rules.default`; VIGIL_RULES_FILE wins over it, the shipped rules are the fallback. */
+  rulesFile?: string;
   history: { path: string; maxAgeDays: number; maxEvents: number };
   evidence: {
     dir: string;
@@ -51,14 +53,13 @@ export function loadServeConfig(
   env: Env,
   overrides: Partial<VigilConfig> = {},
 ): ServeConfig {
-  const { rulesFile, ...api } = loadApiConfig(file, env, DEFAULT_SERVE_ADDRESS);
+  const api = loadApiConfig(file, env, DEFAULT_SERVE_ADDRESS);
+  // --rules, then VIGIL_RULES_FILE, then the file's rules.default, then the shipped rules.
+  const fileRules = env.VIGIL_RULES_FILE || overrides.rulesFile ? undefined : api.rulesFile;
   return {
     ...api,
     grpc: api.grpc!,
-    vigil: loadConfig(env, {
-      ...overrides,
-      ...(rulesFile && !overrides.rulesFile ? { rulesFile } : {}),
-    }),
+    vigil: loadConfig(env, { ...overrides, ...(fileRules ? { rulesFile: fileRules } : {}) }),
   };
 }
 
@@ -78,7 +79,7 @@ export function loadApiConfig(
   file: string | undefined,
   env: Env,
   defaultAddress?: string,
-): ApiConfig & { rulesFile?: string } {
+): ApiConfig {
   const raw = file ? readConfigFile(file) : {};
   const base = file ? dirname(resolve(file)) : process.cwd();
   const path = (p: string) => (isAbsolute(p) ? p : resolve(base, p.replace(/^~(?=\/)/, homedir())));
