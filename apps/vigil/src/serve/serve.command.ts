@@ -2,13 +2,7 @@ import { createServer } from 'node:net';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
-import {
-  type ApiServiceKey,
-  API_SERVICES,
-  EvidenceHttpServer,
-  grpcServerOptions,
-  splitAddress,
-} from '@app/api';
+import { type ApiServiceKey, API_SERVICES, grpcServerOptions, splitAddress } from '@app/api';
 import { loadServeConfig, type ServeConfig } from '@app/service';
 import { ServeModule } from './serve.module';
 import { ServeRuntime } from './serve.runtime';
