@@ -1,4 +1,4 @@
-import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -298,5 +298,47 @@ const grpcurl = findGrpcurl();
       await run('-d', '{"pageSize": 1}', server.grpcAddress, 'vigil.v1.EventService/ListEvents'),
     );
     expect(listed).toEqual({});
+  });
+});
+
+describe('vigil serve as a process', () => {
+  it('prints where it listens, serves, and stops cleanly on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-serve-process-'));
+    const child = spawn(process.execPath, [join(__dirname, '..', 'bin', 'vigil.js'), 'serve'], {
+      env: {
+        ...process.env,
+        VIGIL_MODELS_DIR: modelsDir(),
+        VIGIL_DATA_DIR: dir,
+        VIGIL_GRPC_ADDRESS: '127.0.0.1:0',
+        VIGIL_LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let stdout = '';
+      const address = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          stdout += chunk.toString();
+          const found = /gRPC on (\S+) \(plaintext\)/.exec(stdout);
+          if (found) resolve(found[1]!);
+        });
+        child.once('exit', (code) => reject(new Error(`exited with ${code}: ${stdout}`)));
+      });
+      expect(stdout).toContain(`history: ${join(dir, 'history.sqlite')}`);
+      const api = apiClients(address);
+      try {
+        const health = await unary<{ status: string }>(api.health, 'Check', { service: '' });
+        expect(health.status).toBe('SERVING');
+      } finally {
+        api.close();
+      }
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(stdout).toContain('vigil serve: stopping');
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
