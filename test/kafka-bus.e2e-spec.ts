@@ -1,4 +1,11 @@
-import { type Codec, type Topic, Topics, codecFor, deadLetterTopic } from '@app/contracts';
+import {
+  type Codec,
+  type Topic,
+  Topics,
+  type WebhookDeadLetter,
+  codecFor,
+  deadLetterTopic,
+} from '@app/contracts';
 import { KafkaBus } from '@app/bus';
 import { requireKafka } from '@app/testing/kafka';
 import { randomUUID } from 'node:crypto';
@@ -114,6 +121,39 @@ describe('KafkaBus on a real broker', () => {
       expect(second).toEqual([5, 6, 7, 8, 9]);
     } finally {
       await bus2.close();
+    }
+  });
+
+  it('carries webhook dead letters as their protobuf, though the topic name ends in .dlq', async () => {
+    const bus = openBus();
+    const letter: WebhookDeadLetter = {
+      subscriptionId: 'soc',
+      url: 'https://hooks.example.com/vigil',
+      eventId: `e-${randomUUID()}`,
+      attempts: 8,
+      reason: 'HTTP 503, gave up after 8 attempts',
+      lastStatus: 503,
+      body: new TextEncoder().encode('{"type":"vigil.incident"}'),
+      failedAtMs: Date.UTC(2026, 0, 1),
+    };
+    const seen: { value: WebhookDeadLetter; headers: Record<string, string> }[] = [];
+    try {
+      await bus.connect([Topics.webhookDeadLetters]);
+      await bus.subscribe(
+        Topics.webhookDeadLetters,
+        `dlq-${randomUUID().slice(0, 6)}`,
+        async (m) => {
+          if (m.value.eventId === letter.eventId) seen.push({ value: m.value, headers: m.headers });
+        },
+      );
+      await bus.publish(Topics.webhookDeadLetters, letter.subscriptionId, letter, {
+        'x-vigil-dlq-reason': letter.reason,
+      });
+      await eventually(() => seen.length === 1, 30_000);
+      expect(seen[0].value).toEqual(letter);
+      expect(seen[0].headers['x-vigil-dlq-reason']).toBe(letter.reason);
+    } finally {
+      await bus.close();
     }
   });
 });
