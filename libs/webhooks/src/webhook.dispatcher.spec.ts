@@ -184,10 +184,17 @@ describe('WebhookDispatcher', () => {
     // each attempt is signed anew, with its own timestamp
     const stamps = sender.requests.map((r) => Number(r.lower['x-vigil-timestamp']));
     expect(stamps[3] - stamps[0]).toBe(3);
-    expect(logs.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
-      expect.stringContaining('attempt 1/5 failed (HTTP 503); next in 500 ms'),
-      expect.stringContaining('attempt 2/5 failed (no answer within 2000 ms); next in 1000 ms'),
-      expect.stringContaining('attempt 3/5 failed (connection failed: ECONNREFUSED)'),
+    expect(logs.map((l) => [l.level, l.message])).toEqual([
+      ['warn', expect.stringContaining('attempt 1/5 failed (HTTP 503); next in 500 ms')],
+      [
+        'warn',
+        expect.stringContaining('attempt 2/5 failed (no answer within 2000 ms); next in 1000 ms'),
+      ],
+      ['warn', expect.stringContaining('attempt 3/5 failed (connection failed: ECONNREFUSED)')],
+      [
+        'log',
+        `webhooks a (https://hooks.example.com/a): event ${idsOf(1)[0]} delivered on attempt 4`,
+      ],
     ]);
   });
 
@@ -456,10 +463,13 @@ describe('WebhookDispatcher', () => {
     ]);
   });
 
-  it('refuses two subscriptions with one id, and a second start', () => {
+  it('refuses two subscriptions with one id, a second start, and a start after stop', async () => {
     expect(() => dispatcher([subscription('a'), subscription('a')])).toThrow(/used twice/);
     const once = dispatcher([subscription('a')]);
     once.start();
     expect(() => once.start()).toThrow(/starts once/);
+    const stoppedFirst = dispatcher([subscription('a')]);
+    await stoppedFirst.stop();
+    expect(() => stoppedFirst.start()).toThrow(/starts once/);
   });
 });

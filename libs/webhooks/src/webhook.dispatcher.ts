@@ -162,8 +162,10 @@ export class WebhookDispatcher {
   }
 
   private async halt(): Promise<void> {
-    if (this.state !== 'running') return;
+    const wasRunning = this.state === 'running';
+    // stopped before it started: it never will
     this.state = 'stopping';
+    if (!wasRunning) return;
     this.idle.abort();
     const all = Promise.allSettled(this.tasks).then(() => true);
     if (await this.within(all, this.stopGraceMs)) return;
@@ -257,6 +259,12 @@ export class WebhookDispatcher {
     } = {
       delivered: () => {
         this.outbox.complete(head.id);
+        if (attempt > 1) {
+          this.logger.log(
+            `webhooks ${subscription.id} (${safeUrl}): event ${head.eventId} delivered on ` +
+              `attempt ${attempt}`,
+          );
+        }
         this.observer.delivered?.(ids);
       },
       retry: (d) => {
