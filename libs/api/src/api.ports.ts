@@ -1,4 +1,5 @@
 import type { DetectionSet, SecurityEvent, StreamState } from '@app/contracts';
+import type { StoredEvent } from '@app/history';
 
 /**
  * What the controllers need from the deployment they run in. Abstract classes, so they double
@@ -40,9 +41,14 @@ export abstract class StreamControl {
   abstract capabilities(): { models: string[]; rulesProfiles: string[]; fps: number };
 }
 
-/** Wakes live Subscribe calls; they re-read the history by cursor, so nothing is queued here. */
+/**
+ * Wakes live Subscribe calls. They read the history by cursor, so nothing is queued here; a
+ * caught-up call may take the event that woke it straight from `nextAfter`.
+ */
 export abstract class EventSignal {
   abstract waitForSeqAfter(seq: number, signal: AbortSignal): Promise<void>;
+  /** The newest stored event if it directly follows `seq`, else undefined. */
+  abstract nextAfter(seq: number): StoredEvent | undefined;
 }
 
 export interface ClipRequest {

@@ -45,6 +45,7 @@ describe('EventController.Subscribe', () => {
     const { repository, add } = history(3);
     const waits: number[] = [];
     const signal = strictMock<EventSignal>('EventSignal', {
+      nextAfter: () => undefined,
       waitForSeqAfter: async (seq: number) => {
         waits.push(seq);
         if (waits.length === 1)
@@ -67,6 +68,7 @@ describe('EventController.Subscribe', () => {
   it('starts at the newest event without a resume point', async () => {
     const { repository, add } = history(5);
     const signal = strictMock<EventSignal>('EventSignal', {
+      nextAfter: () => undefined,
       waitForSeqAfter: async () => void add(6),
     });
     const controller = new EventController(repository, signal, strictMock('EvidenceStore', {}));
@@ -75,6 +77,39 @@ describe('EventController.Subscribe', () => {
     }>;
     const [first] = await lastValueFrom(stream.pipe(take(1), toArray()));
     expect(first!.event.id).toBe('e6');
+  });
+
+  it('follows the feed without reading the history while events come one after another', async () => {
+    const { repository } = history(2);
+    let reads = 0;
+    const counted = strictMock<EventRepository>('EventRepository', {
+      get: repository.get.bind(repository),
+      latestSeq: () => (reads++, repository.latestSeq()),
+      after: ((...args: Parameters<EventRepository['after']>) => (
+        reads++,
+        repository.after(...args)
+      )) as never,
+    });
+    const live = [
+      stored(3),
+      { ...stored(4), event: { ...stored(4).event, streamId: 'cam-9' } },
+      stored(5),
+    ];
+    let published = 2;
+    const signal = strictMock<EventSignal>('EventSignal', {
+      waitForSeqAfter: async () => void published++,
+      nextAfter: (seq: number) => live.find((s) => s.seq === seq + 1 && s.seq <= published),
+    });
+    const controller = new EventController(counted, signal, strictMock('EvidenceStore', {}));
+    const stream = controller.subscribe(
+      { filter: { streamIds: ['cam-1'] } },
+      undefined,
+      new FakeCall() as never,
+    ) as Observable<{ event: { id: string } }>;
+    const ids = await lastValueFrom(stream.pipe(take(2), toArray()));
+    // e4 is another camera's: skipped in memory with the same filter the history applies.
+    expect(ids.map((r) => r.event.id)).toEqual(['e3', 'e5']);
+    expect(reads).toBe(3); // where to start, then one catch-up read; none per live event
   });
 
   it('refuses an unknown resume point with NOT_FOUND naming the field', () => {
@@ -98,6 +133,7 @@ describe('EventController.Subscribe', () => {
     const { repository } = history(250);
     const call = new FakeCall();
     const signal = strictMock<EventSignal>('EventSignal', {
+      nextAfter: () => undefined,
       waitForSeqAfter: (_seq: number, abort: AbortSignal) =>
         new Promise<void>((resolve) => abort.addEventListener('abort', () => resolve())),
     });

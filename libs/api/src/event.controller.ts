@@ -4,7 +4,7 @@ import { GrpcMethod } from '@nestjs/microservices';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { Observable } from 'rxjs';
 import { EvidenceStore } from '@app/evidence';
-import { EventRepository, type StoredEvent } from '@app/history';
+import { EventRepository, type StoredEvent, matchesEventFilter } from '@app/history';
 import { ApiAuthGuard, RequireRole } from './api-auth.guard';
 import { ApiError, ApiErrorCode } from './api.error';
 import { EventSignal } from './api.ports';
@@ -18,6 +18,15 @@ export const EVIDENCE_STORE = Symbol('EVIDENCE_STORE');
 /** Evidence goes out in chunks well under any message limit. */
 const EVIDENCE_CHUNK_BYTES = 64 * 1024;
 const RESUME_BATCH = 100;
+
+type EventRecordMessage = ReturnType<typeof grpcEventRecord>;
+/** One message object per event, shared by every subscriber the feed wakes for it. */
+const records = new WeakMap<StoredEvent, EventRecordMessage>();
+function recordOf(stored: StoredEvent): EventRecordMessage {
+  let record = records.get(stored);
+  if (!record) records.set(stored, (record = grpcEventRecord(stored)));
+  return record;
+}
 
 interface SubscribeRequest {
   filter?: Parameters<typeof eventFilter>[0];
@@ -63,22 +72,34 @@ export class EventController {
     } else {
       cursor = this.events.latestSeq();
     }
-    return new Observable<ReturnType<typeof grpcEventRecord>>((subscriber) => {
+    return new Observable<EventRecordMessage>((subscriber) => {
       const { signal, dispose } = callSignal(call);
+      const send = async (stored: StoredEvent) => {
+        subscriber.next(recordOf(stored));
+        cursor = stored.seq;
+        if (call.writableNeedDrain) await drained(call, signal);
+      };
       const pump = async () => {
         while (!signal.aborted) {
-          // Read the high-water mark before the query: anything stored later wakes us below.
+          // Catching up: read the history by cursor. The high-water mark is read before the
+          // query, so anything stored later wakes us below.
           const latest = this.events.latestSeq();
           const batch: StoredEvent[] = this.events.after(cursor, filter, RESUME_BATCH);
           for (const stored of batch) {
             if (signal.aborted) return;
-            subscriber.next(grpcEventRecord(stored));
-            cursor = stored.seq;
-            if (call.writableNeedDrain) await drained(call, signal);
+            await send(stored);
           }
-          if (batch.length < RESUME_BATCH) {
-            cursor = Math.max(cursor, latest);
+          if (batch.length === RESUME_BATCH) continue;
+          cursor = Math.max(cursor, latest);
+          // Caught up: follow the feed while events come one after another, reading nothing;
+          // after a gap (a burst, a slow connection) go back to the history.
+          for (;;) {
             await this.signal.waitForSeqAfter(cursor, signal);
+            if (signal.aborted) return;
+            const next = this.signal.nextAfter(cursor);
+            if (!next) break;
+            if (matchesEventFilter(next.event, filter)) await send(next);
+            else cursor = next.seq;
           }
         }
       };

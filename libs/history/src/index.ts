@@ -4,3 +4,4 @@ export * from './history.database';
 export * from './stored-event.types';
 export * from './event.migrations';
 export * from './event.repository';
+export * from './event-filter.matcher';

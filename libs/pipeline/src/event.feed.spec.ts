@@ -88,3 +88,19 @@ describe('EventFeed', () => {
     expect(warnings).toEqual(['event feed listener failed on evt-7: socket closed']);
   });
 });
+
+describe('EventFeed.nextAfter', () => {
+  const stored = (seq: number) =>
+    ({ seq, event: { id: `e${seq}` }, occurredAt: 0, storedAt: 0, evidenceRefs: [] }) as never;
+
+  it('hands over the newest event only to a reader caught up just before it', () => {
+    const feed = new EventFeed({ latestSeq: 4 });
+    expect(feed.nextAfter(4)).toBeUndefined();
+    feed.publish(stored(5));
+    expect(feed.nextAfter(4)).toMatchObject({ seq: 5 });
+    expect(feed.nextAfter(3)).toBeUndefined(); // it missed 4: back to the history
+    feed.publish(stored(7)); // 6 rolled back: still the next one after 5
+    expect(feed.nextAfter(5)).toMatchObject({ seq: 7 });
+    expect(feed.nextAfter(4)).toBeUndefined();
+  });
+});

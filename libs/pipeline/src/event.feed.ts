@@ -22,6 +22,7 @@ interface SeqWaiter {
  */
 export class EventFeed {
   private latest: number;
+  private newest?: { stored: StoredEvent; previousSeq: number };
   private readonly waiters = new Set<SeqWaiter>();
   private readonly listeners = new Set<StoredEventListener>();
   private readonly warn: (message: string) => void;
@@ -35,8 +36,20 @@ export class EventFeed {
     return this.latest;
   }
 
+  /**
+   * The newest published event when it directly follows `seq` (nothing was published between
+   * them), so a subscriber caught up at `seq` may take it from here instead of re-reading the
+   * history; undefined otherwise. Only the newest event is held.
+   */
+  nextAfter(seq: number): StoredEvent | undefined {
+    return this.newest && this.newest.previousSeq === seq ? this.newest.stored : undefined;
+  }
+
   /** Call after the event's transaction committed, never before: listeners read it back at once. */
   publish(stored: StoredEvent): void {
+    // In-process commits are serialised and published in order, so the previous latest is
+    // exactly the event before this one (a rolled-back seq in between makes no difference).
+    this.newest = stored.seq > this.latest ? { stored, previousSeq: this.latest } : undefined;
     this.latest = Math.max(this.latest, stored.seq);
     for (const waiter of this.waiters) {
       if (stored.seq > waiter.afterSeq) {

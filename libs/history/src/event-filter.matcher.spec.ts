@@ -1,0 +1,63 @@
+import {
+  AUDIO_CLASSES,
+  type CanonicalClass,
+  SEVERITIES,
+  type SecurityEvent,
+  VIDEO_CLASSES,
+} from '@app/contracts';
+import { matchesEventFilter } from './event-filter.matcher';
+import { EventRepository } from './event.repository';
+import { HistoryDatabase } from './history.database';
+import type { EventFilter } from './stored-event.types';
+
+/** A small deterministic generator, so a failure can be replayed. */
+function random(seed: number) {
+  return () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+}
+
+describe('matchesEventFilter', () => {
+  it('agrees with the repository SQL on every filter shape', () => {
+    const next = random(7);
+    const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
+    const classes: CanonicalClass[] = [...AUDIO_CLASSES, ...VIDEO_CLASSES];
+    const events: SecurityEvent[] = Array.from({ length: 120 }, (_, i) => ({
+      id: `e${i}`,
+      streamId: pick(['cam-1', 'cam-2', 'cam-3']),
+      rule: 'r',
+      title: 't',
+      severity: pick(SEVERITIES),
+      startSec: i,
+      endSec: i + 1,
+      trigger: pick(AUDIO_CLASSES),
+      evidence: Array.from({ length: Math.floor(next() * 3) }, () => {
+        const cls = pick(classes);
+        return {
+          cls,
+          modality: VIDEO_CLASSES.includes(cls as never) ? ('video' as const) : ('audio' as const),
+          score: 0.5,
+          atSec: i,
+        };
+      }),
+    }));
+    const database = new HistoryDatabase({ path: ':memory:' });
+    const repository = new EventRepository(database);
+    for (const event of events) repository.save(event, { occurredAt: 1 });
+
+    const filters: EventFilter[] = [{}];
+    for (let i = 0; i < 60; i++) {
+      filters.push({
+        ...(next() < 0.5 ? { streamIds: [pick(['cam-1', 'cam-2', 'cam-3'])] } : {}),
+        ...(next() < 0.6 ? { classes: [pick(classes), pick(classes)] } : {}),
+        ...(next() < 0.5 ? { minSeverity: pick(SEVERITIES) } : {}),
+      });
+    }
+    for (const filter of filters) {
+      const fromSql = repository
+        .list({ ...filter, pageSize: 500, order: 'oldest-first' })
+        .events.map((s) => s.event.id);
+      const inMemory = events.filter((e) => matchesEventFilter(e, filter)).map((e) => e.id);
+      expect({ filter, ids: inMemory }).toEqual({ filter, ids: fromSql });
+    }
+    database.close();
+  });
+});

@@ -1,0 +1,22 @@
+import { type SecurityEvent, severityRank } from '@app/contracts';
+import type { EventFilter } from './stored-event.types';
+
+/**
+ * The history's filter semantics in memory, for events already in hand (a live Subscribe
+ * following the feed): the stream is one of the ids, the trigger or any evidence class is one
+ * of the classes, the severity is at least the minimum. Must agree with the SQL the repository
+ * compiles; the spec checks them against each other.
+ */
+export function matchesEventFilter(event: SecurityEvent, filter: EventFilter): boolean {
+  if (filter.streamIds?.length && !filter.streamIds.includes(event.streamId)) return false;
+  if (filter.classes?.length) {
+    const classes = filter.classes as readonly string[];
+    if (!classes.includes(event.trigger) && !event.evidence.some((e) => classes.includes(e.cls))) {
+      return false;
+    }
+  }
+  if (filter.minSeverity && severityRank(event.severity) < severityRank(filter.minSeverity)) {
+    return false;
+  }
+  return true;
+}
