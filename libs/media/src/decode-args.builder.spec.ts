@@ -80,6 +80,99 @@ describe('buildDecodeArgs', () => {
   });
 });
 
+describe('buildDecodeArgs for live sources', () => {
+  const camera: ResolvedSource = {
+    scheme: 'tcp',
+    input: 'tcp://10.0.0.7:5000',
+    label: 'tcp://10.0.0.7:5000',
+    protocols: ['tcp'],
+    network: true,
+    liveByDefault: true,
+  };
+  const audio = { sampleRate: 32000, chunkSamples: 3200 };
+  const stretch: VideoOutputOptions = { ...video, resize: 'stretch', width: 320, height: 240 };
+  const scale = 'scale=320:240:flags=bilinear+accurate_rnd+full_chroma_int,format=bgr24';
+  const outputs = (fps: string, videoThreads: string[]) => [
+    ...['-map', '0:a:0?', '-ac', '1', '-ar', '32000', '-c:a', 'pcm_f32le', '-f', 'f32le'],
+    'pipe:3',
+    ...['-map', '0:V:0?', '-vf', `${fps},${scale}`, ...videoThreads],
+    ...['-c:v', 'rawvideo', '-pix_fmt', 'bgr24', '-f', 'rawvideo', 'pipe:4'],
+  ];
+  const head = ['-hide_banner', '-nostats', '-loglevel', 'level+info'];
+
+  it('probes a live network source for 1 s and decodes it without frame threads', () => {
+    expect(
+      buildDecodeArgs({
+        source: camera,
+        audio,
+        video: stretch,
+        networkTimeoutMs: 10_000,
+        live: true,
+      }),
+    ).toEqual([
+      ...head,
+      ...['-protocol_whitelist', 'tcp', '-rw_timeout', '10000000'],
+      ...['-analyzeduration', '1000000', '-thread_type', 'slice'],
+      ...['-i', 'tcp://10.0.0.7:5000'],
+      ...outputs('fps=5:round=up:eof_action=pass', ['-threads', '1']),
+    ]);
+  });
+
+  it('keeps the low-delay decoding but not the short probe when asked for the full probe', () => {
+    const args = buildDecodeArgs({
+      source: camera,
+      audio,
+      video: stretch,
+      networkTimeoutMs: 10_000,
+      live: true,
+      fullProbe: true,
+    });
+    expect(args).not.toContain('-analyzeduration');
+    expect(args.slice(args.indexOf('-rw_timeout') + 2, args.indexOf('-i'))).toEqual([
+      '-thread_type',
+      'slice',
+    ]);
+    expect(after(args, '-vf')).toMatch(/^fps=5:round=up:eof_action=pass,/);
+    expect(after(args, '-threads')).toBe('1');
+  });
+
+  it('leaves a network source that is not decoded live, and every file, as they were', () => {
+    const today = [
+      ...head,
+      ...['-protocol_whitelist', 'file', '-i', 'file:/c/a.mp4'],
+      ...outputs('fps=5:eof_action=pass', []),
+    ];
+    for (const live of [undefined, false, true]) {
+      expect(
+        buildDecodeArgs({ source: file, audio, video: stretch, networkTimeoutMs: 10_000, live }),
+      ).toEqual(today);
+    }
+    const notLive = buildDecodeArgs({
+      source: camera,
+      audio,
+      video: stretch,
+      networkTimeoutMs: 10_000,
+      live: false,
+    });
+    expect(notLive).toEqual([
+      ...head,
+      ...['-protocol_whitelist', 'tcp', '-rw_timeout', '10000000', '-i', 'tcp://10.0.0.7:5000'],
+      ...outputs('fps=5:eof_action=pass', []),
+    ]);
+  });
+
+  it('asks nothing of an audio-only live run but the probe and the decoder threads', () => {
+    const args = buildDecodeArgs({ source: camera, audio, networkTimeoutMs: 0, live: true });
+    expect(args).toEqual([
+      ...head,
+      ...['-protocol_whitelist', 'tcp', '-analyzeduration', '1000000', '-thread_type', 'slice'],
+      ...['-i', 'tcp://10.0.0.7:5000'],
+      ...['-map', '0:a:0?', '-ac', '1', '-ar', '32000', '-c:a', 'pcm_f32le', '-f', 'f32le'],
+      'pipe:3',
+    ]);
+  });
+});
+
 describe('videoFilter', () => {
   it('letterboxes top-left in RGB so the pad colour is exact', () => {
     expect(videoFilter(video)).toBe(
@@ -92,6 +185,13 @@ describe('videoFilter', () => {
       videoFilter({ ...video, resize: 'stretch', pixelFormat: 'rgb24', width: 320, height: 240 }),
     ).toBe(
       'fps=5:eof_action=pass,scale=320:240:flags=bilinear+accurate_rnd+full_chroma_int,format=rgb24',
+    );
+  });
+
+  it('takes the last frame at or before each slot for live sources', () => {
+    expect(videoFilter(video, true)).toMatch(/^fps=5:round=up:eof_action=pass,scale=w=/);
+    expect(videoFilter(video, true).slice('fps=5:round=up'.length)).toBe(
+      videoFilter(video).slice('fps=5'.length),
     );
   });
 });

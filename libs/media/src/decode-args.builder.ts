@@ -12,12 +12,36 @@ export interface DecodeArgsRequest {
   audio?: AudioOutputOptions;
   video?: VideoOutputOptions;
   networkTimeoutMs: number;
+  /** The session's live mode; only a live network source gets the low-delay options below. */
+  live?: boolean;
+  /** Probe a live source as long as ffmpeg does by default: a short probe left it undescribed. */
+  fullProbe?: boolean;
 }
+
+/**
+ * Low-delay decoding is for sources that arrive in real time: reading a file is not paced, and
+ * a file's frames must stay the ones its event ids and reference numbers were made from.
+ */
+export function decodesWithLowDelay(source: ResolvedSource, live: boolean): boolean {
+  return live && source.network;
+}
+
+/**
+ * How long ffmpeg analyses a live input before it describes it. MPEG-TS and FLV may add
+ * streams at any time, so for them ffmpeg always reads to this limit (5 s by default: the start
+ * of every live stream waited that long). Measured on joins between key frames, 0.5 s left
+ * H.264's frame size unknown for a 1 s GOP (the next key frame was 0.7 s away) and an AAC
+ * stream muxed 0.7 s behind the video without its parameters; 1 s covered both. A GOP longer
+ * than that still needs ffmpeg's full probe, which the session falls back to. No -probesize: a
+ * byte limit covers less time the higher the bitrate (32 KiB is 33 ms of an 8 Mb/s camera).
+ */
+export const LIVE_PROBE_SEC = 1;
 
 /** The full ffmpeg argument list for one decode run, one output per requested modality. */
 export function buildDecodeArgs(request: DecodeArgsRequest): string[] {
   const { source, audio, video } = request;
   if (!audio && !video) throw new RangeError('a decode run needs at least one output');
+  const lowDelay = decodesWithLowDelay(source, request.live === true);
   const args = [
     '-hide_banner',
     '-nostats',
@@ -27,6 +51,7 @@ export function buildDecodeArgs(request: DecodeArgsRequest): string[] {
     '-protocol_whitelist',
     source.protocols.join(','),
     ...networkTimeout(source, request.networkTimeoutMs),
+    ...(lowDelay ? lowDelayInput(request.fullProbe === true) : []),
     '-i',
     source.input,
   ];
@@ -37,7 +62,10 @@ export function buildDecodeArgs(request: DecodeArgsRequest): string[] {
   }
   if (video) {
     // 0:V (capital) skips cover art, which would otherwise pass for a one-frame video.
-    args.push('-map', '0:V:0?', '-vf', videoFilter(video));
+    args.push('-map', '0:V:0?', '-vf', videoFilter(video, lowDelay));
+    // rawvideo encodes with frame threads, one per core, which hold threads - 1 finished frames
+    // back (200 ms at 5 fps on 2 cores); a raw frame has nothing worth splitting across threads.
+    if (lowDelay) args.push('-threads', '1');
     args.push(
       '-c:v',
       'rawvideo',
@@ -57,11 +85,17 @@ export function buildDecodeArgs(request: DecodeArgsRequest): string[] {
  * straight to packed RGB, so padding happens in RGB and the pad colour is exact.
  * accurate_rnd+full_chroma_int: without them swscale's fast paths give bgr24 and rgb24 pixels
  * that differ by a few levels, i.e. the colour a model sees would depend on the channel order.
+ *
+ * Live, round=up. The default (near) fills slot n with the last source frame that rounds to
+ * it, up to half a slot after n/fps (80 ms at 5 of 25 fps): the frame is stamped earlier than
+ * what it shows, and leaves only after the source frame after that one came in. up fills it
+ * with the last frame at or before n/fps. Files keep near: their frames are the ones event
+ * ids and reference numbers were made from.
  */
 const SCALE_FLAGS = 'flags=bilinear+accurate_rnd+full_chroma_int';
 
-export function videoFilter(video: VideoOutputOptions): string {
-  const fps = `fps=${video.fps}:eof_action=pass`;
+export function videoFilter(video: VideoOutputOptions, live = false): string {
+  const fps = `fps=${video.fps}${live ? ':round=up' : ''}:eof_action=pass`;
   const format = `format=${video.pixelFormat}`;
   if (video.resize === 'stretch') {
     return [fps, `scale=${video.width}:${video.height}:${SCALE_FLAGS}`, format].join(',');
@@ -74,6 +108,18 @@ export function videoFilter(video: VideoOutputOptions): string {
     format,
     `pad=${video.width}:${video.height}:0:0:color=0x${grey}${grey}${grey}`,
   ].join(',');
+}
+
+/**
+ * Frame threading (cores + 1 threads) holds threads - 1 decoded frames back: 80 ms at 25 fps
+ * on 2 cores, 600 ms on 16. Slice threading adds no delay (measured the same as -threads 1)
+ * and still spreads a picture cut into slices over the cores. Measured and left out:
+ * -fflags nobuffer drops the packets read while probing, and since audio time counts samples
+ * the audio slid 0.56 s against the video; -flags low_delay gained nothing measurable.
+ */
+function lowDelayInput(fullProbe: boolean): string[] {
+  const probe = fullProbe ? [] : ['-analyzeduration', String(LIVE_PROBE_SEC * 1_000_000)];
+  return [...probe, '-thread_type', 'slice'];
 }
 
 function networkTimeout(source: ResolvedSource, timeoutMs: number): string[] {
