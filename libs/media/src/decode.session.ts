@@ -11,7 +11,13 @@ import type {
   MediaInfo,
   VideoOutputOptions,
 } from './decode.contract';
-import { AUDIO_FD, buildDecodeArgs, VIDEO_FD } from './decode-args.builder';
+import {
+  AUDIO_FD,
+  buildDecodeArgs,
+  decodesWithLowDelay,
+  LIVE_PROBE_SEC,
+  VIDEO_FD,
+} from './decode-args.builder';
 import { mapFfmpegFailure } from './ffmpeg-error.mapper';
 import type { FfmpegExit, FfmpegProcess } from './ffmpeg.process';
 import { frameGeometry } from './frame.geometry';
@@ -49,6 +55,8 @@ interface Attempt {
   banner: BannerParser;
   warnings: WarningCollector;
   lastLevel: LogLevel;
+  /** A live source analysed for a second instead of ffmpeg's 5: it may come out undescribed. */
+  briefProbe: boolean;
   /** The input lacks a stream this attempt asked for: ffmpeg will refuse, run again with these. */
   retryWith?: Record<Output, boolean>;
 }
@@ -56,7 +64,10 @@ interface Attempt {
 /** How a consumer's reading of one output ended. */
 type ReadState = 'unread' | 'reading' | 'ended' | 'abandoned';
 
-/** At most one rerun: the first run's banner tells exactly which streams exist. */
+/**
+ * At most one rerun for streams: the first run's banner tells exactly which exist. A brief live
+ * probe that left the input undescribed earns one more, with ffmpeg's full probe.
+ */
 const MAX_ATTEMPTS = 2;
 /** Allowed shortfall before a decode counts as truncated: encoder delay, rounding to whole frames. */
 const TRUNCATION_TOLERANCE_SEC = 0.5;
@@ -96,6 +107,7 @@ export class FfmpegDecodeSession implements DecodeSession {
   private readonly iterated = new Set<Output>();
   private attempt?: Attempt;
   private attempts = 0;
+  private fullProbe = false;
   private confirmed?: Attempt;
   private mediaInfo?: MediaInfo;
   private geometry?: FrameGeometry;
@@ -161,6 +173,8 @@ export class FfmpegDecodeSession implements DecodeSession {
       audio: outputs.audio ? this.plan.audio : undefined,
       video: outputs.video ? this.plan.video : undefined,
       networkTimeoutMs: this.plan.networkTimeoutMs,
+      live: this.plan.live,
+      fullProbe: this.fullProbe,
     });
     const fds = [...(outputs.audio ? [AUDIO_FD] : []), ...(outputs.video ? [VIDEO_FD] : [])];
     let attempt: Attempt | undefined;
@@ -176,6 +190,7 @@ export class FfmpegDecodeSession implements DecodeSession {
         banner: new BannerParser(),
         warnings: new WarningCollector(),
         lastLevel: 'info',
+        briefProbe: decodesWithLowDelay(source, this.plan.live) && !this.fullProbe,
       };
     } catch (error) {
       return this.fail(asMediaError(error, this.label));
@@ -196,14 +211,15 @@ export class FfmpegDecodeSession implements DecodeSession {
   private onBanner(attempt: Attempt): void {
     if (this.settled) return;
     const info = attempt.banner.info();
-    if (!this.mediaInfo) {
-      this.mediaInfo = info;
-      this.infoResult.resolve(info);
-    }
     const wanted = {
       audio: this.plan.audio !== undefined && info.hasAudio,
       video: this.plan.video !== undefined && info.hasVideo,
     };
+    if (attempt.briefProbe && undescribed(info, wanted)) return this.probeAgain(attempt, wanted);
+    if (!this.mediaInfo) {
+      this.mediaInfo = info;
+      this.infoResult.resolve(info);
+    }
     if (!wanted.audio && !wanted.video) {
       return this.fail(
         MediaError.about(
@@ -214,7 +230,7 @@ export class FfmpegDecodeSession implements DecodeSession {
       );
     }
     if (wanted.audio !== attempt.outputs.audio || wanted.video !== attempt.outputs.video) {
-      if (this.attempts >= MAX_ATTEMPTS) {
+      if (this.attempts >= MAX_ATTEMPTS + (this.fullProbe ? 1 : 0)) {
         return this.fail(
           MediaError.about(
             MediaErrorCode.DECODE_FAILED,
@@ -249,6 +265,23 @@ export class FfmpegDecodeSession implements DecodeSession {
     this.routes.video.resolve(videoPipe);
     for (const output of ['audio', 'video'] as const)
       if (!wanted[output]) this.reads[output] = 'ended';
+  }
+
+  /**
+   * Joined between key frames, H.264 says its frame size only at the next one, which may come
+   * after the brief probe ended; ffmpeg would decode on, but frames cannot be mapped back to the
+   * source without it. Reopen once and probe as long as ffmpeg does by default.
+   */
+  private probeAgain(attempt: Attempt, wanted: Record<Output, boolean>): void {
+    this.fullProbe = true;
+    const found = wanted.audio || wanted.video;
+    attempt.retryWith = found
+      ? wanted
+      : { audio: this.plan.audio !== undefined, video: this.plan.video !== undefined };
+    this.notes.push(
+      `a ${LIVE_PROBE_SEC} s probe left the input undescribed (${found ? 'no frame size' : 'no stream'}); it was reopened with ffmpeg's full probe`,
+    );
+    void attempt.process.kill();
   }
 
   private onExit(attempt: Attempt, exit: FfmpegExit): void {
@@ -569,6 +602,12 @@ function toFloat32(bytes: Uint8Array): Float32Array {
     }
   }
   return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+}
+
+/** What a brief probe may leave out that the full one would have found. */
+function undescribed(info: MediaInfo, wanted: Record<Output, boolean>): boolean {
+  if (!wanted.audio && !wanted.video) return true;
+  return wanted.video && (!info.width || !info.height);
 }
 
 function missingStreams(plan: SessionPlan, info: MediaInfo): string {

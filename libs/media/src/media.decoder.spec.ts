@@ -284,6 +284,87 @@ describe('MediaDecoder', () => {
     });
   });
 
+  describe('a live camera', () => {
+    const CAMERA = 'tcp://cam.local:5000';
+    const liveBanner = (streams: string[]) => [
+      `[info] Input #0, mpegts, from '${CAMERA}':`,
+      '[info]   Duration: N/A, start: 1.400000, bitrate: N/A',
+      ...streams,
+    ];
+    // Joined between key frames: H.264 tells its size only at the next one.
+    const UNSIZED_VIDEO =
+      '[info]   Stream #0:0[0x100]: Video: h264 ([27][0][0][0] / 0x001B), none, 25 fps, 25 tbr, 90k tbn';
+    const argsOf = (call: { args: readonly string[] }) => call.args.join(' ');
+
+    it('is probed for 1 s, and once more for as long as ffmpeg likes when that left the frame size out', async () => {
+      const { decoder, spawner } = setup();
+      spawner.allowed = 2;
+      const session = decoder.open({ source: CAMERA, audio: AUDIO, video: VIDEO });
+      const [first] = spawner.children;
+      expect(argsOf(spawner.calls[0])).toContain('-analyzeduration 1000000 -thread_type slice -i');
+      first.log(...liveBanner([UNSIZED_VIDEO, AUDIO_STREAM]), '[info] Stream mapping:');
+      expect(first.stdinWrites).toEqual(['q']);
+      first.exit(255);
+      await tick();
+      await tick();
+      expect(spawner.calls).toHaveLength(2);
+      expect(argsOf(spawner.calls[1])).not.toContain('-analyzeduration');
+      expect(argsOf(spawner.calls[1])).toContain('-thread_type slice -i');
+      expect(spawner.calls[1].stdio).toEqual(['pipe', 'ignore', 'pipe', 'pipe', 'pipe']);
+
+      const second = spawner.children[1];
+      second.log(...liveBanner([VIDEO_STREAM, AUDIO_STREAM]), '[info] Stream mapping:');
+      // The description that came short never reached the caller.
+      expect(await session.info).toMatchObject({ hasAudio: true, hasVideo: true, width: 8 });
+      const audio = collect(session.audio());
+      await tick();
+      second.pipe(3).feed(pcm(1, 2, 3, 4));
+      second.pipe(4).feed(new Uint8Array(FRAME_BYTES));
+      await tick();
+      second.exit(0);
+      const frames = await collect(session.video());
+      expect(frames.map((f) => f.geometry.sourceWidth)).toEqual([8]);
+      expect((await audio).map((c) => c.samples.length)).toEqual([4]);
+      expect((await session.done).warnings).toEqual([
+        "a 1 s probe left the input undescribed (no frame size); it was reopened with ffmpeg's full probe",
+      ]);
+    });
+
+    it('asks for every output again when the brief probe found no stream at all', async () => {
+      const { decoder, spawner } = setup();
+      spawner.allowed = 2;
+      const session = decoder.open({ source: CAMERA, audio: AUDIO, video: VIDEO });
+      spawner.children[0].log(
+        ...liveBanner([]),
+        '[fatal] Output file #0 does not contain any stream',
+      );
+      spawner.children[0].exit(1);
+      await tick();
+      await tick();
+      expect(spawner.calls[1].stdio).toEqual(['pipe', 'ignore', 'pipe', 'pipe', 'pipe']);
+      spawner.children[1].log(...liveBanner([VIDEO_STREAM]), '[info] Stream mapping:');
+      expect(await session.info).toMatchObject({ hasAudio: false, hasVideo: true });
+      void session.stop();
+      spawner.children[1].exit(0);
+      expect(await session.done).toMatchObject({ stopped: true });
+    });
+
+    it('fails as before when even the full probe cannot tell the frame size', async () => {
+      const { decoder, spawner } = setup();
+      spawner.allowed = 2;
+      const session = decoder.open({ source: CAMERA, video: VIDEO });
+      spawner.children[0].log(...liveBanner([UNSIZED_VIDEO]), '[info] Stream mapping:');
+      spawner.children[0].exit(255);
+      await tick();
+      await tick();
+      spawner.children[1].log(...liveBanner([UNSIZED_VIDEO]), '[info] Stream mapping:');
+      const error = await failureOf(session.done);
+      expect(error.code).toBe(MediaErrorCode.DECODE_FAILED);
+      expect(error.message).toContain('ffmpeg did not report the video frame size');
+      spawner.children[1].exit(255);
+    });
+  });
+
   it('each output can be iterated once', () => {
     const { decoder, spawner } = setup();
     spawner.allowed = 1;
