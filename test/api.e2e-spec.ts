@@ -244,6 +244,27 @@ describe('vigil serve gRPC API', () => {
       fromNewest.cancel();
       expect(nothing).toBe('quiet');
     });
+
+    it('runs only the models a stream asks for: audio alone hears a plain glass break', async () => {
+      const streamId = 'comp01-audio-only';
+      const live = subscribe({ filter: { streamIds: [streamId] } });
+      const received = collect(live, (items) => items.length >= 1);
+      const started = await unary<{ models: string[] }>(
+        api.streams,
+        'StartStream',
+        {
+          source: fixture('clips/comp01_person_glassbreak.mp4'),
+          streamId,
+          models: ['efficientat-mn04'],
+        },
+        operator(),
+      );
+      expect(started.models).toEqual(['efficientat-mn04']);
+      const [record] = await received;
+      // No frames were decoded, so nobody can be seen: not an intrusion.
+      expect(record!.event).toMatchObject({ streamId, rule: 'glass_break' });
+      expect(record!.evidence.map((e) => e.name).sort()).toEqual(['audio.wav', 'spectrogram.png']);
+    });
   });
 
   it('analyses an uploaded clip and streams back the alarm incident without recording it', async () => {

@@ -6,11 +6,11 @@ import { type IncomingHttpHeaders, createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { credentials, status } from '@grpc/grpc-js';
+import { type ClientReadableStream, credentials, status } from '@grpc/grpc-js';
 import { verifyWebhookSignature } from '@app/webhooks';
 import { loadServeConfig } from '@app/service';
 import { type RunningServer, startServer } from '../apps/vigil/src/serve/serve.command';
-import { apiClients, bearer, fixture, modelsDir, statusOf, unary } from '@app/testing';
+import { apiClients, bearer, collect, fixture, modelsDir, statusOf, unary } from '@app/testing';
 
 const SECRET = 'webhook-secret-for-the-e2e-test';
 
@@ -329,12 +329,22 @@ describe('vigil serve as a process', () => {
       try {
         const health = await unary<{ status: string }>(api.health, 'Check', { service: '' });
         expect(health.status).toBe('SERVING');
+        // A subscriber stays connected: shutdown must end its call, not wait for it forever.
+        const subscription = (api.events.Subscribe as (r: object) => ClientReadableStream<unknown>)(
+          {},
+        );
+        const ended = collect(subscription).then(
+          () => ({ code: status.OK, details: '' }),
+          (error: { code: number; details: string }) => error,
+        );
+        await new Promise((r) => setTimeout(r, 200));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        expect(await exited).toBe(0);
+        expect(await ended).toMatchObject({ code: status.UNAVAILABLE });
       } finally {
         api.close();
       }
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
       expect(stdout).toContain('vigil serve: stopping');
     } finally {
       child.kill('SIGKILL');

@@ -5,6 +5,8 @@ import {
   EVIDENCE_STORE,
   EventController,
   EventSignal,
+  EventStreamer,
+  LiveCalls,
 } from '@app/api';
 import type { Bus } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
@@ -18,15 +20,10 @@ import {
   IncidentDesk,
   SERVICE_CONFIG,
   kafkaBusProvider,
+  derivedProvider,
   runtimeProviders,
 } from '@app/service';
 import { FusionWorker } from './fusion.worker';
-
-const fromDesk = <T>(provide: unknown, pick: (desk: IncidentDesk) => T) => ({
-  provide: provide as never,
-  inject: [IncidentDesk],
-  useFactory: pick,
-});
 
 @Module({})
 export class FusionModule {
@@ -50,11 +47,13 @@ export class FusionModule {
         FusionWorker,
         ...(api.grpc
           ? [
-              fromDesk(EventRepository, (desk) => desk.events),
-              fromDesk(EventSignal, (desk) => desk.feed),
-              fromDesk(EVIDENCE_STORE, (desk) => desk.evidenceStore),
+              derivedProvider(EventRepository, IncidentDesk, (desk) => desk.events),
+              derivedProvider(EventSignal, IncidentDesk, (desk) => desk.feed),
+              derivedProvider(EVIDENCE_STORE, IncidentDesk, (desk) => desk.evidenceStore),
               { provide: ApiTokenRegistry, useValue: new ApiTokenRegistry(api.tokens) },
               ApiAuthGuard,
+              LiveCalls,
+              EventStreamer,
             ]
           : []),
       ],

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Bus } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
-import { loadRuleSet } from '@app/fusion';
+import { loadRuleProfiles, loadRuleSet } from '@app/fusion';
 import { FusionStage } from '@app/pipeline';
 import {
   API_CONFIG,
@@ -31,13 +31,7 @@ export class FusionWorker extends StageWorker {
   }
 
   protected async createStage(): Promise<Runnable> {
-    const profiles = Object.fromEntries(
-      await Promise.all(
-        Object.entries(this.api.rulesProfiles).map(
-          async ([name, file]) => [name, await loadRuleSet(file)] as const,
-        ),
-      ),
-    );
+    const profiles = await loadRuleProfiles(this.api.rulesProfiles);
     // VIGIL_RULES_FILE, else the config file's rules.default, else the shipped rules.
     const rules = await loadRuleSet(this.config.rulesFile ?? this.api.rulesFile);
     const stage = new FusionStage(this.bus, rules, { profiles });

@@ -87,6 +87,7 @@ export class KafkaStreamControl
       fps: spec.fps,
       labels: spec.labels,
       rulesProfile: spec.rulesProfile,
+      models: spec.models,
     });
     return this.registry.register(spec);
   }

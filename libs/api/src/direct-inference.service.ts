@@ -43,13 +43,45 @@ const MAX_SECONDS = 60;
  * was trained, with ffmpeg's bilinear scaling.
  */
 export class DirectInference {
+  private inFlight = 0;
+
   constructor(
     private readonly audio: LoadedAudioModel,
     private readonly video: LoadedVideoModel,
     private readonly ffmpeg: Pick<FfmpegRunner, 'run'>,
+    /** Each request runs ffmpeg and a model: more at once only queue for the same cores. */
+    private readonly maxInFlight = 4,
   ) {}
 
   async classifyAudio(input: ClassifyAudioInput): Promise<ClassifyAudioResult> {
+    if (input.topK > this.audio.labels.length) {
+      throw ApiError.invalid('top_k', `must be at most ${this.audio.labels.length}`);
+    }
+    return this.limited(() => this.classify(input));
+  }
+
+  async detectObjects(input: DetectObjectsInput): Promise<DetectObjectsResult> {
+    if (input.image.byteLength === 0) throw ApiError.invalid('image', 'is empty');
+    return this.limited(() => this.detect(input));
+  }
+
+  /** Requests beyond the limit are refused, not queued: the caller may retry elsewhere. */
+  private async limited<T>(work: () => Promise<T>): Promise<T> {
+    if (this.inFlight >= this.maxInFlight) {
+      throw new ApiError(
+        ApiErrorCode.RESOURCE_EXHAUSTED,
+        `${this.inFlight} inference requests are running; try again later`,
+      );
+    }
+    this.inFlight++;
+    try {
+      return await work();
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async classify(input: ClassifyAudioInput): Promise<ClassifyAudioResult> {
     const recipe = this.audio.manifest.features!.recipe;
     const bytesPerSample = input.format === 'f32le' ? 4 : 2;
     if (input.pcm.byteLength % bytesPerSample !== 0) {
@@ -83,8 +115,7 @@ export class DirectInference {
     };
   }
 
-  async detectObjects(input: DetectObjectsInput): Promise<DetectObjectsResult> {
-    if (input.image.byteLength === 0) throw ApiError.invalid('image', 'is empty');
+  private async detect(input: DetectObjectsInput): Promise<DetectObjectsResult> {
     const { width, height, resize, padColor } = this.video.manifest.input;
     const target = { width: width!, height: height! };
     const source = await this.imageSize(input.image);
@@ -122,14 +153,33 @@ export class DirectInference {
     };
   }
 
-  /** Decodes once to PPM, whose header states the size ffmpeg really decoded. */
+  /**
+   * The size ffmpeg really decodes, from the headers of two one-row PPMs (the picture's top row,
+   * and its first column turned into a row), so a 24-megapixel photo costs kilobytes, not a
+   * full-size copy. RGB first: a one-row crop of subsampled YUV is refused.
+   */
   private async imageSize(image: Uint8Array): Promise<{ width: number; height: number }> {
-    const ppm = await this.decodeImage(image, ['-c:v', 'ppm', '-f', 'image2pipe', 'pipe:1']);
-    const header = /^P6\s+(\d+)\s+(\d+)\s+255\s/.exec(
-      Buffer.from(ppm.subarray(0, 64)).toString('latin1'),
-    );
-    if (!header) throw ApiError.invalid('image', 'is not a picture ffmpeg can decode');
-    return { width: Number(header[1]), height: Number(header[2]) };
+    const rowLength = async (filter: string) => {
+      const ppm = await this.decodeImage(image, [
+        '-vf',
+        filter,
+        '-c:v',
+        'ppm',
+        '-f',
+        'image2pipe',
+        'pipe:1',
+      ]);
+      const header = /^P6\s+(\d+)\s+(\d+)\s/.exec(
+        Buffer.from(ppm.subarray(0, 64)).toString('latin1'),
+      );
+      if (!header) throw ApiError.invalid('image', 'is not a picture ffmpeg can decode');
+      return Number(header[1]);
+    };
+    const [width, height] = await Promise.all([
+      rowLength('format=rgb24,crop=iw:1:0:0'),
+      rowLength('format=rgb24,transpose=clock,crop=iw:1:0:0'),
+    ]);
+    return { width, height };
   }
 
   private async decodeImage(image: Uint8Array, output: string[]): Promise<Uint8Array> {

@@ -1,14 +1,12 @@
-import { once } from 'node:events';
 import { Controller, Inject, UseFilters, UseGuards } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { Observable } from 'rxjs';
 import { EvidenceStore } from '@app/evidence';
-import { EventRepository, type StoredEvent, matchesEventFilter } from '@app/history';
+import { EventRepository, HistoryError } from '@app/history';
 import { ApiAuthGuard, RequireRole } from './api-auth.guard';
 import { ApiError, ApiErrorCode } from './api.error';
-import { EventSignal } from './api.ports';
-import { callSignal } from './call.signal';
+import { EventStreamer } from './event.streamer';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { grpcEventRecord } from './grpc.mappers';
 import { eventFilter, eventId, timeBound } from './request.parsers';
@@ -17,28 +15,13 @@ const SERVICE = 'EventService';
 export const EVIDENCE_STORE = Symbol('EVIDENCE_STORE');
 /** Evidence goes out in chunks well under any message limit. */
 const EVIDENCE_CHUNK_BYTES = 64 * 1024;
-const RESUME_BATCH = 100;
-
-type EventRecordMessage = ReturnType<typeof grpcEventRecord>;
-/** One message object per event, shared by every subscriber the feed wakes for it. */
-const records = new WeakMap<StoredEvent, EventRecordMessage>();
-function recordOf(stored: StoredEvent): EventRecordMessage {
-  let record = records.get(stored);
-  if (!record) records.set(stored, (record = grpcEventRecord(stored)));
-  return record;
-}
 
 interface SubscribeRequest {
   filter?: Parameters<typeof eventFilter>[0];
   afterEventId?: string;
 }
 
-/**
- * vigil.v1.EventService. Subscribe reads the history by cursor and only waits on EventSignal
- * when it has caught up, so a reconnecting client gets exactly what it missed, a slow client
- * holds no queue in memory (it is simply further behind in the table), and writes stop while
- * the client's connection is full.
- */
+/** vigil.v1.EventService: validation here; Subscribe's delivery in EventStreamer. */
 @Controller()
 @UseGuards(ApiAuthGuard)
 @UseFilters(GrpcExceptionFilter)
@@ -46,7 +29,7 @@ interface SubscribeRequest {
 export class EventController {
   constructor(
     private readonly events: EventRepository,
-    private readonly signal: EventSignal,
+    private readonly streamer: EventStreamer,
     @Inject(EVIDENCE_STORE) private readonly evidence: Pick<EvidenceStore, 'get'>,
   ) {}
 
@@ -57,58 +40,10 @@ export class EventController {
     call: ServerWritableStream<unknown, unknown>,
   ) {
     const filter = eventFilter(request.filter);
-    let cursor: number;
-    if (request.afterEventId) {
-      const id = eventId(request.afterEventId, 'after_event_id');
-      const from = this.events.get(id);
-      if (!from) {
-        throw new ApiError(
-          ApiErrorCode.NOT_FOUND,
-          `after_event_id: event ${id} not found (never stored, or removed by retention)`,
-          'after_event_id',
-        );
-      }
-      cursor = from.seq;
-    } else {
-      cursor = this.events.latestSeq();
-    }
-    return new Observable<EventRecordMessage>((subscriber) => {
-      const { signal, dispose } = callSignal(call);
-      const send = async (stored: StoredEvent) => {
-        subscriber.next(recordOf(stored));
-        cursor = stored.seq;
-        if (call.writableNeedDrain) await drained(call, signal);
-      };
-      const pump = async () => {
-        while (!signal.aborted) {
-          // Catching up: read the history by cursor. The high-water mark is read before the
-          // query, so anything stored later wakes us below.
-          const latest = this.events.latestSeq();
-          const batch: StoredEvent[] = this.events.after(cursor, filter, RESUME_BATCH);
-          for (const stored of batch) {
-            if (signal.aborted) return;
-            await send(stored);
-          }
-          if (batch.length === RESUME_BATCH) continue;
-          cursor = Math.max(cursor, latest);
-          // Caught up: follow the feed while events come one after another, reading nothing;
-          // after a gap (a burst, a slow connection) go back to the history.
-          for (;;) {
-            await this.signal.waitForSeqAfter(cursor, signal);
-            if (signal.aborted) return;
-            const next = this.signal.nextAfter(cursor);
-            if (!next) break;
-            if (matchesEventFilter(next.event, filter)) await send(next);
-            else cursor = next.seq;
-          }
-        }
-      };
-      pump().then(
-        () => subscriber.complete(),
-        (error: unknown) => subscriber.error(error),
-      );
-      return dispose;
-    });
+    const after = request.afterEventId
+      ? eventId(request.afterEventId, 'after_event_id')
+      : undefined;
+    return this.streamer.subscribe(filter, after, call);
   }
 
   @GrpcMethod(SERVICE, 'ListEvents')
@@ -120,14 +55,16 @@ export class EventController {
     pageToken?: string;
     oldestFirst?: boolean;
   }) {
-    const page = this.events.list({
-      ...eventFilter(request.filter),
-      from: timeBound(request.fromMs, 'from_ms'),
-      to: timeBound(request.toMs, 'to_ms'),
-      pageSize: request.pageSize || undefined,
-      pageToken: request.pageToken || undefined,
-      order: request.oldestFirst ? 'oldest-first' : 'newest-first',
-    });
+    const page = asProtoFields(() =>
+      this.events.list({
+        ...eventFilter(request.filter),
+        from: timeBound(request.fromMs, 'from_ms'),
+        to: timeBound(request.toMs, 'to_ms'),
+        pageSize: request.pageSize || undefined,
+        pageToken: request.pageToken || undefined,
+        order: request.oldestFirst ? 'oldest-first' : 'newest-first',
+      }),
+    );
     return { events: page.events.map(grpcEventRecord), nextPageToken: page.nextPageToken ?? '' };
   }
 
@@ -173,9 +110,23 @@ export class EventController {
   }
 }
 
-function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
-  return once(call, 'drain', { signal }).then(
-    () => undefined,
-    () => undefined,
-  );
+/** The history names fields as its TypeScript does; clients know the .proto's names. */
+const PROTO_FIELDS: Readonly<Record<string, string>> = {
+  pageToken: 'page_token',
+  pageSize: 'page_size',
+  from: 'from_ms',
+  to: 'to_ms',
+  streamIds: 'filter.stream_ids',
+  classes: 'filter.classes',
+  minSeverity: 'filter.min_severity',
+};
+
+function asProtoFields<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (error) {
+    if (!(error instanceof HistoryError) || error.code !== 'invalid-argument') throw error;
+    const field = PROTO_FIELDS[error.field] ?? error.field;
+    throw ApiError.invalid(field, error.message.slice(error.field.length + 2));
+  }
 }

@@ -46,7 +46,7 @@ export class EvidenceHttpServer {
       const url = new URL(request.url ?? '/', 'http://evidence');
       const match = ROUTE.exec(url.pathname);
       if (!match) throw new ApiError(ApiErrorCode.NOT_FOUND, 'not found');
-      const [eventId, name] = [decodeURIComponent(match[1]!), decodeURIComponent(match[2]!)];
+      const [eventId, name] = [decoded(match[1]!), decoded(match[2]!)];
       this.links.verify(
         eventId,
         name,
@@ -68,6 +68,14 @@ export class EvidenceHttpServer {
       response.writeHead(HTTP_STATUS[api.code], { 'content-type': 'text/plain; charset=utf-8' });
       response.end(`${api.message}\n`);
     }
+  }
+}
+
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new ApiError(ApiErrorCode.INVALID_ARGUMENT, 'the link is malformed');
   }
 }
 

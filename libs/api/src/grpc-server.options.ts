@@ -93,6 +93,9 @@ export function grpcServerOptions(
       maxReceiveMessageLength: config.maxMessageBytes,
       maxSendMessageLength: config.maxMessageBytes,
       gracefulShutdown: true,
+      // Pings find clients that vanished (a laptop closed mid-upload, a dead VMS) so their calls
+      // end instead of holding an analysis slot or a subscription for weeks.
+      keepalive: { keepaliveTimeMs: 60_000, keepaliveTimeoutMs: 20_000 },
       onLoadPackageDefinition: (definition: PackageDefinition, server: Server) => {
         new ReflectionService(withProtocMapEntryNames(definition)).addToServer(server);
         health.addToServer(server);

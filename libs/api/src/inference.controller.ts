@@ -35,7 +35,6 @@ export class InferenceController {
       throw ApiError.invalid('sample_rate', 'must be 8000 to 192000 Hz');
     }
     const topK = request.topK || 10;
-    if (topK > 527) throw ApiError.invalid('top_k', 'must be at most 527');
     const result = await this.inference.classifyAudio({
       pcm: request.pcm ?? new Uint8Array(0),
       sampleRate,

@@ -65,6 +65,15 @@ describe('streamSpec', () => {
     [{ source: 'a.mp4', rulesProfile: 'outdoor' }, 'rules_profile'],
     [{ source: 'a.mp4', labels: { 'bad key': 'x' } }, 'labels[bad key]'],
     [{ source: 'a.mp4', labels: { k: 'x'.repeat(257) } }, 'labels[k]'],
+    [
+      {
+        source: 'a.mp4',
+        labels: Object.fromEntries(
+          Array.from({ length: 32 }, (_, i) => [`k${i}`, 'é'.repeat(200)]),
+        ),
+      },
+      'labels',
+    ],
   ])('names the bad field of %j', (request, field) => {
     expect(fieldOf(() => streamSpec(request, capabilities))).toBe(field);
   });

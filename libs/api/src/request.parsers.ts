@@ -8,6 +8,7 @@ import {
   streamIdFor,
 } from '@app/contracts';
 import type { EventFilter } from '@app/history';
+import { MAX_LABELS_HEADER_BYTES } from '@app/pipeline';
 import { ApiError } from './api.error';
 import type { StreamSpec } from './api.ports';
 
@@ -123,7 +124,16 @@ function labels(value: Record<string, string>): Record<string, string> {
       throw ApiError.invalid(`labels[${key}]`, `is longer than ${MAX_LABEL_VALUE} characters`);
     }
   }
-  return Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
+  const sorted = Object.fromEntries(entries.sort(([a], [b]) => a.localeCompare(b)));
+  // They ride on every message of the stream as one header, which has a size limit.
+  const bytes = Buffer.byteLength(JSON.stringify(sorted));
+  if (bytes > MAX_LABELS_HEADER_BYTES) {
+    throw ApiError.invalid(
+      'labels',
+      `take ${bytes} bytes as JSON, more than ${MAX_LABELS_HEADER_BYTES}`,
+    );
+  }
+  return sorted;
 }
 
 export function streamStates(values: unknown, field = 'states'): StreamState[] {
@@ -162,7 +172,8 @@ export function eventFilter(
       return cls as CanonicalClass;
     });
   }
-  const severity = message?.minSeverity ?? 'SEVERITY_UNSPECIFIED';
+  // An enum number the .proto does not name arrives as a number, not a name.
+  const severity = String(message?.minSeverity ?? 'SEVERITY_UNSPECIFIED');
   if (severity !== 'SEVERITY_UNSPECIFIED') {
     const name = severity.replace(/^SEVERITY_/, '').toLowerCase();
     if (!(SEVERITIES as readonly string[]).includes(name)) {

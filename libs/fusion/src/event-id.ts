@@ -6,9 +6,20 @@ import { createHash } from 'node:crypto';
  * 10 ms, the log-mel hop, so float noise cannot change an id.
  */
 export function eventId(streamId: string, ruleId: string, triggerSec: number): string {
-  const hex = createHash('sha256')
-    .update(`${streamId}\u0000${ruleId}\u0000${Math.round(triggerSec * 100)}`)
-    .digest('hex');
+  return uuidOf(`${streamId}\u0000${ruleId}\u0000${Math.round(triggerSec * 100)}`);
+}
+
+/**
+ * A live stream's clock starts at 0 on every start, so its ids are scoped to the run: a
+ * restarted camera's new incident must not pass for a replay of an old one. A crash replay
+ * within the run keeps its id (the run rides on the messages).
+ */
+export function runScopedEventId(id: string, run: string): string {
+  return uuidOf(`${id}\u0000${run}`);
+}
+
+function uuidOf(name: string): string {
+  const hex = createHash('sha256').update(name).digest('hex');
   // Formatted as a UUID (version nibble 5: name-based) because consumers' schemas expect one.
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex[16], 16) & 3) | 8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

@@ -30,3 +30,13 @@ export async function loadRuleSet(path?: string): Promise<RuleSet> {
   }
   return parseRuleSet(raw);
 }
+
+/** Named rules files (a deployment's rules profiles), each loaded and validated. */
+export async function loadRuleProfiles(
+  files: Readonly<Record<string, string>>,
+): Promise<Record<string, RuleSet>> {
+  const loaded = await Promise.all(
+    Object.entries(files).map(async ([name, file]) => [name, await loadRuleSet(file)] as const),
+  );
+  return Object.fromEntries(loaded);
+}

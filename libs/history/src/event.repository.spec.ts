@@ -343,10 +343,18 @@ describe('EventRepository', () => {
       expectHistoryError(() => repo.after(-1), 'invalid-argument', 'cursor');
     });
 
-    it('tells a live subscriber where history ends', () => {
+    it('tells a live subscriber where history ends, even once retention emptied it', () => {
       expect(repo.latestSeq()).toBe(10);
       repo.sweep({ maxCount: 0 });
-      expect(repo.latestSeq()).toBe(0);
+      // Seqs are never reused: a subscriber starting now must wait for seq 11, not re-read 1.
+      expect(repo.latestSeq()).toBe(10);
+      repo.save(makeEvent(11));
+      expect(repo.latestSeq()).toBe(11);
+    });
+
+    it('starts at 0 before anything was stored', () => {
+      const empty = new EventRepository(new HistoryDatabase({ path: ':memory:' }));
+      expect(empty.latestSeq()).toBe(0);
     });
   });
 

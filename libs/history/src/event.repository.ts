@@ -80,7 +80,7 @@ export class EventRepository {
   private readonly selectSeqById: Statement<[string], { seq: number }>;
   private readonly updateRefs: Statement<[string, string]>;
   private readonly selectCount: Statement<[], { n: number }>;
-  private readonly selectLatestSeq: Statement<[], { seq: number | null }>;
+  private readonly selectLatestSeq: Statement<[], { seq: number }>;
   private readonly deleteOlderThan: Statement<[number, number]>;
   private readonly selectCountCutoff: Statement<[number], { seq: number }>;
   private readonly deleteUpTo: Statement<[number, number]>;
@@ -106,7 +106,9 @@ export class EventRepository {
     this.selectSeqById = db.prepare('SELECT seq FROM events WHERE id = ?');
     this.updateRefs = db.prepare('UPDATE events SET evidence_refs = ? WHERE id = ?');
     this.selectCount = db.prepare('SELECT count(*) AS n FROM events');
-    this.selectLatestSeq = db.prepare('SELECT max(seq) AS seq FROM events');
+    // The highest seq ever assigned, not max(seq) of the rows left: once retention has emptied
+    // the table, a live subscriber must still start after everything it could ever have seen.
+    this.selectLatestSeq = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
     this.deleteOlderThan = db.prepare(
       `DELETE FROM events WHERE seq IN (
          SELECT seq FROM events WHERE occurred_at < ? ORDER BY seq LIMIT ?)`,
@@ -202,7 +204,7 @@ export class EventRepository {
 
   /** The seq of the newest stored event, 0 when none: where a live Subscribe starts. */
   latestSeq(): number {
-    return this.selectLatestSeq.get()!.seq ?? 0;
+    return this.selectLatestSeq.get()?.seq ?? 0;
   }
 
   count(): number {

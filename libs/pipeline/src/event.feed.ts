@@ -15,10 +15,10 @@ interface SeqWaiter {
 }
 
 /**
- * Tells live subscribers (gRPC Subscribe, the webhook dispatcher) that an incident was committed.
- * It holds no events, only "something newer than seq N exists": subscribers read the events
- * themselves from the history by cursor, so a slow subscriber costs its own reads, not this
- * process's memory.
+ * Tells live subscribers (gRPC Subscribe) that an incident was committed. It holds only the
+ * newest event, for readers caught up just before it; everyone else reads the history by
+ * cursor, so a slow subscriber costs its own reads, not this process's memory. It assumes it
+ * hears of every commit to the history, in order: one writing process per history file.
  */
 export class EventFeed {
   private latest: number;

@@ -9,6 +9,7 @@ import {
   Topics,
 } from '@app/contracts';
 import { type EvidenceRequest, type PcmClip, type SnapshotBox, triggerSec } from '@app/evidence';
+import { isAnalysisOrigin } from './stream-headers';
 import { type Sleeper, realSleeper } from './stream.supervisor';
 
 export interface EvidenceTapOptions {
@@ -121,11 +122,37 @@ export class EvidenceTap {
   async start(): Promise<void> {
     // 'latest': after a restart, media from before it are no use to any event still to come.
     const from = { startFrom: 'latest' as const };
+    // A clip analysis's incidents are never recorded: its media must not take the budget.
+    const live =
+      <T>(handle: (message: BusMessage<T>) => void) =>
+      async (message: BusMessage<T>) => {
+        if (!isAnalysisOrigin(message.headers)) handle(message);
+      };
     this.subscriptions.push(
-      await this.bus.subscribe(Topics.video, this.group, async (m) => this.onFrame(m), from),
-      await this.bus.subscribe(Topics.features, this.group, async (m) => this.onWindow(m), from),
-      await this.bus.subscribe(Topics.audio, this.group, async (m) => this.onChunk(m), from),
-      await this.bus.subscribe(Topics.detections, this.group, async (m) => this.onSet(m), from),
+      await this.bus.subscribe(
+        Topics.video,
+        this.group,
+        live((m) => this.onFrame(m)),
+        from,
+      ),
+      await this.bus.subscribe(
+        Topics.features,
+        this.group,
+        live((m) => this.onWindow(m)),
+        from,
+      ),
+      await this.bus.subscribe(
+        Topics.audio,
+        this.group,
+        live((m) => this.onChunk(m)),
+        from,
+      ),
+      await this.bus.subscribe(
+        Topics.detections,
+        this.group,
+        live((m) => this.onSet(m)),
+        from,
+      ),
     );
   }
 

@@ -1,8 +1,13 @@
 import type { Bus, BusMessage, Subscription } from '@app/bus';
 import { type DetectionSet, Topics } from '@app/contracts';
-import { FusionEngine, type FusionEngineOptions, type RuleSet } from '@app/fusion';
+import {
+  FusionEngine,
+  type FusionEngineOptions,
+  type RuleSet,
+  runScopedEventId,
+} from '@app/fusion';
 import { Groups } from './pipeline.ports';
-import { DEFAULT_RULES_PROFILE, RULES_PROFILE_HEADER } from './stream-headers';
+import { DEFAULT_RULES_PROFILE, RULES_PROFILE_HEADER, RUN_HEADER } from './stream-headers';
 
 export interface FusionStageOptions extends FusionEngineOptions {
   /** Named rule sets besides the default one, chosen per stream by RULES_PROFILE_HEADER. */
@@ -63,7 +68,9 @@ export class FusionStage {
     const engine =
       this.engines.get(headers[RULES_PROFILE_HEADER] ?? DEFAULT_RULES_PROFILE) ??
       this.engines.get(DEFAULT_RULES_PROFILE)!;
-    for (const event of engine.ingest(set)) {
+    const run = headers[RUN_HEADER];
+    for (const decided of engine.ingest(set)) {
+      const event = run ? { ...decided, id: runScopedEventId(decided.id, run) } : decided;
       await this.bus.publish(Topics.events, event.streamId, event, headers);
     }
     if (set.final && !engine.isOpen(set.streamId)) {

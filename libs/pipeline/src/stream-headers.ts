@@ -57,6 +57,9 @@ export function decodeLabelsHeader(
 export const RULES_PROFILE_HEADER = 'x-vigil-rules-profile';
 export const DEFAULT_RULES_PROFILE = 'default';
 
+/** One start of a live stream (its start time, set by the supervisor): event ids are scoped to it. */
+export const RUN_HEADER = 'x-vigil-run';
+
 /** The headers that carry a stream's choices to every stage after ingest. */
 export function streamHeaders(choices: {
   labels?: Record<string, string>;

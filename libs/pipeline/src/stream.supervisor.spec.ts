@@ -68,6 +68,7 @@ describe('StreamSupervisor', () => {
       { initialMs: 100, maxMs: 1000, maxRetries: Infinity },
       sleeper,
       () => 1,
+      () => 1_764_300_000_000,
     );
     expect(supervisor.start({ streamId: 'cam', source: 'rtsp://u:p@cam/1', live: true })).toBe(
       true,
@@ -82,6 +83,10 @@ describe('StreamSupervisor', () => {
       [3, false],
     ]);
     expect(sleeps).toEqual([100, 200]);
+    // One run through its reconnects: its event ids stay the same across them.
+    expect(new Set(calls.map((c) => c.headers?.['x-vigil-run']))).toEqual(
+      new Set(['1764300000000']),
+    );
     expect(await supervisor.stop('cam')).toBe(true);
     await bus.idle();
     expect(seen.map((s) => s.state)).toEqual(['reconnecting', 'reconnecting', 'ended']);

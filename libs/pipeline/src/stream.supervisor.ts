@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MediaErrorCode, isMediaError, redactUrl } from '@app/media';
 import type { IngestStage } from './ingest.stage';
+import { RUN_HEADER } from './stream-headers';
 
 export interface StreamRequest {
   streamId: string;
@@ -72,6 +73,7 @@ export class StreamSupervisor {
     },
     private readonly sleeper: Sleeper = realSleeper,
     private readonly random: () => number = Math.random,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** False when the stream is already running. */
@@ -110,7 +112,13 @@ export class StreamSupervisor {
   private async supervise(request: StreamRequest, signal: AbortSignal): Promise<void> {
     const { streamId, source } = request;
     const live = request.live ?? false;
-    const headers = { ...request.headers, 'x-correlation-id': randomUUID() };
+    const headers: Record<string, string> = {
+      ...request.headers,
+      'x-correlation-id': randomUUID(),
+      // A live source's stream time starts at 0 on every start: its event ids are scoped to
+      // this run, and stay the same through reconnects within it.
+      ...(request.live ? { [RUN_HEADER]: String(this.now()) } : {}),
+    };
     let offset = 0;
     let attempt = 0;
     for (;;) {

@@ -76,6 +76,10 @@ describe('the API config file', () => {
     ['auth: { tokens: [{ name: a, role: viewer, token: short }] }', 'auth.tokens[0].token'],
     ['auth: { tokens: [{ name: a, role: viewer, tokenEnv: MISSING }] }', 'auth.tokens[0].tokenEnv'],
     ['streams: { max: 0 }', 'streams.max'],
+    [
+      'auth: { tokens: [{ name: a, role: viewer, token: "0123456789abcdef" }, { name: b, role: operator, token: "0123456789abcdef" }] }',
+      'auth.tokens[1].token',
+    ],
     ['evidence: { publicUrl: "https://v.example" }', 'evidence.httpAddress'],
     ['rules: { profiles: { default: x.yaml } }', 'rules.profiles.default'],
     ['- not a mapping', '(file)'],

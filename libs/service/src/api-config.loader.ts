@@ -122,7 +122,13 @@ export function loadApiConfig(
   const tokens = auth.list('tokens').map((entry, i) => token(entry, `auth.tokens[${i}]`, env));
   auth.done();
   const names = new Set<string>();
+  const values = new Set<string>();
   tokens.forEach((t, i) => {
+    // One token, one identity: the same secret under two roles would grant the first listed.
+    if (values.has(t.token)) {
+      throw new ConfigError(`auth.tokens[${i}].token`, 'is the same as an earlier token');
+    }
+    values.add(t.token);
     if (names.has(t.name))
       throw new ConfigError(`auth.tokens[${i}].name`, `"${t.name}" is used twice`);
     names.add(t.name);

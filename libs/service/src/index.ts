@@ -6,3 +6,4 @@ export * from './service.tokens';
 export * from './stage.worker';
 export * from './api-config.loader';
 export * from './incident.desk';
+export * from './derived.provider';

@@ -51,6 +51,9 @@ export async function runService(
       );
       server.enableShutdownHooks();
       await server.listen();
+      if (api.tokens.length === 0) {
+        logger.warn(`no API tokens configured: anyone who reaches ${grpc.address} can use the API`);
+      }
     } else {
       const context = await NestFactory.createApplicationContext(module(config, api), {
         logger,

@@ -3,11 +3,11 @@ import {
   SEVERITIES,
   isAudioClass,
   isVideoClass,
-  severityRank,
   type CanonicalClass,
   type SecurityEvent,
   type Severity,
 } from '@app/contracts';
+import { matchesEventFilter } from '@app/history';
 
 /** The event filters of libs/history (EventFilter): every one left out matches everything. */
 export interface WebhookFilter {
@@ -92,19 +92,9 @@ export function parseWebhookSubscriptions(
 }
 
 /** Whether an event is one a subscription asked for (the semantics of EventFilter). */
+/** The history's filter semantics, so a subscription and a Subscribe with the same filter agree. */
 export function webhookMatches(filter: WebhookFilter, event: SecurityEvent): boolean {
-  if (filter.streamIds && filter.streamIds.length > 0) {
-    if (!filter.streamIds.includes(event.streamId)) return false;
-  }
-  if (filter.classes && filter.classes.length > 0) {
-    const wanted = filter.classes;
-    const seen = [event.trigger, ...event.evidence.map((e) => e.cls)];
-    if (!seen.some((cls) => wanted.includes(cls))) return false;
-  }
-  if (filter.minSeverity !== undefined) {
-    if (severityRank(event.severity) < severityRank(filter.minSeverity)) return false;
-  }
-  return true;
+  return matchesEventFilter(event, filter);
 }
 
 function parseOne(item: unknown, key: string, env: Env): WebhookSubscription {

@@ -17,7 +17,8 @@ export class EmbeddedStreamControl extends StreamControl {
   constructor(
     private readonly pipeline: EmbeddedPipeline,
     private readonly registry: StreamRegistry,
-    private readonly limits: { maxStreams: number; models: string[]; fps: number },
+    /** `models` is [audio model, video model]. */
+    private readonly limits: { maxStreams: number; models: [string, string]; fps: number },
   ) {
     super();
   }
@@ -31,7 +32,8 @@ export class EmbeddedStreamControl extends StreamControl {
   }
 
   async start(spec: StreamSpec): Promise<StreamInfo> {
-    if (this.pipeline.streams.active().includes(spec.streamId)) {
+    // Streams and clip analyses share the pipeline's stream ids.
+    if (this.pipeline.isActive(spec.streamId)) {
       throw new ApiError(ApiErrorCode.ALREADY_EXISTS, `stream ${spec.streamId} is already running`);
     }
     const running = this.pipeline.streams.active().length;
@@ -41,13 +43,17 @@ export class EmbeddedStreamControl extends StreamControl {
         `${running} streams are running, the most this server takes (streams.max)`,
       );
     }
+    const headers = streamHeaders(spec);
     const info = this.registry.register(spec);
     this.pipeline.streams.start({
       streamId: spec.streamId,
       source: spec.source,
       live: spec.live,
       fps: spec.fps,
-      headers: streamHeaders(spec),
+      // A modality whose model was not asked for is not decoded at all.
+      audio: spec.models.includes(this.limits.models[0]!),
+      video: spec.models.includes(this.limits.models[1]!),
+      headers,
     });
     return info;
   }

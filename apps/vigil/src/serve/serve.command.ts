@@ -2,7 +2,13 @@ import { createServer } from 'node:net';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
-import { type ApiServiceKey, API_SERVICES, grpcServerOptions, splitAddress } from '@app/api';
+import {
+  type ApiServiceKey,
+  API_SERVICES,
+  LiveCalls,
+  grpcServerOptions,
+  splitAddress,
+} from '@app/api';
 import { loadServeConfig, type ServeConfig } from '@app/service';
 import { ServeModule } from './serve.module';
 import { ServeRuntime } from './serve.runtime';
@@ -31,13 +37,23 @@ export async function startServer(
       abortOnError: false,
     },
   );
-  await app.listen();
+  try {
+    await app.listen();
+  } catch (error) {
+    // The runtime (pipeline, desk, timers) is already running: stop it, or the CLI hangs.
+    await app.close();
+    throw error;
+  }
   const runtime = app.get(ServeRuntime);
   return {
     grpcAddress,
     evidenceAddress: runtime.desk.evidenceAddress,
     runtime,
-    close: () => app.close(),
+    close: async () => {
+      // grpc-js's graceful shutdown waits for every open call: end the endless ones first.
+      app.get(LiveCalls).closeAll();
+      await app.close();
+    },
   };
 }
 

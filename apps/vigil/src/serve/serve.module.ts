@@ -9,23 +9,20 @@ import {
   EVIDENCE_STORE,
   EventController,
   EventSignal,
+  EventStreamer,
   InferenceController,
+  LiveCalls,
+  ClipAnalysisService,
   StreamControl,
   StreamController,
 } from '@app/api';
 import { EventRepository } from '@app/history';
 import { FfmpegLocator, MediaDecoder } from '@app/media';
 import { ModelLoader } from '@app/models';
-import { runtimeProviders } from '@app/service';
+import { derivedProvider, runtimeProviders } from '@app/service';
 import { VIGIL_CONFIG } from '../vigil.tokens';
 import type { ServeConfig } from '@app/service';
 import { ServeRuntime } from './serve.runtime';
-
-const fromRuntime = <T>(provide: unknown, pick: (runtime: ServeRuntime) => T) => ({
-  provide: provide as never,
-  inject: [ServeRuntime],
-  useFactory: pick,
-});
 
 /**
  * `vigil serve`: the four gRPC services over one in-process runtime. The controllers are the
@@ -46,15 +43,18 @@ export class ServeModule {
           useFactory: (decoder: MediaDecoder, loader: ModelLoader, locator: FfmpegLocator) =>
             ServeRuntime.create(config, decoder, loader, locator),
         },
-        fromRuntime(EventRepository, (runtime) => runtime.desk.events),
-        fromRuntime(EventSignal, (runtime) => runtime.desk.feed),
-        fromRuntime(EVIDENCE_STORE, (runtime) => runtime.desk.evidenceStore),
-        fromRuntime(StreamControl, (runtime) => runtime.streams),
-        fromRuntime(ClipAnalyzer, (runtime) => runtime.clips),
-        fromRuntime(DirectInference, (runtime) => runtime.inference),
+        derivedProvider(EventRepository, ServeRuntime, (runtime) => runtime.desk.events),
+        derivedProvider(EventSignal, ServeRuntime, (runtime) => runtime.desk.feed),
+        derivedProvider(EVIDENCE_STORE, ServeRuntime, (runtime) => runtime.desk.evidenceStore),
+        derivedProvider(StreamControl, ServeRuntime, (runtime) => runtime.streams),
+        derivedProvider(ClipAnalyzer, ServeRuntime, (runtime) => runtime.clips),
+        derivedProvider(DirectInference, ServeRuntime, (runtime) => runtime.inference),
         { provide: ANALYSIS_LIMITS, useValue: config.analysis },
         { provide: ApiTokenRegistry, useValue: new ApiTokenRegistry(config.tokens) },
         ApiAuthGuard,
+        LiveCalls,
+        EventStreamer,
+        ClipAnalysisService,
       ],
     };
   }

@@ -3,10 +3,10 @@ import { DirectInference, StreamRegistry } from '@app/api';
 import type { Subscription } from '@app/bus';
 import { Topics } from '@app/contracts';
 import { FfmpegRunner } from '@app/evidence';
-import { loadRuleSet } from '@app/fusion';
+import { loadRuleProfiles, loadRuleSet } from '@app/fusion';
 import type { FfmpegLocator, MediaDecoder } from '@app/media';
 import type { ModelLoader } from '@app/models';
-import { EmbeddedPipeline } from '@app/pipeline';
+import { EmbeddedPipeline, isAnalysisOrigin } from '@app/pipeline';
 import { IncidentDesk, type ServeConfig } from '@app/service';
 import { EmbeddedClipAnalyzer } from './embedded-clip.analyzer';
 import { EmbeddedStreamControl } from './embedded-stream.control';
@@ -41,18 +41,12 @@ export class ServeRuntime implements OnApplicationShutdown {
     const { vigil } = config;
     // Rules and models first: a typo in a profile fails before anything is opened.
     const rules = await loadRuleSet(vigil.rulesFile);
-    const profiles = Object.fromEntries(
-      await Promise.all(
-        Object.entries(config.rulesProfiles).map(
-          async ([name, file]) => [name, await loadRuleSet(file)] as const,
-        ),
-      ),
-    );
+    const profiles = await loadRuleProfiles(config.rulesProfiles);
     const [audioModel, videoModel] = await Promise.all([
       loader.audio(vigil.audioModel),
       loader.video(vigil.videoModel),
     ]);
-    const models = [audioModel.manifest.name, videoModel.manifest.name];
+    const models: [string, string] = [audioModel.manifest.name, videoModel.manifest.name];
     const pipeline = new EmbeddedPipeline({
       decoder,
       audioModel,
@@ -91,7 +85,10 @@ export class ServeRuntime implements OnApplicationShutdown {
     this.statusSubscription = await this.pipeline.bus.subscribe(
       Topics.streamStatus,
       STATUS_GROUP,
-      async ({ value }) => void this.registry.apply(value, defaults),
+      // Clip analyses are not streams an operator started: ListStreams leaves them out.
+      async ({ value, headers }) => {
+        if (!isAnalysisOrigin(headers)) this.registry.apply(value, defaults);
+      },
     );
     await this.desk.start();
     await this.pipeline.start();

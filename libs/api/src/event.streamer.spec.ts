@@ -6,7 +6,8 @@ import type { EventRepository, StoredEvent } from '@app/history';
 import { strictMock } from '@app/testing';
 import { ApiError, ApiErrorCode } from './api.error';
 import type { EventSignal } from './api.ports';
-import { EventController } from './event.controller';
+import { EventStreamer } from './event.streamer';
+import { LiveCalls } from './live-calls.registry';
 
 function stored(seq: number): StoredEvent {
   const event: SecurityEvent = {
@@ -40,7 +41,7 @@ function history(initial: number) {
   return { repository, add: (seq: number) => (rows = [...rows, stored(seq)]) };
 }
 
-describe('EventController.Subscribe', () => {
+describe('EventStreamer (Subscribe)', () => {
   it('replays what came after the resume point, then waits for new events on the signal', async () => {
     const { repository, add } = history(3);
     const waits: number[] = [];
@@ -53,11 +54,11 @@ describe('EventController.Subscribe', () => {
         else await new Promise(() => undefined);
       },
     });
-    const controller = new EventController(repository, signal, strictMock('EvidenceStore', {}));
+    const streamer = new EventStreamer(repository, signal, new LiveCalls());
     const call = new FakeCall();
-    const stream = controller.subscribe(
-      { afterEventId: 'e1' },
-      undefined,
+    const stream = streamer.subscribe(
+      {},
+      'e1',
       call as unknown as ServerWritableStream<unknown, unknown>,
     ) as Observable<{ event: { id: string } }>;
     const ids = await lastValueFrom(stream.pipe(take(3), toArray()));
@@ -71,8 +72,8 @@ describe('EventController.Subscribe', () => {
       nextAfter: () => undefined,
       waitForSeqAfter: async () => void add(6),
     });
-    const controller = new EventController(repository, signal, strictMock('EvidenceStore', {}));
-    const stream = controller.subscribe({}, undefined, new FakeCall() as never) as Observable<{
+    const streamer = new EventStreamer(repository, signal, new LiveCalls());
+    const stream = streamer.subscribe({}, undefined, new FakeCall() as never) as Observable<{
       event: { id: string };
     }>;
     const [first] = await lastValueFrom(stream.pipe(take(1), toArray()));
@@ -100,9 +101,9 @@ describe('EventController.Subscribe', () => {
       waitForSeqAfter: async () => void published++,
       nextAfter: (seq: number) => live.find((s) => s.seq === seq + 1 && s.seq <= published),
     });
-    const controller = new EventController(counted, signal, strictMock('EvidenceStore', {}));
-    const stream = controller.subscribe(
-      { filter: { streamIds: ['cam-1'] } },
+    const streamer = new EventStreamer(counted, signal, new LiveCalls());
+    const stream = streamer.subscribe(
+      { streamIds: ['cam-1'] },
       undefined,
       new FakeCall() as never,
     ) as Observable<{ event: { id: string } }>;
@@ -114,14 +115,10 @@ describe('EventController.Subscribe', () => {
 
   it('refuses an unknown resume point with NOT_FOUND naming the field', () => {
     const { repository } = history(1);
-    const controller = new EventController(
-      repository,
-      strictMock('EventSignal', {}),
-      strictMock('EvidenceStore', {}),
-    );
+    const streamer = new EventStreamer(repository, strictMock('EventSignal', {}), new LiveCalls());
     let error: unknown;
     try {
-      controller.subscribe({ afterEventId: 'gone' }, undefined, new FakeCall() as never);
+      streamer.subscribe({}, 'gone', new FakeCall() as never);
     } catch (caught) {
       error = caught;
     }
@@ -137,11 +134,11 @@ describe('EventController.Subscribe', () => {
       waitForSeqAfter: (_seq: number, abort: AbortSignal) =>
         new Promise<void>((resolve) => abort.addEventListener('abort', () => resolve())),
     });
-    const controller = new EventController(repository, signal, strictMock('EvidenceStore', {}));
+    const streamer = new EventStreamer(repository, signal, new LiveCalls());
     const seen: string[] = [];
     call.writableNeedDrain = true;
     const subscription = (
-      controller.subscribe({ afterEventId: 'e1' }, undefined, call as never) as Observable<{
+      streamer.subscribe({}, 'e1', call as never) as Observable<{
         event: { id: string };
       }>
     ).subscribe((record) => seen.push(record.event.id));
@@ -154,5 +151,28 @@ describe('EventController.Subscribe', () => {
     call.cancelled = true;
     call.emit('cancelled');
     subscription.unsubscribe();
+  });
+
+  it('ends with UNAVAILABLE when the server shuts down, so clients reconnect elsewhere', async () => {
+    const { repository } = history(1);
+    const calls = new LiveCalls();
+    const signal = strictMock<EventSignal>('EventSignal', {
+      nextAfter: () => undefined,
+      waitForSeqAfter: (_seq: number, abort: AbortSignal) =>
+        new Promise<void>((resolve) => abort.addEventListener('abort', () => resolve())),
+    });
+    const streamer = new EventStreamer(repository, signal, calls);
+    const ended = lastValueFrom(streamer.subscribe({}, undefined, new FakeCall() as never)).catch(
+      (error: unknown) => error,
+    );
+    await new Promise((r) => setImmediate(r));
+    expect(calls.size).toBe(1);
+    calls.closeAll();
+    expect(await ended).toMatchObject({ code: ApiErrorCode.UNAVAILABLE });
+    expect(calls.size).toBe(0);
+    const late = await lastValueFrom(
+      streamer.subscribe({}, undefined, new FakeCall() as never),
+    ).catch((error: unknown) => error);
+    expect(late).toMatchObject({ code: ApiErrorCode.UNAVAILABLE });
   });
 });
