@@ -8,7 +8,7 @@ import { ProgressBar } from './cli/progress.bar';
 import { formatReport, incidentLine, jsonLines } from './cli/report.formatter';
 import { StderrLogger } from './cli/stderr.logger';
 import { ModelsService } from './models/models.service';
-import { streamIdFor } from '@app/contracts';
+import { isStreamingSource, streamIdFor } from '@app/contracts';
 import { StreamsService } from './streams/streams.service';
 import { serve } from './serve/serve.command';
 import { VigilModule } from './vigil.module';
@@ -39,7 +39,8 @@ async function run(argv: string[]): Promise<number> {
             streamId: command.streamId ?? streamIdFor(command.source),
             action: 'start',
             source: command.source,
-            ...(command.live ? { live: true } : {}),
+            // A camera protocol is live unless said otherwise, as in StartStream.
+            ...(command.live || isStreamingSource(command.source) ? { live: true } : {}),
           },
           process.stdout,
         )

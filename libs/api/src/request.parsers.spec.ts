@@ -31,6 +31,8 @@ describe('streamSpec', () => {
       labels: {},
     });
     expect(streamSpec({ source: '/clips/a.mp4' }, capabilities).live).toBe(false);
+    // http serves files as often as live feeds: only the caller knows.
+    expect(streamSpec({ source: 'https://cdn.example/a.mp4' }, capabilities).live).toBe(false);
   });
 
   it('keeps what the caller chose', () => {

@@ -5,6 +5,7 @@ import {
   type Severity,
   type StreamState,
   VIDEO_CLASSES,
+  isStreamingSource,
   streamIdFor,
 } from '@app/contracts';
 import type { EventFilter } from '@app/history';
@@ -30,7 +31,6 @@ const STREAM_STATES = Object.keys({
   ended: true,
   failed: true,
 } satisfies Record<StreamState, true>);
-const NETWORK_SCHEME = /^(rtsps?|rtmps?|https?|srt|udp|tcp):\/\//i;
 
 export function streamId(value: unknown, field = 'stream_id'): string {
   if (typeof value !== 'string' || value === '') throw ApiError.invalid(field, 'is required');
@@ -103,7 +103,7 @@ export function streamSpec(request: StartStreamRequest, capabilities: Capabiliti
   return {
     streamId: request.streamId ? streamId(request.streamId) : streamIdFor(source),
     source,
-    live: typeof request.live === 'boolean' ? request.live : NETWORK_SCHEME.test(source),
+    live: typeof request.live === 'boolean' ? request.live : isStreamingSource(source),
     fps: fps(request.fps, 'fps') ?? capabilities.fps,
     models: models.length > 0 ? [...new Set(models)] : capabilities.models,
     rulesProfile: rulesProfile(request.rulesProfile, capabilities, 'rules_profile'),

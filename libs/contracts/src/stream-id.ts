@@ -21,3 +21,14 @@ export function streamIdFor(source: string): string {
     .slice(0, 100);
   return slug || 'stream';
 }
+
+/**
+ * Protocols that only ever carry a live feed (a camera, an encoder): treated as live unless
+ * the caller says otherwise. http(s) is not among them: it serves files as often as live HLS,
+ * and a file treated as live would be re-read from the start every time it ended.
+ */
+const STREAMING_SCHEME = /^(rtsps?|rtmps?|srt|udp|tcp):\/\//i;
+
+export function isStreamingSource(source: string): boolean {
+  return STREAMING_SCHEME.test(source);
+}
