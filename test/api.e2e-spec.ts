@@ -16,6 +16,8 @@ import {
   unary,
 } from '@app/testing';
 
+// Real models and ffmpeg on a 2-core machine that runs other suites at the same time.
+jest.setTimeout(120_000);
 const OPERATOR = 'operator-token-for-the-e2e-test';
 const VIEWER = 'viewer-token-for-the-e2e-test';
 const MAX_MESSAGE = 2 * 1024 * 1024;

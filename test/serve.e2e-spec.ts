@@ -12,6 +12,8 @@ import { loadServeConfig } from '@app/service';
 import { type RunningServer, startServer } from '../apps/vigil/src/serve/serve.command';
 import { apiClients, bearer, collect, fixture, modelsDir, statusOf, unary } from '@app/testing';
 
+// Real models and ffmpeg on a 2-core machine that runs other suites at the same time.
+jest.setTimeout(120_000);
 const SECRET = 'webhook-secret-for-the-e2e-test';
 
 async function serveWith(

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { Observable, type Subscriber } from 'rxjs';
+import { Observable, type Subscriber, type Subscription } from 'rxjs';
 import { ApiError, ApiErrorCode } from './api.error';
 import { ClipAnalyzer } from './api.ports';
 import { callSignal } from './call.signal';
@@ -79,7 +79,7 @@ export class ClipAnalysisService {
         dispose();
         void upload.dispose();
       };
-      this.receive(messages, call, upload)
+      this.receive(messages, call, upload, signal)
         .then((job) => {
           if (signal.aborted) throw new ApiError(ApiErrorCode.CANCELLED, 'cancelled');
           return this.run(job, subscriber, call, signal, upload.bytes);
@@ -98,6 +98,7 @@ export class ClipAnalysisService {
     messages: Observable<AnalyzeClipRequest>,
     call: Call,
     upload: ClipUpload,
+    signal: AbortSignal,
   ): Promise<ClipJob> {
     const capabilities = this.analyzer.capabilities();
     const idleMs = this.limits.idleTimeoutMs ?? 60_000;
@@ -118,14 +119,21 @@ export class ClipAnalysisService {
             ),
           idleMs,
         );
+        idle.unref();
       };
       const fail = (error: unknown) => {
         clearTimeout(idle);
-        subscription.unsubscribe();
+        signal.removeEventListener('abort', cancelled);
+        subscription?.unsubscribe();
         reject(error);
       };
+      // The caller left (or its deadline passed) while uploading: stop waiting for bytes.
+      const cancelled = () => fail(new ApiError(ApiErrorCode.CANCELLED, 'cancelled'));
+      signal.addEventListener('abort', cancelled, { once: true });
       restartIdle();
-      const subscription = messages.subscribe({
+      // eslint-disable-next-line prefer-const -- fail() may run before the subscription returns
+      let subscription: Subscription | undefined;
+      subscription = messages.subscribe({
         next: (message) => {
           restartIdle();
           try {
@@ -155,6 +163,7 @@ export class ClipAnalysisService {
         error: fail,
         complete: () => {
           clearTimeout(idle);
+          signal.removeEventListener('abort', cancelled);
           if (!opened) return fail(ApiError.invalid('header', 'no ClipHeader was sent'));
           writes
             .then(() => upload.finish())
