@@ -15,7 +15,7 @@ import {
   parseWebhookSubscriptions,
   verifyWebhookSignature,
 } from '@app/webhooks';
-import { makeIncident } from '../libs/webhooks/test/incident.factory';
+import { makeIncident } from '@app/testing/incident.factory';
 import { SilentServer, WebhookReceiver, closedPort } from '../libs/webhooks/test/webhook.receiver';
 
 /**

@@ -1,5 +1,5 @@
 import type { SecurityEvent } from '@app/contracts';
-import { makeEvent } from '../test/event.factory';
+import { makeIncident as makeEvent } from '@app/testing/incident.factory';
 import { FakeClock } from '../test/fake.clock';
 import { EventRepository } from './event.repository';
 import { HistoryDatabase } from './history.database';

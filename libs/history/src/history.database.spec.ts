@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeClock } from '../test/fake.clock';
-import { makeEvent } from '../test/event.factory';
+import { makeIncident as makeEvent } from '@app/testing/incident.factory';
 import { EventRepository } from './event.repository';
 import { HistoryDatabase, type Migration } from './history.database';
 

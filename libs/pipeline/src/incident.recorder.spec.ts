@@ -10,31 +10,7 @@ import {
   type IncidentRecorderOptions,
 } from './incident.recorder';
 import { LABELS_HEADER, ORIGIN_HEADER } from './stream-headers';
-import type { Sleeper } from './stream.supervisor';
-
-/** Sleeps that end when the test says so (or when aborted, like the real one). */
-class ManualSleeper implements Sleeper {
-  readonly pending: { ms: number; wake: () => void }[] = [];
-
-  sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = { ms, wake: resolve };
-      this.pending.push(entry);
-      signal.addEventListener('abort', () => {
-        const at = this.pending.indexOf(entry);
-        if (at >= 0) this.pending.splice(at, 1);
-        resolve();
-      });
-    });
-  }
-
-  elapse(ms: number): void {
-    for (const entry of this.pending.filter((e) => e.ms === ms)) {
-      this.pending.splice(this.pending.indexOf(entry), 1);
-      entry.wake();
-    }
-  }
-}
+import { ManualSleeper } from '../test/manual.sleeper';
 
 const NOW = 1_700_000_000_000;
 const SHA = 'c0'.repeat(32);

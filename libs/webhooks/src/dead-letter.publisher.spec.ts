@@ -1,7 +1,7 @@
 import type { Bus } from '@app/bus';
 import { EventRepository, HistoryDatabase } from '@app/history';
 import { strictMock } from '@app/testing';
-import { makeIncident } from '../test/incident.factory';
+import { makeIncident } from '@app/testing/incident.factory';
 import { ManualTime, until } from '../test/manual.time';
 import { DeadLetterPublisher } from './dead-letter.publisher';
 import { WebhookOutbox } from './webhook.outbox';

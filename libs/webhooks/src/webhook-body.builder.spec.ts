@@ -1,5 +1,5 @@
 import type { EvidenceRef, StoredEvent } from '@app/history';
-import { makeStored } from '../test/incident.factory';
+import { makeStored } from '@app/testing/incident.factory';
 import { WebhookBodyBuilder } from './webhook-body.builder';
 
 const SNAPSHOT: EvidenceRef = {

@@ -1,6 +1,6 @@
 import { ConfigError } from '@app/config';
 import type { SecurityEvent } from '@app/contracts';
-import { makeIncident } from '../test/incident.factory';
+import { makeIncident } from '@app/testing/incident.factory';
 import {
   WEBHOOK_DEFAULTS,
   parseWebhookSubscriptions,

@@ -2,7 +2,7 @@ import type { Bus } from '@app/bus';
 import type { SecurityEvent, WebhookDeadLetter } from '@app/contracts';
 import { EventRepository, HistoryDatabase } from '@app/history';
 import { strictMock } from '@app/testing';
-import { makeIncident } from '../test/incident.factory';
+import { makeIncident } from '@app/testing/incident.factory';
 import { ManualTime, turns, until } from '../test/manual.time';
 import { ScriptedSender, deferred, type SentRequest } from '../test/scripted.sender';
 import type { SendOutcome } from './http.sender';

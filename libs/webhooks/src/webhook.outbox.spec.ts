@@ -1,6 +1,6 @@
 import type { SecurityEvent } from '@app/contracts';
 import { EventRepository, HistoryDatabase, type StoredEvent } from '@app/history';
-import { makeIncident } from '../test/incident.factory';
+import { makeIncident } from '@app/testing/incident.factory';
 import { ManualTime } from '../test/manual.time';
 import { WebhookBodyBuilder } from './webhook-body.builder';
 import { WebhookOutbox } from './webhook.outbox';
