@@ -110,6 +110,11 @@ export class IncidentDesk {
         maxCount: this.config.history.maxEvents,
       });
       if (removed > 0) this.logger.log(`retention: ${removed} events removed`);
+      // Given-up deliveries keep their bodies for inspection, for as long as events are kept.
+      const dead = this.outbox.pruneDead(
+        Date.now() - Math.round(this.config.history.maxAgeDays * DAY_MS),
+      );
+      if (dead > 0) this.logger.log(`retention: ${dead} dead webhook deliveries removed`);
     } catch (error) {
       this.logger.error(`history retention failed: ${(error as Error).message}`);
     }

@@ -201,6 +201,21 @@ describe('WebhookOutbox', () => {
       expect(outbox.listDead()[0].publishedAt).toBe(time.now());
     });
 
+    it('prunes old dead deliveries, but never one whose dead letter is still to be published', () => {
+      for (const n of [1, 2, 3]) {
+        outbox.enqueue(save(n), [all]);
+        outbox.kill(outbox.head('all')!.id, { url: 'u', attempts: 1, reason: `r${n}` });
+        time.advance(10);
+      }
+      const [first, second] = outbox.listDead();
+      outbox.markPublished(first!.id);
+      expect(outbox.pruneDead(time.now())).toBe(1);
+      expect(outbox.listDead().map((d) => d.reason)).toEqual(['r2', 'r3']);
+      outbox.markPublished(second!.id);
+      expect(outbox.pruneDead(first!.failedAt + 5)).toBe(0); // r2 failed later than that
+      expect(outbox.pruneDead(time.now())).toBe(1);
+    });
+
     it('lists dead deliveries by subscription, page by page', () => {
       for (const n of [1, 2, 3]) {
         const stored = save(n);

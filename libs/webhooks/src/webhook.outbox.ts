@@ -114,6 +114,7 @@ export class WebhookOutbox {
   private readonly selectUnpublished: Statement<[number], DeadRow>;
   private readonly requeueDead: Statement<[number, number]>;
   private readonly deleteDead: Statement<[number]>;
+  private readonly deleteOldDead: Statement<[number, number]>;
   private readonly countAll: Statement<[], { n: number }>;
   private readonly countOne: Statement<[string], { n: number }>;
   private readonly countBySubscription: Statement<[], { id: string; n: number }>;
@@ -163,6 +164,11 @@ export class WebhookOutbox {
        FROM webhook_dead WHERE id = ?`,
     );
     this.deleteDead = db.prepare('DELETE FROM webhook_dead WHERE id = ?');
+    this.deleteOldDead = db.prepare(
+      `DELETE FROM webhook_dead WHERE id IN (
+         SELECT id FROM webhook_dead
+         WHERE failed_at < ? AND published_at IS NOT NULL ORDER BY id LIMIT ?)`,
+    );
     this.countAll = db.prepare('SELECT count(*) AS n FROM webhook_outbox');
     this.countOne = db.prepare(
       'SELECT count(*) AS n FROM webhook_outbox WHERE subscription_id = ?',
@@ -259,6 +265,14 @@ export class WebhookOutbox {
       this.deleteDead.run(deadId);
       return true;
     });
+  }
+
+  /**
+   * Retention for the dead table, as for events: rows that failed before `before` (ms) and whose
+   * dead letter the bus has taken. Bounded per call; returns how many were deleted.
+   */
+  pruneDead(before: number, limit = 1000): number {
+    return this.deleteOldDead.run(before, limit).changes;
   }
 
   listDead(query: DeadQuery = {}): DeadDelivery[] {
