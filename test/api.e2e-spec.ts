@@ -59,6 +59,9 @@ describe('vigil serve gRPC API', () => {
         '  path: ./data/history.sqlite',
         'evidence:',
         '  dir: ./data/evidence',
+        // Evidence waits for inference; other suites share these 2 cores. The bounded wait
+        // itself is unit-tested; here every incident must carry its files.
+        '  timeoutMs: 30000',
       ].join('\n'),
     );
     const config = loadServeConfig(configFile, {

@@ -101,7 +101,13 @@ function apiSetup(): void {
   const configFile = join(dir, 'vigil.yaml');
   writeFileSync(
     configFile,
-    ['auth:', '  tokens:', `    - { name: e2e, role: operator, token: ${OPERATOR} }`].join('\n'),
+    [
+      'auth:',
+      '  tokens:',
+      `    - { name: e2e, role: operator, token: ${OPERATOR} }`,
+      // Evidence waits for inference, which the other tests here keep busy.
+      'evidence: { timeoutMs: 30000 }',
+    ].join('\n'),
   );
   const base = 31_000 + Math.floor(Math.random() * 3_000);
   grpcPorts.ingest = base;

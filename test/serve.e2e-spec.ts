@@ -30,6 +30,9 @@ async function serveWith(
       '  path: ./history.sqlite',
       'evidence:',
       '  dir: ./evidence',
+      // Evidence waits for inference; other suites share these 2 cores. The bounded wait
+      // itself is unit-tested; here every alert must carry its files.
+      '  timeoutMs: 30000',
       ...extraEvidence,
     ].join('\n'),
   );

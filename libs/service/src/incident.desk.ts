@@ -75,7 +75,13 @@ export class IncidentDesk {
         outbox: { enqueue: (stored) => void this.outbox.enqueue(stored, config.webhooks) },
         logger: { warn: (message) => this.logger.warn(message) },
       },
-      { evidenceTimeoutMs: config.evidence.timeoutMs, onRecorded: () => this.dispatcher.notify() },
+      {
+        evidenceTimeoutMs: config.evidence.timeoutMs,
+        // Most of the wait may go to the media catching up (a file's video runs behind its
+        // audio); rendering and storing the three files takes well under a second.
+        captureTimeoutMs: Math.max(0, config.evidence.timeoutMs - 1000),
+        onRecorded: () => this.dispatcher.notify(),
+      },
     );
   }
 
