@@ -1,13 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import {
-  ApiAuthGuard,
-  ApiTokenRegistry,
-  EVIDENCE_STORE,
-  EventController,
-  EventSignal,
-  EventStreamer,
-  LiveCalls,
-} from '@app/api';
+import { EVIDENCE_STORE, EventController, EventSignal, EventStreamer } from '@app/api';
 import type { Bus } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
 import { EventRepository } from '@app/history';
@@ -20,6 +12,7 @@ import {
   IncidentDesk,
   SERVICE_CONFIG,
   kafkaBusProvider,
+  apiProviders,
   derivedProvider,
   runtimeProviders,
 } from '@app/service';
@@ -50,9 +43,7 @@ export class FusionModule {
               derivedProvider(EventRepository, IncidentDesk, (desk) => desk.events),
               derivedProvider(EventSignal, IncidentDesk, (desk) => desk.feed),
               derivedProvider(EVIDENCE_STORE, IncidentDesk, (desk) => desk.evidenceStore),
-              { provide: ApiTokenRegistry, useValue: new ApiTokenRegistry(api.tokens) },
-              ApiAuthGuard,
-              LiveCalls,
+              ...apiProviders(api.tokens),
               EventStreamer,
             ]
           : []),

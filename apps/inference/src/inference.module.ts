@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ApiAuthGuard, ApiTokenRegistry, DirectInference, InferenceController } from '@app/api';
+import { DirectInference, InferenceController } from '@app/api';
 import type { ServiceConfig } from '@app/config';
 import { FfmpegRunner } from '@app/evidence';
 import { FfmpegLocator } from '@app/media';
@@ -7,6 +7,7 @@ import {
   type ApiConfig,
   HealthServer,
   SERVICE_CONFIG,
+  apiProviders,
   kafkaBusProvider,
   runtimeProviders,
 } from '@app/service';
@@ -36,8 +37,7 @@ export class InferenceModule {
                 useFactory: ({ audio, video }: LoadedModels, locator: FfmpegLocator) =>
                   new DirectInference(audio, video, new FfmpegRunner({ binary: locator.locate() })),
               },
-              { provide: ApiTokenRegistry, useValue: new ApiTokenRegistry(api.tokens) },
-              ApiAuthGuard,
+              ...apiProviders(api.tokens),
             ]
           : []),
       ],

@@ -1,11 +1,12 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { ApiAuthGuard, ApiTokenRegistry, StreamControl, StreamController } from '@app/api';
+import { StreamControl, StreamController } from '@app/api';
 import type { ServiceConfig } from '@app/config';
 import {
   API_CONFIG,
   type ApiConfig,
   HealthServer,
   SERVICE_CONFIG,
+  apiProviders,
   kafkaBusProvider,
   runtimeProviders,
 } from '@app/service';
@@ -30,8 +31,7 @@ export class IngestModule {
           ? [
               KafkaStreamControl,
               { provide: StreamControl, useExisting: KafkaStreamControl },
-              { provide: ApiTokenRegistry, useValue: new ApiTokenRegistry(api.tokens) },
-              ApiAuthGuard,
+              ...apiProviders(api.tokens),
             ]
           : []),
       ],

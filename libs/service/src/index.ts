@@ -7,3 +7,4 @@ export * from './stage.worker';
 export * from './api-config.loader';
 export * from './incident.desk';
 export * from './derived.provider';
+export * from './api.providers';

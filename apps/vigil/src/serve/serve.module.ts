@@ -2,8 +2,6 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import {
   ANALYSIS_LIMITS,
   AnalysisController,
-  ApiAuthGuard,
-  ApiTokenRegistry,
   ClipAnalyzer,
   DirectInference,
   EVIDENCE_STORE,
@@ -11,7 +9,6 @@ import {
   EventSignal,
   EventStreamer,
   InferenceController,
-  LiveCalls,
   ClipAnalysisService,
   StreamControl,
   StreamController,
@@ -19,7 +16,7 @@ import {
 import { EventRepository } from '@app/history';
 import { FfmpegLocator, MediaDecoder } from '@app/media';
 import { ModelLoader } from '@app/models';
-import { derivedProvider, runtimeProviders } from '@app/service';
+import { apiProviders, derivedProvider, runtimeProviders } from '@app/service';
 import { VIGIL_CONFIG } from '../vigil.tokens';
 import type { ServeConfig } from '@app/service';
 import { ServeRuntime } from './serve.runtime';
@@ -50,9 +47,7 @@ export class ServeModule {
         derivedProvider(ClipAnalyzer, ServeRuntime, (runtime) => runtime.clips),
         derivedProvider(DirectInference, ServeRuntime, (runtime) => runtime.inference),
         { provide: ANALYSIS_LIMITS, useValue: config.analysis },
-        { provide: ApiTokenRegistry, useValue: new ApiTokenRegistry(config.tokens) },
-        ApiAuthGuard,
-        LiveCalls,
+        ...apiProviders(config.tokens),
         EventStreamer,
         ClipAnalysisService,
       ],
