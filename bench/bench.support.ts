@@ -369,3 +369,19 @@ export function intelWithAudio(): string {
     ]);
   });
 }
+
+/**
+ * Runs a bench's `main`: a failure prints its error and exits 1. `exit` also ends the process
+ * after a success, for benches whose Kafka clients keep it alive after closing.
+ */
+export function runBench(main: () => Promise<void>, options: { exit?: boolean } = {}): void {
+  main().then(
+    () => {
+      if (options.exit) process.exit(0);
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

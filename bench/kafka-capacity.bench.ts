@@ -31,7 +31,7 @@ import { randomUUID } from 'node:crypto';
 import { partitionFor } from '@app/bus';
 import { type DetectionSet } from '@app/contracts';
 import { fixture } from '@app/testing';
-import { checkQuietMachine, machineLine, probeDuration, s } from './bench.support';
+import { checkQuietMachine, machineLine, probeDuration, s, runBench } from './bench.support';
 import {
   type Arrival,
   CLIPS,
@@ -268,10 +268,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main, { exit: true });

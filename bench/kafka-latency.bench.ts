@@ -39,7 +39,7 @@ import { type DetectionSet, type SecurityEvent } from '@app/contracts';
 import { FusionEngine, loadRuleSet } from '@app/fusion';
 import { ModelRepository } from '@app/models';
 import { fixture, modelsDir } from '@app/testing';
-import { checkQuietMachine, machineLine, probeDuration, row, s } from './bench.support';
+import { checkQuietMachine, machineLine, probeDuration, row, s, runBench } from './bench.support';
 import {
   type Arrival,
   type MediaMark,
@@ -468,10 +468,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main, { exit: true });

@@ -1,4 +1,4 @@
-import { intelWithAudio } from './bench.support';
+import { intelWithAudio, runBench } from './bench.support';
 /**
  * Throughput of the four-service Kafka deployment against `vigil analyze` in one process, on the
  * same inputs, measured in the same run:
@@ -532,10 +532,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main, { exit: true });

@@ -10,7 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type Consumer, Kafka, type Producer, logLevel } from 'kafkajs';
-import { checkQuietMachine, machineLine, row, x } from './bench.support';
+import { checkQuietMachine, machineLine, row, x, runBench } from './bench.support';
 
 const BROKERS = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 const COUNT = Number(process.env.BENCH_MESSAGES ?? 2000);
@@ -129,10 +129,4 @@ async function main() {
   );
 }
 
-void main().then(
-  () => process.exit(0),
-  (error) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBench(main, { exit: true });

@@ -34,6 +34,7 @@ import {
 } from '@app/models';
 import type { CombineRule, ModelManifest, RawBox } from '@app/models';
 import { fixture, fixtureLabels, modelsDir } from '@app/testing';
+import { runBench } from './bench.support';
 
 const FFMPEG = process.env.FFMPEG_PATH ?? 'ffmpeg';
 const SR = EFFICIENTAT_RECIPE.sampleRate;
@@ -633,7 +634,4 @@ async function main(): Promise<void> {
   if (jsonPath) writeFileSync(jsonPath, JSON.stringify({ audio, video }, null, 1));
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runBench(main);

@@ -24,6 +24,7 @@ import {
   row,
   runFfmpeg,
   x,
+  runBench,
 } from './bench.support';
 
 const REPO_ROOT = join(__dirname, '..');
@@ -280,7 +281,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+runBench(main);

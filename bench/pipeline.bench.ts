@@ -55,6 +55,7 @@ import {
   row,
   s,
   x,
+  runBench,
 } from './bench.support';
 import { intelWithAudio } from './bench.support';
 
@@ -501,7 +502,4 @@ async function main(): Promise<void> {
   console.log(`load average at the end: ${loadAverage()}`);
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+runBench(main);

@@ -38,7 +38,7 @@ import {
   signWebhook,
   verifyWebhookSignature,
 } from '@app/webhooks';
-import { checkQuietMachine, machineLine, mb, row, x } from './bench.support';
+import { checkQuietMachine, machineLine, mb, row, x, runBench } from './bench.support';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
 const MEMORY_EVENTS = Number(process.env.BENCH_MEMORY_EVENTS ?? 6000);
@@ -422,7 +422,4 @@ async function main(): Promise<void> {
   if (part !== 'memory') await throughput();
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+runBench(main);
