@@ -6,6 +6,11 @@ import { ExitCode, describeFailure } from './cli/cli.errors';
 import { Clock } from './cli/clock';
 import { ProgressBar } from './cli/progress.bar';
 import { formatReport, incidentLine, jsonLines } from './cli/report.formatter';
+import { evalJson, formatEval } from './cli/eval.formatter';
+import { EvalService } from './eval/eval.service';
+import { EvalLabelsError, checkBars, parseBars, parseEvalLabels } from '@app/evaluation';
+import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { StderrLogger } from './cli/stderr.logger';
 import { ModelsService } from './models/models.service';
 import { isStreamingSource, streamIdFor } from '@app/contracts';
@@ -56,16 +61,20 @@ async function run(argv: string[]): Promise<number> {
   }
   const config = loadConfig(process.env, {
     modelsDir: command.modelsDir,
-    ...(command.kind === 'analyze' ? { fps: command.fps, rulesFile: command.rulesFile } : {}),
+    ...(command.kind === 'analyze' || command.kind === 'eval'
+      ? { fps: command.fps, rulesFile: command.rulesFile }
+      : {}),
   });
+  // Labels and bars are checked before models load: a typo fails in milliseconds.
+  const evalInput = command.kind === 'eval' ? await readEvalInput(command) : undefined;
   const app = await NestFactory.createApplicationContext(VigilModule.forRoot(config), {
     logger: new StderrLogger(config.logLevel),
     abortOnError: false,
   });
   try {
-    return command.kind === 'analyze'
-      ? await analyze(app.get(AnalyzeService), command)
-      : await app.get(ModelsService).run(command, process.stdout, process.stderr);
+    if (command.kind === 'analyze') return await analyze(app.get(AnalyzeService), command);
+    if (command.kind === 'eval') return await evaluate(app.get(EvalService), command, evalInput!);
+    return await app.get(ModelsService).run(command, process.stdout, process.stderr);
   } finally {
     await app.close();
   }
@@ -94,6 +103,46 @@ async function analyze(service: AnalyzeService, command: Extract<Command, { kind
     .finally(() => showBar && bar.finish());
   process.stdout.write(command.json ? jsonLines(report, true) : formatReport(report));
   return ExitCode.ok;
+}
+
+type EvalCommand = Extract<Command, { kind: 'eval' }>;
+
+async function readEvalInput(command: EvalCommand) {
+  const bars = parseBars(command.minRecall, command.maxFalseAlerts);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(command.labelsFile, 'utf8'));
+  } catch (error) {
+    throw new EvalLabelsError(`${command.labelsFile}: ${(error as Error).message}`);
+  }
+  return {
+    set: parseEvalLabels(raw, command.labelsFile, command.root),
+    bars,
+  };
+}
+
+async function evaluate(
+  service: EvalService,
+  command: EvalCommand,
+  input: Awaited<ReturnType<typeof readEvalInput>>,
+) {
+  const showBar = !command.json && process.stderr.isTTY === true;
+  const bar = new ProgressBar(process.stderr, new Clock());
+  bar.start();
+  const run = await service
+    .evaluate({
+      set: input.set,
+      jobs: command.jobs ?? availableParallelism(),
+      onItemDone: (done, total) => showBar && bar.count(done, total, 'items'),
+    })
+    .finally(() => showBar && bar.finish());
+  const failures = checkBars(run.report, input.bars);
+  process.stdout.write(
+    command.json
+      ? evalJson(command.labelsFile, run, failures)
+      : formatEval(command.labelsFile, run, failures),
+  );
+  return failures.length > 0 ? ExitCode.failed : ExitCode.ok;
 }
 
 export async function main(argv: string[]): Promise<number> {

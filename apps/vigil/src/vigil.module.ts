@@ -2,6 +2,8 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { type VigilConfig, loadConfig } from '@app/config';
 import { runtimeProviders } from '@app/service';
 import { AnalyzeService } from './analyze/analyze.service';
+import { PipelineFactory } from './analyze/pipeline.factory';
+import { EvalService } from './eval/eval.service';
 import { Clock } from './cli/clock';
 import { ModelDownloader } from './models/model.downloader';
 import { ModelsService } from './models/models.service';
@@ -22,11 +24,13 @@ export class VigilModule {
         Clock,
         ...runtimeProviders(VIGIL_CONFIG),
         ModelDownloader,
+        PipelineFactory,
         AnalyzeService,
+        EvalService,
         ModelsService,
         StreamsService,
       ],
-      exports: [AnalyzeService, ModelsService, StreamsService],
+      exports: [AnalyzeService, EvalService, ModelsService, StreamsService],
     };
   }
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadRuleSet } from './rules.loader';
-import { parseRuleSet } from './rules.schema';
+import { alertingClasses, parseRuleSet } from './rules.schema';
 
 describe('rules', () => {
   it('loads a YAML rules file', async () => {
@@ -54,5 +54,28 @@ describe('rules', () => {
     await expect(loadRuleSet('/nonexistent/rules.yaml')).rejects.toThrow(
       'rules /nonexistent/rules.yaml: cannot be read (ENOENT)',
     );
+  });
+
+  it('lists the classes that alert on their own: medium or higher, no other modality needed', () => {
+    const rules = parseRuleSet({
+      version: 1,
+      rules: [
+        {
+          id: 'intrusion',
+          when: ['scream'],
+          with: { class: 'person', withinSec: 5 },
+          severity: 'high',
+        },
+        {
+          id: 'unattended',
+          when: ['alarm'],
+          without: { class: 'person', withinSec: 5 },
+          severity: 'high',
+        },
+        { id: 'shot', when: ['gunshot'], severity: 'critical' },
+        { id: 'dog', when: ['dog_bark'], severity: 'low' },
+      ],
+    });
+    expect([...alertingClasses(rules)].sort()).toEqual(['alarm', 'gunshot']);
   });
 });

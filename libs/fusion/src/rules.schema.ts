@@ -4,6 +4,7 @@ import {
   AUDIO_CLASSES,
   SEVERITIES,
   VIDEO_CLASSES,
+  severityRank,
 } from '@app/contracts';
 
 /** Another modality's class that must (with) or must not (without) be seen near the trigger. */
@@ -133,4 +134,16 @@ function nonNegative(value: unknown, path: string): number {
   if (typeof value !== 'number' || !(value >= 0))
     throw new RuleSetError(path, 'must be a number ≥ 0');
   return value;
+}
+
+/**
+ * Classes that raise an alert (an incident of medium or higher severity) on their own, with no
+ * other modality's help: what an item labelled with one of them must produce.
+ */
+export function alertingClasses(ruleSet: RuleSet): Set<CanonicalClass> {
+  return new Set(
+    ruleSet.rules
+      .filter((rule) => !rule.with && severityRank(rule.severity) >= severityRank('medium'))
+      .flatMap((rule) => rule.when),
+  );
 }

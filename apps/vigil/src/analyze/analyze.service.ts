@@ -1,12 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { VigilConfig } from '@app/config';
+import { Injectable } from '@nestjs/common';
 import type { SecurityEvent } from '@app/contracts';
-import { loadRuleSet } from '@app/fusion';
-import { type MediaInfo, MediaDecoder } from '@app/media';
-import { ModelLoader } from '@app/models';
-import { type AnalysisResult, EmbeddedPipeline } from '@app/pipeline';
-import { VIGIL_CONFIG } from '../vigil.tokens';
+import type { MediaInfo } from '@app/media';
+import type { AnalysisResult } from '@app/pipeline';
 import { streamIdFor } from '@app/contracts';
+import { PipelineFactory } from './pipeline.factory';
 
 export interface AnalyzeRequest {
   source: string;
@@ -25,32 +22,11 @@ export interface AnalyzeReport extends AnalysisResult {
 /** `vigil analyze`: one source through the whole pipeline in this process. */
 @Injectable()
 export class AnalyzeService {
-  private readonly logger = new Logger(AnalyzeService.name);
-
-  constructor(
-    @Inject(VIGIL_CONFIG) private readonly config: VigilConfig,
-    private readonly decoder: MediaDecoder,
-    private readonly models: ModelLoader,
-  ) {}
+  constructor(private readonly pipelines: PipelineFactory) {}
 
   async analyze(request: AnalyzeRequest): Promise<AnalyzeReport> {
     const started = process.hrtime.bigint();
-    // Rules and models are checked before any media is touched: a typo fails fast.
-    const rules = await loadRuleSet(this.config.rulesFile);
-    const [audioModel, videoModel] = await Promise.all([
-      this.models.audio(this.config.audioModel),
-      this.models.video(this.config.videoModel),
-    ]);
-    this.logger.log(`models: ${audioModel.manifest.name}, ${videoModel.manifest.name}`);
-    const pipeline = new EmbeddedPipeline({
-      decoder: this.decoder,
-      audioModel,
-      videoModel,
-      rules,
-      fps: this.config.fps,
-      onEvent: request.onEvent,
-    });
-    await pipeline.start();
+    const { pipeline, models } = await this.pipelines.open(request.onEvent);
     try {
       const result = await pipeline.analyze({
         streamId: request.streamId ?? streamIdFor(request.source),
@@ -61,7 +37,7 @@ export class AnalyzeService {
       return {
         ...result,
         source: request.source,
-        models: { audio: audioModel.manifest.name, video: videoModel.manifest.name },
+        models,
         wallSec: Number(process.hrtime.bigint() - started) / 1e9,
       };
     } finally {

@@ -9,6 +9,8 @@ export class UsageError extends Error {
 
 export const USAGE = `Usage:
   vigil analyze <file|url> [--json] [--rules FILE] [--fps N] [--models DIR] [--stream-id ID]
+  vigil eval <labels.json> [--root DIR] [--json] [--min-recall R|CLASS=R]... [--max-false-alerts N]
+             [--jobs N] [--rules FILE] [--fps N] [--models DIR]
   vigil models list [--models DIR]
   vigil models verify [NAME...] [--models DIR]
   vigil models pull [NAME...] [--models DIR] [--mirror URL]
@@ -20,7 +22,8 @@ export const USAGE = `Usage:
 Environment: VIGIL_MODELS_DIR, VIGIL_AUDIO_MODEL, VIGIL_VIDEO_MODEL, VIGIL_FPS,
 VIGIL_RULES_FILE, VIGIL_EXECUTION_PROVIDER (cpu|cuda|tensorrt), VIGIL_INFERENCE_THREADS,
 FFMPEG_PATH, VIGIL_LOG_LEVEL.
-Exit codes: 0 success, 1 the input or a model could not be used, 2 bad arguments or configuration.`;
+Exit codes: 0 success, 1 the input or a model could not be used (eval: below a bar),
+2 bad arguments, configuration or labels.`;
 
 export type Command =
   | { kind: 'help' }
@@ -33,6 +36,18 @@ export type Command =
       fps?: number;
       modelsDir?: string;
       streamId?: string;
+    }
+  | {
+      kind: 'eval';
+      labelsFile: string;
+      root?: string;
+      json: boolean;
+      minRecall: string[];
+      maxFalseAlerts?: string;
+      jobs?: number;
+      rulesFile?: string;
+      fps?: number;
+      modelsDir?: string;
     }
   | {
       kind: 'models';
@@ -61,6 +76,10 @@ export function parseCommand(argv: readonly string[]): Command {
         mirror: { type: 'string' },
         config: { type: 'string' },
         live: { type: 'boolean', default: false },
+        root: { type: 'string' },
+        'min-recall': { type: 'string', multiple: true },
+        'max-false-alerts': { type: 'string' },
+        jobs: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -75,21 +94,36 @@ export function parseCommand(argv: readonly string[]): Command {
   switch (command) {
     case 'analyze': {
       if (rest.length !== 1) throw new UsageError('analyze takes exactly one file or URL');
-      let fps: number | undefined;
-      if (values.fps !== undefined) {
-        fps = Number(values.fps);
-        if (!Number.isFinite(fps) || fps < 0.1 || fps > 60) {
-          throw new UsageError(`--fps must be a number between 0.1 and 60, got "${values.fps}"`);
-        }
-      }
       return {
         kind: 'analyze',
         source: rest[0],
         json: values.json ?? false,
         rulesFile: values.rules,
-        fps,
+        fps: fpsOf(values.fps),
         modelsDir: values.models,
         streamId: values['stream-id'],
+      };
+    }
+    case 'eval': {
+      if (rest.length !== 1) throw new UsageError('eval takes exactly one labels file');
+      let jobs: number | undefined;
+      if (values.jobs !== undefined) {
+        jobs = Number(values.jobs);
+        if (!Number.isInteger(jobs) || jobs < 1 || jobs > 64) {
+          throw new UsageError(`--jobs must be a whole number from 1 to 64, got "${values.jobs}"`);
+        }
+      }
+      return {
+        kind: 'eval',
+        labelsFile: rest[0],
+        root: values.root,
+        json: values.json ?? false,
+        minRecall: values['min-recall'] ?? [],
+        maxFalseAlerts: values['max-false-alerts'],
+        jobs,
+        rulesFile: values.rules,
+        fps: fpsOf(values.fps),
+        modelsDir: values.models,
       };
     }
     case 'models': {
@@ -123,4 +157,13 @@ export function parseCommand(argv: readonly string[]): Command {
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+function fpsOf(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const fps = Number(raw);
+  if (!Number.isFinite(fps) || fps < 0.1 || fps > 60) {
+    throw new UsageError(`--fps must be a number between 0.1 and 60, got "${raw}"`);
+  }
+  return fps;
 }

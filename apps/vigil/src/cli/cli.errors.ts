@@ -1,5 +1,6 @@
 import { BusUnavailableError } from '@app/bus';
 import { ConfigError } from '@app/config';
+import { EvalLabelsError } from '@app/evaluation';
 import { RuleSetError } from '@app/fusion';
 import { MediaError, MediaErrorCode } from '@app/media';
 import { ManifestError, ModelNotFoundError } from '@app/models';
@@ -30,7 +31,11 @@ const MEDIA_EXIT: Record<MediaErrorCode, ExitCode> = {
 export function describeFailure(error: unknown): { code: ExitCode; message: string } {
   if (error instanceof UsageError)
     return { code: ExitCode.usage, message: `${error.message} (see vigil --help)` };
-  if (error instanceof ConfigError || error instanceof RuleSetError) {
+  if (
+    error instanceof ConfigError ||
+    error instanceof RuleSetError ||
+    error instanceof EvalLabelsError
+  ) {
     return { code: ExitCode.usage, message: error.message };
   }
   if (error instanceof MediaError) return { code: MEDIA_EXIT[error.code], message: error.message };

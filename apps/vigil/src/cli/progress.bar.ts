@@ -36,6 +36,19 @@ export class ProgressBar {
     this.drawn = true;
   }
 
+  /** Counted work instead of media time: "[####......] 12/40 items". */
+  count(done: number, total: number, unit: string): void {
+    const now = this.clock.now();
+    if (done < total && now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const filled = total > 0 ? Math.round((done / total) * this.width) : 0;
+    const elapsedSec = (now - this.startedAt) / 1000;
+    this.out.write(
+      `\r[${'#'.repeat(filled)}${'.'.repeat(this.width - filled)}] ${done}/${total} ${unit}  ${elapsedSec.toFixed(0)} s\x1b[K`,
+    );
+    this.drawn = true;
+  }
+
   finish(): void {
     if (this.drawn) this.out.write('\r\x1b[K');
   }

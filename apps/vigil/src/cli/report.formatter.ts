@@ -3,6 +3,7 @@ import type { DetectionSegment } from '@app/fusion';
 import type { MediaInfo } from '@app/media';
 import type { AnalyzeReport } from '../analyze/analyze.service';
 import { formatClock } from './progress.bar';
+import { table } from './table.formatter';
 
 /** The human report: what was analysed, then incidents, then what was detected when. */
 export function formatReport(report: AnalyzeReport): string {
@@ -109,13 +110,6 @@ function evidence(event: SecurityEvent): string {
   return event.evidence
     .map((e) => `${e.cls} ${e.score.toFixed(2)} @${e.atSec.toFixed(2)}s`)
     .join('; ');
-}
-
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) =>
-    '  ' + cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
-  return [line(header), ...rows.map(line)];
 }
 
 function round(value: number, digits = 2): number {
