@@ -136,6 +136,20 @@ describe('FusionEngine with the shipped rules', () => {
     expect(events[0].severity).toBe('critical');
   });
 
+  it('never lets the cooldown of one trigger class swallow another class firing the same rule', () => {
+    // A weak glass break at 1 s fires intrusion; the scream at 5 s is a second alert, not muted.
+    const events = run(
+      new FusionEngine(defaultRuleSet()),
+      12,
+      (t) => (t === 1 ? 'glass_break' : t === 5 ? 'scream' : t === 8 ? 'glass_break' : undefined),
+      () => 'person',
+    );
+    expect(events.map((e) => [e.rule, e.trigger, e.startSec])).toEqual([
+      ['intrusion', 'glass_break', 1],
+      ['intrusion', 'scream', 5],
+    ]);
+  });
+
   it('merges a continuing sound into one episode', () => {
     const events = run(
       new FusionEngine(defaultRuleSet()),

@@ -40,6 +40,7 @@ interface StreamState {
   /** End of the current episode per class: detections closer than episodeGapSec extend it. */
   episodeEnd: Map<CanonicalClass, number>;
   pending: Trigger[];
+  /** When each (rule, trigger class) last fired: its cooldown. */
   lastFired: Map<string, number>;
 }
 
@@ -139,11 +140,14 @@ export class FusionEngine {
       }
       if (!outcome) continue;
       const { rule, confirmation } = outcome;
-      const last = state.lastFired.get(rule.id);
+      // The cooldown is per rule and trigger class: the same glass breaking again is the same
+      // incident, but a scream after a (weak) glass break is news the operator must get.
+      const cooldownKey = `${rule.id}\u0000${trigger.cls}`;
+      const last = state.lastFired.get(cooldownKey);
       if (last !== undefined && trigger.atSec - last < rule.cooldownSec) {
         continue; // Same incident still going on: the operator was told already.
       }
-      state.lastFired.set(rule.id, trigger.atSec);
+      state.lastFired.set(cooldownKey, trigger.atSec);
       events.push({
         id: eventId(streamId, rule.id, trigger.atSec),
         streamId,
