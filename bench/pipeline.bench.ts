@@ -250,7 +250,7 @@ async function inferenceAlone(
     }
   });
   const audio = await measured(async () => {
-    for (const w of windows) detections += (await classifier.classify([w]))[0]!.length;
+    for (const w of windows) detections += (await classifier.score([w]))[0]!.length;
   });
   return { video: video.cpu, audio: audio.cpu, probes: snapshotProbes(), detections };
 }
@@ -380,7 +380,7 @@ async function main(): Promise<void> {
     // Informational: the audio model in the pipeline's micro-batches instead of one by one.
     const batched = await measured(async () => {
       for (let i = 0; i < windows.length; i += PIPELINE_AUDIO_BATCH)
-        await classifier.classify(windows.slice(i, i + PIPELINE_AUDIO_BATCH));
+        await classifier.score(windows.slice(i, i + PIPELINE_AUDIO_BATCH));
     });
 
     const a = best(decodes).cpu;

@@ -144,7 +144,7 @@ describe('vigil eval', () => {
   });
 
   it.each([
-    [['eval'], /eval takes exactly one labels file/],
+    [['eval'], /eval takes one or more labels files/],
     [['eval', 'x.json', '--min-recall', '1.5'], /--min-recall: expected a number from 0 to 1/],
     [['eval', 'x.json', '--jobs', '0'], /--jobs must be a whole number from 1 to 64/],
     [['eval', join('no', 'such', 'labels.json')], /labels.json: ENOENT/],

@@ -8,7 +8,13 @@ import { ProgressBar } from './cli/progress.bar';
 import { formatReport, incidentLine, jsonLines } from './cli/report.formatter';
 import { evalJson, formatEval } from './cli/eval.formatter';
 import { EvalService } from './eval/eval.service';
-import { EvalLabelsError, checkBars, parseBars, parseEvalLabels } from '@app/evaluation';
+import {
+  EvalLabelsError,
+  checkBars,
+  mergeEvalSets,
+  parseBars,
+  parseEvalLabels,
+} from '@app/evaluation';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { StderrLogger } from './cli/stderr.logger';
@@ -109,16 +115,18 @@ type EvalCommand = Extract<Command, { kind: 'eval' }>;
 
 async function readEvalInput(command: EvalCommand) {
   const bars = parseBars(command.minRecall, command.maxFalseAlerts);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(command.labelsFile, 'utf8'));
-  } catch (error) {
-    throw new EvalLabelsError(`${command.labelsFile}: ${(error as Error).message}`);
-  }
-  return {
-    set: parseEvalLabels(raw, command.labelsFile, command.root),
-    bars,
-  };
+  const sets = await Promise.all(
+    command.labelsFiles.map(async (file) => {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(await readFile(file, 'utf8'));
+      } catch (error) {
+        throw new EvalLabelsError(`${file}: ${(error as Error).message}`);
+      }
+      return parseEvalLabels(raw, file, command.root);
+    }),
+  );
+  return { set: mergeEvalSets(sets), bars };
 }
 
 async function evaluate(
@@ -139,8 +147,8 @@ async function evaluate(
   const failures = checkBars(run.report, input.bars);
   process.stdout.write(
     command.json
-      ? evalJson(command.labelsFile, run, failures)
-      : formatEval(command.labelsFile, run, failures),
+      ? evalJson(command.labelsFiles.join(' '), run, failures)
+      : formatEval(command.labelsFiles.join(' '), run, failures),
   );
   return failures.length > 0 ? ExitCode.failed : ExitCode.ok;
 }

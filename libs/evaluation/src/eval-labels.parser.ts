@@ -27,6 +27,19 @@ export function parseEvalLabels(raw: unknown, labelsPath: string, root?: string)
   return { labelsPath, items };
 }
 
+/** Several labelled sets scored as one (the shared corpus and the project's additions). */
+export function mergeEvalSets(sets: readonly EvalSet[]): EvalSet {
+  const seen = new Set<string>();
+  for (const item of sets.flatMap((s) => s.items)) {
+    if (seen.has(item.path)) throw new EvalLabelsError(`${item.file}: listed twice (${item.path})`);
+    seen.add(item.path);
+  }
+  return {
+    labelsPath: sets.map((s) => s.labelsPath).join(' '),
+    items: sets.flatMap((s) => s.items),
+  };
+}
+
 function corpusItem(entry: unknown, where: string, at: (file: string) => string): EvalItem {
   if (!isRecord(entry)) throw new EvalLabelsError(`${where}: expected an object`);
   const file = text(entry.file, `${where}.file`);

@@ -18,3 +18,4 @@ export * from './pixel-tensor.converter';
 export * from './object-detector.runner';
 export { sigmoid } from './sigmoid';
 export * from './onnx-worker.runtime';
+export * from './class.decider';

@@ -60,7 +60,16 @@ export interface LabelGroup {
   /** Model label names exactly as the labels file spells them. */
   labels: string[];
   threshold: number;
+  /** Hysteresis: once detected, the class stays on while its score holds at or above this. */
+  release?: number;
   combine?: CombineRule;
+}
+
+/** Decisions over time for a multi-label audio model (see ClassDecider). */
+export interface ManifestDecisions {
+  exclusive?: CanonicalClass[][];
+  exclusiveSec?: number;
+  baseline?: { windows: number; minWindows: number; marginLogit: number };
 }
 
 export type LabelGroups = Partial<Record<CanonicalClass, LabelGroup>>;
@@ -83,6 +92,7 @@ export interface ModelManifest {
   features?: ModelFeatures;
   output: { name: string; decoder: OutputDecoderName };
   labelGroups: LabelGroups;
+  decisions?: ManifestDecisions;
   nms?: { iou: number; scoreThreshold: number };
 }
 
@@ -242,7 +252,44 @@ function checkLabelGroups(c: Checker, value: unknown, task: unknown): void {
     }
     c.number(group.threshold, `${key}.threshold`, unit, 'must be in [0, 1]');
     c.optional(group, 'combine', `${key}.`, (v, k) => c.oneOf(v, k, COMBINE_RULES));
+    c.optional(group, 'release', `${key}.`, (v, k) =>
+      c.number(v, k, (n) => n >= 0 && n <= Number(group.threshold), 'must be in [0, threshold]'),
+    );
   }
+}
+
+function checkDecisions(c: Checker, value: unknown, groups: unknown): void {
+  const decisions = c.object(value, 'decisions');
+  if (!decisions) return;
+  const known = typeof groups === 'object' && groups !== null ? Object.keys(groups) : [];
+  if (decisions.exclusive !== undefined) {
+    if (!Array.isArray(decisions.exclusive))
+      c.problem('decisions.exclusive', 'must be a list of class lists');
+    else
+      decisions.exclusive.forEach((group, i) => {
+        if (!Array.isArray(group) || group.length < 2) {
+          return c.problem(`decisions.exclusive[${i}]`, 'must list at least two classes');
+        }
+        group.forEach((cls, k) => {
+          if (!known.includes(cls as string)) {
+            c.problem(
+              `decisions.exclusive[${i}][${k}]`,
+              `must be a class of labelGroups (got ${JSON.stringify(cls)})`,
+            );
+          }
+        });
+      });
+  }
+  c.optional(decisions, 'exclusiveSec', 'decisions.', (v, k) =>
+    c.number(v, k, positive, 'must be > 0'),
+  );
+  c.optional(decisions, 'baseline', 'decisions.', (v, k) => {
+    const baseline = c.object(v, k);
+    if (!baseline) return;
+    c.number(baseline.windows, `${k}.windows`, positiveInt, 'must be a positive integer');
+    c.number(baseline.minWindows, `${k}.minWindows`, positiveInt, 'must be a positive integer');
+    c.number(baseline.marginLogit, `${k}.marginLogit`);
+  });
 }
 
 /** Checks an untrusted value (a parsed model.json) and returns it typed, or throws naming every bad key. */
@@ -290,6 +337,7 @@ export function validateManifest(value: unknown, source = 'model.json'): ModelMa
     }
   }
   checkLabelGroups(c, m.labelGroups, m.task);
+  if (m.decisions !== undefined) checkDecisions(c, m.decisions, m.labelGroups);
   if (m.nms !== undefined) {
     const nms = c.object(m.nms, 'nms');
     if (nms) {

@@ -5,6 +5,7 @@ import {
   type VideoFrame,
   Topics,
 } from '@app/contracts';
+import { ClassDecider } from '@app/models';
 import { InferenceStage } from './inference.stage';
 import type { AudioClassifier, FrameDetector } from './pipeline.ports';
 
@@ -48,10 +49,13 @@ describe('InferenceStage', () => {
   it('batches audio windows that queue up across streams, and answers each window once', async () => {
     const bus = new MemoryBus({ partitions: 4 });
     const classify = jest.fn<
-      ReturnType<AudioClassifier['classify']>,
-      Parameters<AudioClassifier['classify']>
+      ReturnType<AudioClassifier['score']>,
+      Parameters<AudioClassifier['score']>
     >(async (windows) =>
-      windows.map(() => [{ modality: 'audio', cls: 'siren', score: 0.7, labels: ['Siren'] }]),
+      windows.map(() => [
+        { cls: 'siren', score: 0.7, threshold: 0.5, labels: ['Siren'] },
+        { cls: 'alarm', score: 0.2, threshold: 0.5, labels: ['Alarm'] },
+      ]),
     );
     const detect = jest.fn<
       ReturnType<FrameDetector['detect']>,
@@ -59,7 +63,7 @@ describe('InferenceStage', () => {
     >();
     const stage = new InferenceStage(
       bus,
-      { name: 'tagger', classify },
+      { name: 'tagger', score: classify, decider: () => new ClassDecider() },
       { name: 'detector', detect },
     );
     await stage.start();
@@ -74,7 +78,11 @@ describe('InferenceStage', () => {
     expect(sets).toHaveLength(8);
     expect(
       sets.every(
-        (s) => s.modality === 'audio' && s.detections[0].cls === 'siren' && s.model === 'tagger',
+        (s) =>
+          s.modality === 'audio' &&
+          s.detections.length === 1 &&
+          s.detections[0].cls === 'siren' &&
+          s.model === 'tagger',
       ),
     ).toBe(true);
     const batchSizes = classify.mock.calls.map(([w]) => w.length);
@@ -88,8 +96,8 @@ describe('InferenceStage', () => {
   it('publishes a set for every frame, empty ones included, and forwards end-of-stream', async () => {
     const bus = new MemoryBus({ partitions: 1 });
     const classify = jest.fn<
-      ReturnType<AudioClassifier['classify']>,
-      Parameters<AudioClassifier['classify']>
+      ReturnType<AudioClassifier['score']>,
+      Parameters<AudioClassifier['score']>
     >();
     const detect = jest
       .fn<ReturnType<FrameDetector['detect']>, Parameters<FrameDetector['detect']>>()
@@ -99,7 +107,7 @@ describe('InferenceStage', () => {
       .mockResolvedValueOnce([]);
     const stage = new InferenceStage(
       bus,
-      { name: 'tagger', classify },
+      { name: 'tagger', score: classify, decider: () => new ClassDecider() },
       { name: 'detector', detect },
     );
     await stage.start();

@@ -1,5 +1,6 @@
 import type { Bus, BusMessage, Subscription } from '@app/bus';
-import { type AudioFeatureWindow, type Detection, type VideoFrame, Topics } from '@app/contracts';
+import { type AudioFeatureWindow, type VideoFrame, Topics } from '@app/contracts';
+import type { ClassDecider, ClassScore } from '@app/models';
 import { MicroBatcher } from './micro-batcher';
 import { type AudioClassifier, type FrameDetector, Groups } from './pipeline.ports';
 
@@ -18,7 +19,9 @@ export const INFERENCE_INSTANCE_HEADER = 'x-vigil-inference';
  */
 export class InferenceStage {
   private readonly subscriptions: Subscription[] = [];
-  private readonly audioBatcher: MicroBatcher<AudioFeatureWindow, Detection[]>;
+  private readonly audioBatcher: MicroBatcher<AudioFeatureWindow, ClassScore[]>;
+  /** Decisions over time need each stream's recent windows; forgotten at the stream's end. */
+  private readonly deciders = new Map<string, ClassDecider>();
   private readonly instance: Record<string, string>;
 
   constructor(
@@ -29,7 +32,7 @@ export class InferenceStage {
   ) {
     this.instance = options.instanceId ? { [INFERENCE_INSTANCE_HEADER]: options.instanceId } : {};
     this.audioBatcher = new MicroBatcher(
-      (windows) => this.audio!.classify(windows),
+      (windows) => this.audio!.score(windows),
       options.maxAudioBatch ?? 16,
     );
   }
@@ -46,7 +49,14 @@ export class InferenceStage {
   }
 
   private async onWindow({ value: window, headers }: BusMessage<AudioFeatureWindow>) {
-    const detections = window.final || !this.audio ? [] : await this.audioBatcher.submit(window);
+    const detections =
+      window.final || !this.audio
+        ? []
+        : this.deciderOf(window.streamId).decide(
+            window.peakSec,
+            await this.audioBatcher.submit(window),
+          );
+    if (window.final) this.deciders.delete(window.streamId);
     await this.bus.publish(
       Topics.detections,
       window.streamId,
@@ -63,6 +73,15 @@ export class InferenceStage {
       },
       { ...headers, ...this.instance },
     );
+  }
+
+  private deciderOf(streamId: string): ClassDecider {
+    let decider = this.deciders.get(streamId);
+    if (!decider) {
+      decider = this.audio!.decider();
+      this.deciders.set(streamId, decider);
+    }
+    return decider;
   }
 
   private async onFrame({ value: frame, headers }: BusMessage<VideoFrame>) {

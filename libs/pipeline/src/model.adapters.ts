@@ -1,5 +1,11 @@
 import type { Detection, VideoFrame } from '@app/contracts';
-import type { LoadedAudioModel, LoadedVideoModel } from '@app/models';
+import {
+  type ClassScore,
+  type LoadedAudioModel,
+  type LoadedVideoModel,
+  ClassDecider,
+  decisionPolicyOf,
+} from '@app/models';
 import type { AudioClassifier, FrameDetector } from './pipeline.ports';
 
 /** An audio tagger plus its label groups, seen by the stages as one classifier. */
@@ -10,11 +16,13 @@ export class TaggerClassifier implements AudioClassifier {
     this.name = model.manifest.name;
   }
 
-  async classify(
-    windows: readonly { data: Float32Array; frames: number }[],
-  ): Promise<Detection[][]> {
+  async score(windows: readonly { data: Float32Array; frames: number }[]): Promise<ClassScore[][]> {
     const scores = await this.model.tagger.classify(windows);
-    return scores.map((s) => this.model.mapper.detect(s));
+    return scores.map((s) => this.model.mapper.score(s));
+  }
+
+  decider(): ClassDecider {
+    return new ClassDecider(decisionPolicyOf(this.model.manifest));
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Detection, VideoFrame } from '@app/contracts';
+import type { ClassDecider, ClassScore } from '@app/models';
 
 /**
  * What the stages need from the models, narrowed to the two calls they make. Keeps the stages
@@ -6,8 +7,10 @@ import type { Detection, VideoFrame } from '@app/contracts';
  */
 export interface AudioClassifier {
   readonly name: string;
-  /** One list of canonical detections per window, in input order. */
-  classify(windows: readonly { data: Float32Array; frames: number }[]): Promise<Detection[][]>;
+  /** Every class's score per window, in input order. */
+  score(windows: readonly { data: Float32Array; frames: number }[]): Promise<ClassScore[][]>;
+  /** Fresh decisions-over-time state for one stream (hysteresis, baseline, one impulse one class). */
+  decider(): ClassDecider;
 }
 
 export interface FrameDetector {

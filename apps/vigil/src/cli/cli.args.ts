@@ -9,7 +9,7 @@ export class UsageError extends Error {
 
 export const USAGE = `Usage:
   vigil analyze <file|url> [--json] [--rules FILE] [--fps N] [--models DIR] [--stream-id ID]
-  vigil eval <labels.json> [--root DIR] [--json] [--min-recall R|CLASS=R]... [--max-false-alerts N]
+  vigil eval <labels.json>... [--root DIR] [--json] [--min-recall R|CLASS=R]... [--max-false-alerts N]
              [--jobs N] [--rules FILE] [--fps N] [--models DIR]
   vigil models list [--models DIR]
   vigil models verify [NAME...] [--models DIR]
@@ -39,7 +39,7 @@ export type Command =
     }
   | {
       kind: 'eval';
-      labelsFile: string;
+      labelsFiles: string[];
       root?: string;
       json: boolean;
       minRecall: string[];
@@ -105,7 +105,7 @@ export function parseCommand(argv: readonly string[]): Command {
       };
     }
     case 'eval': {
-      if (rest.length !== 1) throw new UsageError('eval takes exactly one labels file');
+      if (rest.length === 0) throw new UsageError('eval takes one or more labels files');
       let jobs: number | undefined;
       if (values.jobs !== undefined) {
         jobs = Number(values.jobs);
@@ -115,7 +115,7 @@ export function parseCommand(argv: readonly string[]): Command {
       }
       return {
         kind: 'eval',
-        labelsFile: rest[0],
+        labelsFiles: rest,
         root: values.root,
         json: values.json ?? false,
         minRecall: values['min-recall'] ?? [],

@@ -1,0 +1,138 @@
+import type { CanonicalClass, Detection, Modality } from '@app/contracts';
+import type { ClassScore } from './label-group.mapper';
+import type { ModelManifest } from './model.manifest';
+
+/** How a stream's windows become detections over time; model data, from the manifest. */
+export interface DecisionPolicy {
+  /** Per class: once on, a class stays on while its score holds at or above `release`. */
+  release?: Partial<Record<CanonicalClass, number>>;
+  /**
+   * Impulsive classes one sound cannot be at once (a glass break is not also a gunshot): when
+   * several fire within `exclusiveSec`, only the best supported (score over threshold, in
+   * logits) is reported.
+   */
+  exclusive?: CanonicalClass[][];
+  exclusiveSec?: number;
+  /**
+   * Per-stream ambient baseline: a class whose score is always elevated on a stream (a café's
+   * clinking for glass, a kennel's barking) needs `marginLogit` above that stream's running
+   * mean logit, over the last `windows` windows, once `minWindows` have been seen.
+   */
+  baseline?: { windows: number; minWindows: number; marginLogit: number };
+}
+
+interface Recent {
+  cls: CanonicalClass;
+  atSec: number;
+  margin: number;
+}
+
+/**
+ * One stream's decisions: window class scores in stream order → detections. Holds only what
+ * time needs (which classes are on, the last impulsive call, a bounded ring of logits per
+ * class); a restarted replica rebuilds it within `baseline.windows` windows.
+ */
+export class ClassDecider {
+  private readonly active = new Set<CanonicalClass>();
+  private readonly exclusiveOf = new Map<CanonicalClass, number>();
+  private readonly recent: (Recent | undefined)[];
+  private readonly history = new Map<
+    CanonicalClass,
+    { ring: Float64Array; next: number; count: number; sum: number }
+  >();
+
+  constructor(
+    private readonly policy: DecisionPolicy = {},
+    private readonly modality: Modality = 'audio',
+  ) {
+    (policy.exclusive ?? []).forEach((group, i) =>
+      group.forEach((cls) => this.exclusiveOf.set(cls, i)),
+    );
+    this.recent = (policy.exclusive ?? []).map(() => undefined);
+  }
+
+  decide(atSec: number, scores: readonly ClassScore[]): Detection[] {
+    const passing: (ClassScore & { margin: number })[] = [];
+    for (const s of scores) {
+      const bar = Math.max(
+        this.active.has(s.cls) ? (this.policy.release?.[s.cls] ?? s.threshold) : s.threshold,
+        this.baselineBar(s.cls),
+      );
+      this.remember(s.cls, s.score);
+      if (s.score >= bar) passing.push({ ...s, margin: logit(s.score) - logit(s.threshold) });
+      else this.active.delete(s.cls);
+    }
+    const kept = passing.filter((s) => this.wins(s, atSec, passing));
+    for (const s of passing) if (!kept.includes(s)) this.active.delete(s.cls);
+    for (const s of kept) this.active.add(s.cls);
+    return kept
+      .sort((a, b) => b.score - a.score)
+      .map((s) => ({ modality: this.modality, cls: s.cls, score: s.score, labels: s.labels }));
+  }
+
+  /** Whether an impulsive class beats its rivals in this window and the last call within exclusiveSec. */
+  private wins(
+    s: ClassScore & { margin: number },
+    atSec: number,
+    passing: readonly (ClassScore & { margin: number })[],
+  ): boolean {
+    const group = this.exclusiveOf.get(s.cls);
+    if (group === undefined) return true;
+    const rivals = passing.filter((o) => o !== s && this.exclusiveOf.get(o.cls) === group);
+    if (rivals.some((o) => o.margin > s.margin)) return false;
+    const last = this.recent[group];
+    const within = this.policy.exclusiveSec ?? 0.5;
+    if (
+      last &&
+      last.cls !== s.cls &&
+      Math.abs(atSec - last.atSec) <= within &&
+      last.margin >= s.margin
+    )
+      return false;
+    this.recent[group] = { cls: s.cls, atSec, margin: s.margin };
+    return true;
+  }
+
+  private baselineBar(cls: CanonicalClass): number {
+    const baseline = this.policy.baseline;
+    const h = this.history.get(cls);
+    if (!baseline || !h || h.count < baseline.minWindows) return 0;
+    return sigmoid(h.sum / h.count + baseline.marginLogit);
+  }
+
+  private remember(cls: CanonicalClass, score: number): void {
+    const baseline = this.policy.baseline;
+    if (!baseline) return;
+    let h = this.history.get(cls);
+    if (!h) {
+      h = { ring: new Float64Array(baseline.windows), next: 0, count: 0, sum: 0 };
+      this.history.set(cls, h);
+    }
+    const value = logit(score);
+    if (h.count === h.ring.length) h.sum -= h.ring[h.next];
+    else h.count += 1;
+    h.ring[h.next] = value;
+    h.sum += value;
+    h.next = (h.next + 1) % h.ring.length;
+  }
+}
+
+const EPS = 1e-6;
+
+function logit(p: number): number {
+  const q = Math.min(1 - EPS, Math.max(EPS, p));
+  return Math.log(q / (1 - q));
+}
+
+function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** The manifest's decisions and per-class release levels, as a policy. */
+export function decisionPolicyOf(manifest: ModelManifest): DecisionPolicy {
+  const release: Partial<Record<CanonicalClass, number>> = {};
+  for (const [cls, group] of Object.entries(manifest.labelGroups)) {
+    if (group?.release !== undefined) release[cls as CanonicalClass] = group.release;
+  }
+  return { ...manifest.decisions, release };
+}
