@@ -12,14 +12,19 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Logger } from '@nestjs/common';
+import * as prettier from 'prettier';
 import { AUDIO_CLASSES, type AudioClass } from '@app/contracts';
 import {
   type CalibrationRow,
   type EvalItem,
   type Totals,
   type WindowScores,
+  type LogisticHead,
   chooseIndex,
   crossValidate,
+  crossValidateFitted,
+  fitLogistic,
+  logitOf,
   groupScores,
   logitGrid,
   parseEvalLabels,
@@ -27,18 +32,24 @@ import {
   totalsAt,
 } from '@app/evaluation';
 import { FfmpegLocator, MediaDecoder } from '@app/media';
-import { ModelLoader, ModelRepository, OnnxSessionFactory } from '@app/models';
+import { ModelLoader, ModelRepository, OnnxSessionFactory, logisticHead } from '@app/models';
 import { VARIANTS } from './label-group.variants';
 import { WindowScoresExtractor } from './window-scores.extractor';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CATALOG = resolve(ROOT, 'libs/models/src/catalog/efficientat-mn04.model.json');
 const MEASUREMENTS = resolve(ROOT, 'libs/models/MEASUREMENTS.md');
+const GRID = logitGrid();
+/** Inverse regularisation strengths tried for a learned head. */
+const HEAD_C = [0.01, 0.1];
 const CURVE = [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
+
+type Decision = { kind: 'noisy-or' } | { kind: 'head'; c: number; head: LogisticHead };
 
 interface Candidate {
   variant: string;
   labels: string[];
+  decision: Decision;
   rows: CalibrationRow[];
   cv: ReturnType<typeof crossValidate>;
   utility: number;
@@ -95,60 +106,79 @@ async function main(): Promise<void> {
 
   const labelIndex = new Map(model.labels.map((l, i) => [l, i]));
   const catalog = JSON.parse(readFileSync(CATALOG, 'utf8'));
-  const grid = logitGrid();
+  const sources = [...new Set(scored.map((s) => s.item.source))];
   const results: ClassResult[] = [];
   for (const cls of AUDIO_CLASSES) {
+    process.stderr.write(`calibrating ${cls}\n`);
     const variants: Record<string, string[]> = { ...VARIANTS[cls] };
     const current = catalog.labelGroups[cls].labels as string[];
     if (!Object.values(variants).some((v) => same(v, current))) variants.catalog = current;
-    const candidates = Object.entries(variants).map(([variant, labels]) => {
+    const candidates: Candidate[] = [];
+    for (const [variant, labels] of Object.entries(variants)) {
       const indices = labels.map((l) => {
         const index = labelIndex.get(l);
         if (index === undefined) throw new Error(`${cls}/${variant}: no label "${l}"`);
         return index;
       });
-      const rows = scored.map(({ item, windows }) => ({
-        source: item.source,
-        labelled: item.classes.includes(cls),
-        audioSec: windows.audioSec,
-        tallies: sweepItem(
-          {
-            events: item.events.filter((e) => e.cls === cls),
-            atSec: windows.atSec,
-            scores: groupScores(windows, indices, 'noisy-or'),
-          },
-          grid,
-        ),
-      }));
+      const ruleScores = scored.map(({ windows }) => groupScores(windows, indices, 'noisy-or'));
+      const rows = rowsFor(scored, cls, ruleScores, GRID);
       const cv = crossValidate(rows, falseCost);
-      return {
+      candidates.push({
         variant,
         labels,
+        decision: { kind: 'noisy-or' },
         rows,
         cv,
-        utility: cv.heldOut.hits - falseCost * cv.heldOut.falseDetections,
-      };
-    });
+        utility: utility(cv, falseCost),
+      });
+      for (const c of HEAD_C) {
+        const logits = scored.map(({ windows }) => groupLogits(windows, indices));
+        const fit = (keep: (source: string) => boolean) => fitHead(scored, cls, logits, keep, c);
+        const cvHead = crossValidateFitted(
+          sources,
+          (heldOut) => {
+            const head = fit((source) => source !== heldOut);
+            return rowsFor(
+              scored,
+              cls,
+              logits.map((l) => applyHead(head, l)),
+              GRID,
+            );
+          },
+          falseCost,
+        );
+        const head = fit(() => true);
+        const headRows = rowsFor(
+          scored,
+          cls,
+          logits.map((l) => applyHead(head, l)),
+          GRID,
+        );
+        candidates.push({
+          variant,
+          labels,
+          decision: { kind: 'head', c, head },
+          rows: headRows,
+          cv: cvHead,
+          utility: utility(cvHead, falseCost),
+        });
+      }
+    }
     candidates.sort((a, b) => b.utility - a.utility);
     const best = candidates[0];
     const index = chooseIndex(best.rows, falseCost);
     const indices = best.labels.map((l) => labelIndex.get(l)!);
-    const curveRows = scored.map(({ item, windows }, k) => ({
-      ...best.rows[k],
-      tallies: sweepItem(
-        {
-          events: item.events.filter((e) => e.cls === cls),
-          atSec: windows.atSec,
-          scores: groupScores(windows, indices, 'noisy-or'),
-        },
-        CURVE,
-      ),
-    }));
+    const bestScores = scored.map(({ windows }) =>
+      best.decision.kind === 'head'
+        ? applyHead(best.decision.head, groupLogits(windows, indices))
+        : groupScores(windows, indices, 'noisy-or'),
+    );
+    const curveRows = rowsFor(scored, cls, bestScores, CURVE);
     results.push({
       cls,
       best,
       others: candidates.slice(1),
-      threshold: round(grid[index], 3),
+      threshold: round(GRID[index], 3),
       inSample: totalsAt(best.rows, () => index),
       curve: CURVE.map((threshold, t) => ({ threshold, totals: totalsAt(curveRows, () => t) })),
     });
@@ -158,15 +188,20 @@ async function main(): Promise<void> {
   process.stdout.write(report);
   if (values.write) {
     for (const r of results) {
-      catalog.labelGroups[r.cls].labels = r.best.labels;
-      catalog.labelGroups[r.cls].threshold = r.threshold;
+      const group = catalog.labelGroups[r.cls];
+      group.labels = r.best.labels;
+      group.threshold = r.threshold;
+      if (r.best.decision.kind === 'head') {
+        const { weights, bias } = r.best.decision.head;
+        group.head = { weights: weights.map((w) => round(w, 5)), bias: round(bias, 5) };
+      } else delete group.head;
     }
-    writeFileSync(CATALOG, JSON.stringify(catalog, null, 2) + '\n');
+    await writeFormatted(CATALOG, JSON.stringify(catalog));
     const doc = readFileSync(MEASUREMENTS, 'utf8');
     const begin = '<!-- calibration:begin -->';
     const end = '<!-- calibration:end -->';
     const section = `${begin}\n${report}${end}`;
-    writeFileSync(
+    await writeFormatted(
       MEASUREMENTS,
       doc.includes(begin)
         ? doc.replace(new RegExp(`${begin}[\\s\\S]*${end}`), section)
@@ -174,6 +209,12 @@ async function main(): Promise<void> {
     );
     process.stderr.write(`wrote ${CATALOG} and ${MEASUREMENTS}\n`);
   }
+}
+
+/** Written as `npm run format` would write it, so a regeneration diffs only in substance. */
+async function writeFormatted(path: string, text: string): Promise<void> {
+  const options = { ...(await prettier.resolveConfig(path)), filepath: path };
+  writeFileSync(path, await prettier.format(text, options));
 }
 
 function render(
@@ -190,23 +231,25 @@ function render(
     '',
     `Regenerated by \`npm run calibrate -- --write\` on ${scored.length} audio items from ${sources} sources ` +
       `(${minutes.toFixed(1)} min; ${negatives.length} negatives, ${negMinutes.toFixed(1)} min). Each class's score is ` +
-      'the noisy-or of its label group per 1 s window (0.5 s hop); a window at or above the threshold is a detection, ' +
+      'per 1 s window (0.5 s hop) either the noisy-or of its label group or a learned head (a logistic regression on the ' +
+      "group's label logits, balanced classes, L2 with C; positives within 0.5 s of a span, negatives over 1.5 s from any), " +
+      'whichever does better held out; a window at or above the threshold is a detection, ' +
       'detections closer than 1 s form one, and it hits a labelled span when it starts within 1 s of it (the scoring of ' +
       '`vigil eval`). The threshold maximises hits − ' +
       `${falseCost} × false detections (the middle of the best plateau). **Held out** figures are leave-one-source-out: ` +
       'every source is scored at the threshold chosen on all the others, so no recording tunes its own threshold. ' +
       'FD/h: false detections per hour of audio not labelled with the class.',
     '',
-    '| class | label group | threshold | held out: recall | held out: false (FD/h) | all items: recall | all items: false (FD/h) | other groups, held out (hits/events, false) |',
+    '| class | label group, decision | threshold | held out: recall | held out: false (FD/h) | all items: recall | all items: false (FD/h) | other groups, held out (hits/events, false) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of results) {
     const cv = r.best.cv.heldOut;
     lines.push(
-      `| ${r.cls} | ${r.best.variant}: ${r.best.labels.join('; ')} | ${r.threshold} | ${frac(cv.hits, cv.events)} | ` +
+      `| ${r.cls} | ${describe(r.best)}: ${r.best.labels.join('; ')} | ${r.threshold} | ${frac(cv.hits, cv.events)} | ` +
         `${cv.falseDetections} (${perHour(cv)}) | ${frac(r.inSample.hits, r.inSample.events)} | ` +
         `${r.inSample.falseDetections} (${perHour(r.inSample)}) | ` +
-        `${r.others.map((o) => `${o.variant} ${o.cv.heldOut.hits}/${o.cv.heldOut.events}, ${o.cv.heldOut.falseDetections}`).join('; ') || '-'} |`,
+        `${r.others.map((o) => `${describe(o)} ${o.cv.heldOut.hits}/${o.cv.heldOut.events}, ${o.cv.heldOut.falseDetections}`).join('; ') || '-'} |`,
     );
   }
   lines.push(
@@ -230,6 +273,78 @@ function render(
     );
   }
   return lines.join('\n') + '\n';
+}
+
+function describe(candidate: Candidate): string {
+  const { decision } = candidate;
+  return `${candidate.variant} ${decision.kind === 'head' ? `head C=${decision.c}` : 'noisy-or'}`;
+}
+
+function utility(cv: { heldOut: Totals }, falseCost: number): number {
+  return cv.heldOut.hits - falseCost * cv.heldOut.falseDetections;
+}
+
+function rowsFor(
+  scored: readonly { item: EvalItem; windows: WindowScores }[],
+  cls: AudioClass,
+  scores: readonly ArrayLike<number>[],
+  thresholds: readonly number[],
+): CalibrationRow[] {
+  return scored.map(({ item, windows }, k) => ({
+    source: item.source,
+    labelled: item.classes.includes(cls),
+    audioSec: windows.audioSec,
+    tallies: sweepItem(
+      { events: item.events.filter((e) => e.cls === cls), atSec: windows.atSec, scores: scores[k] },
+      thresholds,
+    ),
+  }));
+}
+
+/** Per window, the logits of the group's labels (the head's features). */
+function groupLogits(windows: WindowScores, indices: readonly number[]): number[][] {
+  return windows.atSec.map((_, w) =>
+    indices.map((i) => logitOf(windows.scores[w * windows.labels + i])),
+  );
+}
+
+function applyHead(head: LogisticHead, logits: readonly number[][]): Float64Array {
+  return Float64Array.from(logits, (row) =>
+    logisticHead(
+      head,
+      row.map((z) => 1 / (1 + Math.exp(-z))),
+    ),
+  );
+}
+
+/**
+ * Window labels for a head: positive within 0.5 s of a span of the class, negative on items
+ * without the class and more than 1.5 s from any of its spans; the rest is left out.
+ */
+function fitHead(
+  scored: readonly { item: EvalItem; windows: WindowScores }[],
+  cls: AudioClass,
+  logits: readonly number[][][],
+  keep: (source: string) => boolean,
+  c: number,
+): LogisticHead {
+  const rows: number[][] = [];
+  const labels: (0 | 1)[] = [];
+  scored.forEach(({ item, windows }, k) => {
+    if (!keep(item.source)) return;
+    const spans = item.events.filter((e) => e.cls === cls);
+    windows.atSec.forEach((at, w) => {
+      const distance = Math.min(
+        Infinity,
+        ...spans.map((e) => Math.max(0, e.start - at, at - e.end)),
+      );
+      const label = distance <= 0.5 ? 1 : distance > 1.5 ? 0 : undefined;
+      if (label === undefined) return;
+      rows.push(logits[k][w]);
+      labels.push(label);
+    });
+  });
+  return fitLogistic(rows, labels, c);
 }
 
 function dump(

@@ -5,3 +5,4 @@ export * from './eval.bars';
 export * from './calibration/window-scores';
 export * from './calibration/threshold.sweep';
 export * from './calibration/grouped.cross-validation';
+export * from './calibration/logistic.head';

@@ -53,7 +53,7 @@ describe('ClassDecider', () => {
   });
 
   it('raises a class bar on a stream where the class is always in the air (ambient baseline)', () => {
-    const policy = { baseline: { windows: 20, minWindows: 10, marginLogit: 2 } };
+    const policy = { baseline: { windows: 20, minWindows: 10, marginLogit: 2, ceiling: 0.9 } };
     const cafe = new ClassDecider(policy);
     const quiet = new ClassDecider(policy);
     for (let i = 0; i < 20; i++) {

@@ -14,11 +14,13 @@ export interface DecisionPolicy {
   exclusive?: CanonicalClass[][];
   exclusiveSec?: number;
   /**
-   * Per-stream ambient baseline: a class whose score is always elevated on a stream (a café's
-   * clinking for glass, a kennel's barking) needs `marginLogit` above that stream's running
-   * mean logit, over the last `windows` windows, once `minWindows` have been seen.
+   * Per-stream ambient baseline: a class whose score is elevated most of the time on a stream
+   * (a café's clinking for glass, a kennel's barking) needs `marginLogit` above that stream's
+   * median logit over the last `windows` windows, once `minWindows` have been seen. A median,
+   * not a mean: sparse real events (a dog barking four times) do not raise their own bar. The
+   * bar never rises above `ceiling`: a loud, clear event is never deafened.
    */
-  baseline?: { windows: number; minWindows: number; marginLogit: number };
+  baseline?: { windows: number; minWindows: number; marginLogit: number; ceiling: number };
 }
 
 interface Recent {
@@ -38,7 +40,7 @@ export class ClassDecider {
   private readonly recent: (Recent | undefined)[];
   private readonly history = new Map<
     CanonicalClass,
-    { ring: Float64Array; next: number; count: number; sum: number }
+    { ring: Float64Array; next: number; count: number }
   >();
 
   constructor(
@@ -97,7 +99,10 @@ export class ClassDecider {
     const baseline = this.policy.baseline;
     const h = this.history.get(cls);
     if (!baseline || !h || h.count < baseline.minWindows) return 0;
-    return sigmoid(h.sum / h.count + baseline.marginLogit);
+    const sorted = h.ring.slice(0, h.count).sort();
+    const mid = h.count >> 1;
+    const median = h.count % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    return Math.min(baseline.ceiling, sigmoid(median + baseline.marginLogit));
   }
 
   private remember(cls: CanonicalClass, score: number): void {
@@ -105,15 +110,12 @@ export class ClassDecider {
     if (!baseline) return;
     let h = this.history.get(cls);
     if (!h) {
-      h = { ring: new Float64Array(baseline.windows), next: 0, count: 0, sum: 0 };
+      h = { ring: new Float64Array(baseline.windows), next: 0, count: 0 };
       this.history.set(cls, h);
     }
-    const value = logit(score);
-    if (h.count === h.ring.length) h.sum -= h.ring[h.next];
-    else h.count += 1;
-    h.ring[h.next] = value;
-    h.sum += value;
+    h.ring[h.next] = logit(score);
     h.next = (h.next + 1) % h.ring.length;
+    h.count = Math.min(h.count + 1, h.ring.length);
   }
 }
 

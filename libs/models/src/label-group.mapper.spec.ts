@@ -65,4 +65,17 @@ describe('LabelGroupMapper', () => {
   it('rejects a score vector of the wrong length', () => {
     expect(() => mapper.detect([0.1])).toThrow('expected 6 scores, got 1');
   });
+
+  it('scores a group with a learned head when the manifest has one', () => {
+    const mapper = new LabelGroupMapper(['Glass', 'Chink, clink', 'Music'], {
+      glass_break: {
+        labels: ['Glass', 'Chink, clink'],
+        threshold: 0.5,
+        head: { weights: [1, -1], bias: 0 },
+      },
+    });
+    // logit(0.9) - logit(0.1) = 4.39: sigmoid 0.988; the other way round, 0.012.
+    expect(mapper.score([0.9, 0.1, 0.5])[0].score).toBeCloseTo(0.988, 3);
+    expect(mapper.detect([0.1, 0.9, 0.5])).toEqual([]);
+  });
 });

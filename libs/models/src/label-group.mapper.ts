@@ -13,6 +13,7 @@ interface ResolvedGroup {
   cls: CanonicalClass;
   threshold: number;
   combine: CombineRule;
+  head?: { weights: number[]; bias: number };
   indices: number[];
 }
 
@@ -45,6 +46,7 @@ export class LabelGroupMapper {
         cls: cls as CanonicalClass,
         threshold: group!.threshold,
         combine: group!.combine ?? 'max',
+        head: group!.head,
         indices,
       };
     });
@@ -65,10 +67,15 @@ export class LabelGroupMapper {
         .sort((a, b) => b.score - a.score);
       return {
         cls: g.cls,
-        score: combine(
-          g.combine,
-          members.map((m) => m.score),
-        ),
+        score: g.head
+          ? logisticHead(
+              g.head,
+              g.indices.map((i) => scores[i]!),
+            )
+          : combine(
+              g.combine,
+              members.map((m) => m.score),
+            ),
         threshold: g.threshold,
         labels: members.filter((m, k) => k === 0 || m.score >= g.threshold / 2).map((m) => m.label),
       };
@@ -82,6 +89,21 @@ export class LabelGroupMapper {
       .sort((a, b) => b.score - a.score)
       .map((s) => ({ modality: this.modality, cls: s.cls, score: s.score, labels: s.labels }));
   }
+}
+
+const CLIP = 1e-5;
+
+/** The learned head: a logistic regression on the group's label logits, in label order. */
+export function logisticHead(
+  head: { weights: number[]; bias: number },
+  scores: readonly number[],
+): number {
+  let z = head.bias;
+  scores.forEach((p, i) => {
+    const q = Math.min(1 - CLIP, Math.max(CLIP, p));
+    z += head.weights[i]! * Math.log(q / (1 - q));
+  });
+  return 1 / (1 + Math.exp(-z));
 }
 
 export function combine(rule: CombineRule, scores: readonly number[]): number {

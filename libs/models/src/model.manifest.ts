@@ -63,13 +63,19 @@ export interface LabelGroup {
   /** Hysteresis: once detected, the class stays on while its score holds at or above this. */
   release?: number;
   combine?: CombineRule;
+  /**
+   * A learned head instead of a fixed combine rule: score = sigmoid(bias + Σ weights[i] ·
+   * logit(score of labels[i])). Fitted by `npm run calibrate` where it beats the rule under
+   * grouped cross-validation.
+   */
+  head?: { weights: number[]; bias: number };
 }
 
 /** Decisions over time for a multi-label audio model (see ClassDecider). */
 export interface ManifestDecisions {
   exclusive?: CanonicalClass[][];
   exclusiveSec?: number;
-  baseline?: { windows: number; minWindows: number; marginLogit: number };
+  baseline?: { windows: number; minWindows: number; marginLogit: number; ceiling: number };
 }
 
 export type LabelGroups = Partial<Record<CanonicalClass, LabelGroup>>;
@@ -252,6 +258,15 @@ function checkLabelGroups(c: Checker, value: unknown, task: unknown): void {
     }
     c.number(group.threshold, `${key}.threshold`, unit, 'must be in [0, 1]');
     c.optional(group, 'combine', `${key}.`, (v, k) => c.oneOf(v, k, COMBINE_RULES));
+    c.optional(group, 'head', `${key}.`, (v, k) => {
+      const head = c.object(v, k);
+      if (!head) return;
+      const count = Array.isArray(group.labels) ? group.labels.length : 0;
+      if (!Array.isArray(head.weights) || head.weights.length !== count) {
+        c.problem(`${k}.weights`, `must be ${count} numbers, one per label`);
+      } else head.weights.forEach((w, i) => c.number(w, `${k}.weights[${i}]`));
+      c.number(head.bias, `${k}.bias`);
+    });
     c.optional(group, 'release', `${key}.`, (v, k) =>
       c.number(v, k, (n) => n >= 0 && n <= Number(group.threshold), 'must be in [0, threshold]'),
     );
@@ -289,6 +304,7 @@ function checkDecisions(c: Checker, value: unknown, groups: unknown): void {
     c.number(baseline.windows, `${k}.windows`, positiveInt, 'must be a positive integer');
     c.number(baseline.minWindows, `${k}.minWindows`, positiveInt, 'must be a positive integer');
     c.number(baseline.marginLogit, `${k}.marginLogit`);
+    c.number(baseline.ceiling, `${k}.ceiling`, unit, 'must be in [0, 1]');
   });
 }
 

@@ -86,3 +86,31 @@ export function crossValidate(rows: readonly CalibrationRow[], falseCost: number
     folds: sources.map((source) => ({ source, index: chosen.get(source)! })),
   };
 }
+
+/**
+ * The same protocol for a decision that is itself fitted (a learned head): `rowsWithout(s)`
+ * scores every item with a head fitted without source `s`; the threshold is chosen on the
+ * other sources' rows and the held-out source is scored with both.
+ */
+export function crossValidateFitted(
+  sources: readonly string[],
+  rowsWithout: (source: string) => CalibrationRow[],
+  falseCost: number,
+): CrossValidation {
+  const heldOut: CalibrationRow[] = [];
+  const folds: { source: string; index: number }[] = [];
+  for (const source of [...sources].sort()) {
+    const rows = rowsWithout(source);
+    const index = chooseIndex(
+      rows.filter((r) => r.source !== source),
+      falseCost,
+    );
+    folds.push({ source, index });
+    heldOut.push(
+      ...rows
+        .filter((r) => r.source === source)
+        .map((r) => ({ ...r, tallies: [r.tallies[index]] })),
+    );
+  }
+  return { heldOut: totalsAt(heldOut, () => 0), folds };
+}
