@@ -42,7 +42,8 @@ const MEASUREMENTS = resolve(ROOT, 'libs/models/MEASUREMENTS.md');
 const GRID = logitGrid();
 /** Inverse regularisation strengths tried for a learned head. */
 const HEAD_C = [0.01, 0.1];
-const CURVE = [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8];
+/** The curve is shown around each chosen threshold, in logits. */
+const CURVE_STEPS = [-3, -2, -1, -0.5, 0, 0.5, 1, 2];
 
 type Decision = { kind: 'noisy-or' } | { kind: 'head'; c: number; head: LogisticHead };
 
@@ -173,14 +174,17 @@ async function main(): Promise<void> {
         ? applyHead(best.decision.head, groupLogits(windows, indices))
         : groupScores(windows, indices, 'noisy-or'),
     );
-    const curveRows = rowsFor(scored, cls, bestScores, CURVE);
+    const curve = CURVE_STEPS.map((step) =>
+      round(1 / (1 + Math.exp(-(logitOf(GRID[index]) + step))), 3),
+    );
+    const curveRows = rowsFor(scored, cls, bestScores, curve);
     results.push({
       cls,
       best,
       others: candidates.slice(1),
       threshold: round(GRID[index], 3),
       inSample: totalsAt(best.rows, () => index),
-      curve: CURVE.map((threshold, t) => ({ threshold, totals: totalsAt(curveRows, () => t) })),
+      curve: curve.map((threshold, t) => ({ threshold, totals: totalsAt(curveRows, () => t) })),
     });
   }
 
@@ -196,7 +200,7 @@ async function main(): Promise<void> {
         group.head = { weights: weights.map((w) => round(w, 5)), bias: round(bias, 5) };
       } else delete group.head;
     }
-    await writeFormatted(CATALOG, JSON.stringify(catalog));
+    await writeFormatted(CATALOG, JSON.stringify(catalog, null, 2));
     const doc = readFileSync(MEASUREMENTS, 'utf8');
     const begin = '<!-- calibration:begin -->';
     const end = '<!-- calibration:end -->';
@@ -263,14 +267,15 @@ function render(
   }
   lines.push(
     '',
-    'The curve on all items (recall, false detections and FD/h at each threshold):',
+    'The curve on all items around each chosen threshold (−3 to +2 logits) — threshold: recall, false detections (FD/h):',
     '',
   );
-  lines.push(`| class | ${CURVE.join(' | ')} |`, `| --- | ${CURVE.map(() => '---').join(' | ')} |`);
   for (const r of results) {
-    lines.push(
-      `| ${r.cls} | ${r.curve.map((c) => `${pct(c.totals.hits, c.totals.events)}, ${c.totals.falseDetections} (${perHour(c.totals)})`).join(' | ')} |`,
+    const points = r.curve.map(
+      (c) =>
+        `${c.threshold}: ${pct(c.totals.hits, c.totals.events)}, ${c.totals.falseDetections} (${perHour(c.totals)})`,
     );
+    lines.push(`- ${r.cls}: ${points.join(' · ')}`);
   }
   return lines.join('\n') + '\n';
 }
