@@ -19,9 +19,9 @@ interface ResolvedGroup {
 
 /**
  * Folds a multi-label model's per-label scores into Vigil's canonical classes through the
- * manifest's label groups. A label "contributed" when it scores at least half the class
- * threshold (the best label always counts): enough to show an operator why a class fired
- * without listing every near-zero member of the group.
+ * manifest's label groups (a combine rule, or a learned head). A label "contributed" when it
+ * scores at least half the class threshold (the best label always counts): enough to show an
+ * operator why a class fired without listing every near-zero member of the group.
  */
 export class LabelGroupMapper {
   private readonly groups: ResolvedGroup[];
@@ -77,7 +77,11 @@ export class LabelGroupMapper {
               members.map((m) => m.score),
             ),
         threshold: g.threshold,
-        labels: members.filter((m, k) => k === 0 || m.score >= g.threshold / 2).map((m) => m.label),
+        // A head's threshold is on its own scale, not the labels': there, a label counts when it
+        // scores at least half the best one.
+        labels: members
+          .filter((m, k) => k === 0 || m.score >= (g.head ? members[0]!.score : g.threshold) / 2)
+          .map((m) => m.label),
       };
     });
   }
