@@ -61,6 +61,8 @@ export const DLQ_REASON = 'x-vigil-dlq-reason';
 export const DLQ_SOURCE_TOPIC = 'x-vigil-dlq-source-topic';
 export const DLQ_SOURCE_PARTITION = 'x-vigil-dlq-source-partition';
 export const DLQ_SOURCE_OFFSET = 'x-vigil-dlq-source-offset';
+/** The consumer group that gave up: two groups on one topic dead-letter their own copies. */
+export const DLQ_GROUP = 'x-vigil-dlq-group';
 
 /**
  * The Bus on Apache Kafka. Payloads are the protobuf messages of `protos/`, keyed by stream id.
@@ -170,11 +172,12 @@ export class KafkaBus implements Bus {
         try {
           value = codec.decode(bytes);
         } catch (error) {
-          await this.deadLetter(topic, partition, message, headers, error);
+          await this.deadLetter(topic, group, partition, message, headers, error);
         }
         if (value !== undefined) {
           await this.handleWithRetries(
             topic,
+            group,
             partition,
             message,
             headers,
@@ -214,6 +217,7 @@ export class KafkaBus implements Bus {
 
   private async handleWithRetries(
     topic: Topic<unknown>,
+    group: string,
     partition: number,
     message: KafkaMessage,
     headers: Headers,
@@ -237,11 +241,12 @@ export class KafkaBus implements Bus {
         }
       }
     }
-    await this.deadLetter(topic, partition, message, headers, lastError);
+    await this.deadLetter(topic, group, partition, message, headers, lastError);
   }
 
   private async deadLetter(
     topic: Topic<unknown>,
+    group: string,
     partition: number,
     message: KafkaMessage,
     headers: Headers,
@@ -262,6 +267,7 @@ export class KafkaBus implements Bus {
             ...headers,
             [DLQ_REASON]: errorText(error),
             [DLQ_SOURCE_TOPIC]: topic.name,
+            [DLQ_GROUP]: group,
             [DLQ_SOURCE_PARTITION]: String(partition),
             [DLQ_SOURCE_OFFSET]: message.offset,
           },

@@ -27,6 +27,7 @@ interface Waiter {
 }
 
 interface GroupCursor {
+  group: string;
   /** Next offset to hand to the handler. */
   next: number;
   /** Offsets below this are committed. */
@@ -119,6 +120,7 @@ export class MemoryBus implements Bus {
         throw new Error(`group ${group} already consumes ${topic.name} in this process`);
       }
       const cursor: GroupCursor = {
+        group,
         next: partition.end,
         committed: partition.end,
         busy: false,
@@ -203,6 +205,7 @@ export class MemoryBus implements Bus {
       ...message.headers,
       'x-vigil-dlq-reason': errorMessage(lastError),
       'x-vigil-dlq-source-topic': topicName,
+      'x-vigil-dlq-group': cursor.group,
     });
   }
 

@@ -107,6 +107,7 @@ export function describeBusContract(
       expect(dead[0].headers).toMatchObject({
         'x-vigil-dlq-reason': 'thirteen is unlucky',
         'x-vigil-dlq-source-topic': topic.name,
+        'x-vigil-dlq-group': `${topic.name}.g`,
         'x-correlation-id': 'c-13',
       });
       expect(handled).toEqual([14]);
