@@ -50,6 +50,7 @@ describe('parseCommand', () => {
     [['analyze', 'a', '--colour'], /Unknown option '--colour'/],
     [['models', 'delete'], /models takes list, verify or pull/],
     [['serve-coffee'], /unknown command "serve-coffee"/],
+    [['serve-coffee', '--help'], /unknown command "serve-coffee"/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseCommand(argv)).toThrow(UsageError);
     expect(() => parseCommand(argv)).toThrow(message);

@@ -60,6 +60,8 @@ export type Command =
   | { kind: 'stream'; action: 'start'; source: string; streamId?: string; live: boolean }
   | { kind: 'stream'; action: 'stop'; streamId: string };
 
+const COMMANDS: readonly string[] = ['analyze', 'eval', 'models', 'serve', 'stream'];
+
 export function parseCommand(argv: readonly string[]): Command {
   let parsed;
   try {
@@ -88,6 +90,11 @@ export function parseCommand(argv: readonly string[]): Command {
     throw new UsageError((error as Error).message);
   }
   const { values, positionals } = parsed;
+  const [first] = positionals;
+  // `vigil <typo> --help` must not look like success: a script would take it for a command.
+  if (first !== undefined && !COMMANDS.includes(first)) {
+    throw new UsageError(`unknown command "${first}"`);
+  }
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
   const [command, ...rest] = positionals;
