@@ -409,6 +409,13 @@ describe('vigil serve gRPC API', () => {
       );
       expect(cls.code).toBe(status.INVALID_ARGUMENT);
       expect(cls.details).toMatch(/^filter\.classes\[0\]: unknown class "ufo"/);
+      const range = await statusOf(
+        unary(api.events, 'ListEvents', { fromMs: 2000, toMs: 1000 }, viewer()),
+      );
+      expect(range).toEqual({
+        code: status.INVALID_ARGUMENT,
+        details: 'from_ms: must not be after to_ms',
+      });
       const pcm = await statusOf(
         unary(
           api.inference,

@@ -127,6 +127,10 @@ function asProtoFields<T>(run: () => T): T {
   } catch (error) {
     if (!(error instanceof HistoryError) || error.code !== 'invalid-argument') throw error;
     const field = PROTO_FIELDS[error.field] ?? error.field;
-    throw ApiError.invalid(field, error.message.slice(error.field.length + 2));
+    // Other fields a message names (`to`) are spelled as the .proto spells them too.
+    const problem = error.message
+      .slice(error.field.length + 2)
+      .replace(/`(\w+)`/g, (_, name: string) => PROTO_FIELDS[name] ?? name);
+    throw ApiError.invalid(field, problem);
   }
 }

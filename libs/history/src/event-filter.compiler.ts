@@ -68,7 +68,7 @@ export function checkFilter(filter: EventFilter & { from?: number; to?: number }
     checked[field] = value;
   }
   if (checked.from !== undefined && checked.to !== undefined && checked.from > checked.to) {
-    throw new HistoryError('invalid-argument', 'from', 'must not be after to');
+    throw new HistoryError('invalid-argument', 'from', 'must not be after `to`');
   }
   return checked;
 }
