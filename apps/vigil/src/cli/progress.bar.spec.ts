@@ -19,6 +19,21 @@ describe('ProgressBar', () => {
     expect(written.endsWith('\r\x1b[K')).toBe(true);
   });
 
+  it('counts items for eval, always drawing the last one', () => {
+    let now = 0;
+    let written = '';
+    const out = { write: (s: string) => ((written += s), true) } as unknown as NodeJS.WriteStream;
+    const bar = new ProgressBar(out, { now: () => now }, 10);
+    bar.start();
+    now += 3_000;
+    bar.count(4, 8, 'items');
+    expect(written).toBe('\r[#####.....] 4/8 items  3 s\x1b[K');
+    now += 10;
+    bar.count(5, 8, 'items'); // throttled
+    bar.count(8, 8, 'items'); // the last one is always drawn
+    expect(written.split('\r').pop()).toBe('[##########] 8/8 items  3 s\x1b[K');
+  });
+
   it('formats clock times', () => {
     expect(formatClock(0)).toBe('0:00.0');
     expect(formatClock(4.07)).toBe('0:04.1');
