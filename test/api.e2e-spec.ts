@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status, type ClientReadableStream, type ClientDuplexStream } from '@grpc/grpc-js';
@@ -11,6 +11,7 @@ import {
   bearer,
   collect,
   fixture,
+  fixturesDir,
   modelsDir,
   statusOf,
   unary,
@@ -67,6 +68,7 @@ describe('vigil serve gRPC API', () => {
     const config = loadServeConfig(configFile, {
       ...process.env,
       VIGIL_MODELS_DIR: modelsDir(),
+      VIGIL_MEDIA_ROOTS: fixturesDir(),
       E2E_OPERATOR_TOKEN: OPERATOR,
     });
     server = await startServer(config, false);
@@ -435,6 +437,16 @@ describe('vigil serve gRPC API', () => {
         code: status.INVALID_ARGUMENT,
         details: 'image: is not a picture ffmpeg can decode',
       });
+    });
+
+    it('refuses a file outside the media roots with PERMISSION_DENIED naming the rule', async () => {
+      const denied = await statusOf(
+        unary(api.streams, 'StartStream', { source: '/etc/passwd' }, operator()),
+      );
+      expect(denied.code).toBe(status.PERMISSION_DENIED);
+      expect(denied.details).toBe(
+        `source: /etc/passwd is outside the media roots (${realpathSync(fixturesDir())})`,
+      );
     });
 
     it('answers NOT_FOUND for unknown events, evidence, streams and resume points', async () => {

@@ -10,7 +10,16 @@ import { type ClientReadableStream, credentials, status } from '@grpc/grpc-js';
 import { verifyWebhookSignature } from '@app/webhooks';
 import { loadServeConfig } from '@app/service';
 import { type RunningServer, startServer } from '../apps/vigil/src/serve/serve.command';
-import { apiClients, bearer, collect, fixture, modelsDir, statusOf, unary } from '@app/testing';
+import {
+  apiClients,
+  bearer,
+  collect,
+  fixture,
+  fixturesDir,
+  modelsDir,
+  statusOf,
+  unary,
+} from '@app/testing';
 
 // Real models and ffmpeg on a 2-core machine that runs other suites at the same time.
 jest.setTimeout(120_000);
@@ -39,6 +48,7 @@ async function serveWith(
   const config = loadServeConfig(file, {
     ...process.env,
     VIGIL_MODELS_DIR: modelsDir(),
+    VIGIL_MEDIA_ROOTS: fixturesDir(),
     E2E_HOOK_SECRET: SECRET,
   });
   return startServer(config, false);

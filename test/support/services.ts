@@ -3,7 +3,7 @@ import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { kafkaBrokers } from './kafka';
-import { modelsDir } from './fixtures';
+import { fixturesDir, modelsDir } from './fixtures';
 
 const ROOT = resolve(__dirname, '..', '..');
 export const SERVICE_APPS = ['ingest', 'spectrogram', 'inference', 'fusion'] as const;
@@ -43,6 +43,7 @@ export class ServiceProcess {
         ...process.env,
         KAFKA_BROKERS: kafkaBrokers().join(','),
         VIGIL_MODELS_DIR: modelsDir(),
+        VIGIL_MEDIA_ROOTS: fixturesDir(),
         VIGIL_HEALTH_PORT: String(this.port),
         VIGIL_INSTANCE_ID: this.instanceId,
         VIGIL_LOG_LEVEL: 'log',

@@ -65,6 +65,7 @@ export class KafkaStreamControl
       models: [this.config.audioModel, this.config.videoModel],
       rulesProfiles: ['default', ...Object.keys(this.api.rulesProfiles)],
       fps: this.config.fps,
+      mediaRoots: this.api.streams.mediaRoots,
     };
   }
 

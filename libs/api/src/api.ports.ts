@@ -37,8 +37,13 @@ export abstract class StreamControl {
   abstract stop(streamId: string): Promise<StreamInfo>;
   abstract get(streamId: string): StreamInfo | undefined;
   abstract list(): StreamInfo[];
-  /** What StartStream may ask for. */
-  abstract capabilities(): { models: string[]; rulesProfiles: string[]; fps: number };
+  /** What StartStream may ask for; local files only under `mediaRoots`. */
+  abstract capabilities(): {
+    models: string[];
+    rulesProfiles: string[];
+    fps: number;
+    mediaRoots: string[];
+  };
 }
 
 /**

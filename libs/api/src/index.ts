@@ -20,3 +20,4 @@ export * from './stream.controller';
 export * from './stream.registry';
 export * from './evidence-link.signer';
 export * from './evidence.http-server';
+export * from './media-roots.policy';

@@ -5,6 +5,8 @@ const capabilities = {
   models: ['efficientat-mn04', 'yolox-nano'],
   rulesProfiles: ['default', 'indoor'],
   fps: 5,
+  // Relative file sources resolve against the working directory: a root there admits them.
+  mediaRoots: [process.cwd(), '/clips'],
 };
 
 function fieldOf(run: () => unknown): string | undefined {
@@ -20,6 +22,12 @@ function fieldOf(run: () => unknown): string | undefined {
 }
 
 describe('streamSpec', () => {
+  it('refuses a local file outside the media roots with PERMISSION_DENIED', () => {
+    expect(() => streamSpec({ source: '/etc/passwd' }, capabilities)).toThrow(
+      expect.objectContaining({ code: ApiErrorCode.PERMISSION_DENIED, field: 'source' }),
+    );
+  });
+
   it('fills defaults: id from the source, live for network sources, all models, default rules', () => {
     expect(streamSpec({ source: 'rtsp://user:pw@cam-3.local/stream1' }, capabilities)).toEqual({
       streamId: 'cam-3.local-stream1',

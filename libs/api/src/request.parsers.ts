@@ -10,6 +10,7 @@ import {
 } from '@app/contracts';
 import type { EventFilter } from '@app/history';
 import { MAX_LABELS_HEADER_BYTES } from '@app/pipeline';
+import { MediaRootsPolicy } from './media-roots.policy';
 import { ApiError } from './api.error';
 import type { StreamSpec } from './api.ports';
 
@@ -85,7 +86,10 @@ interface StartStreamRequest {
   labels?: Record<string, string>;
 }
 
-export function streamSpec(request: StartStreamRequest, capabilities: Capabilities): StreamSpec {
+export function streamSpec(
+  request: StartStreamRequest,
+  capabilities: Capabilities & { mediaRoots: string[] },
+): StreamSpec {
   const source = request.source ?? '';
   if (source.trim() === '') throw ApiError.invalid('source', 'is required');
   if (source.length > MAX_SOURCE) {
@@ -100,7 +104,7 @@ export function streamSpec(request: StartStreamRequest, capabilities: Capabiliti
       );
     }
   });
-  return {
+  const spec: StreamSpec = {
     streamId: request.streamId ? streamId(request.streamId) : streamIdFor(source),
     source,
     live: typeof request.live === 'boolean' ? request.live : isStreamingSource(source),
@@ -109,6 +113,9 @@ export function streamSpec(request: StartStreamRequest, capabilities: Capabiliti
     rulesProfile: rulesProfile(request.rulesProfile, capabilities, 'rules_profile'),
     labels: labels(request.labels ?? {}),
   };
+  // Last: a request with a bad field hears about the field before the policy.
+  new MediaRootsPolicy(capabilities.mediaRoots).check(source);
+  return spec;
 }
 
 function labels(value: Record<string, string>): Record<string, string> {

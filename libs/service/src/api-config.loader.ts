@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { API_ROLES, type ApiRole, type ApiToken, type GrpcServerConfig } from '@app/api';
 import { ConfigError, ConfigReader, type Env, type VigilConfig, loadConfig } from '@app/config';
@@ -15,7 +15,8 @@ export interface ApiConfig {
   /** Absent: no gRPC server (a microservice only serves when given an address). */
   grpc?: GrpcServerConfig;
   tokens: ApiToken[];
-  streams: { max: number };
+  /** `mediaRoots`: the folders whose files StartStream may play (none: no local files). */
+  streams: { max: number; mediaRoots: string[] };
   analysis: { maxClipBytes: number; maxConcurrent: number };
   /** Named rules files a stream may choose besides the default rules. */
   rulesProfiles: Record<string, string>;
@@ -136,7 +137,20 @@ export function loadApiConfig(
 
   const streams = root.object('streams');
   const maxStreams = streams.integer('max', 1, 10_000) ?? 16;
+  const fileRoots = streams.list('mediaRoots').map((root, i) => {
+    if (typeof root !== 'string' || root === '') {
+      throw new ConfigError(`streams.mediaRoots[${i}]`, 'must be a folder path');
+    }
+    return path(root);
+  });
   streams.done();
+  // VIGIL_MEDIA_ROOTS (folders separated by ':') wins over the file, as every env setting does.
+  const mediaRoots =
+    env.VIGIL_MEDIA_ROOTS !== undefined
+      ? env.VIGIL_MEDIA_ROOTS.split(delimiter)
+          .filter((r) => r !== '')
+          .map((r) => resolve(r))
+      : fileRoots;
 
   const analysis = root.object('analysis');
   const analysisConfig = {
@@ -208,7 +222,7 @@ export function loadApiConfig(
     ...(address !== undefined ? { grpc: grpcConfig } : {}),
     ...(rulesFile ? { rulesFile: path(rulesFile) } : {}),
     tokens,
-    streams: { max: maxStreams },
+    streams: { max: maxStreams, mediaRoots },
     analysis: analysisConfig,
     rulesProfiles,
     history: historyConfig,

@@ -18,7 +18,12 @@ export class EmbeddedStreamControl extends StreamControl {
     private readonly pipeline: EmbeddedPipeline,
     private readonly registry: StreamRegistry,
     /** `models` is [audio model, video model]. */
-    private readonly limits: { maxStreams: number; models: [string, string]; fps: number },
+    private readonly limits: {
+      maxStreams: number;
+      models: [string, string];
+      fps: number;
+      mediaRoots: string[];
+    },
   ) {
     super();
   }
@@ -28,6 +33,7 @@ export class EmbeddedStreamControl extends StreamControl {
       models: this.limits.models,
       rulesProfiles: this.pipeline.profiles(),
       fps: this.limits.fps,
+      mediaRoots: this.limits.mediaRoots,
     };
   }
 

@@ -67,6 +67,7 @@ export class ServeRuntime implements OnApplicationShutdown {
         maxStreams: config.streams.max,
         models,
         fps: vigil.fps,
+        mediaRoots: config.streams.mediaRoots,
       }),
       new EmbeddedClipAnalyzer(pipeline, { models, fps: vigil.fps }),
     );
