@@ -171,4 +171,27 @@ describe('protobuf codecs', () => {
     const empty = codecFor(Topics.streamCommands).encode({ streamId: '', action: 'stop' });
     expect(() => codecFor(Topics.streamCommands).decode(empty)).toThrow(/stream_id is empty/);
   });
+
+  it('refuses an empty payload on every stream-keyed topic, so every consumer group does', () => {
+    const topics: Topic<unknown>[] = [
+      Topics.audio,
+      Topics.video,
+      Topics.features,
+      Topics.detections,
+      Topics.events,
+      Topics.streamStatus,
+      Topics.streamCommands,
+    ];
+    for (const topic of topics) {
+      expect(() => codecFor(topic).decode(new Uint8Array(0))).toThrow(/stream_id is empty/);
+    }
+    const silent = codecFor(Topics.audio).encode({ ...chunk, samples: new Float32Array(0) });
+    expect(() => codecFor(Topics.audio).decode(silent)).toThrow(/no samples/);
+    const end = codecFor(Topics.audio).encode({
+      ...chunk,
+      samples: new Float32Array(0),
+      final: true,
+    });
+    expect(codecFor(Topics.audio).decode(end).final).toBe(true);
+  });
 });

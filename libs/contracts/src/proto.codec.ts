@@ -107,6 +107,9 @@ function codec<T>(
           enums: String,
           defaults: true,
         }) as Plain;
+        // Every stream-keyed message: an empty payload decodes to defaults, which no consumer
+        // may take for a message. One check here is every consumer group's check.
+        if ('streamId' in plain && !plain.streamId) throw new Error('stream_id is empty');
         return fromProto(plain);
       } catch (error) {
         throw new CodecError(typeName, error);
@@ -120,14 +123,20 @@ const final = (plain: Plain) => (plain.final ? { final: true } : {});
 export const audioChunkCodec = codec<AudioChunk>(
   'vigil.v1.AudioChunk',
   (v) => ({ ...v, samples: floatBytes(v.samples) }),
-  (p) => ({
-    streamId: p.streamId as string,
-    seq: p.seq as number,
-    startSec: p.startSec as number,
-    sampleRate: p.sampleRate as number,
-    samples: floats(p.samples as Uint8Array),
-    ...final(p),
-  }),
+  (p) => {
+    const samples = floats(p.samples as Uint8Array);
+    if (!p.final && !((p.sampleRate as number) > 0)) throw new Error('sample_rate is not set');
+    if (!p.final && samples.length === 0)
+      throw new Error('no samples in a chunk that is not final');
+    return {
+      streamId: p.streamId as string,
+      seq: p.seq as number,
+      startSec: p.startSec as number,
+      sampleRate: p.sampleRate as number,
+      samples,
+      ...final(p),
+    };
+  },
 );
 
 export const videoFrameCodec = codec<VideoFrame>(
@@ -271,7 +280,6 @@ export const streamCommandCodec = codec<StreamCommand>(
   (p) => {
     const action = enumName<'start' | 'stop'>('STREAM_ACTION', p.action);
     const streamId = p.streamId as string;
-    if (!streamId) throw new Error('stream_id is empty');
     if (action === 'stop') return { streamId, action };
     if (!p.source) throw new Error('start without a source');
     const labels = (p.labels ?? {}) as Record<string, string>;
