@@ -449,6 +449,18 @@ describe('vigil serve gRPC API', () => {
       );
     });
 
+    it('refuses at the call a file that does not exist and a protocol off the whitelist', async () => {
+      const missing = await statusOf(
+        unary(api.streams, 'StartStream', { source: join(fixturesDir(), 'nope.mp4') }, operator()),
+      );
+      expect(missing.code).toBe(status.NOT_FOUND);
+      expect(missing.details).toMatch(/^source: Source not found: .*nope\.mp4 \(no such file\)$/);
+      const srt = await statusOf(
+        unary(api.streams, 'StartStream', { source: 'srt://127.0.0.1:9000' }, operator()),
+      );
+      expect(srt.code).toBe(status.INVALID_ARGUMENT);
+    });
+
     it('answers NOT_FOUND for unknown events, evidence, streams and resume points', async () => {
       expect(
         (await statusOf(unary(api.events, 'GetEvent', { eventId: 'nope' }, viewer()))).code,

@@ -1,13 +1,22 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ApiError, ApiErrorCode } from './api.error';
 import { eventFilter, streamSpec, streamStates, timeBound } from './request.parsers';
+
+// StartStream refuses a file that does not exist at the call: the specs use a real one.
+const clipsDir = mkdtempSync(join(tmpdir(), 'vigil-spec-'));
+const clip = join(clipsDir, 'a.mp4');
+writeFileSync(clip, 'not really a video, but a file');
 
 const capabilities = {
   models: ['efficientat-mn04', 'yolox-nano'],
   rulesProfiles: ['default', 'indoor'],
   fps: 5,
-  // Relative file sources resolve against the working directory: a root there admits them.
-  mediaRoots: [process.cwd(), '/clips'],
+  mediaRoots: [clipsDir],
 };
+
+afterAll(() => rmSync(clipsDir, { recursive: true, force: true }));
 
 function fieldOf(run: () => unknown): string | undefined {
   try {
@@ -28,6 +37,15 @@ describe('streamSpec', () => {
     );
   });
 
+  it('refuses at the call what ingest would refuse later: a missing file, a protocol off the list', () => {
+    expect(() => streamSpec({ source: join(clipsDir, 'nope.mp4') }, capabilities)).toThrow(
+      expect.objectContaining({ code: ApiErrorCode.NOT_FOUND, field: 'source' }),
+    );
+    expect(() => streamSpec({ source: 'srt://cam:9000' }, capabilities)).toThrow(
+      expect.objectContaining({ code: ApiErrorCode.INVALID_ARGUMENT, field: 'source' }),
+    );
+  });
+
   it('fills defaults: id from the source, live for network sources, all models, default rules', () => {
     expect(streamSpec({ source: 'rtsp://user:pw@cam-3.local/stream1' }, capabilities)).toEqual({
       streamId: 'cam-3.local-stream1',
@@ -38,7 +56,7 @@ describe('streamSpec', () => {
       rulesProfile: 'default',
       labels: {},
     });
-    expect(streamSpec({ source: '/clips/a.mp4' }, capabilities).live).toBe(false);
+    expect(streamSpec({ source: clip }, capabilities).live).toBe(false);
     // http serves files as often as live feeds: only the caller knows.
     expect(streamSpec({ source: 'https://cdn.example/a.mp4' }, capabilities).live).toBe(false);
   });
@@ -46,7 +64,7 @@ describe('streamSpec', () => {
   it('keeps what the caller chose', () => {
     const spec = streamSpec(
       {
-        source: '/clips/a.mp4',
+        source: clip,
         streamId: 'lobby:1',
         live: true,
         fps: 2,

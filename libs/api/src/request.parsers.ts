@@ -10,6 +10,8 @@ import {
 } from '@app/contracts';
 import type { EventFilter } from '@app/history';
 import { MAX_LABELS_HEADER_BYTES } from '@app/pipeline';
+import { MediaError, SourceResolver } from '@app/media';
+import { toApiError } from './grpc-status.mapper';
 import { MediaRootsPolicy } from './media-roots.policy';
 import { ApiError } from './api.error';
 import type { StreamSpec } from './api.ports';
@@ -113,8 +115,15 @@ export function streamSpec(
     rulesProfile: rulesProfile(request.rulesProfile, capabilities, 'rules_profile'),
     labels: labels(request.labels ?? {}),
   };
-  // Last: a request with a bad field hears about the field before the policy.
+  // Last: a request with a bad field hears about the field before the policy. Then what ingest
+  // would refuse later (a missing file, a protocol off the whitelist) is refused at the call.
   new MediaRootsPolicy(capabilities.mediaRoots).check(source);
+  try {
+    new SourceResolver().resolve(source);
+  } catch (error) {
+    if (!(error instanceof MediaError)) throw error;
+    throw new ApiError(toApiError(error).code, `source: ${error.message}`, 'source');
+  }
   return spec;
 }
 
