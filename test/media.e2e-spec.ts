@@ -495,12 +495,13 @@ describe('MediaDecoder flow control', () => {
   });
 
   it('live mode keeps only the newest frame for a lagging consumer and counts the drops', async () => {
+    // A live file is paced at real time (5 fps: a frame every 200 ms); this consumer needs 300.
     const session = decoder.open({ source: media.long, audio: false, video: VIDEO, live: true });
     const indices: number[] = [];
     for await (const frame of session.video()) {
       indices.push(frame.index);
       expect(frame.ptsSec).toBe(frame.index / 5);
-      await sleep(100);
+      await sleep(300);
     }
     const summary = await session.done;
     expect(summary.droppedFrames).toBeGreaterThan(0);

@@ -70,6 +70,7 @@ export class IngestWorker extends StageWorker {
       streamId: command.streamId,
       source: command.source,
       live: command.live,
+      loop: command.loop,
       fps: command.fps,
       // A modality whose model was not asked for is not decoded at all.
       audio: models.length === 0 || models.includes(this.config.audioModel),

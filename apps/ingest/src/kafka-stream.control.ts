@@ -42,6 +42,7 @@ export class KafkaStreamControl
   async onApplicationBootstrap(): Promise<void> {
     const defaults = {
       live: false,
+      loop: false,
       fps: this.config.fps,
       models: this.capabilities().models,
       rulesProfile: 'default',
@@ -85,6 +86,7 @@ export class KafkaStreamControl
       action: 'start',
       source: spec.source,
       live: spec.live,
+      ...(spec.loop ? { loop: true } : {}),
       fps: spec.fps,
       labels: spec.labels,
       rulesProfile: spec.rulesProfile,

@@ -52,6 +52,7 @@ async function run(argv: string[]): Promise<number> {
             source: command.source,
             // A camera protocol is live unless said otherwise, as in StartStream.
             ...(command.live || isStreamingSource(command.source) ? { live: true } : {}),
+            ...(command.loop ? { loop: true } : {}),
           },
           process.stdout,
         )

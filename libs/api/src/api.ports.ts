@@ -12,6 +12,8 @@ export interface StreamSpec {
   streamId: string;
   source: string;
   live: boolean;
+  /** A file plays again from the start when it ends. */
+  loop: boolean;
   fps: number;
   models: string[];
   rulesProfile: string;

@@ -78,6 +78,7 @@ export function grpcStream(info: StreamInfo) {
     source: info.source,
     state: enumName('STREAM_STATE', info.state),
     live: info.live,
+    loop: info.loop,
     fps: info.fps,
     models: info.models,
     rulesProfile: info.rulesProfile,

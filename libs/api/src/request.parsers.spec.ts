@@ -51,6 +51,7 @@ describe('streamSpec', () => {
       streamId: 'cam-3.local-stream1',
       source: 'rtsp://user:pw@cam-3.local/stream1',
       live: true,
+      loop: false,
       fps: 5,
       models: ['efficientat-mn04', 'yolox-nano'],
       rulesProfile: 'default',

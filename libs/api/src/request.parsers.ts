@@ -82,6 +82,7 @@ interface StartStreamRequest {
   source?: string;
   streamId?: string;
   live?: boolean | null;
+  loop?: boolean | null;
   fps?: number | null;
   models?: string[];
   rulesProfile?: string;
@@ -110,6 +111,7 @@ export function streamSpec(
     streamId: request.streamId ? streamId(request.streamId) : streamIdFor(source),
     source,
     live: typeof request.live === 'boolean' ? request.live : isStreamingSource(source),
+    loop: request.loop === true,
     fps: fps(request.fps, 'fps') ?? capabilities.fps,
     models: models.length > 0 ? [...new Set(models)] : capabilities.models,
     rulesProfile: rulesProfile(request.rulesProfile, capabilities, 'rules_profile'),

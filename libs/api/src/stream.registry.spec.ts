@@ -5,12 +5,20 @@ const spec = (streamId: string): StreamSpec => ({
   streamId,
   source: 'rtsp://admin:secret@cam.local/live?token=abc',
   live: true,
+  loop: false,
   fps: 5,
   models: ['yolox-nano'],
   rulesProfile: 'default',
   labels: { camera: 'Lobby' },
 });
-const defaults = { live: false, fps: 5, models: [], rulesProfile: 'default', labels: {} };
+const defaults = {
+  live: false,
+  loop: false,
+  fps: 5,
+  models: [],
+  rulesProfile: 'default',
+  labels: {},
+};
 
 describe('StreamRegistry', () => {
   let now = 1000;

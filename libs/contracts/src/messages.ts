@@ -137,6 +137,8 @@ export type StreamCommand =
       rulesProfile?: string;
       /** Model names; all when absent. */
       models?: string[];
+      /** A file plays again from the start when it ends, each pass its own run. */
+      loop?: boolean;
     }
   | { streamId: string; action: 'stop' };
 

@@ -288,6 +288,7 @@ export const streamCommandCodec = codec<StreamCommand>(
       action,
       source: p.source as string,
       ...(p.live !== undefined && p.live !== null ? { live: p.live as boolean } : {}),
+      ...(p.loop ? { loop: true } : {}),
       ...(p.fps !== undefined && p.fps !== null ? { fps: p.fps as number } : {}),
       ...(Object.keys(labels).length > 0 ? { labels } : {}),
       ...(p.rulesProfile ? { rulesProfile: p.rulesProfile as string } : {}),

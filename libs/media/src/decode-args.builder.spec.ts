@@ -142,11 +142,25 @@ describe('buildDecodeArgs for live sources', () => {
       ...['-protocol_whitelist', 'file', '-i', 'file:/c/a.mp4'],
       ...outputs('fps=5:eof_action=pass', []),
     ];
-    for (const live of [undefined, false, true]) {
+    for (const live of [undefined, false]) {
       expect(
         buildDecodeArgs({ source: file, audio, video: stretch, networkTimeoutMs: 10_000, live }),
       ).toEqual(today);
     }
+    // A live file is read at the pace of its timestamps (-re), like a camera; nothing else changes.
+    expect(
+      buildDecodeArgs({
+        source: file,
+        audio,
+        video: stretch,
+        networkTimeoutMs: 10_000,
+        live: true,
+      }),
+    ).toEqual([
+      ...head,
+      ...['-protocol_whitelist', 'file', '-re', '-i', 'file:/c/a.mp4'],
+      ...outputs('fps=5:eof_action=pass', []),
+    ]);
     const notLive = buildDecodeArgs({
       source: camera,
       audio,

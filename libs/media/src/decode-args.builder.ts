@@ -52,6 +52,8 @@ export function buildDecodeArgs(request: DecodeArgsRequest): string[] {
     source.protocols.join(','),
     ...networkTimeout(source, request.networkTimeoutMs),
     ...(lowDelay ? lowDelayInput(request.fullProbe === true) : []),
+    // A live file plays like a camera: read at the pace of its timestamps, not at full speed.
+    ...(request.live === true && !source.network ? ['-re'] : []),
     '-i',
     source.input,
   ];

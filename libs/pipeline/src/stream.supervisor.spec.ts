@@ -128,4 +128,43 @@ describe('StreamSupervisor', () => {
     expect(supervisor.active()).toEqual([]);
     await bus.close();
   });
+
+  it('plays a live file once, paced like a camera, and ends it; with loop, again, each pass its own run', async () => {
+    const bus = new MemoryBus();
+    const seen = await statuses(bus);
+    const once = scriptedIngest(bus, [async () => RESULT]);
+    const supervisor = new StreamSupervisor(once.stage, undefined, sleeper);
+    supervisor.start({ streamId: 'cam-file', source: '/clips/a.mp4', live: true });
+    await supervisor.whenDone('cam-file');
+    expect(once.calls).toHaveLength(1);
+    expect(once.calls[0]).toMatchObject({ live: true, closeStream: false });
+    expect(seen.map((s) => [s.state, s.reason])).toEqual([['ended', 'end of file']]);
+
+    let clock = 1000;
+    let release!: () => void;
+    const looped = scriptedIngest(bus, [
+      async () => RESULT,
+      async () => RESULT,
+      async (run) => {
+        await new Promise<void>((resolve) => (release = resolve));
+        return { ...RESULT, decodedSec: run.signal?.aborted ? 1 : 5 };
+      },
+    ]);
+    const looping = new StreamSupervisor(
+      looped.stage,
+      undefined,
+      sleeper,
+      Math.random,
+      () => (clock += 7),
+    );
+    looping.start({ streamId: 'loop', source: '/clips/a.mp4', live: true, loop: true });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(looped.calls.map((c) => c.timeOffsetSec)).toEqual([0, 5, 10]);
+    const runs = looped.calls.map((c) => c.headers?.['x-vigil-run']);
+    expect(new Set(runs).size).toBe(3);
+    const stopping = looping.stop('loop');
+    release();
+    await stopping;
+    await bus.close();
+  });
 });

@@ -6,8 +6,12 @@ import { RUN_HEADER } from './stream-headers';
 export interface StreamRequest {
   streamId: string;
   source: string;
-  /** Live sources reconnect with backoff when they fail or end; files end once. */
+  /**
+   * Live network sources reconnect with backoff when they fail or end. A live file is paced at
+   * real time and ends once, unless `loop`: then each pass is a run of its own.
+   */
   live?: boolean;
+  loop?: boolean;
   /** Frames per second for this stream; the stage's default when left out. */
   fps?: number;
   /** Modalities to decode; both by default. */
@@ -112,7 +116,8 @@ export class StreamSupervisor {
   private async supervise(request: StreamRequest, signal: AbortSignal): Promise<void> {
     const { streamId, source } = request;
     const live = request.live ?? false;
-    const headers: Record<string, string> = {
+    const file = isLocalFile(source);
+    let headers: Record<string, string> = {
       ...request.headers,
       'x-correlation-id': randomUUID(),
       // A live source's stream time starts at 0 on every start: its event ids are scoped to
@@ -121,6 +126,13 @@ export class StreamSupervisor {
     };
     let offset = 0;
     let attempt = 0;
+    let reachedSec = 0;
+    const close = (state: 'ended' | 'failed', reason: string) =>
+      this.ingest.close(
+        streamId,
+        { streamId, state, source: redactUrl(source), decodedSec: reachedSec, reason },
+        headers,
+      );
     for (;;) {
       let reached = offset;
       try {
@@ -135,21 +147,25 @@ export class StreamSupervisor {
           headers,
           timeOffsetSec: offset,
           closeStream: !live,
-          onProgress: (sec) => (reached = Math.max(reached, sec)),
+          onProgress: (sec) => {
+            reached = Math.max(reached, sec);
+            reachedSec = reached;
+          },
         });
         if (!live || signal.aborted) return;
         offset += result.decodedSec;
         attempt = 0; // it ran to an end: a fresh streak of reconnects
+        if (file) {
+          // A live file is a camera that ends: once, unless asked to loop. Each pass is a run
+          // of its own (own event ids); its stream time goes on, so fusion's clock never runs back.
+          if (!request.loop) return close('ended', 'end of file');
+          headers = { ...headers, [RUN_HEADER]: String(this.now()) };
+        }
         continue;
       } catch (error) {
         // A file's run closes its stream itself (as ended when stopped, failed otherwise).
         if (!live) return;
-        const close = (state: 'ended' | 'failed', reason: string) =>
-          this.ingest.close(
-            streamId,
-            { streamId, state, source: redactUrl(source), decodedSec: reached, reason },
-            headers,
-          );
+        reachedSec = reached;
         if (signal.aborted) return close('ended', 'stopped');
         const message = (error as Error).message;
         const retryable = isMediaError(error) && RETRY[error.code];
@@ -171,4 +187,9 @@ export class StreamSupervisor {
     const ceiling = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** (attempt - 1));
     return Math.round(ceiling / 2 + (this.random() * ceiling) / 2);
   }
+}
+
+/** A path or file: URL, not a network source (two+ letter scheme, so C:\\ stays a path). */
+function isLocalFile(source: string): boolean {
+  return /^file:/i.test(source) || !/^[a-z][a-z0-9+.-]+:/i.test(source);
 }

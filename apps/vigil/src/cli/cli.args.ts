@@ -15,7 +15,7 @@ export const USAGE = `Usage:
   vigil models verify [NAME...] [--models DIR]
   vigil models pull [NAME...] [--models DIR] [--mirror URL]
   vigil serve [--config FILE] [--models DIR]   (gRPC API, webhooks, history; VIGIL_GRPC_ADDRESS, VIGIL_DATA_DIR)
-  vigil stream start <file|url> [--stream-id ID] [--live]     (to a Kafka deployment: KAFKA_BROKERS)
+  vigil stream start <file|url> [--stream-id ID] [--live] [--loop]   (to a Kafka deployment: KAFKA_BROKERS)
   vigil stream stop <stream-id>
   vigil --help | --version
 
@@ -57,7 +57,14 @@ export type Command =
       mirror?: string;
     }
   | { kind: 'serve'; configFile?: string; modelsDir?: string }
-  | { kind: 'stream'; action: 'start'; source: string; streamId?: string; live: boolean }
+  | {
+      kind: 'stream';
+      action: 'start';
+      source: string;
+      streamId?: string;
+      live: boolean;
+      loop: boolean;
+    }
   | { kind: 'stream'; action: 'stop'; streamId: string };
 
 const COMMANDS: readonly string[] = ['analyze', 'eval', 'models', 'serve', 'stream'];
@@ -78,6 +85,7 @@ export function parseCommand(argv: readonly string[]): Command {
         mirror: { type: 'string' },
         config: { type: 'string' },
         live: { type: 'boolean', default: false },
+        loop: { type: 'boolean', default: false },
         root: { type: 'string' },
         'min-recall': { type: 'string', multiple: true },
         'max-false-alerts': { type: 'string' },
@@ -156,6 +164,7 @@ export function parseCommand(argv: readonly string[]): Command {
             source: target,
             streamId: values['stream-id'],
             live: values.live ?? false,
+            loop: values.loop ?? false,
           }
         : { kind: 'stream', action, streamId: target };
     }

@@ -55,6 +55,7 @@ export class EmbeddedStreamControl extends StreamControl {
       streamId: spec.streamId,
       source: spec.source,
       live: spec.live,
+      loop: spec.loop,
       fps: spec.fps,
       // A modality whose model was not asked for is not decoded at all.
       audio: spec.models.includes(this.limits.models[0]!),

@@ -78,6 +78,7 @@ export class ServeRuntime implements OnApplicationShutdown {
   private async start(models: string[]): Promise<void> {
     const defaults = {
       live: false,
+      loop: false,
       fps: this.config.vigil.fps,
       models,
       rulesProfile: 'default',
