@@ -20,7 +20,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { AUDIO_CLASSES, VIDEO_CLASSES } from '@app/contracts';
-import type { AudioClass, FrameGeometry } from '@app/contracts';
+import type { FrameGeometry } from '@app/contracts';
 import { EFFICIENTAT_RECIPE, LogMelExtractor, WindowAssembler } from '@app/dsp';
 import {
   BoxLabelMapper,
@@ -34,6 +34,7 @@ import {
 } from '@app/models';
 import type { CombineRule, ModelManifest, RawBox } from '@app/models';
 import { fixture, fixtureLabels, modelsDir } from '@app/testing';
+import { VARIANTS } from '../scripts/calibrate/label-group.variants';
 import { runBench } from './bench.support';
 
 const FFMPEG = process.env.FFMPEG_PATH ?? 'ffmpeg';
@@ -47,102 +48,7 @@ const WINDOW_CONFIGS: [number, number][] = [
   [3, 1],
 ];
 
-/**
- * Label-group variants compared per class; the catalog's group is always evaluated too.
- * Names are AudioSet display names, checked against the labels file when the run starts.
- */
-const VARIANTS: Record<AudioClass, Record<string, string[]>> = {
-  glass_break: {
-    core: ['Glass', 'Shatter', 'Breaking'],
-    '+clink': ['Glass', 'Shatter', 'Breaking', 'Chink, clink'],
-    '+clink+smash': ['Glass', 'Shatter', 'Breaking', 'Chink, clink', 'Smash, crash'],
-  },
-  gunshot: {
-    guns: ['Gunshot, gunfire', 'Machine gun', 'Fusillade', 'Artillery fire', 'Cap gun'],
-    '+explosion': [
-      'Gunshot, gunfire',
-      'Machine gun',
-      'Fusillade',
-      'Artillery fire',
-      'Cap gun',
-      'Explosion',
-    ],
-    '+pops': [
-      'Gunshot, gunfire',
-      'Machine gun',
-      'Fusillade',
-      'Artillery fire',
-      'Cap gun',
-      'Explosion',
-      'Burst, pop',
-      'Firecracker',
-    ],
-  },
-  scream: {
-    core: ['Screaming', 'Shout', 'Yell'],
-    '+cries': ['Screaming', 'Shout', 'Yell', 'Bellow', 'Children shouting', 'Battle cry'],
-    '+wail': [
-      'Screaming',
-      'Shout',
-      'Yell',
-      'Bellow',
-      'Children shouting',
-      'Battle cry',
-      'Wail, moan',
-      'Crying, sobbing',
-    ],
-  },
-  siren: {
-    sirens: [
-      'Siren',
-      'Civil defense siren',
-      'Police car (siren)',
-      'Ambulance (siren)',
-      'Fire engine, fire truck (siren)',
-    ],
-    '+emergency': [
-      'Siren',
-      'Civil defense siren',
-      'Police car (siren)',
-      'Ambulance (siren)',
-      'Fire engine, fire truck (siren)',
-      'Emergency vehicle',
-    ],
-  },
-  alarm: {
-    core: ['Smoke detector, smoke alarm', 'Fire alarm', 'Alarm'],
-    '+beep': ['Smoke detector, smoke alarm', 'Fire alarm', 'Alarm', 'Beep, bleep'],
-    '+beep+car+buzzer': [
-      'Smoke detector, smoke alarm',
-      'Fire alarm',
-      'Alarm',
-      'Beep, bleep',
-      'Car alarm',
-      'Buzzer',
-    ],
-    '+car+buzzer': ['Smoke detector, smoke alarm', 'Fire alarm', 'Alarm', 'Car alarm', 'Buzzer'],
-    '+car': ['Smoke detector, smoke alarm', 'Fire alarm', 'Alarm', 'Car alarm'],
-  },
-  dog_bark: {
-    core: ['Dog', 'Bark', 'Bow-wow'],
-    barks: ['Bark', 'Bow-wow', 'Yip'],
-    '+yip+growl': ['Dog', 'Bark', 'Bow-wow', 'Yip', 'Growling'],
-  },
-  car_horn: {
-    horns: ['Vehicle horn, car horn, honking', 'Air horn, truck horn', 'Toot'],
-    '+honk(goose)': ['Vehicle horn, car horn, honking', 'Air horn, truck horn', 'Toot', 'Honk'],
-  },
-  speech: {
-    speech: ['Speech'],
-    '+kinds': [
-      'Speech',
-      'Male speech, man speaking',
-      'Female speech, woman speaking',
-      'Conversation',
-      'Narration, monologue',
-    ],
-  },
-};
+// Label-group variants: the calibration's list (scripts/calibrate), one list for both tools.
 
 type Kind = 'file' | 'clip' | 'mix';
 
