@@ -24,7 +24,6 @@ import {
   crossValidate,
   crossValidateFitted,
   fitLogistic,
-  logitOf,
   groupScores,
   logitGrid,
   parseEvalLabels,
@@ -32,7 +31,17 @@ import {
   totalsAt,
 } from '@app/evaluation';
 import { FfmpegLocator, MediaDecoder } from '@app/media';
-import { ModelLoader, ModelRepository, OnnxSessionFactory, logisticHead } from '@app/models';
+import {
+  DEFAULT_AUDIO_MODEL,
+  DEFAULT_VIDEO_MODEL,
+  ModelLoader,
+  ModelRepository,
+  OnnxSessionFactory,
+  logisticHead,
+  logit,
+  sigmoid,
+} from '@app/models';
+import { mediaOptionsFor } from '@app/pipeline';
 import { VARIANTS } from './label-group.variants';
 import { WindowScoresExtractor } from './window-scores.extractor';
 
@@ -86,14 +95,14 @@ async function main(): Promise<void> {
 
   const modelsDir =
     values.models ?? process.env.VIGIL_MODELS_DIR ?? resolve(ROOT, '../shared/models');
-  const loader = new ModelLoader(
-    new ModelRepository(modelsDir),
-    new OnnxSessionFactory(new Logger('onnxruntime')),
-  );
-  const model = await loader.audio('efficientat-mn04');
+  const repository = new ModelRepository(modelsDir);
+  const loader = new ModelLoader(repository, new OnnxSessionFactory(new Logger('onnxruntime')));
+  const model = await loader.audio(DEFAULT_AUDIO_MODEL);
+  const video = repository.resolve(DEFAULT_VIDEO_MODEL).manifest;
   const extractor = new WindowScoresExtractor(
     new MediaDecoder(new FfmpegLocator({ env: process.env })),
     model,
+    mediaOptionsFor(model.manifest, video, 1),
     resolve(ROOT, '.cache/calibration'),
   );
   const scored: { item: EvalItem; windows: WindowScores }[] = [];
@@ -142,7 +151,7 @@ async function main(): Promise<void> {
             return rowsFor(
               scored,
               cls,
-              logits.map((l) => applyHead(head, l)),
+              scored.map(({ windows }) => applyHead(head, windows, indices)),
               GRID,
             );
           },
@@ -152,7 +161,7 @@ async function main(): Promise<void> {
         const headRows = rowsFor(
           scored,
           cls,
-          logits.map((l) => applyHead(head, l)),
+          scored.map(({ windows }) => applyHead(head, windows, indices)),
           GRID,
         );
         candidates.push({
@@ -171,12 +180,10 @@ async function main(): Promise<void> {
     const indices = best.labels.map((l) => labelIndex.get(l)!);
     const bestScores = scored.map(({ windows }) =>
       best.decision.kind === 'head'
-        ? applyHead(best.decision.head, groupLogits(windows, indices))
+        ? applyHead(best.decision.head, windows, indices)
         : groupScores(windows, indices, 'noisy-or'),
     );
-    const curve = CURVE_STEPS.map((step) =>
-      round(1 / (1 + Math.exp(-(logitOf(GRID[index]) + step))), 3),
-    );
+    const curve = CURVE_STEPS.map((step) => round(sigmoid(logit(GRID[index]) + step), 3));
     const curveRows = rowsFor(scored, cls, bestScores, curve);
     results.push({
       cls,
@@ -309,15 +316,20 @@ function rowsFor(
 /** Per window, the logits of the group's labels (the head's features). */
 function groupLogits(windows: WindowScores, indices: readonly number[]): number[][] {
   return windows.atSec.map((_, w) =>
-    indices.map((i) => logitOf(windows.scores[w * windows.labels + i])),
+    indices.map((i) => logit(windows.scores[w * windows.labels + i])),
   );
 }
 
-function applyHead(head: LogisticHead, logits: readonly number[][]): Float64Array {
-  return Float64Array.from(logits, (row) =>
+/** The head's score per window, by the very function the label-group mapper runs. */
+function applyHead(
+  head: LogisticHead,
+  windows: WindowScores,
+  indices: readonly number[],
+): Float64Array {
+  return Float64Array.from(windows.atSec, (_, w) =>
     logisticHead(
       head,
-      row.map((z) => 1 / (1 + Math.exp(-z))),
+      indices.map((i) => windows.scores[w * windows.labels + i]),
     ),
   );
 }

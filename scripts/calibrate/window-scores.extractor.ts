@@ -7,7 +7,7 @@ import type { EvalItem } from '@app/evaluation';
 import type { WindowScores } from '@app/evaluation';
 import type { MediaDecoder } from '@app/media';
 import type { LoadedAudioModel } from '@app/models';
-import { IngestStage, SpectrogramStage, mediaOptionsFor } from '@app/pipeline';
+import { IngestStage, type IngestStageOptions, SpectrogramStage } from '@app/pipeline';
 
 const GROUP = 'vigil-calibration';
 
@@ -20,6 +20,8 @@ export class WindowScoresExtractor {
   constructor(
     private readonly decoder: MediaDecoder,
     private readonly model: LoadedAudioModel,
+    /** Ingest as the pipeline configures it (video is left undecoded here). */
+    private readonly ingestOptions: IngestStageOptions,
     private readonly cacheDir: string,
   ) {
     mkdirSync(cacheDir, { recursive: true });
@@ -37,7 +39,7 @@ export class WindowScoresExtractor {
     const { manifest } = this.model;
     const features = manifest.features!;
     const bus = new MemoryBus();
-    const ingest = new IngestStage(bus, this.decoder, mediaOptionsFor(manifest, VIDEO_STUB, 1));
+    const ingest = new IngestStage(bus, this.decoder, this.ingestOptions);
     const spectrogram = new SpectrogramStage(bus, {
       recipe: features.recipe,
       windowSec: features.windowSec,
@@ -74,9 +76,6 @@ export class WindowScoresExtractor {
     return join(this.cacheDir, `${key}.bin`);
   }
 }
-
-/** The ingest options want a video model's input size even when video is off. */
-const VIDEO_STUB = { name: 'none', input: { width: 32, height: 32 } } as never;
 
 function encode(s: WindowScores): Buffer {
   const header = Buffer.from(

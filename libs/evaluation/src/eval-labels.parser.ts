@@ -85,11 +85,7 @@ function clipsFormat(
       throw new EvalLabelsError(`${name}.alert: expected true or false`);
     }
     items.push({
-      file,
-      path: at(file),
-      source: file,
-      classes: unique(events.map((e) => e.cls)),
-      events,
+      ...spanned(file, at, events),
       ...(clip.alert === undefined ? {} : { expectAlert: clip.alert }),
     });
   }
@@ -120,15 +116,14 @@ function clipsFormat(
         events.push(span(known, range[0], range[1], where));
       });
     }
-    items.push({
-      file,
-      path: at(file),
-      source: file,
-      classes: unique(events.map((e) => e.cls)),
-      events,
-    });
+    items.push(spanned(file, at, events));
   }
   return items;
+}
+
+/** A fixtures item: its own source, its classes those of its spans. */
+function spanned(file: string, at: (file: string) => string, events: LabelledEvent[]): EvalItem {
+  return { file, path: at(file), source: file, classes: unique(events.map((e) => e.cls)), events };
 }
 
 function labelledEvent(raw: unknown, where: string): LabelledEvent {

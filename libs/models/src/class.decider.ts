@@ -1,6 +1,7 @@
 import type { CanonicalClass, Detection, Modality } from '@app/contracts';
 import type { ClassScore } from './label-group.mapper';
 import type { ModelManifest } from './model.manifest';
+import { logit, sigmoid } from './sigmoid';
 
 /** How a stream's windows become detections over time; model data, from the manifest. */
 export interface DecisionPolicy {
@@ -117,17 +118,6 @@ export class ClassDecider {
     h.next = (h.next + 1) % h.ring.length;
     h.count = Math.min(h.count + 1, h.ring.length);
   }
-}
-
-const EPS = 1e-6;
-
-function logit(p: number): number {
-  const q = Math.min(1 - EPS, Math.max(EPS, p));
-  return Math.log(q / (1 - q));
-}
-
-function sigmoid(x: number): number {
-  return 1 / (1 + Math.exp(-x));
 }
 
 /** The manifest's decisions and per-class release levels, as a policy. */

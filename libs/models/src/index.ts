@@ -16,6 +16,6 @@ export * from './yolox.decoder';
 export * from './fastestdet.decoder';
 export * from './pixel-tensor.converter';
 export * from './object-detector.runner';
-export { sigmoid } from './sigmoid';
+export { logit, sigmoid } from './sigmoid';
 export * from './onnx-worker.runtime';
 export * from './class.decider';

@@ -1,5 +1,6 @@
 import type { CanonicalClass, Detection, Modality } from '@app/contracts';
 import type { CombineRule, LabelGroups } from './model.manifest';
+import { logit, sigmoid } from './sigmoid';
 
 export interface ClassScore {
   cls: CanonicalClass;
@@ -95,19 +96,14 @@ export class LabelGroupMapper {
   }
 }
 
-const CLIP = 1e-5;
-
 /** The learned head: a logistic regression on the group's label logits, in label order. */
 export function logisticHead(
   head: { weights: number[]; bias: number },
   scores: readonly number[],
 ): number {
   let z = head.bias;
-  scores.forEach((p, i) => {
-    const q = Math.min(1 - CLIP, Math.max(CLIP, p));
-    z += head.weights[i]! * Math.log(q / (1 - q));
-  });
-  return 1 / (1 + Math.exp(-z));
+  scores.forEach((p, i) => (z += head.weights[i]! * logit(p)));
+  return sigmoid(z);
 }
 
 export function combine(rule: CombineRule, scores: readonly number[]): number {

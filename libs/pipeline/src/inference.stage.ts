@@ -13,6 +13,9 @@ export interface InferenceStageOptions {
 
 export const INFERENCE_INSTANCE_HEADER = 'x-vigil-inference';
 
+/** Streams whose decisions over time one replica keeps at most (a few KiB each). */
+const MAX_DECIDERS = 4096;
+
 /**
  * Features and frames → detection sets. A set is published for every window and frame, even an
  * empty one, because fusion needs to know what each modality has covered.
@@ -78,6 +81,10 @@ export class InferenceStage {
   private deciderOf(streamId: string): ClassDecider {
     let decider = this.deciders.get(streamId);
     if (!decider) {
+      // A stream that moved to another replica never sends its end here: bound what is left.
+      if (this.deciders.size >= MAX_DECIDERS) {
+        this.deciders.delete(this.deciders.keys().next().value!);
+      }
       decider = this.audio!.decider();
       this.deciders.set(streamId, decider);
     }

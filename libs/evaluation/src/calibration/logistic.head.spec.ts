@@ -1,5 +1,5 @@
-import { logisticHead } from '@app/models';
-import { fitLogistic, logitOf } from './logistic.head';
+import { logisticHead, logit } from '@app/models';
+import { fitLogistic } from './logistic.head';
 
 describe('fitLogistic', () => {
   it('learns which label logit carries the class, as a head the label-group mapper runs', () => {
@@ -9,8 +9,8 @@ describe('fitLogistic', () => {
     for (let i = 0; i < 200; i++) {
       const positive = i % 4 === 0;
       rows.push([
-        logitOf(positive ? 0.6 + (i % 7) / 20 : 0.02 + (i % 5) / 50),
-        logitOf(0.1 + (i % 9) / 20),
+        logit(positive ? 0.6 + (i % 7) / 20 : 0.02 + (i % 5) / 50),
+        logit(0.1 + (i % 9) / 20),
       ]);
       labels.push(positive ? 1 : 0);
     }

@@ -1,14 +1,11 @@
-/** A linear decision head over a label group's logits: score = sigmoid(bias + Σ wᵢ·logit(pᵢ)). */
+/**
+ * A linear decision head over a label group's logits: score = sigmoid(bias + Σ wᵢ·logit(pᵢ)),
+ * run by the models' label-group mapper (`logisticHead`); the features given to the fit must be
+ * the same clipped logits (`logit` of @app/models).
+ */
 export interface LogisticHead {
   weights: number[];
   bias: number;
-}
-
-const CLIP = 1e-5;
-
-export function logitOf(p: number): number {
-  const q = Math.min(1 - CLIP, Math.max(CLIP, p));
-  return Math.log(q / (1 - q));
 }
 
 /**
