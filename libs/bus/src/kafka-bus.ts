@@ -34,6 +34,8 @@ export interface KafkaBusOptions {
   /** Partitions a consumer works on at once: lets inference batch across streams. */
   partitionsConsumedConcurrently?: number;
   retryDelayMs?: number;
+  /** How long subscribe waits for the consumer to join its group and fetch (default 60 s). */
+  joinTimeoutMs?: number;
   /** Retries of a failed request or connection (exponential from 200 ms); services keep the default 8. */
   retries?: number;
   /** Codec per topic; defaults to the protobuf codecs of the Vigil topics. */
@@ -129,7 +131,7 @@ export class KafkaBus implements Bus {
   }
 
   async publish<T>(topic: Topic<T>, key: string, value: T, headers: Headers = {}): Promise<void> {
-    await this.connect([]);
+    await this.connect([topic]);
     await this.producer.send({
       topic: topic.name,
       acks: -1,
@@ -144,10 +146,11 @@ export class KafkaBus implements Bus {
     options: SubscribeOptions = {},
   ): Promise<Subscription> {
     await this.connect([topic]);
+    const groupIdFor = kafkaGroupId(group, topic.name);
     const consumer = this.kafka.consumer({
       // One Kafka group per (stage, topic): members of a Kafka group must share one
       // subscription, and a stage consumes each of its topics on its own consumer.
-      groupId: kafkaGroupId(group, topic.name),
+      groupId: groupIdFor,
       sessionTimeout: 10_000,
       heartbeatInterval: 1_000,
       rebalanceTimeout: 20_000,
@@ -161,6 +164,7 @@ export class KafkaBus implements Bus {
     });
     const codec = this.codecs(topic);
     const maxAttempts = options.maxAttempts ?? 3;
+    const consuming = this.firstFetch(consumer, groupIdFor);
     await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
@@ -199,6 +203,7 @@ export class KafkaBus implements Bus {
         ]);
       },
     });
+    await consuming;
     return {
       close: async () => {
         this.consumers.delete(consumer);
@@ -213,6 +218,43 @@ export class KafkaBus implements Bus {
     if (this.connected) {
       await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
     }
+  }
+
+  /**
+   * Resolves once the consumer joined its group and resolved its positions. `run()` returns
+   * before that: a `latest` group that is new would otherwise start after whatever was
+   * published in between (a StartStream command sent right after a service reported ready).
+   */
+  private firstFetch(consumer: Consumer, groupId: string): Promise<void> {
+    const timeoutMs = this.options.joinTimeoutMs ?? 60_000;
+    return new Promise<void>((resolve, reject) => {
+      let joined = false;
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        removers.forEach((remove) => remove());
+        if (error) reject(error);
+        else resolve();
+      };
+      const removers = [
+        consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+          joined = true;
+          // A member left without partitions (more members than partitions) never fetches.
+          if (Object.keys(payload.memberAssignment).length === 0) done();
+        }),
+        // FETCH follows the offset resolution of the first fetch after the join.
+        consumer.on(consumer.events.FETCH, () => joined && done()),
+        consumer.on(consumer.events.CRASH, ({ payload }) => done(payload.error)),
+      ];
+      const timer = setTimeout(
+        () =>
+          done(
+            new BusUnavailableError(
+              `consumer group ${groupId} did not join within ${timeoutMs} ms`,
+            ),
+          ),
+        timeoutMs,
+      );
+    });
   }
 
   private async handleWithRetries(

@@ -69,6 +69,19 @@ export function describeBusContract(
       expect([...seen.b].sort()).toEqual([...seen.a].sort());
     });
 
+    it('a "latest" subscription is consuming once subscribe resolves: nothing published after it is missed', async () => {
+      const topic = testTopic('latest');
+      const seen: number[] = [];
+      // Publishing once first creates the topic, so there is something to skip.
+      await bus.publish(topic, 'k', { n: 0 });
+      await bus.subscribe(topic, `${topic.name}.g`, async (m) => void seen.push(m.value.n), {
+        startFrom: 'latest',
+      });
+      await bus.publish(topic, 'k', { n: 1 });
+      await eventually(() => seen.includes(1), timeoutMs);
+      expect(seen).toEqual([1]);
+    });
+
     it('carries headers, and a handler can publish onward (read-process-write)', async () => {
       const input = testTopic('in');
       const output = testTopic('out');
