@@ -287,6 +287,9 @@ function intrusion(n: number) {
   const id = eventId(streamId, 'intrusion', atSec);
   const event: SecurityEvent = {
     id,
+    incidentId: id,
+    version: 1,
+    state: 'opened',
     streamId,
     rule: 'intrusion',
     title: 'Intrusion: glass break with a person in view',
@@ -294,6 +297,7 @@ function intrusion(n: number) {
     startSec: atSec - 0.2,
     endSec: atSec + 4.6,
     trigger: 'glass_break',
+    triggers: ['glass_break'],
     evidence: [
       { cls: 'glass_break', modality: 'audio', score: 0.87, atSec },
       {

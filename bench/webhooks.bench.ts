@@ -55,6 +55,9 @@ const SNAPSHOT: EvidenceRef = {
 function incident(n: number, run: string): SecurityEvent {
   return {
     id: `${run}-${String(n).padStart(8, '0')}`,
+    incidentId: `${run}-${String(n).padStart(8, '0')}`,
+    version: 1,
+    state: 'opened',
     streamId: `cam-${n % 8}`,
     rule: 'intrusion',
     title: 'Intrusion: glass break with a person in view',
@@ -62,6 +65,7 @@ function incident(n: number, run: string): SecurityEvent {
     startSec: n,
     endSec: n + 2,
     trigger: 'glass_break',
+    triggers: ['glass_break'],
     evidence: [
       { cls: 'glass_break', modality: 'audio', score: 0.91, atSec: n },
       { cls: 'person', modality: 'video', score: 0.8, atSec: n + 1, box: [10, 20, 110, 220] },

@@ -30,7 +30,12 @@ describe('vigil analyze on the composed clips (real ffmpeg, real models)', () =>
     expect(Math.abs(glass[0].startSec - 4.07)).toBeLessThan(0.5);
     expect(segments(clip, 'person').length).toBeGreaterThanOrEqual(1);
     const events = reports.get(clip)!.events;
-    expect(events.map((e) => e.rule)).toEqual(['intrusion']);
+    // One incident: opened, then closed when the clip ended.
+    expect(events.map((e) => [e.rule, e.state, e.version])).toEqual([
+      ['intrusion', 'opened', 1],
+      ['intrusion', 'closed', 2],
+    ]);
+    expect(events[1].incidentId).toBe(events[0].incidentId);
     expect(events[0]).toMatchObject({ severity: 'high', trigger: 'glass_break' });
     expect(Math.abs(events[0].startSec - 4.07)).toBeLessThan(0.5);
   });
@@ -53,7 +58,10 @@ describe('vigil analyze on the composed clips (real ffmpeg, real models)', () =>
   it('comp05: the smoke alarm in an empty room is an unattended alarm, and nobody is seen', () => {
     const clip = 'clips/comp05_emptyroom_smoke_alarm.mp4';
     const events = reports.get(clip)!.events;
-    expect(events.map((e) => e.rule)).toEqual(['unattended_alarm']);
+    expect(events.map((e) => [e.rule, e.state])).toEqual([
+      ['unattended_alarm', 'opened'],
+      ['unattended_alarm', 'closed'],
+    ]);
     const alarm = segments(clip, 'alarm');
     expect(alarm[0].startSec).toBeGreaterThan(1.5);
     expect(alarm[0].startSec).toBeLessThan(3);

@@ -24,7 +24,16 @@ const VIEWER = 'viewer-token-for-the-e2e-test';
 const MAX_MESSAGE = 2 * 1024 * 1024;
 
 interface EventRecord {
-  event: { id: string; streamId: string; rule: string; severity: string; trigger: string };
+  event: {
+    id: string;
+    incidentId: string;
+    version: number;
+    state: string;
+    streamId: string;
+    rule: string;
+    severity: string;
+    trigger: string;
+  };
   streamLabels: Record<string, string>;
   evidence: { name: string; contentType: string; bytes: number; sha256: string }[];
   occurredAtMs: number;
@@ -205,17 +214,32 @@ describe('vigil serve gRPC API', () => {
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(snapshot.sha256);
       expect(bytes.subarray(0, 3)).toEqual(Buffer.from([0xff, 0xd8, 0xff]));
 
-      const page = await unary<{ events: EventRecord[]; nextPageToken: string }>(
-        api.events,
-        'ListEvents',
-        { filter: { classes: ['glass_break'] } },
-        viewer(),
-      );
-      expect(page.events.map((e) => e.event.id)).toEqual([intrusion.event.id]);
+      // The history keeps every version: the intrusion closes when the clip ends.
+      let page: { events: EventRecord[]; nextPageToken: string } = {
+        events: [],
+        nextPageToken: '',
+      };
+      for (let i = 0; i < 400 && page.events.length < 2; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 50));
+        page = await unary(
+          api.events,
+          'ListEvents',
+          { filter: { classes: ['glass_break'] } },
+          viewer(),
+        );
+      }
+      expect(page.events.map((e) => [e.event.incidentId, e.event.version, e.event.state])).toEqual([
+        [intrusion.event.incidentId, 2, 'INCIDENT_STATE_CLOSED'],
+        [intrusion.event.incidentId, 1, 'INCIDENT_STATE_OPENED'],
+      ]);
+      expect(page.events[1]!.event.id).toBe(intrusion.event.id);
       expect(page.nextPageToken).toBe('');
     });
 
     it('resumes a subscription after the last seen id with exactly what was missed', async () => {
+      const [lastSeen] = (
+        await unary<{ events: EventRecord[] }>(api.events, 'ListEvents', { pageSize: 1 }, viewer())
+      ).events;
       // Nobody listens while comp05 runs.
       await unary(
         api.streams,
@@ -224,7 +248,7 @@ describe('vigil serve gRPC API', () => {
         operator(),
       );
       let missed: EventRecord[] = [];
-      for (let i = 0; i < 400 && missed.length === 0; i++) {
+      for (let i = 0; i < 400 && missed.length < 2; i++) {
         missed = (
           await unary<{ events: EventRecord[] }>(
             api.events,
@@ -233,15 +257,18 @@ describe('vigil serve gRPC API', () => {
             viewer(),
           )
         ).events;
-        if (missed.length === 0) await new Promise((r) => setTimeout(r, 50));
+        if (missed.length < 2) await new Promise((r) => setTimeout(r, 50));
       }
-      expect(missed.map((e) => e.event.rule)).toEqual(['unattended_alarm']);
+      expect(missed.map((e) => [e.event.rule, e.event.state])).toEqual([
+        ['unattended_alarm', 'INCIDENT_STATE_CLOSED'],
+        ['unattended_alarm', 'INCIDENT_STATE_OPENED'],
+      ]);
 
       const resumed = await collect(
-        subscribe({ afterEventId: intrusion.event.id }),
-        (items) => items.length >= 1,
+        subscribe({ afterEventId: lastSeen!.event.id }),
+        (items) => items.length >= 2,
       );
-      expect(resumed.map((r) => r.event.id)).toEqual([missed[0]!.event.id]);
+      expect(resumed.map((r) => r.event.id)).toEqual(missed.map((e) => e.event.id).reverse());
       // Resuming from the newest id delivers nothing old: the first item would be a new incident.
       const fromNewest = subscribe({ afterEventId: missed[0]!.event.id });
       const nothing = await Promise.race([
@@ -286,7 +313,7 @@ describe('vigil serve gRPC API', () => {
         object,
         {
           item: string;
-          incident?: { rule: string; trigger: string; streamId: string };
+          incident?: { rule: string; trigger: string; streamId: string; state: string };
           detections?: { modality: string; detections: { cls: string }[] };
           summary?: {
             incidents: number;
@@ -307,7 +334,10 @@ describe('vigil serve gRPC API', () => {
     call.end();
     const items = await replies;
     const incidents = items.filter((i) => i.item === 'incident').map((i) => i.incident!);
-    expect(incidents.map((i) => i.rule)).toEqual(['unattended_alarm']);
+    expect(incidents.map((i) => [i.rule, i.state])).toEqual([
+      ['unattended_alarm', 'INCIDENT_STATE_OPENED'],
+      ['unattended_alarm', 'INCIDENT_STATE_CLOSED'],
+    ]);
     expect(incidents[0]!.streamId).toBe('comp05_emptyroom_smoke_alarm');
     expect(
       items.some(

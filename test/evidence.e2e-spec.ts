@@ -119,6 +119,9 @@ function clipAudio(): Float32Array {
 
 const event: SecurityEvent = {
   id: '7d1c2a9e-4b3f-5a10-9c2d-3e4f5a6b7c8d',
+  incidentId: '7d1c2a9e-4b3f-5a10-9c2d-3e4f5a6b7c8d',
+  version: 1,
+  state: 'opened',
   streamId: 'cam-1',
   rule: 'intrusion',
   title: 'Intrusion: glass break with a person in view',
@@ -126,6 +129,7 @@ const event: SecurityEvent = {
   startSec: GLASS_SEC,
   endSec: GLASS_SEC,
   trigger: 'glass_break',
+  triggers: ['glass_break'],
   evidence: [
     { cls: 'glass_break', modality: 'audio', score: 0.91, atSec: GLASS_SEC },
     { cls: 'person', modality: 'video', score: 0.87, atSec: FRAME_SEC, box: PERSON },

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EventRepository, HistoryDatabase } from '@app/history';
+import { EVENT_MIGRATIONS, EventRepository, HistoryDatabase } from '@app/history';
 
 /**
  * The history file is shared by separate processes (fusion replicas, `vigil serve`, a CLI
@@ -19,8 +19,9 @@ const WRITER = `
 const { EventRepository, HistoryDatabase } = require(${JSON.stringify(join(ROOT, 'libs/history/src'))});
 const [path, writer, count] = process.argv.slice(2);
 const event = (id) => ({
-  id, streamId: 'cam-' + writer, rule: 'intrusion', title: 'Intrusion', severity: 'high',
-  startSec: 0, endSec: 1, trigger: 'glass_break',
+  id, incidentId: id, version: 1, state: 'opened',
+  streamId: 'cam-' + writer, rule: 'intrusion', title: 'Intrusion', severity: 'high',
+  startSec: 0, endSec: 1, trigger: 'glass_break', triggers: ['glass_break'],
   evidence: [{ cls: 'glass_break', modality: 'audio', score: 0.9, atSec: 0 }],
 });
 const db = new HistoryDatabase({ path, busyTimeoutMs: 20000 });
@@ -88,7 +89,9 @@ describe('history file shared by processes', () => {
     try {
       const repo = new EventRepository(db);
       expect(db.journalMode).toBe('wal');
-      expect(db.appliedMigrations().map((m) => m.name)).toEqual(['events/001-create']);
+      expect(db.appliedMigrations().map((m) => m.name)).toEqual(
+        EVENT_MIGRATIONS.map((m) => m.name),
+      );
       const own = WRITERS * (EVENTS / 10);
       expect(repo.count()).toBe(EVENTS + own);
 

@@ -183,8 +183,13 @@ describe('incidents recorded with their evidence (real pipeline, ffmpeg, models,
   it('comp01: stores exactly the intrusion, with its labels and three pieces of evidence', () => {
     const analysed = results.get('cam-comp01')!.events.map((e) => e.id);
     const stored = storedOf('cam-comp01');
-    expect(stored.map((s) => s.event.rule)).toEqual(['intrusion']);
+    // Its two versions: opened, then closed at the end of the clip (no evidence of its own).
+    expect(stored.map((s) => [s.event.rule, s.event.state])).toEqual([
+      ['intrusion', 'opened'],
+      ['intrusion', 'closed'],
+    ]);
     expect(stored.map((s) => s.event.id)).toEqual(analysed);
+    expect(stored[1].evidenceRefs).toEqual([]);
     const [intrusion] = stored;
     expect(intrusion.streamLabels).toEqual(LABELS);
     expect(intrusion.evidenceRefs.map((r) => [r.name, r.key, r.contentType])).toEqual([
@@ -197,11 +202,17 @@ describe('incidents recorded with their evidence (real pipeline, ffmpeg, models,
   it('tells the feed only once the evidence is in the store, and queues alerts inside the save', () => {
     const stored = [...storedOf('cam-comp01'), ...storedOf('cam-comp05')];
     expect(onFeed.map((f) => f.id)).toEqual(stored.map((s) => s.event.id));
-    for (const published of onFeed) {
+    const closing = new Set(
+      stored.filter((s) => s.event.state === 'closed').map((s) => s.event.id),
+    );
+    for (const published of onFeed.filter((f) => !closing.has(f.id))) {
       expect(published.refs).toHaveLength(3);
       expect(published.inStore).toEqual([true, true, true]);
     }
-    expect(queuedInTransaction).toEqual(stored.map(() => true));
+    // Alerts for the openings only, each queued inside its save.
+    expect(queuedInTransaction).toEqual(
+      stored.filter((s) => !closing.has(s.event.id)).map(() => true),
+    );
     // Every event found its frame, window and sound in the tap, and every artifact was stored.
     expect(warnings).toEqual([]);
   });
@@ -250,7 +261,10 @@ describe('incidents recorded with their evidence (real pipeline, ffmpeg, models,
 
   it('comp05: the unattended alarm, with a plain snapshot (nobody to box) and its marker near 2.1 s', async () => {
     const stored = storedOf('cam-comp05');
-    expect(stored.map((s) => s.event.rule)).toEqual(['unattended_alarm']);
+    expect(stored.map((s) => [s.event.rule, s.event.state])).toEqual([
+      ['unattended_alarm', 'opened'],
+      ['unattended_alarm', 'closed'],
+    ]);
     const [alarm] = stored;
     expect(alarm.evidenceRefs.map((r) => r.name)).toEqual([
       'snapshot.jpg',

@@ -3,8 +3,12 @@ import type { StoredEvent } from '@app/history';
 
 /** A fused incident as fusion makes them; `n` keeps ids distinct and deterministic. */
 export function makeIncident(n: number, overrides: Partial<SecurityEvent> = {}): SecurityEvent {
+  const id = `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
   return {
-    id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+    id,
+    incidentId: id,
+    version: 1,
+    state: 'opened',
     streamId: 'cam-1',
     rule: 'intrusion',
     title: 'Intrusion: glass break with a person in view',
@@ -12,6 +16,7 @@ export function makeIncident(n: number, overrides: Partial<SecurityEvent> = {}):
     startSec: n,
     endSec: n + 2,
     trigger: 'glass_break',
+    triggers: ['glass_break'],
     evidence: [
       { cls: 'glass_break', modality: 'audio', score: 0.91, atSec: n },
       { cls: 'person', modality: 'video', score: 0.8, atSec: n + 1, box: [10, 20, 110, 220] },

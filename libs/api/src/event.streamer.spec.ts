@@ -12,6 +12,9 @@ import { LiveCalls } from './live-calls.registry';
 function stored(seq: number): StoredEvent {
   const event: SecurityEvent = {
     id: `e${seq}`,
+    incidentId: `e${seq}`,
+    version: 1,
+    state: 'opened',
     streamId: 'cam-1',
     rule: 'gunshot',
     title: 'Gunshot',
@@ -19,6 +22,7 @@ function stored(seq: number): StoredEvent {
     startSec: seq,
     endSec: seq + 0.5,
     trigger: 'gunshot',
+    triggers: ['gunshot'],
     evidence: [{ cls: 'gunshot', modality: 'audio', score: 0.9, atSec: seq }],
   };
   return { seq, event, occurredAt: 1000 + seq, storedAt: 1000 + seq, evidenceRefs: [] };

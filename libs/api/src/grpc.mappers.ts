@@ -54,6 +54,10 @@ export function grpcEvent(event: SecurityEvent) {
     endSec: event.endSec,
     trigger: event.trigger,
     evidence: event.evidence.map(grpcEvidence),
+    incidentId: event.incidentId,
+    version: event.version,
+    state: enumName('INCIDENT_STATE', event.state),
+    triggers: event.triggers,
   };
 }
 

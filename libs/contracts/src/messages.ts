@@ -96,17 +96,35 @@ export interface EventEvidence {
 }
 
 /** An incident an operator may act on. `id` is deterministic: same input, same id. */
+export const INCIDENT_STATES = ['opened', 'updated', 'escalated', 'closed'] as const;
+export type IncidentState = (typeof INCIDENT_STATES)[number];
+
+/** One version of an incident (see events.proto for the lifecycle). */
 export interface SecurityEvent {
+  /** This version's id. */
   id: string;
+  incidentId: string;
+  /** 1 when opened, +1 per change. */
+  version: number;
+  state: IncidentState;
   streamId: string;
+  /** The incident's current (highest-ranked) rule. */
   rule: string;
   title: string;
   severity: Severity;
   startSec: number;
   endSec: number;
-  /** The class that triggered the rule, and for cross-modal rules the one that confirmed it. */
+  /** The class whose firing made this version; a closing version keeps the previous one. */
   trigger: AudioClass | VideoClass;
+  /** Every class that triggered the incident, in order of first firing. */
+  triggers: (AudioClass | VideoClass)[];
+  /** This version's trigger (and its confirmation) first, then earlier ones. */
   evidence: EventEvidence[];
+}
+
+/** Operators hear of an incident when it opens and when it escalates, never on updates or closing. */
+export function isNotification(event: Pick<SecurityEvent, 'state'>): boolean {
+  return event.state === 'opened' || event.state === 'escalated';
 }
 
 export type StreamState = 'started' | 'reconnecting' | 'ended' | 'failed';

@@ -65,6 +65,9 @@ describe('protobuf codecs', () => {
   };
   const event: SecurityEvent = {
     id: '0ccaf532-5309-5c58-ba9f-4800605d7069',
+    incidentId: '0ccaf532-5309-5c58-ba9f-4800605d7069',
+    version: 1,
+    state: 'opened',
     streamId: 'cam-1',
     rule: 'intrusion',
     title: 'Intrusion: glass break with a person in view',
@@ -72,6 +75,7 @@ describe('protobuf codecs', () => {
     startSec: 4.08,
     endSec: 4.5,
     trigger: 'glass_break',
+    triggers: ['glass_break'],
     evidence: [
       { cls: 'glass_break', modality: 'audio', score: 0.5, atSec: 4.08 },
       { cls: 'person', modality: 'video', score: 0.875, atSec: 2, box: [1, 2, 3, 4] },

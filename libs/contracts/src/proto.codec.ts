@@ -6,6 +6,7 @@ import type {
   Detection,
   DetectionSet,
   EventEvidence,
+  IncidentState,
   SecurityEvent,
   StreamCommand,
   StreamStatus,
@@ -238,6 +239,7 @@ export const securityEventCodec = codec<SecurityEvent>(
   (v) => ({
     ...v,
     severity: enumValue('SEVERITY', v.severity),
+    state: enumValue('INCIDENT_STATE', v.state),
     evidence: v.evidence.map((e) => ({
       ...e,
       modality: enumValue('MODALITY', e.modality),
@@ -253,6 +255,16 @@ export const securityEventCodec = codec<SecurityEvent>(
     startSec: p.startSec as number,
     endSec: p.endSec as number,
     trigger: p.trigger as AudioClass | VideoClass,
+    // Events from before incidents had a lifecycle read as single-version opened incidents.
+    incidentId: (p.incidentId as string) || (p.id as string),
+    version: (p.version as number) || 1,
+    state:
+      p.state === 'INCIDENT_STATE_UNSPECIFIED' || p.state === undefined
+        ? 'opened'
+        : enumName<IncidentState>('INCIDENT_STATE', p.state),
+    triggers: ((p.triggers as string[] | undefined)?.length ? p.triggers : [p.trigger]) as (
+      AudioClass | VideoClass
+    )[],
     evidence: (p.evidence as Plain[]).map(evidenceFromProto),
   }),
 );

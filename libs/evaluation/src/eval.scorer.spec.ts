@@ -27,8 +27,19 @@ function seg(
 function incident(
   trigger: ObservedIncident['trigger'],
   severity: ObservedIncident['severity'],
+  version: Partial<ObservedIncident> = {},
 ): ObservedIncident {
-  return { id: `${trigger}-${severity}`, rule: trigger, trigger, severity, startSec: 1 };
+  return {
+    id: `${trigger}-${severity}`,
+    incidentId: `${trigger}-${severity}`,
+    state: 'opened',
+    rule: trigger,
+    trigger,
+    triggers: [trigger],
+    severity,
+    startSec: 1,
+    ...version,
+  };
 }
 
 function outcome(
@@ -141,6 +152,55 @@ describe('scoreItems', () => {
       ],
     );
     expect(report.totals).toMatchObject({ expectedAlerts: 1, raisedAlerts: 1, falseAlerts: 2 });
+  });
+
+  it('counts what reached an operator: openings and escalations, with every trigger the incident gathered', () => {
+    const scream = item('scream.ogg', ['scream', 'person']);
+    const opened = incident('glass_break', 'high', { incidentId: 'i1', rule: 'intrusion' });
+    const report = scoreItems(
+      [
+        // A weak glass break opened the intrusion; the real scream joined it as an update.
+        outcome(
+          scream,
+          [],
+          [
+            opened,
+            {
+              ...opened,
+              id: 'i1v2',
+              state: 'updated',
+              trigger: 'scream',
+              triggers: ['glass_break', 'scream'],
+            },
+            {
+              ...opened,
+              id: 'i1v3',
+              state: 'closed',
+              trigger: 'scream',
+              triggers: ['glass_break', 'scream'],
+            },
+          ],
+        ),
+        // A dog barking opened a low incident that a gunshot escalated.
+        outcome(
+          barks,
+          [],
+          [
+            incident('dog_bark', 'low', { incidentId: 'i2' }),
+            incident('gunshot', 'critical', {
+              incidentId: 'i2',
+              state: 'escalated',
+              triggers: ['dog_bark', 'gunshot'],
+            }),
+          ],
+        ),
+      ],
+      { alertClasses },
+    );
+    expect(report.items.map((i) => [i.raisedAlert, i.falseAlerts.map((a) => a.trigger)])).toEqual([
+      [true, ['glass_break']],
+      [true, ['gunshot']],
+    ]);
   });
 
   it('lets the labels state whether an alert is expected', () => {

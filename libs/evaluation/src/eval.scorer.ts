@@ -1,9 +1,11 @@
 import {
   type CanonicalClass,
+  type IncidentState,
   type Severity,
   AUDIO_CLASSES,
   VIDEO_CLASSES,
   isAudioClass,
+  isNotification,
   severityRank,
 } from '@app/contracts';
 import type { EvalItem, LabelledEvent } from './eval-labels';
@@ -16,11 +18,16 @@ export interface ObservedSegment {
   maxScore: number;
 }
 
-/** An incident the pipeline decided on the item. */
+/** A version of an incident the pipeline decided on the item. */
 export interface ObservedIncident {
   id: string;
+  incidentId: string;
+  state: IncidentState;
   rule: string;
+  /** The class whose firing made this version. */
   trigger: CanonicalClass;
+  /** Every class that triggered the incident so far. */
+  triggers: CanonicalClass[];
   severity: Severity;
   startSec: number;
 }
@@ -167,7 +174,11 @@ function scoreOne(outcome: ItemOutcome, rules: ScoringRules, tolerance: number):
     detections.set(segment.cls, entry);
   }
 
-  const alerts = incidents.filter((i) => severityRank(i.severity) >= ALERT_SEVERITY);
+  // An alert is what reaches an operator: an incident opening or escalating at medium or above.
+  const alerts = incidents.filter(
+    (i) => isNotification(i) && severityRank(i.severity) >= ALERT_SEVERITY,
+  );
+  const alerted = new Set(alerts.map((i) => i.incidentId));
   const labelled = new Set(item.classes);
   const events = [...perClass.values()].reduce((n, c) => n + c.events, 0);
   return {
@@ -182,7 +193,10 @@ function scoreOne(outcome: ItemOutcome, rules: ScoringRules, tolerance: number):
       missed,
       falseDetections: segments.filter((s) => !matched.has(s)),
       expectedAlert: item.expectAlert ?? item.classes.some((c) => rules.alertClasses.has(c)),
-      raisedAlert: alerts.some((i) => labelled.has(i.trigger)),
+      // A labelled class that joined an incident already alerted on was reported with it.
+      raisedAlert: incidents.some(
+        (i) => alerted.has(i.incidentId) && i.triggers.some((cls) => labelled.has(cls)),
+      ),
       falseAlerts: alerts.filter((i) => !labelled.has(i.trigger)),
       ...(outcome.error ? { error: outcome.error } : {}),
     },

@@ -7,6 +7,9 @@ import type { SpectrogramRenderer, SpectrogramSource } from './spectrogram.rende
 
 const event: SecurityEvent = {
   id: 'evt-1',
+  incidentId: 'evt-1',
+  version: 1,
+  state: 'opened',
   streamId: 'cam-1',
   rule: 'intrusion',
   title: 'Intrusion: glass break with a person in view',
@@ -14,6 +17,7 @@ const event: SecurityEvent = {
   startSec: 4.08,
   endSec: 4.5,
   trigger: 'glass_break',
+  triggers: ['glass_break'],
   evidence: [
     { cls: 'person', modality: 'video', score: 0.8, atSec: 0.6, box: [1, 2, 3, 4] },
     { cls: 'glass_break', modality: 'audio', score: 0.86, atSec: 4.07 },

@@ -9,6 +9,11 @@ export function eventId(streamId: string, ruleId: string, triggerSec: number): s
   return uuidOf(`${streamId}\u0000${ruleId}\u0000${Math.round(triggerSec * 100)}`);
 }
 
+/** One version of an incident: its own idempotency key, derived from the incident's. */
+export function versionId(incidentId: string, version: number): string {
+  return uuidOf(`${incidentId}\u0000v${version}`);
+}
+
 /**
  * A live stream's clock starts at 0 on every start, so its ids are scoped to the run: a
  * restarted camera's new incident must not pass for a replay of an old one. A crash replay

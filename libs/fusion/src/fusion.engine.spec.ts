@@ -1,4 +1,4 @@
-import type { CanonicalClass, DetectionSet, Modality } from '@app/contracts';
+import type { CanonicalClass, DetectionSet, Modality, SecurityEvent } from '@app/contracts';
 import { FusionEngine } from './fusion.engine';
 import { defaultRuleSet } from './rules.loader';
 
@@ -59,6 +59,10 @@ function run(
   return events;
 }
 
+/** The versions that told an operator something: openings and escalations. */
+const notified = (events: SecurityEvent[]) =>
+  events.filter((e) => e.state === 'opened' || e.state === 'escalated');
+
 describe('FusionEngine with the shipped rules', () => {
   it('turns a glass break with a person in view into one intrusion, not a second glass-break alert', () => {
     const engine = new FusionEngine(defaultRuleSet());
@@ -68,14 +72,25 @@ describe('FusionEngine with the shipped rules', () => {
       (t) => (t >= 4 && t <= 4.75 ? 'glass_break' : undefined),
       () => 'person',
     );
-    expect(events).toHaveLength(1);
+    expect(events.map((e) => [e.state, e.version])).toEqual([
+      ['opened', 1],
+      ['closed', 2],
+    ]);
     expect(events[0]).toMatchObject({
       rule: 'intrusion',
       severity: 'high',
       trigger: 'glass_break',
+      triggers: ['glass_break'],
       startSec: 4,
     });
     expect(events[0].evidence.map((e) => e.cls)).toEqual(['glass_break', 'person']);
+    // Closed at the end of the stream, with the span the glass was heard over.
+    expect(events[1]).toMatchObject({
+      incidentId: events[0].incidentId,
+      startSec: 4,
+      endSec: 5.25,
+    });
+    expect(events[1].id).not.toBe(events[0].id);
     expect(engine.isOpen(STREAM)).toBe(false);
   });
 
@@ -96,7 +111,7 @@ describe('FusionEngine with the shipped rules', () => {
       (t) => (t > 2 && t < 7.5 ? 'alarm' : undefined),
       () => undefined,
     );
-    expect(empty.map((e) => e.rule)).toEqual(['unattended_alarm']);
+    expect(notified(empty).map((e) => e.rule)).toEqual(['unattended_alarm']);
 
     const attended = run(
       new FusionEngine(defaultRuleSet()),
@@ -104,7 +119,7 @@ describe('FusionEngine with the shipped rules', () => {
       (t) => (t > 2 && t < 7.5 ? 'alarm' : undefined),
       () => 'person',
     );
-    expect(attended.map((e) => e.rule)).toEqual(['alarm']);
+    expect(notified(attended).map((e) => e.rule)).toEqual(['alarm']);
 
     const audioOnly = new FusionEngine(defaultRuleSet());
     const events = [
@@ -112,7 +127,7 @@ describe('FusionEngine with the shipped rules', () => {
       ...audioOnly.ingest(final('video')), // a stream without video: nobody can be said to be absent
       ...audioOnly.ingest(final('audio')),
     ];
-    expect(events.map((e) => e.rule)).toEqual(['alarm']);
+    expect(notified(events).map((e) => e.rule)).toEqual(['alarm']);
   });
 
   it('does not let a single-frame blip confirm a person', () => {
@@ -122,31 +137,63 @@ describe('FusionEngine with the shipped rules', () => {
       (t) => (t === 4 ? 'glass_break' : undefined),
       (t) => (Math.abs(t - 6) < 0.1 ? 'person' : undefined),
     );
-    expect(events.map((e) => e.rule)).toEqual(['glass_break']);
+    expect(notified(events).map((e) => e.rule)).toEqual(['glass_break']);
   });
 
-  it('alerts once per cooldown, and again for a new incident after it', () => {
+  it('keeps one incident while shots go on, closes it after the quiet period, then opens a new one', () => {
     const engine = new FusionEngine(defaultRuleSet());
     const shots = [2, 5, 9, 30];
     const events = shots.flatMap((t) => [
       ...engine.ingest(audio(t, 'gunshot')),
       ...engine.ingest(audio(t + 1)),
     ]);
-    expect(events.map((e) => e.startSec)).toEqual([2, 30]);
+    // gunshot's quietSec is 10: nothing between 9.5 and 30, so the first incident closed at 19.5.
+    expect(events.map((e) => [e.state, e.startSec, e.endSec])).toEqual([
+      ['opened', 2, 2.5],
+      ['closed', 2, 9.5],
+      ['opened', 30, 30.5],
+    ]);
     expect(events[0].severity).toBe('critical');
+    expect(events[2].incidentId).not.toBe(events[0].incidentId);
   });
 
-  it('never lets the cooldown of one trigger class swallow another class firing the same rule', () => {
-    // A weak glass break at 1 s fires intrusion; the scream at 5 s is a second alert, not muted.
+  it('escalates one incident when a higher-ranked rule fires, naming both triggers', () => {
+    // A scream with nobody in view opens a medium incident; a glass break once a person is in
+    // view makes it an intrusion at high severity: one incident, told twice.
+    const events = run(
+      new FusionEngine(defaultRuleSet()),
+      12,
+      (t) => (t === 1 ? 'scream' : t === 8 ? 'glass_break' : undefined),
+      (t) => (t >= 6.5 ? 'person' : undefined),
+    );
+    expect(events.map((e) => [e.state, e.rule, e.severity, e.trigger, e.version])).toEqual([
+      ['opened', 'scream', 'medium', 'scream', 1],
+      ['escalated', 'intrusion', 'high', 'glass_break', 2],
+      ['closed', 'intrusion', 'high', 'glass_break', 3],
+    ]);
+    expect(new Set(events.map((e) => e.incidentId)).size).toBe(1);
+    expect(events[1]).toMatchObject({
+      title: 'Intrusion: glass break with a person in view',
+      triggers: ['scream', 'glass_break'],
+      startSec: 1,
+    });
+    // The version's own trigger and its confirmation come first, then the earlier evidence.
+    expect(events[1].evidence.map((e) => e.cls)).toEqual(['glass_break', 'person', 'scream']);
+  });
+
+  it('never lets one trigger swallow another: a new class joins the open incident', () => {
+    // A weak glass break at 1 s opens an intrusion; the scream at 5 s joins it, listed as a
+    // trigger; the glass again at 8 s is the same incident going on.
     const events = run(
       new FusionEngine(defaultRuleSet()),
       12,
       (t) => (t === 1 ? 'glass_break' : t === 5 ? 'scream' : t === 8 ? 'glass_break' : undefined),
       () => 'person',
     );
-    expect(events.map((e) => [e.rule, e.trigger, e.startSec])).toEqual([
-      ['intrusion', 'glass_break', 1],
-      ['intrusion', 'scream', 5],
+    expect(events.map((e) => [e.state, e.rule, e.trigger, e.triggers])).toEqual([
+      ['opened', 'intrusion', 'glass_break', ['glass_break']],
+      ['updated', 'intrusion', 'scream', ['glass_break', 'scream']],
+      ['closed', 'intrusion', 'scream', ['glass_break', 'scream']],
     ]);
   });
 
@@ -157,8 +204,9 @@ describe('FusionEngine with the shipped rules', () => {
       (t) => (t >= 1 && t <= 15 ? 'siren' : undefined),
       () => undefined,
     );
-    expect(events).toHaveLength(1);
+    expect(events.map((e) => e.state)).toEqual(['opened', 'closed']);
     expect(events[0]).toMatchObject({ rule: 'siren', severity: 'medium', startSec: 1 });
+    expect(events[1]).toMatchObject({ startSec: 1, endSec: 15.5 });
   });
 
   it('gives the same events the same ids on a replay', () => {
@@ -186,7 +234,7 @@ describe('FusionEngine with the shipped rules', () => {
     expect(early.flat()).toEqual([]);
     const late = [];
     for (let t = 0.2; t <= 7.2; t += 0.2) late.push(...engine.ingest(frame(t)));
-    expect(late.map((e) => e.rule)).toEqual(['glass_break']);
+    expect(notified(late).map((e) => e.rule)).toEqual(['glass_break']);
   });
 
   it('bounds what it holds when a modality stops arriving altogether', () => {
@@ -195,9 +243,10 @@ describe('FusionEngine with the shipped rules', () => {
     const events = [];
     for (const t of [10, 20, 30, 40, 50])
       events.push(...engine.ingest(audio(t, 'gunshot')), ...engine.ingest(audio(t, 'scream')));
-    // Gunshots need no camera; screams wait for it, and the oldest are forced out past 3.
-    expect(events.filter((e) => e.rule === 'scream').length).toBeGreaterThanOrEqual(1);
-    expect(events.filter((e) => e.rule === 'gunshot')).toHaveLength(5);
+    // Screams wait for the camera, the gunshots behind them too (time order); past 3 held, the
+    // oldest are forced out, so both get decided without any video.
+    expect(events[0]).toMatchObject({ state: 'opened', rule: 'gunshot', startSec: 10 });
+    expect(events.some((e) => e.triggers.includes('scream'))).toBe(true);
   });
 
   it('decides the same whatever the interleaving of audio and video', () => {
@@ -217,8 +266,10 @@ describe('FusionEngine with the shipped rules', () => {
       const engine = new FusionEngine(defaultRuleSet());
       return sets
         .flatMap((s) => engine.ingest(s))
-        .map((e) => `${e.rule}@${e.startSec}:${e.id}`)
-        .sort();
+        .map(
+          (e) =>
+            `${e.incidentId}/${e.version} ${e.state} ${e.rule}@${e.startSec}-${e.endSec}:${e.id}`,
+        );
     });
     expect(results[1]).toEqual(results[0]);
     expect(results[2]).toEqual(results[0]);

@@ -7,7 +7,7 @@ import type {
   SecurityEvent,
 } from '@app/contracts';
 import { isVideoClass } from '@app/contracts';
-import { eventId } from './event-id';
+import { IncidentTracker, round } from './incident.tracker';
 import type { Condition, Rule, RuleSet } from './rules.schema';
 
 export interface FusionEngineOptions {
@@ -22,6 +22,7 @@ export interface FusionEngineOptions {
 
 interface Sighting {
   atSec: number;
+  endSec: number;
   detection: Detection;
 }
 
@@ -34,14 +35,21 @@ interface Trigger {
 
 interface StreamState {
   covered: Record<Modality, number>;
+  /**
+   * The latest set's moment per modality. Sets arrive in time order but overlap, so only this
+   * (not `covered`, their end) says that every detection at or before it is in.
+   */
+  reached: Record<Modality, number>;
   ended: Record<Modality, boolean>;
   seen: Record<Modality, boolean>;
   sightings: Map<CanonicalClass, Sighting[]>;
   /** End of the current episode per class: detections closer than episodeGapSec extend it. */
   episodeEnd: Map<CanonicalClass, number>;
+  /** Triggers not decided yet, in time order. */
   pending: Trigger[];
-  /** When each (rule, trigger class) last fired: its cooldown. */
-  lastFired: Map<string, number>;
+  incident: IncidentTracker;
+  /** Media time up to which the open incident has seen its classes' activity. */
+  walkedToSec: number;
 }
 
 type Verdict = 'holds' | 'fails' | 'undecided';
@@ -54,10 +62,18 @@ type Verdict = 'holds' | 'fails' | 'undecided';
  * first detection is a trigger. For a trigger, rules are tried in file order and the first
  * whose conditions hold fires. A condition on another modality may have to wait until that
  * modality's coverage reaches trigger + withinSec: that is the deliberate fusion wait.
+ *
+ * Firings feed the stream's incident (IncidentTracker): opened, updated, escalated, closed.
+ * Triggers are decided strictly in media-time order, and an incident closes only once no
+ * earlier trigger is undecided, so its versions come out the same however the two modalities'
+ * detections interleave (one process, or several services on Kafka). The price: a trigger waits
+ * behind an earlier one that waits for the camera, at most that rule's `withinSec`.
  */
 export class FusionEngine {
   private readonly streams = new Map<string, StreamState>();
   private readonly triggerClasses: Set<CanonicalClass>;
+  /** Modalities triggers come from: time order needs each of them to have got there. */
+  private readonly triggerModalities: Modality[];
   private readonly widestSec: number;
   private readonly maxPending: number;
   private readonly historySec: number;
@@ -67,15 +83,18 @@ export class FusionEngine {
     options: FusionEngineOptions = {},
   ) {
     this.triggerClasses = new Set(ruleSet.rules.flatMap((rule) => rule.when));
+    this.triggerModalities = [...new Set([...this.triggerClasses].map(modalityOf))];
     this.widestSec = Math.max(
       0,
       ...ruleSet.rules.map((r) => (r.with ?? r.without)?.withinSec ?? 0),
     );
     this.maxPending = options.maxPending ?? 256;
-    this.historySec = options.historySec ?? Math.max(60, 4 * this.widestSec);
+    this.historySec =
+      options.historySec ??
+      Math.max(60, 4 * this.widestSec, ...ruleSet.rules.map((r) => r.quietSec));
   }
 
-  /** Feeds one detection set; returns the events decided because of it. */
+  /** Feeds one detection set; returns the incident versions decided because of it. */
   ingest(set: DetectionSet): SecurityEvent[] {
     const state = this.stateOf(set.streamId);
     const modality = set.modality;
@@ -84,9 +103,10 @@ export class FusionEngine {
     } else {
       state.seen[modality] = true;
       state.covered[modality] = Math.max(state.covered[modality], set.endSec);
+      state.reached[modality] = Math.max(state.reached[modality], set.atSec);
       for (const detection of set.detections) this.record(state, set, detection);
     }
-    const events = this.decide(set.streamId, state);
+    const events = this.decide(state);
     if (state.ended.audio && state.ended.video) this.streams.delete(set.streamId);
     this.prune(state);
     return events;
@@ -98,7 +118,7 @@ export class FusionEngine {
   }
 
   private record(state: StreamState, set: DetectionSet, detection: Detection): void {
-    const sighting = { atSec: set.atSec, detection };
+    const sighting = { atSec: set.atSec, endSec: set.endSec, detection };
     const list = state.sightings.get(detection.cls) ?? [];
     list.push(sighting);
     state.sightings.set(detection.cls, list);
@@ -116,51 +136,64 @@ export class FusionEngine {
   }
 
   /**
-   * Triggers are decided in time order among those that could fire the same rule: a trigger
-   * waits behind an undecided earlier one it shares a rule with, so cooldowns, and so the
-   * events, come out the same however the two modalities' detections interleave (one process,
-   * or several services on Kafka). Unrelated triggers (a gunshot behind a scream waiting for
-   * the camera) are not held up.
+   * Decides pending triggers in time order, stopping at the first that must still wait, then
+   * lets the incident see the activity up to what is certain: nothing undecided before it, and
+   * every trigger modality covered.
    */
-  private decide(streamId: string, state: StreamState): SecurityEvent[] {
+  private decide(state: StreamState): SecurityEvent[] {
     const events: SecurityEvent[] = [];
-    const waiting: Trigger[] = [];
-    const blocked = new Set<string>();
     state.pending.sort((a, b) => a.atSec - b.atSec);
     const overflow = state.pending.length - this.maxPending;
+    let decided = 0;
     for (const [index, trigger] of state.pending.entries()) {
-      const candidates = this.ruleSet.rules.filter((r) => r.when.includes(trigger.cls));
-      const outcome = candidates.some((r) => blocked.has(r.id))
-        ? 'undecided'
-        : this.firstMatch(state, trigger, index < overflow);
-      if (outcome === 'undecided') {
-        waiting.push(trigger);
-        candidates.forEach((r) => blocked.add(r.id));
-        continue;
-      }
+      const forced = index < overflow;
+      if (!forced && this.frontier(state) < trigger.atSec) break;
+      const outcome = this.firstMatch(state, trigger, forced);
+      if (outcome === 'undecided') break;
+      decided++;
+      events.push(...this.walk(state, trigger.atSec));
       if (!outcome) continue;
       const { rule, confirmation } = outcome;
-      // The cooldown is per rule and trigger class: the same glass breaking again is the same
-      // incident, but a scream after a (weak) glass break is news the operator must get.
-      const cooldownKey = `${rule.id}\u0000${trigger.cls}`;
-      const last = state.lastFired.get(cooldownKey);
-      if (last !== undefined && trigger.atSec - last < rule.cooldownSec) {
-        continue; // Same incident still going on: the operator was told already.
-      }
-      state.lastFired.set(cooldownKey, trigger.atSec);
-      events.push({
-        id: eventId(streamId, rule.id, trigger.atSec),
-        streamId,
-        rule: rule.id,
-        title: rule.title.replace('{trigger}', trigger.cls.replace('_', ' ')),
-        severity: rule.severity,
-        startSec: round(trigger.atSec),
-        endSec: round(trigger.endSec),
-        trigger: trigger.cls,
-        evidence: confirmation ? [trigger.evidence, confirmation] : [trigger.evidence],
-      });
+      events.push(
+        ...state.incident.fire({
+          rule,
+          ruleIndex: this.ruleSet.rules.indexOf(rule),
+          cls: trigger.cls,
+          atSec: trigger.atSec,
+          endSec: trigger.endSec,
+          evidence: confirmation ? [trigger.evidence, confirmation] : [trigger.evidence],
+        }),
+      );
     }
-    state.pending = waiting;
+    state.pending.splice(0, decided);
+    const certain = Math.min(this.frontier(state), state.pending[0]?.atSec ?? Infinity);
+    events.push(...this.walk(state, certain));
+    return events;
+  }
+
+  /** Media time up to which every trigger modality's detections are in (Infinity once they all ended). */
+  private frontier(state: StreamState): number {
+    return Math.min(
+      ...this.triggerModalities.map((m) => (state.ended[m] ? Infinity : state.reached[m])),
+    );
+  }
+
+  /**
+   * Feeds the open incident its classes' detections in (walkedToSec, toSec], in time order, and
+   * closes it if it went quiet before toSec.
+   */
+  private walk(state: StreamState, toSec: number): SecurityEvent[] {
+    if (toSec <= state.walkedToSec) return [];
+    const from = state.walkedToSec;
+    state.walkedToSec = toSec;
+    const events: SecurityEvent[] = [];
+    const activity = state.incident
+      .classes()
+      .flatMap((cls) => state.sightings.get(cls) ?? [])
+      .filter((s) => s.atSec > from && s.atSec <= toSec)
+      .sort((a, b) => a.atSec - b.atSec);
+    for (const sighting of activity) events.push(...state.incident.touch(sighting));
+    events.push(...state.incident.closeIfQuietAt(toSec));
     return events;
   }
 
@@ -223,6 +256,8 @@ export class FusionEngine {
     const horizon = Math.min(
       Math.max(state.covered.audio, state.covered.video) - this.historySec,
       oldestNeeded,
+      // The open incident has yet to see its activity after this.
+      state.walkedToSec,
     );
     for (const [cls, list] of state.sightings) {
       const kept = list.filter((s) => s.atSec >= horizon);
@@ -236,12 +271,14 @@ export class FusionEngine {
     if (!state) {
       state = {
         covered: { audio: 0, video: 0 },
+        reached: { audio: -Infinity, video: -Infinity },
         ended: { audio: false, video: false },
         seen: { audio: false, video: false },
         sightings: new Map(),
         episodeEnd: new Map(),
         pending: [],
-        lastFired: new Map(),
+        incident: new IncidentTracker(streamId),
+        walkedToSec: 0,
       };
       this.streams.set(streamId, state);
     }
@@ -262,7 +299,6 @@ function evidenceOf(sighting: Sighting): EventEvidence {
   };
 }
 
-function round(value: number, digits = 2): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
+function modalityOf(cls: CanonicalClass): Modality {
+  return isVideoClass(cls) ? 'video' : 'audio';
 }

@@ -24,8 +24,11 @@ export interface Rule {
   with?: Condition;
   without?: Condition;
   severity: Severity;
-  /** A rule does not fire again on a stream for this long after it fired. */
-  cooldownSec: number;
+  /**
+   * An incident whose current rule this is closes once its classes were not detected for this
+   * long. (Rule files from before incidents had a lifecycle call it `cooldownSec`.)
+   */
+  quietSec: number;
 }
 
 export interface RuleSet {
@@ -93,8 +96,16 @@ function parseRule(raw: unknown, path: string): Rule {
     without:
       rule.without === undefined ? undefined : parseCondition(rule.without, `${path}.without`),
     severity: rule.severity as Severity,
-    cooldownSec: nonNegative(rule.cooldownSec ?? 30, `${path}.cooldownSec`),
+    quietSec: quietSec(rule, path),
   };
+}
+
+function quietSec(rule: Record<string, unknown>, path: string): number {
+  if (rule.quietSec !== undefined && rule.cooldownSec !== undefined) {
+    throw new RuleSetError(path, 'use "quietSec"; "cooldownSec" is its old name, not both');
+  }
+  if (rule.cooldownSec !== undefined) return nonNegative(rule.cooldownSec, `${path}.cooldownSec`);
+  return nonNegative(rule.quietSec ?? 30, `${path}.quietSec`);
 }
 
 function parseCondition(raw: unknown, path: string): Condition {

@@ -20,25 +20,35 @@ describe('matchesEventFilter', () => {
     const next = random(7);
     const pick = <T>(list: readonly T[]) => list[Math.floor(next() * list.length)]!;
     const classes: CanonicalClass[] = [...AUDIO_CLASSES, ...VIDEO_CLASSES];
-    const events: SecurityEvent[] = Array.from({ length: 120 }, (_, i) => ({
-      id: `e${i}`,
-      streamId: pick(['cam-1', 'cam-2', 'cam-3']),
-      rule: 'r',
-      title: 't',
-      severity: pick(SEVERITIES),
-      startSec: i,
-      endSec: i + 1,
-      trigger: pick(AUDIO_CLASSES),
-      evidence: Array.from({ length: Math.floor(next() * 3) }, () => {
-        const cls = pick(classes);
-        return {
-          cls,
-          modality: VIDEO_CLASSES.includes(cls as never) ? ('video' as const) : ('audio' as const),
-          score: 0.5,
-          atSec: i,
-        };
-      }),
-    }));
+    const events: SecurityEvent[] = Array.from({ length: 120 }, (_, i) => {
+      const trigger = pick(AUDIO_CLASSES);
+      return {
+        id: `e${i}`,
+        incidentId: `e${i}`,
+        version: 1,
+        state: 'opened',
+        streamId: pick(['cam-1', 'cam-2', 'cam-3']),
+        rule: 'r',
+        title: 't',
+        severity: pick(SEVERITIES),
+        startSec: i,
+        endSec: i + 1,
+        trigger,
+        // An updated incident also lists the classes that triggered it before.
+        triggers: i % 3 === 0 ? [pick(AUDIO_CLASSES), trigger] : [trigger],
+        evidence: Array.from({ length: Math.floor(next() * 3) }, () => {
+          const cls = pick(classes);
+          return {
+            cls,
+            modality: VIDEO_CLASSES.includes(cls as never)
+              ? ('video' as const)
+              : ('audio' as const),
+            score: 0.5,
+            atSec: i,
+          };
+        }),
+      };
+    });
     const database = new HistoryDatabase({ path: ':memory:' });
     const repository = new EventRepository(database);
     for (const event of events) repository.save(event, { occurredAt: 1 });

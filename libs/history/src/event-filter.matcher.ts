@@ -11,7 +11,8 @@ export function matchesEventFilter(event: SecurityEvent, filter: EventFilter): b
   if (filter.streamIds?.length && !filter.streamIds.includes(event.streamId)) return false;
   if (filter.classes?.length) {
     const classes = filter.classes as readonly string[];
-    if (!classes.includes(event.trigger) && !event.evidence.some((e) => classes.includes(e.cls))) {
+    const involved = [event.trigger, ...event.triggers, ...event.evidence.map((e) => e.cls)];
+    if (!involved.some((cls) => classes.includes(cls))) {
       return false;
     }
   }

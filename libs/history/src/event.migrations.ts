@@ -43,4 +43,17 @@ export const EVENT_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX event_classes_seq ON event_classes (seq);
     `,
   },
+  {
+    name: 'events/002-incident-versions',
+    up: `
+      -- Each row is one version of an incident. Rows from before the lifecycle were single
+      -- opened incidents: their own id is the incident's.
+      ALTER TABLE events ADD COLUMN incident_id TEXT;
+      ALTER TABLE events ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE events ADD COLUMN state TEXT NOT NULL DEFAULT 'opened';
+      ALTER TABLE events ADD COLUMN triggers TEXT CHECK (triggers IS NULL OR json_valid(triggers));
+      UPDATE events SET incident_id = id WHERE incident_id IS NULL;
+      CREATE INDEX events_incident_version ON events (incident_id, version);
+    `,
+  },
 ];

@@ -2,6 +2,7 @@ import type { SecurityEvent } from '@app/contracts';
 import { makeIncident as makeEvent } from '@app/testing/incident.factory';
 import { FakeClock } from '../test/fake.clock';
 import { EventRepository } from './event.repository';
+import { EVENT_MIGRATIONS } from './event.migrations';
 import { HistoryDatabase } from './history.database';
 import { HistoryError } from './history.error';
 import type { EvidenceRef, ListEventsQuery, StoredEvent } from './stored-event.types';
@@ -92,6 +93,46 @@ describe('EventRepository', () => {
         event: { title: makeEvent(1).title },
       });
       expect(repo.save(makeEvent(3)).seq).toBe(3);
+    });
+
+    it('keeps every version of an incident, each under its own id, findable by its classes', () => {
+      const opened = makeEvent(1, { incidentId: 'inc-1' });
+      const updated = makeEvent(1, {
+        id: 'inc-1-v2',
+        incidentId: 'inc-1',
+        version: 2,
+        state: 'updated',
+        trigger: 'scream',
+        triggers: ['glass_break', 'scream'],
+        evidence: [],
+      });
+      repo.save(opened);
+      repo.save(updated);
+      expect(repo.get('inc-1-v2')?.event).toEqual(updated);
+      const page = repo.list({ classes: ['glass_break'] });
+      expect(ids(page.events)).toEqual(['inc-1-v2', opened.id]);
+    });
+
+    it('reads a row stored before incidents had versions as an opened incident of its own', () => {
+      const old = new HistoryDatabase({ path: ':memory:', clock });
+      old.migrate(EVENT_MIGRATIONS.slice(0, 1));
+      old.connection
+        .prepare(
+          `INSERT INTO events (id, stream_id, rule, title, severity, severity_rank, trigger_cls,
+             start_sec, end_sec, occurred_at, stored_at, evidence)
+           VALUES ('old-1', 'cam-1', 'gunshot', 'Gunshot', 'critical', 5, 'gunshot', 1, 2, 3, 4, '[]')`,
+        )
+        .run();
+      const upgraded = new EventRepository(old, clock);
+      expect(upgraded.get('old-1')?.event).toMatchObject({
+        id: 'old-1',
+        incidentId: 'old-1',
+        version: 1,
+        state: 'opened',
+        trigger: 'gunshot',
+        triggers: ['gunshot'],
+      });
+      old.close();
     });
 
     it('returns undefined for an id never stored', () => {

@@ -1,4 +1,5 @@
 import {
+  INCIDENT_STATES,
   SEVERITIES,
   isAudioClass,
   isVideoClass,
@@ -45,6 +46,10 @@ interface EventRow {
   evidence: string;
   stream_labels: string | null;
   evidence_refs: string;
+  incident_id: string;
+  version: number;
+  state: SecurityEvent['state'];
+  triggers: string | null;
 }
 
 type InsertParams = [
@@ -62,11 +67,15 @@ type InsertParams = [
   string,
   string | null,
   string,
+  string,
+  number,
+  string,
+  string,
 ];
 
 const COLUMNS =
   'seq, id, stream_id, rule, title, severity, trigger_cls, start_sec, end_sec, occurred_at, ' +
-  'stored_at, evidence, stream_labels, evidence_refs';
+  'stored_at, evidence, stream_labels, evidence_refs, incident_id, version, state, triggers';
 
 /**
  * Incidents with their detections, in the order they were stored. `seq` is the cursor for
@@ -96,8 +105,9 @@ export class EventRepository {
     const db = database.connection;
     this.insertEvent = db.prepare(
       `INSERT INTO events (id, stream_id, rule, title, severity, severity_rank, trigger_cls,
-         start_sec, end_sec, occurred_at, stored_at, evidence, stream_labels, evidence_refs)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         start_sec, end_sec, occurred_at, stored_at, evidence, stream_labels, evidence_refs,
+         incident_id, version, state, triggers)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertClass = db.prepare(
       'INSERT INTO event_classes (cls, seq) VALUES (?, ?) ON CONFLICT DO NOTHING',
@@ -154,9 +164,14 @@ export class EventRepository {
         JSON.stringify(event.evidence),
         meta.streamLabels ? JSON.stringify(meta.streamLabels) : null,
         JSON.stringify(mergeRefs([], refs)),
+        event.incidentId,
+        event.version,
+        event.state,
+        JSON.stringify(event.triggers),
       );
       const seq = Number(result.lastInsertRowid);
-      for (const cls of new Set([event.trigger, ...event.evidence.map((e) => e.cls)])) {
+      const classes = [event.trigger, ...event.triggers, ...event.evidence.map((e) => e.cls)];
+      for (const cls of new Set(classes)) {
         this.insertClass.run(cls, seq);
       }
       return { seq, inserted: true };
@@ -319,6 +334,12 @@ function toStored(row: EventRow): StoredEvent {
       startSec: row.start_sec,
       endSec: row.end_sec,
       trigger: row.trigger_cls,
+      triggers: row.triggers
+        ? (JSON.parse(row.triggers) as SecurityEvent['triggers'])
+        : [row.trigger_cls],
+      incidentId: row.incident_id,
+      version: row.version,
+      state: row.state,
       evidence: JSON.parse(row.evidence) as SecurityEvent['evidence'],
     },
     occurredAt: row.occurred_at,
@@ -367,6 +388,18 @@ function checkEvent(event: SecurityEvent): void {
     if (typeof event[field] !== 'string' || event[field] === '') {
       throw new HistoryError('invalid-argument', field, 'must be a non-empty string');
     }
+  }
+  if (typeof event.incidentId !== 'string' || event.incidentId === '') {
+    throw new HistoryError('invalid-argument', 'incidentId', 'must be a non-empty string');
+  }
+  if (!Number.isInteger(event.version) || event.version < 1) {
+    throw new HistoryError('invalid-argument', 'version', 'must be an integer ≥ 1');
+  }
+  if (!(INCIDENT_STATES as readonly string[]).includes(event.state)) {
+    throw new HistoryError('invalid-argument', 'state', `unknown state ${event.state}`);
+  }
+  if (!Array.isArray(event.triggers) || !event.triggers.every(isKnownClass)) {
+    throw new HistoryError('invalid-argument', 'triggers', 'every item must be a known class');
   }
   if (!(SEVERITIES as readonly string[]).includes(event.severity)) {
     throw new HistoryError('invalid-argument', 'severity', `unknown severity ${event.severity}`);

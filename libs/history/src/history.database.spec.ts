@@ -67,6 +67,7 @@ describe('HistoryDatabase', () => {
     expect(db.migrate(outbox)).toEqual(['outbox/001-create']);
     expect(db.appliedMigrations().map((m) => m.name)).toEqual([
       'events/001-create',
+      'events/002-incident-versions',
       'outbox/001-create',
     ]);
     db.connection.prepare('INSERT INTO outbox (body) VALUES (?)').run('x');
@@ -131,7 +132,10 @@ describe('HistoryDatabase', () => {
     const second = openDb(path, clock);
     const events = new EventRepository(second, clock);
     expect(second.migrate([])).toEqual([]);
-    expect(second.appliedMigrations().map((m) => m.name)).toEqual(['events/001-create']);
+    expect(second.appliedMigrations().map((m) => m.name)).toEqual([
+      'events/001-create',
+      'events/002-incident-versions',
+    ]);
     expect(events.get(makeEvent(1).id)).toMatchObject({
       seq: saved.seq,
       event: makeEvent(1),

@@ -6,6 +6,9 @@ function stored(seq: number): StoredEvent {
     seq,
     event: {
       id: `evt-${seq}`,
+      incidentId: `evt-${seq}`,
+      version: 1,
+      state: 'opened',
       streamId: 'cam',
       rule: 'glass_break',
       title: 'Glass breaking',
@@ -13,6 +16,7 @@ function stored(seq: number): StoredEvent {
       startSec: seq,
       endSec: seq,
       trigger: 'glass_break',
+      triggers: ['glass_break'],
       evidence: [],
     },
     occurredAt: 1000 + seq,

@@ -61,6 +61,9 @@ function detections(streamId: string, modality: 'audio' | 'video', endSec: numbe
 
 const intrusion: SecurityEvent = {
   id: 'evt-1',
+  incidentId: 'evt-1',
+  version: 1,
+  state: 'opened',
   streamId: 'cam',
   rule: 'intrusion',
   title: 'Intrusion',
@@ -68,6 +71,7 @@ const intrusion: SecurityEvent = {
   startSec: 4.1,
   endSec: 4.6,
   trigger: 'glass_break',
+  triggers: ['glass_break'],
   evidence: [
     { cls: 'glass_break', modality: 'audio', score: 0.9, atSec: 4.1 },
     { cls: 'person', modality: 'video', score: 0.8, atSec: 3, box: [1, 1, 3, 3] },

@@ -60,7 +60,8 @@ describe('FusionStage', () => {
     expect(first!.id).toBe(runScopedEventId(plain!.id, '1764300000000'));
     expect(again!.id).toBe(first!.id); // a replay of the same run
     expect(restarted!.id).not.toBe(first!.id); // a new run: a new incident, not a replay
-    expect({ ...first, id: plain!.id }).toEqual(plain);
+    expect(restarted!.incidentId).not.toBe(first!.incidentId);
+    expect({ ...first, id: plain!.id, incidentId: plain!.incidentId }).toEqual(plain);
   });
 
   it('decides each stream with the rules profile its messages name', async () => {

@@ -70,7 +70,13 @@ export class FusionStage {
       this.engines.get(DEFAULT_RULES_PROFILE)!;
     const run = headers[RUN_HEADER];
     for (const decided of engine.ingest(set)) {
-      const event = run ? { ...decided, id: runScopedEventId(decided.id, run) } : decided;
+      const event = run
+        ? {
+            ...decided,
+            id: runScopedEventId(decided.id, run),
+            incidentId: runScopedEventId(decided.incidentId, run),
+          }
+        : decided;
       await this.bus.publish(Topics.events, event.streamId, event, headers);
     }
     if (set.final && !engine.isOpen(set.streamId)) {

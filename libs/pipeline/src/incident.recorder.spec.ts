@@ -17,6 +17,9 @@ const SHA = 'c0'.repeat(32);
 
 const event: SecurityEvent = {
   id: 'evt-glass-1',
+  incidentId: 'evt-glass-1',
+  version: 1,
+  state: 'opened',
   streamId: 'cam-1',
   rule: 'intrusion',
   title: 'Intrusion: glass break with a person in view',
@@ -24,6 +27,7 @@ const event: SecurityEvent = {
   startSec: 4.07,
   endSec: 4.6,
   trigger: 'glass_break',
+  triggers: ['glass_break'],
   evidence: [
     { cls: 'glass_break', modality: 'audio', score: 0.9, atSec: 4.07 },
     { cls: 'person', modality: 'video', score: 0.8, atSec: 4, box: [316, 68, 432, 390] },
@@ -148,6 +152,39 @@ describe('IncidentRecorder', () => {
     expect(onRecorded).toHaveBeenCalledWith(stored);
     expect(feed.latestSeq).toBe(1);
     expect(warnings).toEqual([]);
+  });
+
+  it('records every version, alerts on opening and escalation only, and takes no evidence for closing', async () => {
+    const enqueue = jest.fn();
+    const capture = jest.fn(async () => request);
+    const subject = recorder({ outbox: { enqueue }, tap: { capture } });
+    const version = (n: number, state: SecurityEvent['state']) => ({
+      ...event,
+      id: `${event.id}-v${n}`,
+      version: n,
+      state,
+    });
+    for (const [n, state] of [
+      [1, 'opened'],
+      [2, 'updated'],
+      [3, 'escalated'],
+      [4, 'closed'],
+    ] as const) {
+      await subject.record(version(n, state));
+    }
+
+    expect(events.list({ order: 'oldest-first' }).events.map((s) => s.event.state)).toEqual([
+      'opened',
+      'updated',
+      'escalated',
+      'closed',
+    ]);
+    expect(enqueue.mock.calls.map(([s]) => (s as StoredEvent).event.state)).toEqual([
+      'opened',
+      'escalated',
+    ]);
+    expect(capture).toHaveBeenCalledTimes(3);
+    expect(events.get(`${event.id}-v4`)?.evidenceRefs).toEqual([]);
   });
 
   it('asks the tap for at most the capture timeout, and the writer for exactly what the tap found', async () => {

@@ -1,5 +1,5 @@
 import type { Bus, BusMessage, Headers, Subscription } from '@app/bus';
-import { Topics, type SecurityEvent } from '@app/contracts';
+import { Topics, type SecurityEvent, isNotification } from '@app/contracts';
 import {
   ARTIFACT_FILES,
   type EvidenceRequest,
@@ -131,7 +131,8 @@ export class IncidentRecorder {
     const streamLabels = decodeLabelsHeader(headers, (problem) =>
       this.logger.warn(`event ${event.id}: ${problem}`),
     );
-    const evidenceRefs = await this.evidenceFor(event);
+    // A closing version adds no detection: its evidence is that of the versions before it.
+    const evidenceRefs = event.state === 'closed' ? [] : await this.evidenceFor(event);
     const stored = this.deps.database.transaction(() => {
       const saved = this.deps.events.save(event, {
         occurredAt,
@@ -141,7 +142,8 @@ export class IncidentRecorder {
       // Stored meanwhile by another recorder: its alerts went out with it.
       if (!saved.inserted) return undefined;
       const row = this.deps.events.get(event.id)!;
-      this.deps.outbox?.enqueue(row);
+      // Operators are told when an incident opens or escalates; updates and closing are history.
+      if (isNotification(event)) this.deps.outbox?.enqueue(row);
       return row;
     });
     if (!stored) return undefined;

@@ -46,10 +46,11 @@ describe('WebhookOutbox', () => {
   it('brings its tables in through named outbox/ migrations, once', () => {
     expect(db.appliedMigrations().map((m) => m.name)).toEqual([
       'events/001-create',
+      'events/002-incident-versions',
       'outbox/001-create',
     ]);
     new WebhookOutbox(db, { clock: time });
-    expect(db.appliedMigrations()).toHaveLength(2);
+    expect(db.appliedMigrations()).toHaveLength(3);
   });
 
   it('queues a delivery for each subscription whose filter matches, with the body once', () => {

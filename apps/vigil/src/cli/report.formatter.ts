@@ -16,17 +16,21 @@ export function formatReport(report: AnalyzeReport): string {
   );
   for (const note of notes(report)) lines.push(`note: ${note}`);
   lines.push('');
-  lines.push(`Incidents (${report.events.length})`);
-  if (report.events.length === 0) lines.push('  none');
+  const incidents = latestVersions(report.events);
+  lines.push(`Incidents (${incidents.length})`);
+  if (incidents.length === 0) lines.push('  none');
   else
     lines.push(
       ...table(
-        ['TIME', 'SEVERITY', 'RULE', 'WHAT', 'EVIDENCE'],
-        report.events.map((e) => [
+        ['FROM', 'TO', 'SEVERITY', 'RULE', 'WHAT', 'TRIGGERS', 'LIFE', 'EVIDENCE'],
+        incidents.map(({ latest: e, states }) => [
           formatClock(e.startSec),
+          formatClock(e.endSec),
           e.severity,
           e.rule,
           e.title,
+          e.triggers.join(', '),
+          states.join(' → '),
           evidence(e),
         ]),
       ),
@@ -69,7 +73,7 @@ export function jsonLines(report: AnalyzeReport, eventsAlreadyPrinted: boolean):
     videoFrames: report.summary.videoFrames,
     truncated: report.summary.truncated,
     warnings: report.summary.warnings,
-    incidents: report.events.length,
+    incidents: latestVersions(report.events).length,
     models: report.models,
     wallSec: round(report.wallSec),
   });
@@ -88,6 +92,20 @@ function detectionLine(segment: DetectionSegment): object {
     endSec: round(segment.endSec),
     maxScore: round(segment.maxScore, 3),
   };
+}
+
+/** Each incident once, as its latest version says, with the states it went through. */
+function latestVersions(events: readonly SecurityEvent[]) {
+  const byIncident = new Map<string, { latest: SecurityEvent; states: string[] }>();
+  for (const event of events) {
+    const seen = byIncident.get(event.incidentId);
+    if (!seen) byIncident.set(event.incidentId, { latest: event, states: [event.state] });
+    else if (event.version > seen.latest.version) {
+      seen.latest = event;
+      seen.states.push(event.state);
+    }
+  }
+  return [...byIncident.values()];
 }
 
 function notes(report: AnalyzeReport): string[] {

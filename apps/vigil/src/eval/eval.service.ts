@@ -86,8 +86,11 @@ async function analyseItem(
       })),
       incidents: result.events.map((e) => ({
         id: e.id,
+        incidentId: e.incidentId,
+        state: e.state,
         rule: e.rule,
         trigger: e.trigger,
+        triggers: e.triggers,
         severity: e.severity,
         startSec: e.startSec,
       })),

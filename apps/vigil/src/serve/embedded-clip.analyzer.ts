@@ -30,7 +30,7 @@ export class EmbeddedClipAnalyzer extends ClipAnalyzer {
     // suffix only when a stream of that name is busy in this process.
     const named = streamIdFor(request.name);
     const streamId = this.pipeline.isActive(named) ? `${named}-${randomUUID().slice(0, 8)}` : named;
-    let incidents = 0;
+    const incidents = new Set<string>();
     const result = await this.pipeline.analyze(
       {
         streamId,
@@ -42,7 +42,7 @@ export class EmbeddedClipAnalyzer extends ClipAnalyzer {
       {
         onDetections: (set) => sink.detections(set),
         onEvent: (event) => {
-          incidents++;
+          incidents.add(event.incidentId);
           sink.incident(event);
         },
       },
@@ -53,7 +53,7 @@ export class EmbeddedClipAnalyzer extends ClipAnalyzer {
       hasAudio: result.info.hasAudio,
       hasVideo: result.info.hasVideo,
       truncated: result.summary.truncated,
-      incidents,
+      incidents: incidents.size,
     };
   }
 }
