@@ -391,7 +391,7 @@ const grpcurl = findGrpcurl();
     expect(unknown.stderr).toContain('no_such_camera');
   });
 
-  it('refuses at the call a stream of a file that does not exist', async () => {
+  it('refuses at the call a stream of a file that does not exist, and an absurd page size', async () => {
     const missing = await failure(
       '-d',
       JSON.stringify({
@@ -404,6 +404,14 @@ const grpcurl = findGrpcurl();
     expect(missing.code).toBe(64 + status.NOT_FOUND);
     expect(missing.stderr).toContain('Code: NotFound');
     expect(missing.stderr).toContain('no-such-clip.mp4');
+    const huge = await failure(
+      '-d',
+      '{"page_size": 4294967295}',
+      server.grpcAddress,
+      'vigil.v1.EventService/ListEvents',
+    );
+    expect(huge.code).toBe(64 + status.INVALID_ARGUMENT);
+    expect(huge.stderr).toContain('page_size: must be at most 500');
   });
 });
 
