@@ -117,6 +117,8 @@ describe('vigil serve gRPC API', () => {
     const [answer] = await collect(call);
     expect(answer!.listServicesResponse!.service.map((s) => s.name).sort()).toEqual([
       'grpc.health.v1.Health',
+      'grpc.reflection.v1.ServerReflection',
+      'grpc.reflection.v1alpha.ServerReflection',
       'vigil.v1.AnalysisService',
       'vigil.v1.EventService',
       'vigil.v1.InferenceService',

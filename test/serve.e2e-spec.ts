@@ -293,26 +293,125 @@ const grpcurl = findGrpcurl();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('lists and describes the services without any .proto file', async () => {
-    // Asynchronously: the server under test runs in this very process.
-    const run = async (...args: string[]) =>
-      (await promisify(execFile)(grpcurl!, ['-plaintext', ...args], { encoding: 'utf8' })).stdout;
+  // Asynchronously: the server under test runs in this very process.
+  const run = async (...args: string[]) =>
+    (await promisify(execFile)(grpcurl!, ['-plaintext', ...args], { encoding: 'utf8' })).stdout;
+  /** grpcurl's exit status is 64 + the gRPC code; its stderr names the code and the message. */
+  const failure = (...args: string[]) =>
+    run(...args).then(
+      (stdout) => {
+        throw new Error(`grpcurl ${args.join(' ')} succeeded: ${stdout}`);
+      },
+      (error: { code: number; stderr: string }) => error,
+    );
+
+  it('lists every service it serves, reflection included', async () => {
     expect((await run(server.grpcAddress, 'list')).trim().split('\n').sort()).toEqual([
       'grpc.health.v1.Health',
+      'grpc.reflection.v1.ServerReflection',
+      'grpc.reflection.v1alpha.ServerReflection',
       'vigil.v1.AnalysisService',
       'vigil.v1.EventService',
       'vigil.v1.InferenceService',
       'vigil.v1.StreamService',
     ]);
-    expect(await run(server.grpcAddress, 'describe', 'vigil.v1.EventService')).toContain(
-      'rpc Subscribe ( .vigil.v1.SubscribeRequest ) returns ( stream .vigil.v1.EventRecord );',
-    );
     const health = JSON.parse(await run(server.grpcAddress, 'grpc.health.v1.Health/Check'));
     expect(health).toEqual({ status: 'SERVING' });
+  });
+
+  it('describes messages and services as the .proto writes them, comments included', async () => {
+    const request = await run(server.grpcAddress, 'describe', 'vigil.v1.StartStreamRequest');
+    expect(request).toContain('string stream_id = 2;');
+    expect(request).toContain(
+      '// Optional: [A-Za-z0-9._:-]{1,128}. Derived from the source when empty; starting a',
+    );
+    expect(request).toContain('optional bool live = 3;');
+    expect(request).toContain('optional double fps = 4;');
+    expect(request).toContain('map<string, string> labels = 7;');
+    expect(request).not.toContain('oneof');
+    expect(request).not.toContain('streamId');
+    const events = await run(server.grpcAddress, 'describe', 'vigil.v1.EventService');
+    expect(events).toContain('// Incidents: live, historical, and their evidence.');
+    expect(events).toContain(
+      'rpc Subscribe ( .vigil.v1.SubscribeRequest ) returns ( stream .vigil.v1.EventRecord );',
+    );
+    expect(events).toContain('// Incidents as they are recorded');
+  });
+
+  it('takes requests in the .proto names (snake_case JSON)', async () => {
     const listed = JSON.parse(
-      await run('-d', '{"pageSize": 1}', server.grpcAddress, 'vigil.v1.EventService/ListEvents'),
+      await run(
+        '-d',
+        '{"page_size": 1, "oldest_first": true, "filter": {"min_severity": "SEVERITY_HIGH"}}',
+        server.grpcAddress,
+        'vigil.v1.EventService/ListEvents',
+      ),
     );
     expect(listed).toEqual({});
+    const started = JSON.parse(
+      await run(
+        '-d',
+        JSON.stringify({
+          source: fixture('clips/comp01_person_glassbreak.mp4'),
+          stream_id: 'grpcurl_cam',
+          live: false,
+          fps: 1,
+          rules_profile: 'default',
+          labels: { site: 'HQ' },
+        }),
+        server.grpcAddress,
+        'vigil.v1.StreamService/StartStream',
+      ),
+    );
+    // grpcurl answers in proto3 JSON, whose names are camelCase.
+    expect(started).toMatchObject({
+      streamId: 'grpcurl_cam',
+      state: 'STREAM_STATE_STARTED',
+      fps: 1,
+      rulesProfile: 'default',
+      labels: { site: 'HQ' },
+    });
+    const stopped = JSON.parse(
+      await run(
+        '-d',
+        '{"stream_id": "grpcurl_cam"}',
+        server.grpcAddress,
+        'vigil.v1.StreamService/StopStream',
+      ),
+    );
+    expect(stopped.streamId).toBe('grpcurl_cam');
+    // Had stream_id been dropped, the answer would be INVALID_ARGUMENT "stream_id: is required".
+    const unknown = await failure(
+      '-d',
+      '{"stream_id": "no_such_camera"}',
+      server.grpcAddress,
+      'vigil.v1.StreamService/GetStream',
+    );
+    expect(unknown.code).toBe(64 + status.NOT_FOUND);
+    expect(unknown.stderr).toContain('no_such_camera');
+  });
+
+  it('refuses at the call a stream of a file that does not exist, and an absurd page size', async () => {
+    const missing = await failure(
+      '-d',
+      JSON.stringify({
+        source: join(fixturesDir(), 'no-such-clip.mp4'),
+        stream_id: 'missing_clip',
+      }),
+      server.grpcAddress,
+      'vigil.v1.StreamService/StartStream',
+    );
+    expect(missing.code).toBe(64 + status.NOT_FOUND);
+    expect(missing.stderr).toContain('Code: NotFound');
+    expect(missing.stderr).toContain('no-such-clip.mp4');
+    const huge = await failure(
+      '-d',
+      '{"page_size": 4294967295}',
+      server.grpcAddress,
+      'vigil.v1.EventService/ListEvents',
+    );
+    expect(huge.code).toBe(64 + status.INVALID_ARGUMENT);
+    expect(huge.stderr).toContain('page_size: must be at most 500');
   });
 });
 

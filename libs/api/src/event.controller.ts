@@ -9,7 +9,7 @@ import { ApiError, ApiErrorCode } from './api.error';
 import { EventStreamer } from './event.streamer';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { grpcEventRecord } from './grpc.mappers';
-import { eventFilter, eventId, timeBound } from './request.parsers';
+import { eventFilter, eventId, pageSize, timeBound } from './request.parsers';
 
 const SERVICE = 'EventService';
 export const EVIDENCE_STORE = Symbol('EVIDENCE_STORE');
@@ -60,7 +60,7 @@ export class EventController {
         ...eventFilter(request.filter),
         from: timeBound(request.fromMs, 'from_ms'),
         to: timeBound(request.toMs, 'to_ms'),
-        pageSize: request.pageSize || undefined,
+        pageSize: pageSize(request.pageSize),
         pageToken: request.pageToken || undefined,
         order: request.oldestFirst ? 'oldest-first' : 'newest-first',
       }),

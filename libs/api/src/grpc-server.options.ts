@@ -1,16 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ServerCredentials, type Server } from '@grpc/grpc-js';
 import {
   type Options as LoaderOptions,
   type PackageDefinition,
   loadSync,
 } from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { type GrpcOptions, Transport } from '@nestjs/microservices';
 import { protosDir } from '@app/contracts';
-import { withProtocMapEntryNames } from './reflection-descriptors';
+import { reflectionService } from './reflection-descriptors';
 
 /** The services Vigil serves; each app picks the ones it owns. */
 export const API_SERVICES = {
@@ -40,8 +38,9 @@ export interface GrpcServerConfig {
 }
 
 /**
- * How clients see our messages: camelCase fields, enums by name, 64-bit ints as numbers (ms
- * timestamps stay far below 2^53), defaults filled in, and `oneof` names set.
+ * How our code (and a TypeScript client with proto-loader) sees messages: camelCase fields,
+ * enums by name, 64-bit ints as numbers (ms timestamps stay far below 2^53), defaults filled
+ * in, and `oneof` names set. The wire and reflection know only the .proto's own names.
  */
 export const PROTO_LOADER_OPTIONS: LoaderOptions = {
   keepCase: false,
@@ -51,12 +50,20 @@ export const PROTO_LOADER_OPTIONS: LoaderOptions = {
   oneofs: true,
 };
 
-/** One package definition per set of services: what Nest binds and what reflection describes. */
+/** The service's .proto, as a path under protos/. */
+export function apiProtoFile(service: ApiServiceKey): string {
+  return `vigil/v1/${API_SERVICES[service].file}`;
+}
+
+/**
+ * One package definition per set of services: what Nest binds and decodes with. Reflection
+ * describes the same files from their source instead (reflection-descriptors).
+ */
 export function apiPackageDefinition(services: readonly ApiServiceKey[]): PackageDefinition {
-  return loadSync(
-    [...services.map((s) => join('vigil', 'v1', API_SERVICES[s].file)), healthProtoPath],
-    { ...PROTO_LOADER_OPTIONS, includeDirs: [protosDir()] },
-  );
+  return loadSync([...services.map(apiProtoFile), healthProtoPath], {
+    ...PROTO_LOADER_OPTIONS,
+    includeDirs: [protosDir()],
+  });
 }
 
 export function serverCredentials(tls: GrpcTlsConfig | undefined): ServerCredentials {
@@ -80,6 +87,10 @@ export function grpcServerOptions(
   health: HealthImplementation = new HealthImplementation(),
 ): GrpcOptions {
   const packageDefinition = apiPackageDefinition(services);
+  const reflection = reflectionService(
+    services.map(apiProtoFile),
+    services.map((s) => `${API_PACKAGE}.${API_SERVICES[s].name}`),
+  );
   for (const key of services)
     health.setStatus(`${API_PACKAGE}.${API_SERVICES[key].name}`, 'SERVING');
   health.setStatus('', 'SERVING');
@@ -96,8 +107,8 @@ export function grpcServerOptions(
       // Pings find clients that vanished (a laptop closed mid-upload, a dead VMS) so their calls
       // end instead of holding an analysis slot or a subscription for weeks.
       keepalive: { keepaliveTimeMs: 60_000, keepaliveTimeoutMs: 20_000 },
-      onLoadPackageDefinition: (definition: PackageDefinition, server: Server) => {
-        new ReflectionService(withProtocMapEntryNames(definition)).addToServer(server);
+      onLoadPackageDefinition: (_definition: PackageDefinition, server: Server) => {
+        reflection.addToServer(server);
         health.addToServer(server);
       },
     },

@@ -1,61 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { PackageDefinition } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { protoPath as healthProtoPath } from 'grpc-health-check';
 import * as descriptor from 'protobufjs/ext/descriptor';
+import { protosDir } from '@app/contracts';
+import type { FileDescriptor } from './proto-descriptor.types';
+import { compileProtoFiles } from './proto-files.compiler';
 
-interface MessageDescriptor {
-  name: string;
-  field?: { name: string; typeName?: string }[];
-  nestedType?: MessageDescriptor[];
-  options?: { mapEntry?: boolean };
+/**
+ * What server reflection serves is compiled here from the .proto files themselves, not taken
+ * from the package definition Nest binds: proto-loader's descriptors carry its camelCase
+ * names, lose proto3 `optional` and every comment, so a client such as grpcurl would refuse
+ * `{"stream_id": …}` and describe nothing. Clients encode with the reflected schema, so the
+ * bytes on the wire are the same and the server's own (camelCase) objects need not change.
+ */
+
+export const HEALTH_PROTO = 'grpc/health/v1/health.proto';
+export const REFLECTION_PROTOS = [
+  'grpc/reflection/v1/reflection.proto',
+  'grpc/reflection/v1alpha/reflection.proto',
+] as const;
+const REFLECTION_SERVICES = [
+  'grpc.reflection.v1.ServerReflection',
+  'grpc.reflection.v1alpha.ServerReflection',
+];
+
+/** The standard services' files under the names every other gRPC server gives them. */
+function readProto(name: string): string {
+  if (name === HEALTH_PROTO) return readFileSync(healthProtoPath, 'utf8');
+  if ((REFLECTION_PROTOS as readonly string[]).includes(name)) {
+    return readFileSync(join(reflectionProtosDir(), name), 'utf8');
+  }
+  return readFileSync(join(protosDir(), name), 'utf8');
+}
+
+/** Through createRequire: a bundler would turn a plain require.resolve into a module id. */
+function reflectionProtosDir(): string {
+  const resolve = createRequire(join(__dirname, 'reflection-descriptors.js')).resolve;
+  return join(dirname(resolve('@grpc/reflection/package.json')), 'build', 'proto');
+}
+
+/** Our .proto files (paths under protos/) with health's and reflection's, compiled by protoc's rules. */
+export function servedFileDescriptors(protoFiles: readonly string[]): FileDescriptor[] {
+  return compileProtoFiles([...protoFiles, HEALTH_PROTO, ...REFLECTION_PROTOS], readProto);
 }
 
 /**
- * protobufjs (under @grpc/proto-loader and @grpc/reflection) names a map field's implicit
- * entry message after the field ("Labels"), where protoc names it "LabelsEntry". Strict
- * clients reject such a schema (grpcurl: "invalid map: incorrect implicit map entry name",
- * grpc/grpc-node and fullstorydev/grpcurl#519), so the descriptors reflection serves are
- * renamed here the way protoc would have named them.
+ * Reflection for the given files that lists exactly the given services (full names), plus
+ * health and reflection itself, which every Vigil server also serves.
  */
-export function withProtocMapEntryNames(definition: PackageDefinition): PackageDefinition {
-  const fixed = new Map<Buffer, Buffer>();
-  const fix = (bytes: Buffer): Buffer => {
-    let result = fixed.get(bytes);
-    if (!result) {
-      const file = descriptor.FileDescriptorProto.decode(bytes) as unknown as {
-        package?: string;
-        messageType?: MessageDescriptor[];
-      };
-      for (const message of file.messageType ?? []) renameEntries(message, `.${file.package}`);
-      result = Buffer.from(descriptor.FileDescriptorProto.encode(file as never).finish());
-      fixed.set(bytes, result);
-    }
-    return result;
-  };
-  const out: PackageDefinition = {};
-  for (const [name, entry] of Object.entries(definition)) {
-    const protos = (entry as { fileDescriptorProtos?: Buffer[] }).fileDescriptorProtos;
-    out[name] = protos ? ({ ...entry, fileDescriptorProtos: protos.map(fix) } as never) : entry;
-  }
-  return out;
-}
-
-function renameEntries(message: MessageDescriptor, scope: string): void {
-  const path = `${scope}.${message.name}`;
-  for (const nested of message.nestedType ?? []) {
-    if (!nested.options?.mapEntry) {
-      renameEntries(nested, path);
-      continue;
-    }
-    const field = message.field?.find(
-      (f) => f.typeName === nested.name || f.typeName === `${path}.${nested.name}`,
-    );
-    if (!field) continue;
-    nested.name = protocEntryName(field.name);
-    field.typeName = `${path}.${nested.name}`;
-  }
-}
-
-/** protoc: the field name in CamelCase (underscores dropped, next letter upper) + "Entry". */
-export function protocEntryName(fieldName: string): string {
-  const camel = fieldName.replace(/_+([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-  return `${camel.charAt(0).toUpperCase()}${camel.slice(1)}Entry`;
+export function reflectionService(
+  protoFiles: readonly string[],
+  services: readonly string[],
+): ReflectionService {
+  const files = servedFileDescriptors(protoFiles).map((file) =>
+    Buffer.from(
+      descriptor.FileDescriptorProto.encode(
+        descriptor.FileDescriptorProto.fromObject(file),
+      ).finish(),
+    ),
+  );
+  // @grpc/reflection reads only the file descriptors of a package definition's entries.
+  const definition = { files: { fileDescriptorProtos: files } } as unknown as PackageDefinition;
+  return new ReflectionService(definition, {
+    services: [...services, 'grpc.health.v1.Health', ...REFLECTION_SERVICES],
+  });
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, ApiErrorCode } from './api.error';
-import { eventFilter, streamSpec, streamStates, timeBound } from './request.parsers';
+import { eventFilter, pageSize, streamSpec, streamStates, timeBound } from './request.parsers';
 
 // StartStream refuses a file that does not exist at the call: the specs use a real one.
 const clipsDir = mkdtempSync(join(tmpdir(), 'vigil-spec-'));
@@ -129,7 +129,7 @@ describe('eventFilter', () => {
   });
 });
 
-describe('streamStates and timeBound', () => {
+describe('streamStates, timeBound and pageSize', () => {
   it('accepts proto state names only', () => {
     expect(streamStates(['STREAM_STATE_STARTED', 'STREAM_STATE_FAILED'])).toEqual([
       'started',
@@ -142,5 +142,16 @@ describe('streamStates and timeBound', () => {
     expect(timeBound(0, 'from_ms')).toBeUndefined();
     expect(timeBound(1_700_000_000_000, 'from_ms')).toBe(1_700_000_000_000);
     expect(fieldOf(() => timeBound(-1, 'to_ms'))).toBe('to_ms');
+  });
+
+  it('takes 0 as the default page and refuses pages above the maximum, naming the limit', () => {
+    expect(pageSize(0)).toBeUndefined();
+    expect(pageSize(1)).toBe(1);
+    expect(pageSize(500)).toBe(500);
+    for (const absurd of [501, 4_294_967_295]) {
+      expect(fieldOf(() => pageSize(absurd))).toBe('page_size');
+      expect(() => pageSize(absurd)).toThrow('page_size: must be at most 500');
+    }
+    expect(fieldOf(() => pageSize(-1))).toBe('page_size');
   });
 });

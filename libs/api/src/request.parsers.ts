@@ -8,7 +8,7 @@ import {
   isStreamingSource,
   streamIdFor,
 } from '@app/contracts';
-import type { EventFilter } from '@app/history';
+import { type EventFilter, MAX_PAGE_SIZE } from '@app/history';
 import { MAX_LABELS_HEADER_BYTES } from '@app/pipeline';
 import { MediaError, SourceResolver } from '@app/media';
 import { toApiError } from './grpc-status.mapper';
@@ -206,6 +206,21 @@ export function timeBound(value: unknown, field: string): number | undefined {
   if (value === undefined || value === null || value === 0) return undefined;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
     throw ApiError.invalid(field, 'must be milliseconds since the epoch');
+  }
+  return value;
+}
+
+/**
+ * 0 (unset) is the history's default page. Above the maximum is refused rather than cut
+ * down: a client asking for 4294967295 events believes it gets them all in one page.
+ */
+export function pageSize(value: unknown, field = 'page_size'): number | undefined {
+  if (value === undefined || value === null || value === 0) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw ApiError.invalid(field, 'must be a whole number');
+  }
+  if (value > MAX_PAGE_SIZE) {
+    throw ApiError.invalid(field, `must be at most ${MAX_PAGE_SIZE} (0 means the default)`);
   }
   return value;
 }
