@@ -34,7 +34,7 @@ export class FusionWorker extends StageWorker {
     const profiles = await loadRuleProfiles(this.api.rulesProfiles);
     // VIGIL_RULES_FILE, else the config file's rules.default, else the shipped rules.
     const rules = await loadRuleSet(this.config.rulesFile ?? this.api.rulesFile);
-    const stage = new FusionStage(this.bus, rules, { profiles });
+    const stage = new FusionStage(this.bus, rules, { profiles, idle: this.config.streamIdle });
     return {
       // The desk's tap and recorder subscribe before fusion decides anything.
       start: async () => {

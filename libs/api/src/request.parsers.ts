@@ -31,6 +31,7 @@ const CLASSES: readonly string[] = [...AUDIO_CLASSES, ...VIDEO_CLASSES];
 const STREAM_STATES = Object.keys({
   started: true,
   reconnecting: true,
+  stalled: true,
   ended: true,
   failed: true,
 } satisfies Record<StreamState, true>);

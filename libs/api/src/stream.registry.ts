@@ -64,7 +64,7 @@ export class StreamRegistry {
 
   isRunning(streamId: string): boolean {
     const state = this.streams.get(streamId)?.state;
-    return state === 'started' || state === 'reconnecting';
+    return state === 'started' || state === 'reconnecting' || state === 'stalled';
   }
 
   runningCount(): number {

@@ -18,7 +18,18 @@ describe('loadServiceConfig', () => {
       healthPort: 8080,
       instanceId: 'pod-1',
       fps: 5,
+      streamIdle: { stalledSec: 30, endedSec: 120 },
     });
+  });
+
+  it('reads the stream idle timeouts, the end no sooner than the stall', () => {
+    const env = { KAFKA_BROKERS: 'k:9092', VIGIL_STREAM_STALLED_SEC: '5' };
+    expect(
+      loadServiceConfig('fusion', { ...env, VIGIL_STREAM_ENDED_SEC: '20' }).streamIdle,
+    ).toEqual({ stalledSec: 5, endedSec: 20 });
+    expect(() => loadServiceConfig('fusion', { ...env, VIGIL_STREAM_ENDED_SEC: '2' })).toThrow(
+      'VIGIL_STREAM_ENDED_SEC: must be at least VIGIL_STREAM_STALLED_SEC (5), got 2',
+    );
   });
 
   it('takes SASL credentials together', () => {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { ConfigError } from './config.error';
 import { type VigilConfig, loadConfig } from './config.schema';
-import { type Env, boolean, integer } from './env.parsers';
+import { type Env, boolean, integer, number } from './env.parsers';
 
 export interface KafkaSettings {
   brokers: string[];
@@ -24,6 +24,8 @@ export interface ServiceConfig extends VigilConfig {
   healthPort: number;
   /** This replica, in logs and in the headers of what it publishes. */
   instanceId: string;
+  /** Fusion: a stream without detections this long is stalled, then decided as ended. */
+  streamIdle: { stalledSec: number; endedSec: number };
 }
 
 const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
@@ -78,5 +80,18 @@ export function loadServiceConfig(app: string, env: Env): ServiceConfig {
     },
     healthPort: integer(env, 'VIGIL_HEALTH_PORT', 8080, 0, 65_535),
     instanceId: env.VIGIL_INSTANCE_ID || `${hostname()}-${process.pid}`,
+    streamIdle: streamIdle(env),
   });
+}
+
+function streamIdle(env: Env): ServiceConfig['streamIdle'] {
+  const stalledSec = number(env, 'VIGIL_STREAM_STALLED_SEC', 30, 1, 86_400);
+  const endedSec = number(env, 'VIGIL_STREAM_ENDED_SEC', 120, 1, 86_400);
+  if (endedSec < stalledSec) {
+    throw new ConfigError(
+      'VIGIL_STREAM_ENDED_SEC',
+      `must be at least VIGIL_STREAM_STALLED_SEC (${stalledSec}), got ${endedSec}`,
+    );
+  }
+  return { stalledSec, endedSec };
 }

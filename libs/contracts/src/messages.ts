@@ -127,7 +127,8 @@ export function isNotification(event: Pick<SecurityEvent, 'state'>): boolean {
   return event.state === 'opened' || event.state === 'escalated';
 }
 
-export type StreamState = 'started' | 'reconnecting' | 'ended' | 'failed';
+/** `stalled`: no detections for a while without an end of stream (fusion says so). */
+export type StreamState = 'started' | 'reconnecting' | 'stalled' | 'ended' | 'failed';
 
 export interface StreamStatus {
   streamId: string;

@@ -1,5 +1,5 @@
 import { MemoryBus } from '@app/bus';
-import { type DetectionSet, type SecurityEvent, Topics } from '@app/contracts';
+import { type DetectionSet, type SecurityEvent, type StreamStatus, Topics } from '@app/contracts';
 import { defaultRuleSet, runScopedEventId } from '@app/fusion';
 import { FusionStage } from './fusion.stage';
 import { RULES_PROFILE_HEADER, RUN_HEADER } from './stream-headers';
@@ -75,5 +75,94 @@ describe('FusionStage', () => {
     expect(await fuse('cam-q', { [RULES_PROFILE_HEADER]: 'quiet' }, withProfiles)).toEqual([]);
     const [loud] = await fuse('cam-q', {}, withProfiles);
     expect(loud!.rule).toBe('gunshot');
+  });
+});
+
+describe('FusionStage when a stream’s media stop without an end of stream', () => {
+  function alarm(streamId: string, modality: 'audio' | 'video', atSec: number): DetectionSet {
+    const ringing = modality === 'audio' && atSec >= 1;
+    return {
+      ...set(streamId, modality, atSec),
+      detections: ringing ? [{ modality, cls: 'alarm', score: 0.9, labels: ['Smoke alarm'] }] : [],
+    };
+  }
+
+  it('reports it stalled, then decides it as ended: the absence rule fires and the incident closes', async () => {
+    const bus = new MemoryBus();
+    let now = 1_000_000;
+    const fusion = new FusionStage(bus, defaultRuleSet(), {
+      idle: { stalledSec: 5, endedSec: 20 },
+      clock: { now: () => now },
+    });
+    const events: SecurityEvent[] = [];
+    const statuses: StreamStatus[] = [];
+    await bus.subscribe(Topics.events, 'test', async ({ value }) => void events.push(value));
+    await bus.subscribe(
+      Topics.streamStatus,
+      'test',
+      async ({ value }) => void statuses.push(value),
+    );
+    await fusion.start();
+    // The camera watched an empty room for 3 s, the alarm rang from 1 s, then everything stopped.
+    for (let t = 0; t <= 3; t += 0.25) {
+      await bus.publish(Topics.detections, 'cam', alarm('cam', 'audio', t));
+      await bus.publish(Topics.detections, 'cam', alarm('cam', 'video', t));
+    }
+    await bus.idle();
+    expect(events).toEqual([]); // "nobody within 5 s" cannot be decided: the camera stopped at 3 s
+
+    now += 4_000;
+    await fusion.checkIdle();
+    now += 2_000;
+    await fusion.checkIdle();
+    await bus.idle();
+    expect(statuses.map((s) => [s.state, s.reason])).toEqual([
+      ['stalled', 'no detections for 5 s'],
+    ]);
+    expect(events).toEqual([]);
+
+    now += 15_000;
+    await fusion.checkIdle();
+    await bus.idle();
+    expect(events.map((e) => [e.rule, e.state])).toEqual([
+      ['unattended_alarm', 'opened'],
+      ['unattended_alarm', 'closed'],
+    ]);
+    expect(statuses.map((s) => s.state)).toEqual(['stalled', 'ended']);
+    expect(statuses[1]!.reason).toBe('no detections for 20 s: decided as ended');
+    await expect(fusion.whenClosed('cam')).resolves.toBeUndefined();
+    await fusion.stop();
+    await bus.close();
+  });
+
+  it('reports a stalled stream started again when its detections come back', async () => {
+    const bus = new MemoryBus();
+    let now = 0;
+    const fusion = new FusionStage(bus, defaultRuleSet(), {
+      idle: { stalledSec: 5, endedSec: 20 },
+      clock: { now: () => now },
+    });
+    const statuses: StreamStatus[] = [];
+    await bus.subscribe(
+      Topics.streamStatus,
+      'test',
+      async ({ value }) => void statuses.push(value),
+    );
+    await fusion.start();
+    await bus.publish(Topics.detections, 'cam', set('cam', 'audio', 0));
+    await bus.idle();
+    now = 6_000;
+    await fusion.checkIdle();
+    await bus.publish(Topics.detections, 'cam', set('cam', 'audio', 0.25));
+    await bus.idle();
+    expect(statuses.map((s) => s.state)).toEqual(['stalled', 'started']);
+    now = 30_000;
+    await bus.publish(Topics.detections, 'cam', set('cam', 'audio', 0, true));
+    await bus.publish(Topics.detections, 'cam', set('cam', 'video', 0, true));
+    await bus.idle();
+    await fusion.checkIdle(); // ended properly: nothing left to time out
+    expect(statuses.map((s) => s.state)).toEqual(['stalled', 'started']);
+    await fusion.stop();
+    await bus.close();
   });
 });

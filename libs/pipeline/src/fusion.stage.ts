@@ -1,5 +1,5 @@
-import type { Bus, BusMessage, Subscription } from '@app/bus';
-import { type DetectionSet, Topics } from '@app/contracts';
+import type { Bus, BusMessage, Headers, Subscription } from '@app/bus';
+import { type DetectionSet, type Modality, type SecurityEvent, Topics } from '@app/contracts';
 import {
   FusionEngine,
   type FusionEngineOptions,
@@ -7,11 +7,18 @@ import {
   runScopedEventId,
 } from '@app/fusion';
 import { Groups } from './pipeline.ports';
+import { type IdleTimeouts, StreamIdleWatch } from './stream-idle.watch';
 import { DEFAULT_RULES_PROFILE, RULES_PROFILE_HEADER, RUN_HEADER } from './stream-headers';
 
 export interface FusionStageOptions extends FusionEngineOptions {
   /** Named rule sets besides the default one, chosen per stream by RULES_PROFILE_HEADER. */
   profiles?: Readonly<Record<string, RuleSet>>;
+  /**
+   * A stream whose detections stop without an end of stream is reported stalled, then decided
+   * as ended (absence rules decide, its incident closes). Off when unset.
+   */
+  idle?: IdleTimeouts;
+  clock?: { now(): number };
 }
 
 /** Detection sets → incidents on `vigil.events`, through the rules engine. */
@@ -22,13 +29,22 @@ export class FusionStage {
   /** Recently closed streams, so a late `whenClosed` still resolves; bounded. */
   private readonly recentlyClosed = new Set<string>();
   private subscription?: Subscription;
+  private readonly idle?: StreamIdleWatch;
+  private readonly idleTimeouts?: IdleTimeouts;
+  private readonly clock: { now(): number };
+  private idleTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly bus: Bus,
     rules: RuleSet,
     options: FusionStageOptions = {},
   ) {
-    const { profiles = {}, ...engineOptions } = options;
+    const { profiles = {}, idle, clock = Date, ...engineOptions } = options;
+    this.clock = clock;
+    if (idle) {
+      this.idle = new StreamIdleWatch(idle);
+      this.idleTimeouts = idle;
+    }
     this.engines.set(DEFAULT_RULES_PROFILE, new FusionEngine(rules, engineOptions));
     for (const [name, set] of Object.entries(profiles)) {
       if (name !== DEFAULT_RULES_PROFILE)
@@ -45,10 +61,44 @@ export class FusionStage {
     this.subscription = await this.bus.subscribe(Topics.detections, Groups.fusion, (m) =>
       this.onDetections(m),
     );
+    if (this.idleTimeouts) {
+      const everyMs = Math.min(1000, (this.idleTimeouts.stalledSec * 1000) / 4);
+      this.idleTimer = setInterval(() => void this.checkIdle().catch(() => undefined), everyMs);
+      this.idleTimer.unref();
+    }
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.idleTimer);
     await this.subscription?.close();
+  }
+
+  /**
+   * Reports streams gone quiet as stalled, and decides those quiet past the end timeout as if
+   * they had ended. Runs on a timer; public so tests drive it with their own clock.
+   */
+  async checkIdle(): Promise<void> {
+    if (!this.idle || !this.idleTimeouts) return;
+    const { stalled, ended } = this.idle.check(this.clock.now());
+    for (const streamId of stalled) {
+      await this.publishStatus(
+        streamId,
+        'stalled',
+        `no detections for ${this.idleTimeouts.stalledSec} s`,
+      );
+    }
+    for (const { streamId, headers } of ended) {
+      const engine = this.engineFor(headers);
+      for (const modality of ['audio', 'video'] as const) {
+        await this.publishEvents(engine.ingest(endOf(streamId, modality)), headers);
+      }
+      await this.publishStatus(
+        streamId,
+        'ended',
+        `no detections for ${this.idleTimeouts.endedSec} s: decided as ended`,
+      );
+      this.closed(streamId);
+    }
   }
 
   /** Resolves once fusion has seen the end of both modalities of a stream and published its events. */
@@ -65,27 +115,67 @@ export class FusionStage {
     // Events go out before the detection's offset is committed: a crash replays, never loses.
     // An unknown profile cannot reach here through the API (it validates); a hand-made command
     // falls back to the default rules rather than dropping the stream.
-    const engine =
-      this.engines.get(headers[RULES_PROFILE_HEADER] ?? DEFAULT_RULES_PROFILE) ??
-      this.engines.get(DEFAULT_RULES_PROFILE)!;
-    const run = headers[RUN_HEADER];
-    for (const decided of engine.ingest(set)) {
-      const event = run
-        ? {
-            ...decided,
-            id: runScopedEventId(decided.id, run),
-            incidentId: runScopedEventId(decided.incidentId, run),
-          }
-        : decided;
-      await this.bus.publish(Topics.events, event.streamId, event, headers);
-    }
+    const engine = this.engineFor(headers);
+    const resumed = this.idle?.seen(set.streamId, headers, this.clock.now()) ?? false;
+    if (resumed) await this.publishStatus(set.streamId, 'started', 'detections resumed');
+    await this.publishEvents(engine.ingest(set), headers);
     if (set.final && !engine.isOpen(set.streamId)) {
-      this.recentlyClosed.add(set.streamId);
-      if (this.recentlyClosed.size > 1024) {
-        this.recentlyClosed.delete(this.recentlyClosed.values().next().value!);
-      }
-      this.closeWaiters.get(set.streamId)?.forEach((resolve) => resolve());
-      this.closeWaiters.delete(set.streamId);
+      this.idle?.forget(set.streamId);
+      this.closed(set.streamId);
     }
   }
+
+  private engineFor(headers: Headers): FusionEngine {
+    return (
+      this.engines.get(headers[RULES_PROFILE_HEADER] ?? DEFAULT_RULES_PROFILE) ??
+      this.engines.get(DEFAULT_RULES_PROFILE)!
+    );
+  }
+
+  private async publishEvents(decided: SecurityEvent[], headers: Headers): Promise<void> {
+    const run = headers[RUN_HEADER];
+    for (const version of decided) {
+      const event = run
+        ? {
+            ...version,
+            id: runScopedEventId(version.id, run),
+            incidentId: runScopedEventId(version.incidentId, run),
+          }
+        : version;
+      await this.bus.publish(Topics.events, event.streamId, event, headers);
+    }
+  }
+
+  private async publishStatus(
+    streamId: string,
+    state: 'started' | 'stalled' | 'ended',
+    reason: string,
+  ): Promise<void> {
+    // Source unknown here: the registry keeps the one ingest reported.
+    await this.bus.publish(Topics.streamStatus, streamId, { streamId, state, source: '', reason });
+  }
+
+  private closed(streamId: string): void {
+    this.recentlyClosed.add(streamId);
+    if (this.recentlyClosed.size > 1024) {
+      this.recentlyClosed.delete(this.recentlyClosed.values().next().value!);
+    }
+    this.closeWaiters.get(streamId)?.forEach((resolve) => resolve());
+    this.closeWaiters.delete(streamId);
+  }
+}
+
+/** What the engine gets when a modality's media end, here stood in for by the idle timeout. */
+function endOf(streamId: string, modality: Modality): DetectionSet {
+  return {
+    streamId,
+    modality,
+    seq: 0,
+    startSec: 0,
+    endSec: 0,
+    atSec: 0,
+    model: '',
+    detections: [],
+    final: true,
+  };
 }
