@@ -141,13 +141,13 @@ describe('vigil serve: webhooks with evidence links', () => {
       },
     });
     // the names and values the gRPC API serves for the same event
-    const api = apiClients(server.grpcAddress);
+    const client = apiClients(server.grpcAddress);
     try {
       const served = await unary<{
         event: { severity: string; trigger: string; evidence: { cls: string }[] };
         evidence: { name: string; sha256: string }[];
         occurredAtMs: number;
-      }>(api.events, 'GetEvent', { eventId });
+      }>(client.events, 'GetEvent', { eventId });
       expect(payload.record.event.severity).toBe(served.event.severity);
       expect(payload.record.event.trigger).toBe(served.event.trigger);
       expect(payload.record.event.evidence.map((e: { cls: string }) => e.cls)).toEqual(
@@ -157,12 +157,16 @@ describe('vigil serve: webhooks with evidence links', () => {
         served.evidence.map((e) => e.name),
       );
       expect(Number(payload.record.occurredAtMs)).toBe(served.occurredAtMs);
-      const dead = await unary<{ subscriptions: unknown[] }>(api.webhooks, 'ListDeadLetters', {});
+      const dead = await unary<{ subscriptions: unknown[] }>(
+        client.webhooks,
+        'ListDeadLetters',
+        {},
+      );
       expect(dead.subscriptions).toEqual([
         { subscriptionId: 'ops', pending: 0, dead: 0, configured: true },
       ]);
     } finally {
-      api.close();
+      client.close();
     }
     const link = new URL(payload.evidenceUrls['snapshot.jpg']);
     expect(link.origin).toBe('http://vigil.invalid');

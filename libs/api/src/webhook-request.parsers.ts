@@ -1,4 +1,4 @@
-import { isWebhookDeliveryId } from '@app/webhooks';
+import { isWebhookDeliveryId, isWebhookSubscriptionId } from '@app/webhooks';
 import { ApiError } from './api.error';
 
 /** WebhookService's request validation; failures name the field as the .proto spells it. */
@@ -6,8 +6,6 @@ import { ApiError } from './api.error';
 const DEFAULT_PAGE_SIZE = 50;
 const MAX_PAGE_SIZE = 500;
 const MAX_REPLAY_IDS = 500;
-/** The configuration's rule for subscription ids. */
-const SUBSCRIPTION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export interface DeadLetterPageRequest {
   subscriptionId?: string;
@@ -77,7 +75,7 @@ export function replayTarget(request: {
 
 function optionalSubscriptionId(value: string | undefined): string | undefined {
   if (!value) return undefined;
-  if (!SUBSCRIPTION_ID.test(value)) {
+  if (!isWebhookSubscriptionId(value)) {
     throw ApiError.invalid('subscription_id', 'is not a subscription id');
   }
   return value;

@@ -112,6 +112,10 @@ export function parseWebhookSubscriptions(
   });
 }
 
+export function isWebhookSubscriptionId(value: string): boolean {
+  return ID_PATTERN.test(value);
+}
+
 /** The history's filter semantics, so a subscription and a Subscribe with the same filter agree. */
 export function webhookMatches(filter: WebhookFilter, event: SecurityEvent): boolean {
   return matchesEventFilter(event, filter);

@@ -86,7 +86,7 @@ describe('parseCommand', () => {
     [['serve-coffee'], /unknown command "serve-coffee"/],
     [['webhooks'], /webhooks takes list-dead or replay/],
     [['webhooks', 'list-dead', 'x'], /list-dead takes no positional arguments/],
-    [['webhooks', 'replay'], /delivery ids or --all, not both/],
+    [['webhooks', 'replay'], /the delivery ids to replay, or --all/],
     [['webhooks', 'replay', 'd1', '--all'], /delivery ids or --all, not both/],
     [['webhooks', 'replay', 'd1', '--subscription', 'soc'], /--subscription goes with --all/],
     [['serve-coffee', '--help'], /unknown command "serve-coffee"/],

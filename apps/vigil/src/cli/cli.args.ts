@@ -206,8 +206,11 @@ export function parseCommand(argv: readonly string[]): Command {
       }
       if (action === 'replay') {
         const all = values.all ?? false;
-        if (all === ids.length > 0) {
+        if (all && ids.length > 0) {
           throw new UsageError('webhooks replay takes delivery ids or --all, not both');
+        }
+        if (!all && ids.length === 0) {
+          throw new UsageError('webhooks replay takes the delivery ids to replay, or --all');
         }
         if (!all && values.subscription !== undefined) {
           throw new UsageError('--subscription goes with --all (delivery ids name their own)');
