@@ -123,6 +123,7 @@ describe('vigil serve gRPC API', () => {
       'vigil.v1.EventService',
       'vigil.v1.InferenceService',
       'vigil.v1.StreamService',
+      'vigil.v1.WebhookService',
     ]);
   });
 

@@ -135,6 +135,7 @@ describe('KafkaBus on a real broker', () => {
       lastStatus: 503,
       body: new TextEncoder().encode('{"type":"vigil.incident"}'),
       failedAtMs: Date.UTC(2026, 0, 1),
+      deliveryId: '3f2d6c1e-8a4b-5c7d-9e0f-1a2b3c4d5e6f',
     };
     const seen: { value: WebhookDeadLetter; headers: Record<string, string> }[] = [];
     try {

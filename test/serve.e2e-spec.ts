@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClientReadableStream, credentials, status } from '@grpc/grpc-js';
-import { verifyWebhookSignature } from '@app/webhooks';
+import { verifyWebhookSignature, webhookDeliveryId } from '@app/webhooks';
 import { loadServeConfig } from '@app/service';
 import { type RunningServer, startServer } from '../apps/vigil/src/serve/serve.command';
 import {
@@ -125,17 +125,54 @@ describe('vigil serve: webhooks with evidence links', () => {
       ),
     ).toBe(false);
     const payload = JSON.parse(body);
-    expect(headers['x-vigil-event-id']).toBe(payload.eventId);
+    const eventId = payload.record.event.id;
+    expect(headers['x-vigil-event-id']).toBe(eventId);
+    expect(headers['x-vigil-delivery-id']).toBe(webhookDeliveryId('ops', eventId));
     expect(payload).toMatchObject({
       type: 'vigil.incident',
-      streamId: 'comp01_person_glassbreak',
-      labels: { camera: 'Lobby' },
-      rule: 'intrusion',
-      severity: 'high',
+      version: 2,
+      record: {
+        event: {
+          streamId: 'comp01_person_glassbreak',
+          rule: 'intrusion',
+          severity: 'SEVERITY_HIGH',
+        },
+        streamLabels: { camera: 'Lobby' },
+      },
     });
-    const snapshot = payload.evidence.find((e: { name: string }) => e.name === 'snapshot.jpg');
-    const link = new URL(snapshot.url);
+    // the names and values the gRPC API serves for the same event
+    const client = apiClients(server.grpcAddress);
+    try {
+      const served = await unary<{
+        event: { severity: string; trigger: string; evidence: { cls: string }[] };
+        evidence: { name: string; sha256: string }[];
+        occurredAtMs: number;
+      }>(client.events, 'GetEvent', { eventId });
+      expect(payload.record.event.severity).toBe(served.event.severity);
+      expect(payload.record.event.trigger).toBe(served.event.trigger);
+      expect(payload.record.event.evidence.map((e: { cls: string }) => e.cls)).toEqual(
+        served.event.evidence.map((e) => e.cls),
+      );
+      expect(payload.record.evidence.map((e: { name: string }) => e.name)).toEqual(
+        served.evidence.map((e) => e.name),
+      );
+      expect(Number(payload.record.occurredAtMs)).toBe(served.occurredAtMs);
+      const dead = await unary<{ subscriptions: unknown[] }>(
+        client.webhooks,
+        'ListDeadLetters',
+        {},
+      );
+      expect(dead.subscriptions).toEqual([
+        { subscriptionId: 'ops', pending: 0, dead: 0, configured: true },
+      ]);
+    } finally {
+      client.close();
+    }
+    const link = new URL(payload.evidenceUrls['snapshot.jpg']);
     expect(link.origin).toBe('http://vigil.invalid');
+    const snapshot = payload.record.evidence.find(
+      (e: { name: string }) => e.name === 'snapshot.jpg',
+    );
     const local = `http://${server.evidenceAddress}${link.pathname}${link.search}`;
     const download = await fetch(local);
     expect(download.status).toBe(200);
@@ -314,6 +351,7 @@ const grpcurl = findGrpcurl();
       'vigil.v1.EventService',
       'vigil.v1.InferenceService',
       'vigil.v1.StreamService',
+      'vigil.v1.WebhookService',
     ]);
     const health = JSON.parse(await run(server.grpcAddress, 'grpc.health.v1.Health/Check'));
     expect(health).toEqual({ status: 'SERVING' });

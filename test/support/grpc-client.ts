@@ -26,6 +26,7 @@ export interface ApiClients {
   events: Client & Record<string, (...args: unknown[]) => unknown>;
   analysis: Client & Record<string, (...args: unknown[]) => unknown>;
   inference: Client & Record<string, (...args: unknown[]) => unknown>;
+  webhooks: Client & Record<string, (...args: unknown[]) => unknown>;
   health: Client & Record<string, (...args: unknown[]) => unknown>;
   reflection: Client & Record<string, (...args: unknown[]) => unknown>;
   close(): void;
@@ -63,6 +64,7 @@ export function apiClients(
     events: make(v1.EventService!),
     analysis: make(v1.AnalysisService!),
     inference: make(v1.InferenceService!),
+    webhooks: make(v1.WebhookService!),
     health: make(definition.grpc.health.v1.Health!),
     reflection: make(reflection.grpc.reflection.v1.ServerReflection!),
   };

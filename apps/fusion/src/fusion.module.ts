@@ -1,8 +1,15 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { EVIDENCE_STORE, EventController, EventSignal, EventStreamer } from '@app/api';
+import {
+  EVIDENCE_STORE,
+  EventController,
+  EventSignal,
+  EventStreamer,
+  WebhookController,
+} from '@app/api';
 import type { Bus } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
 import { EventRepository } from '@app/history';
+import { DeadLetterService } from '@app/webhooks';
 import { FfmpegLocator } from '@app/media';
 import {
   API_CONFIG,
@@ -23,8 +30,8 @@ export class FusionModule {
   static forRoot(config: ServiceConfig, api: ApiConfig): DynamicModule {
     return {
       module: FusionModule,
-      // EventService only where a gRPC address is configured.
-      controllers: api.grpc ? [EventController] : [],
+      // EventService and WebhookService only where a gRPC address is configured.
+      controllers: api.grpc ? [EventController, WebhookController] : [],
       providers: [
         { provide: SERVICE_CONFIG, useValue: config },
         { provide: API_CONFIG, useValue: api },
@@ -43,6 +50,7 @@ export class FusionModule {
               derivedProvider(EventRepository, IncidentDesk, (desk) => desk.events),
               derivedProvider(EventSignal, IncidentDesk, (desk) => desk.feed),
               derivedProvider(EVIDENCE_STORE, IncidentDesk, (desk) => desk.evidenceStore),
+              derivedProvider(DeadLetterService, IncidentDesk, (desk) => desk.deadLetters),
               ...apiProviders(api.tokens),
               EventStreamer,
             ]

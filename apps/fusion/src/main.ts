@@ -1,4 +1,7 @@
 import { runService } from '@app/service';
 import { FusionModule } from './fusion.module';
 
-void runService('fusion', (config, api) => FusionModule.forRoot(config, api), ['events']);
+void runService('fusion', (config, api) => FusionModule.forRoot(config, api), [
+  'events',
+  'webhooks',
+]);

@@ -20,8 +20,11 @@ import { availableParallelism } from 'node:os';
 import { StderrLogger } from './cli/stderr.logger';
 import { ModelsService } from './models/models.service';
 import { isStreamingSource, streamIdFor } from '@app/contracts';
+import { DEFAULT_SERVE_ADDRESS } from '@app/service';
 import { StreamsService } from './streams/streams.service';
 import { serve } from './serve/serve.command';
+import { GrpcWebhookApi } from './webhooks/webhook-api.client';
+import { WebhooksService } from './webhooks/webhooks.service';
 import { VigilModule } from './vigil.module';
 
 /** serve reads its log level with its config; until then, the environment's or 'log'. */
@@ -57,6 +60,15 @@ async function run(argv: string[]): Promise<number> {
           process.stdout,
         )
       : service.send({ streamId: command.streamId, action: 'stop' }, process.stdout);
+  }
+  if (command.kind === 'webhooks') {
+    // A client of a running server: no models, no Nest context.
+    const api = new GrpcWebhookApi({
+      address: command.address ?? process.env.VIGIL_GRPC_ADDRESS ?? DEFAULT_SERVE_ADDRESS,
+      ...(process.env.VIGIL_API_TOKEN ? { token: process.env.VIGIL_API_TOKEN } : {}),
+      ...(command.caFile ? { caFile: command.caFile } : {}),
+    });
+    return new WebhooksService(api).run(command, process.stdout);
   }
   if (command.kind === 'serve') {
     return serve(

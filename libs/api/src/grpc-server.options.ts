@@ -16,6 +16,7 @@ export const API_SERVICES = {
   events: { name: 'EventService', file: 'event_service.proto' },
   analysis: { name: 'AnalysisService', file: 'analysis_service.proto' },
   inference: { name: 'InferenceService', file: 'inference_service.proto' },
+  webhooks: { name: 'WebhookService', file: 'webhook_service.proto' },
 } as const;
 export type ApiServiceKey = keyof typeof API_SERVICES;
 

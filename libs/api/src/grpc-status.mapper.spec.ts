@@ -3,6 +3,7 @@ import { ConfigError } from '@app/config';
 import { EvidenceError, EvidenceErrorCode } from '@app/evidence';
 import { HistoryError } from '@app/history';
 import { MediaError, MediaErrorCode } from '@app/media';
+import { WebhookError, WebhookErrorCode } from '@app/webhooks';
 import { ApiError, ApiErrorCode } from './api.error';
 import { toGrpcError } from './grpc-status.mapper';
 
@@ -45,6 +46,16 @@ describe('toGrpcError', () => {
       'e1/snapshot.jpg not found',
     ],
     [new ConfigError('rules', 'bad'), status.INVALID_ARGUMENT, 'configuration rules: bad'],
+    [
+      new WebhookError(WebhookErrorCode.DEAD_LETTER_NOT_FOUND, 'dead letter d1 not found'),
+      status.NOT_FOUND,
+      'dead letter d1 not found',
+    ],
+    [
+      new WebhookError(WebhookErrorCode.SUBSCRIPTION_NOT_CONFIGURED, 'subscription x is gone'),
+      status.FAILED_PRECONDITION,
+      'subscription x is gone',
+    ],
   ])('maps %p to its status with its message', (error, code, details) => {
     expect(toGrpcError(error)).toEqual({ code, details, message: details });
   });

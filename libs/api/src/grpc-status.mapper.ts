@@ -3,6 +3,7 @@ import { ConfigError } from '@app/config';
 import { EvidenceError, EvidenceErrorCode } from '@app/evidence';
 import { HistoryError, type HistoryErrorCode } from '@app/history';
 import { MediaError, MediaErrorCode } from '@app/media';
+import { WebhookError, WebhookErrorCode } from '@app/webhooks';
 import { ApiError, ApiErrorCode } from './api.error';
 
 export const GRPC_STATUS: Readonly<Record<ApiErrorCode, GrpcStatus>> = {
@@ -57,6 +58,11 @@ const EVIDENCE: Readonly<Record<EvidenceErrorCode, ApiErrorCode>> = {
   [EvidenceErrorCode.ENCODE_FAILED]: ApiErrorCode.INTERNAL,
 };
 
+const WEBHOOK: Readonly<Record<WebhookErrorCode, ApiErrorCode>> = {
+  [WebhookErrorCode.DEAD_LETTER_NOT_FOUND]: ApiErrorCode.NOT_FOUND,
+  [WebhookErrorCode.SUBSCRIPTION_NOT_CONFIGURED]: ApiErrorCode.FAILED_PRECONDITION,
+};
+
 /**
  * Any error thrown while serving → the error a client may see. Domain errors keep their
  * message (they are written for users); anything else becomes a bare INTERNAL, so a stack
@@ -72,6 +78,7 @@ export function toApiError(error: unknown): ApiError {
     const code = EVIDENCE[error.code];
     return new ApiError(code, code === ApiErrorCode.INTERNAL ? 'internal error' : error.message);
   }
+  if (error instanceof WebhookError) return new ApiError(WEBHOOK[error.code], error.message);
   if (error instanceof ConfigError) {
     return new ApiError(ApiErrorCode.INVALID_ARGUMENT, error.message, error.key);
   }

@@ -1,5 +1,10 @@
-import type { Detection, DetectionSet, EventEvidence, SecurityEvent } from '@app/contracts';
-import type { StoredEvent } from '@app/history';
+import {
+  type Detection,
+  type DetectionSet,
+  eventRecordMessage,
+  securityEventMessage,
+} from '@app/contracts';
+import type { DeadDelivery } from '@app/webhooks';
 import type { StreamInfo } from './api.ports';
 
 /**
@@ -33,46 +38,23 @@ export function grpcDetectionSet(set: DetectionSet) {
   };
 }
 
-function grpcEvidence(e: EventEvidence) {
-  return {
-    cls: e.cls,
-    modality: enumName('MODALITY', e.modality),
-    score: e.score,
-    atSec: e.atSec,
-    box: e.box ?? [],
-  };
-}
+/** One mapping for Kafka, the API and the webhooks: see libs/contracts. */
+export const grpcEvent = securityEventMessage;
 
-export function grpcEvent(event: SecurityEvent) {
-  return {
-    id: event.id,
-    streamId: event.streamId,
-    rule: event.rule,
-    title: event.title,
-    severity: enumName('SEVERITY', event.severity),
-    startSec: event.startSec,
-    endSec: event.endSec,
-    trigger: event.trigger,
-    evidence: event.evidence.map(grpcEvidence),
-    incidentId: event.incidentId,
-    version: event.version,
-    state: enumName('INCIDENT_STATE', event.state),
-    triggers: event.triggers,
-  };
-}
+export const grpcEventRecord = eventRecordMessage;
 
-export function grpcEventRecord(stored: StoredEvent) {
+export function grpcDeadLetter(dead: DeadDelivery) {
   return {
-    event: grpcEvent(stored.event),
-    occurredAtMs: stored.occurredAt,
-    storedAtMs: stored.storedAt,
-    streamLabels: stored.streamLabels ?? {},
-    evidence: stored.evidenceRefs.map((ref) => ({
-      name: ref.name,
-      contentType: ref.contentType,
-      bytes: ref.bytes,
-      sha256: ref.sha256,
-    })),
+    deliveryId: dead.deliveryId,
+    subscriptionId: dead.subscriptionId,
+    url: dead.url,
+    eventId: dead.eventId,
+    attempts: dead.attempts,
+    reason: dead.reason,
+    ...(dead.lastStatus !== undefined ? { lastStatus: dead.lastStatus } : {}),
+    queuedAtMs: dead.createdAt,
+    failedAtMs: dead.failedAt,
+    published: dead.publishedAt !== undefined,
   };
 }
 

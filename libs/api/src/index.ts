@@ -21,3 +21,5 @@ export * from './stream.registry';
 export * from './evidence-link.signer';
 export * from './evidence.http-server';
 export * from './media-roots.policy';
+export * from './webhook.controller';
+export * from './webhook-request.parsers';

@@ -111,6 +111,7 @@ describe('reflectionService', () => {
       'vigil.v1.EventService',
       'vigil.v1.InferenceService',
       'vigil.v1.StreamService',
+      'vigil.v1.WebhookService',
     ]);
   });
 

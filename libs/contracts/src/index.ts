@@ -4,3 +4,5 @@ export * from './topics';
 export * from './proto.codec';
 export * from './protos.locator';
 export * from './stream-id';
+export * from './event-record.message';
+export * from './proto-json.printer';

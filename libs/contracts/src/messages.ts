@@ -175,4 +175,6 @@ export interface WebhookDeadLetter {
   lastStatus?: number;
   body: Uint8Array;
   failedAtMs: number;
+  /** X-Vigil-Delivery-Id of its attempts: one per (subscription, event). */
+  deliveryId: string;
 }

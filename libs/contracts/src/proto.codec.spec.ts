@@ -117,6 +117,7 @@ describe('protobuf codecs', () => {
     body: new TextEncoder().encode('{"type":"vigil.incident","eventId":"é"}'),
     // past 2^32 ms, so a 32-bit field would not do
     failedAtMs: Date.UTC(2026, 0, 1, 12),
+    deliveryId: '3f2d6c1e-8a4b-5c7d-9e0f-1a2b3c4d5e6f',
   };
   const { lastStatus: _none, ...unanswered } = deadLetter;
 

@@ -14,6 +14,7 @@ import type {
   WebhookDeadLetter,
 } from './messages';
 import type { CanonicalClass, AudioClass, VideoClass, Modality, Severity } from './classes';
+import { securityEventMessage } from './event-record.message';
 import { protosDir } from './protos.locator';
 import { type Topic, Topics } from './topics';
 
@@ -47,7 +48,8 @@ export function loadProtoRoot(dir = protosDir()): Root {
   return loaded.loadSync(PROTO_FILES);
 }
 
-function lookup(typeName: string): Type {
+/** A message type of the loaded protos, resolved, by its full name (`vigil.v1.EventRecord`). */
+export function protoType(typeName: string): Type {
   root ??= loadProtoRoot();
   return root.lookupType(typeName);
 }
@@ -93,7 +95,7 @@ function codec<T>(
   fromProto: (plain: Plain) => T,
 ): Codec<T> {
   let type: Type | undefined;
-  const get = () => (type ??= lookup(typeName));
+  const get = () => (type ??= protoType(typeName));
   return {
     typeName,
     encode(value) {
@@ -236,16 +238,7 @@ function evidenceFromProto(p: Plain): EventEvidence {
 
 export const securityEventCodec = codec<SecurityEvent>(
   'vigil.v1.SecurityEvent',
-  (v) => ({
-    ...v,
-    severity: enumValue('SEVERITY', v.severity),
-    state: enumValue('INCIDENT_STATE', v.state),
-    evidence: v.evidence.map((e) => ({
-      ...e,
-      modality: enumValue('MODALITY', e.modality),
-      box: e.box ?? [],
-    })),
-  }),
+  securityEventMessage,
   (p) => ({
     id: p.id as string,
     streamId: p.streamId as string,
@@ -323,6 +316,7 @@ export const webhookDeadLetterCodec = codec<WebhookDeadLetter>(
       // A plain view, not protobufjs's Buffer, like the pixels of a frame.
       body: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
       failedAtMs: p.failedAtMs as number,
+      deliveryId: p.deliveryId as string,
     };
     if (p.lastStatus !== undefined && p.lastStatus !== null) {
       letter.lastStatus = p.lastStatus as number;

@@ -4,7 +4,12 @@ import type { Bus } from '@app/bus';
 import { EvidenceWriter, FolderEvidenceStore } from '@app/evidence';
 import { EventRepository, HistoryDatabase } from '@app/history';
 import { EventFeed, EvidenceTap, IncidentRecorder } from '@app/pipeline';
-import { WebhookBodyBuilder, WebhookDispatcher, WebhookOutbox } from '@app/webhooks';
+import {
+  DeadLetterService,
+  WebhookBodyBuilder,
+  WebhookDispatcher,
+  WebhookOutbox,
+} from '@app/webhooks';
 import type { ApiConfig } from './api-config.loader';
 
 const DAY_MS = 86_400_000;
@@ -26,6 +31,8 @@ export class IncidentDesk {
   readonly links?: EvidenceLinkSigner;
   readonly outbox: WebhookOutbox;
   readonly dispatcher: WebhookDispatcher;
+  /** What WebhookService lists and replays. */
+  readonly deadLetters: DeadLetterService;
   readonly tap: EvidenceTap;
   readonly recorder: IncidentRecorder;
   private evidenceHttp?: EvidenceHttpServer;
@@ -61,6 +68,12 @@ export class IncidentDesk {
       outbox: this.outbox,
       subscriptions: config.webhooks,
       bus,
+      logger: new Logger('webhooks'),
+    });
+    this.deadLetters = new DeadLetterService({
+      outbox: this.outbox,
+      subscriptions: config.webhooks,
+      dispatcher: this.dispatcher,
       logger: new Logger('webhooks'),
     });
     this.tap = new EvidenceTap(bus);

@@ -5,17 +5,9 @@ import { makeIncident } from '@app/testing/incident.factory';
 import { ManualTime, until } from '../test/manual.time';
 import { DeadLetterPublisher } from './dead-letter.publisher';
 import { WebhookOutbox } from './webhook.outbox';
-import type { WebhookSubscription } from './webhook-subscription';
+import { makeSubscription } from '../test/subscription.factory';
 
-const SUBSCRIPTIONS: WebhookSubscription[] = ['a', 'b'].map((id) => ({
-  id,
-  url: `https://hooks.example.com/${id}`,
-  secret: 'a-secret-of-16-chars',
-  filter: {},
-  maxAttempts: 1,
-  timeoutMs: 1_000,
-  backoff: { initialMs: 100, maxMs: 1_000 },
-}));
+const SUBSCRIPTIONS = ['a', 'b'].map((id) => makeSubscription(id));
 
 describe('DeadLetterPublisher', () => {
   let time: ManualTime;
@@ -51,7 +43,11 @@ describe('DeadLetterPublisher', () => {
     events.save(event);
     outbox.enqueue(events.get(event.id)!, SUBSCRIPTIONS);
     for (const { id } of SUBSCRIPTIONS) {
-      outbox.kill(outbox.head(id)!.id, { url: `https://x/${id}`, attempts: 1, reason: `r${n}` });
+      outbox.kill(outbox.due(id, time.now(), 1)[0]!.id, {
+        url: `https://x/${id}`,
+        attempts: 1,
+        reason: `r${n}`,
+      });
     }
   }
 

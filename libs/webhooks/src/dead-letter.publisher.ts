@@ -113,6 +113,7 @@ export function toDeadLetter(dead: DeadDelivery): WebhookDeadLetter {
     ...(dead.lastStatus !== undefined ? { lastStatus: dead.lastStatus } : {}),
     body: new TextEncoder().encode(dead.body),
     failedAtMs: dead.failedAt,
+    deliveryId: dead.deliveryId,
   };
 }
 

@@ -1,8 +1,9 @@
 import type { SendOutcome } from './http.sender';
-import { RetryPolicy, isRetryableStatus, parseRetryAfter } from './retry.policy';
+import { RetryPolicy, formatDuration, isRetryableStatus, parseRetryAfter } from './retry.policy';
 
 const NOW = Date.UTC(2026, 0, 1, 12);
-const SUB = { maxAttempts: 5, backoff: { initialMs: 1_000, maxMs: 10_000 } };
+const HOUR = 3_600_000;
+const SUB = { retryForMs: 24 * HOUR, backoff: { initialMs: 1_000, maxMs: 10_000 } };
 
 describe('isRetryableStatus', () => {
   it.each([429, 500, 502, 503, 504, 599])('retries %i', (status) => {
@@ -45,8 +46,19 @@ describe('parseRetryAfter', () => {
 });
 
 describe('RetryPolicy', () => {
-  const decide = (outcome: SendOutcome, attempt = 1, random = 0.5) =>
-    new RetryPolicy(() => random).decide(outcome, attempt, SUB, NOW);
+  /** `elapsedMs` since the delivery's budget started. */
+  const decide = (
+    outcome: SendOutcome,
+    attempt = 1,
+    random = 0.5,
+    elapsedMs = 0,
+    subscription: Parameters<RetryPolicy['decide']>[2] = SUB,
+  ) =>
+    new RetryPolicy(() => random).decide(
+      outcome,
+      { attempt, retryFrom: NOW - elapsedMs, now: NOW },
+      subscription,
+    );
 
   it('calls a 2xx delivered', () => {
     expect(decide({ kind: 'ok', status: 204 })).toEqual({ kind: 'delivered', status: 204 });
@@ -81,21 +93,42 @@ describe('RetryPolicy', () => {
     expect(decide({ kind: 'http', status: 302 })).toMatchObject({ kind: 'dead', status: 302 });
   });
 
-  it('gives up after the last attempt, keeping the last status', () => {
-    expect(decide({ kind: 'http', status: 500 }, 4)).toMatchObject({ kind: 'retry' });
-    expect(decide({ kind: 'http', status: 500 }, 5)).toEqual({
+  it('retries until the time budget is spent, however many attempts that takes', () => {
+    const unavailable: SendOutcome = { kind: 'http', status: 503 };
+    expect(decide(unavailable, 300, 0.5, 23 * HOUR)).toMatchObject({ kind: 'retry' });
+    expect(decide(unavailable, 290, 0.5, 24 * HOUR)).toEqual({
       kind: 'dead',
-      reason: 'HTTP 500, gave up after 5 attempts',
-      status: 500,
+      reason: 'HTTP 503, gave up after 290 attempts in 24 h',
+      status: 503,
     });
-    expect(decide({ kind: 'timeout', afterMs: 50 }, 5)).toEqual({
+    expect(decide({ kind: 'timeout', afterMs: 50 }, 3, 0.5, 25 * HOUR)).toEqual({
       kind: 'dead',
-      reason: 'no answer within 50 ms, gave up after 5 attempts',
+      reason: 'no answer within 50 ms, gave up after 3 attempts in 25 h',
     });
   });
 
-  it('leaves an aborted attempt uncounted', () => {
-    expect(decide({ kind: 'aborted' }, 5)).toEqual({ kind: 'abandoned' });
+  it('makes the last attempt when the budget runs out, not a backoff later', () => {
+    // 3 s left, the backoff would say 5 s (0.5 of a 10 s ceiling)
+    expect(decide({ kind: 'http', status: 503 }, 10, 0.5, 24 * HOUR - 3_000)).toMatchObject({
+      kind: 'retry',
+      delayMs: 3_000,
+    });
+  });
+
+  it('still honours maxAttempts from an older configuration, alongside the budget', () => {
+    const capped = { ...SUB, maxAttempts: 5 };
+    expect(decide({ kind: 'http', status: 500 }, 4, 0.5, 0, capped)).toMatchObject({
+      kind: 'retry',
+    });
+    expect(decide({ kind: 'http', status: 500 }, 5, 0.5, 0, capped)).toEqual({
+      kind: 'dead',
+      reason: 'HTTP 500, gave up after 5 attempts (maxAttempts)',
+      status: 500,
+    });
+  });
+
+  it('leaves an aborted attempt to the dispatcher', () => {
+    expect(decide({ kind: 'aborted' }, 5, 0.5, 30 * HOUR)).toEqual({ kind: 'abandoned' });
   });
 
   it('honours Retry-After in both forms, up to the backoff maximum', () => {
@@ -121,5 +154,18 @@ describe('RetryPolicy', () => {
     expect(new RetryPolicy(() => 0.25).backoffMs(3, SUB.backoff)).toBe(1_000);
     // no overflow to Infinity for absurd attempt numbers
     expect(new RetryPolicy(() => 0.5).backoffMs(5_000, SUB.backoff)).toBe(5_000);
+  });
+});
+
+describe('formatDuration', () => {
+  it.each([
+    [0, '0 s'],
+    [42_000, '42 s'],
+    [600_000, '10 min'],
+    [605_000, '10 min 5 s'],
+    [86_400_000, '24 h'],
+    [5_400_000, '1 h 30 min'],
+  ])('%i ms is %s', (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
   });
 });

@@ -6,7 +6,10 @@ export type DeliveryDecision =
   | { kind: 'delivered'; status: number }
   | { kind: 'retry'; delayMs: number; reason: string; status?: number }
   | { kind: 'dead'; reason: string; status?: number }
-  /** The dispatcher stopped mid-attempt: the row stays as it was, the attempt uncounted. */
+  /**
+   * The dispatcher stopped mid-attempt. The attempt stays counted (it was recorded before the
+   * request left, and the receiver may have got it); the delivery stays due.
+   */
   | { kind: 'abandoned' };
 
 type Verdict =
@@ -57,40 +60,65 @@ export function parseRetryAfter(value: string | undefined, nowMs: number): numbe
   return Math.max(0, at - nowMs);
 }
 
+/** Where a delivery stands when an attempt ends. */
+export interface AttemptContext {
+  /** The number of the attempt that just ended, from 1. */
+  attempt: number;
+  /** When its retry budget started: when it was queued, or replayed from the dead letters. */
+  retryFrom: number;
+  now: number;
+}
+
 /**
  * Decides retries: exponential backoff with full jitter (a uniform draw below the doubling
  * ceiling, so receivers coming back up are not hit by every sender at the same instant),
- * Retry-After honoured up to the backoff's maximum, and the attempt budget.
+ * Retry-After honoured up to the backoff's maximum, and a time budget: a delivery is retried
+ * until `retryForMs` after it was queued, the last attempt falling on the budget's end, and
+ * only then (or after `maxAttempts`, where a subscription still sets it) given up on.
  */
 export class RetryPolicy {
   constructor(private readonly random: () => number = Math.random) {}
 
-  /** `attempt` is the number of the attempt that just ended, from 1. */
   decide(
     outcome: SendOutcome,
-    attempt: number,
-    subscription: Pick<WebhookSubscription, 'maxAttempts' | 'backoff'>,
-    nowMs: number,
+    context: AttemptContext,
+    subscription: Pick<WebhookSubscription, 'retryForMs' | 'maxAttempts' | 'backoff'>,
   ): DeliveryDecision {
+    const { attempt, retryFrom, now } = context;
     const verdict = (CLASSIFY[outcome.kind] as (o: SendOutcome) => Verdict)(outcome);
     if (verdict.kind !== 'failed') return verdict;
     const status = verdict.status !== undefined ? { status: verdict.status } : {};
     if (!verdict.retryable) {
       return { kind: 'dead', reason: `${verdict.reason}, not retried`, ...status };
     }
-    if (attempt >= subscription.maxAttempts) {
+    if (subscription.maxAttempts !== undefined && attempt >= subscription.maxAttempts) {
       return {
         kind: 'dead',
-        reason: `${verdict.reason}, gave up after ${attempt} attempts`,
+        reason: `${verdict.reason}, gave up after ${attempt} attempts (maxAttempts)`,
         ...status,
       };
     }
-    const asked = parseRetryAfter(verdict.retryAfter, nowMs);
+    const deadline = retryFrom + subscription.retryForMs;
+    if (now >= deadline) {
+      return {
+        kind: 'dead',
+        reason:
+          `${verdict.reason}, gave up after ${attempt} attempts in ` +
+          formatDuration(now - retryFrom),
+        ...status,
+      };
+    }
+    const asked = parseRetryAfter(verdict.retryAfter, now);
     const delayMs =
       asked !== undefined
         ? Math.min(asked, subscription.backoff.maxMs)
         : this.backoffMs(attempt, subscription.backoff);
-    return { kind: 'retry', delayMs, reason: verdict.reason, ...status };
+    return {
+      kind: 'retry',
+      delayMs: Math.min(delayMs, deadline - now),
+      reason: verdict.reason,
+      ...status,
+    };
   }
 
   /** Full jitter: uniform in [0, min(maxMs, initialMs · 2^(attempt-1))). */
@@ -98,4 +126,15 @@ export class RetryPolicy {
     const ceiling = Math.min(backoff.maxMs, backoff.initialMs * 2 ** Math.min(attempt - 1, 40));
     return Math.floor(this.random() * ceiling);
   }
+}
+
+/** "42 s", "10 min 5 s", "24 h": for logs and dead-letter reasons. */
+export function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  const hours = Math.floor(seconds / 3600);
+  const minutes = Math.floor((seconds % 3600) / 60);
+  if (hours === 0)
+    return seconds % 60 === 0 ? `${minutes} min` : `${minutes} min ${seconds % 60} s`;
+  return minutes === 0 ? `${hours} h` : `${hours} h ${minutes} min`;
 }

@@ -33,8 +33,10 @@ describe('parseWebhookSubscriptions', () => {
             classes: ['person', 'gunshot'],
             minSeverity: 'high',
           },
-          maxAttempts: 3,
+          retryForMs: 3_600_000,
+          maxAttempts: 300,
           timeoutMs: 2_500,
+          concurrency: 1,
           backoff: { initialMs: 200, maxMs: 5_000 },
         },
       ],
@@ -47,10 +49,12 @@ describe('parseWebhookSubscriptions', () => {
       url: 'https://hooks.example.com/vigil',
       secret: SECRET,
       filter: {},
-      maxAttempts: WEBHOOK_DEFAULTS.maxAttempts,
+      retryForMs: 24 * 3_600_000,
       timeoutMs: WEBHOOK_DEFAULTS.timeoutMs,
-      backoff: WEBHOOK_DEFAULTS.backoff,
+      concurrency: WEBHOOK_DEFAULTS.concurrency,
+      backoff: { initialMs: 1_000, maxMs: 300_000 },
     });
+    expect(minimal).not.toHaveProperty('maxAttempts');
     expect(full).toEqual({
       id: 'pager.duty-1',
       url: 'http://user:pw@10.0.0.5:8080/in?token=abc',
@@ -60,10 +64,27 @@ describe('parseWebhookSubscriptions', () => {
         classes: ['gunshot', 'person'],
         minSeverity: 'high',
       },
-      maxAttempts: 3,
+      retryForMs: 3_600_000,
+      maxAttempts: 300,
       timeoutMs: 2_500,
+      concurrency: 1,
       backoff: { initialMs: 200, maxMs: 5_000 },
     });
+  });
+
+  it('still loads a configuration written for attempts, keeping its cap beside the budget', () => {
+    // the README's example before the retry budget
+    const [old] = parseWebhookSubscriptions([
+      {
+        id: 'soc',
+        url: 'https://alerts.example.com/vigil',
+        secret: SECRET,
+        filter: { minSeverity: 'medium' },
+        maxAttempts: 8,
+        timeoutMs: 10_000,
+      },
+    ]);
+    expect(old).toMatchObject({ maxAttempts: 8, retryForMs: 24 * 3_600_000 });
   });
 
   it('reads no subscriptions from an absent key, and drops empty filter lists', () => {
@@ -82,9 +103,9 @@ describe('parseWebhookSubscriptions', () => {
 
   it('raises maxMs to initialMs when only initialMs is given above the default maximum', () => {
     const [sub] = parseWebhookSubscriptions([
-      { id: 'a', url: 'https://x.example/', secret: SECRET, backoff: { initialMs: 120_000 } },
+      { id: 'a', url: 'https://x.example/', secret: SECRET, backoff: { initialMs: 600_000 } },
     ]);
-    expect(sub.backoff).toEqual({ initialMs: 120_000, maxMs: 120_000 });
+    expect(sub.backoff).toEqual({ initialMs: 600_000, maxMs: 600_000 });
   });
 
   const base = { id: 'a', url: 'https://x.example/hook', secret: SECRET };
@@ -145,6 +166,25 @@ describe('parseWebhookSubscriptions', () => {
       /info, low, medium, high, critical/,
     ],
     ['zero attempts', [{ ...base, maxAttempts: 0 }], 'webhooks[0].maxAttempts', /whole number/],
+    [
+      'a budget under a second',
+      [{ ...base, retryForMs: 500 }],
+      'webhooks[0].retryForMs',
+      /from 1000 to 2592000000/,
+    ],
+    [
+      'a budget over 30 days',
+      [{ ...base, retryForMs: 31 * 86_400_000 }],
+      'webhooks[0].retryForMs',
+      /whole number/,
+    ],
+    [
+      'a budget as text',
+      [{ ...base, retryForMs: '24h' }],
+      'webhooks[0].retryForMs',
+      /whole number/,
+    ],
+    ['no concurrency', [{ ...base, concurrency: 0 }], 'webhooks[0].concurrency', /from 1 to 64/],
     ['fractional attempts', [{ ...base, maxAttempts: 2.5 }], 'webhooks[0].maxAttempts', /whole/],
     ['a timeout as text', [{ ...base, timeoutMs: '5000' }], 'webhooks[0].timeoutMs', /whole/],
     [

@@ -31,20 +31,39 @@ export interface WebhookSubscription {
   /** HMAC-SHA256 key of X-Vigil-Signature; never logged. */
   secret: string;
   filter: WebhookFilter;
-  /** Attempts per event before it goes to the dead letters (the first one included). */
-  maxAttempts: number;
+  /**
+   * How long a delivery is retried, from when it was queued (or replayed), before it goes to
+   * the dead letters. The last attempt is made when the budget runs out.
+   */
+  retryForMs: number;
+  /**
+   * Optional cap on attempts per delivery (the first one included), on top of the time
+   * budget; absent, only the budget counts. Configurations from before the budget set it.
+   */
+  maxAttempts?: number;
   /** Per attempt, from sending the request to reading the end of the response. */
   timeoutMs: number;
+  /** Requests in flight at once to this subscriber, each for a different event. */
+  concurrency: number;
   backoff: WebhookBackoff;
 }
 
 export const WEBHOOK_DEFAULTS = {
-  maxAttempts: 8,
+  // A receiver down for a whole night still gets every incident once it is back; only a longer
+  // outage leaves dead letters for an operator.
+  retryForMs: 24 * 3_600_000,
   timeoutMs: 10_000,
-  // 8 attempts wait at most 1+2+4+8+16+32+60 s (about a minute on average, with jitter): a
-  // receiver down for longer is an operator's incident (dead letters), not an ever-longer wait.
-  backoff: { initialMs: 1_000, maxMs: 60_000 },
+  // A receiver that hangs costs one slot per attempt until its timeout: four keep the other
+  // events moving without flooding a receiver that comes back to a backlog.
+  concurrency: 4,
+  // Capped at 5 minutes: a receiver that returns hears from each pending event within 5
+  // minutes, and an event retried for 24 h makes about 580 attempts (full jitter averages half
+  // the cap), not tens of thousands.
+  backoff: { initialMs: 1_000, maxMs: 300_000 },
 } as const;
+
+/** Retried for at most 30 days: evidence links and history retention are counted in days too. */
+export const MAX_RETRY_FOR_MS = 30 * 86_400_000;
 
 export const MIN_SECRET_LENGTH = 16;
 
@@ -58,8 +77,10 @@ const SUBSCRIPTION_KEYS = [
   'secret',
   'secretEnv',
   'filter',
+  'retryForMs',
   'maxAttempts',
   'timeoutMs',
+  'concurrency',
   'backoff',
 ];
 const FILTER_KEYS = ['streamIds', 'classes', 'minSeverity'];
@@ -91,7 +112,10 @@ export function parseWebhookSubscriptions(
   });
 }
 
-/** Whether an event is one a subscription asked for (the semantics of EventFilter). */
+export function isWebhookSubscriptionId(value: string): boolean {
+  return ID_PATTERN.test(value);
+}
+
 /** The history's filter semantics, so a subscription and a Subscribe with the same filter agree. */
 export function webhookMatches(filter: WebhookFilter, event: SecurityEvent): boolean {
   return matchesEventFilter(event, filter);
@@ -106,15 +130,20 @@ function parseOne(item: unknown, key: string, env: Env): WebhookSubscription {
       'must be 1 to 64 letters, digits, dots, dashes or underscores, starting with a letter or digit',
     );
   }
+  const maxAttempts = integer(fields.maxAttempts, `${key}.maxAttempts`, 1, 100_000);
   return {
     id,
     url: parseUrl(fields.url, `${key}.url`),
     secret: parseSecret(fields, key, env),
     filter: parseFilter(fields.filter, `${key}.filter`),
-    maxAttempts:
-      integer(fields.maxAttempts, `${key}.maxAttempts`, 1, 100) ?? WEBHOOK_DEFAULTS.maxAttempts,
+    retryForMs:
+      integer(fields.retryForMs, `${key}.retryForMs`, 1_000, MAX_RETRY_FOR_MS) ??
+      WEBHOOK_DEFAULTS.retryForMs,
+    ...(maxAttempts !== undefined ? { maxAttempts } : {}),
     timeoutMs:
       integer(fields.timeoutMs, `${key}.timeoutMs`, 1, 300_000) ?? WEBHOOK_DEFAULTS.timeoutMs,
+    concurrency:
+      integer(fields.concurrency, `${key}.concurrency`, 1, 64) ?? WEBHOOK_DEFAULTS.concurrency,
     backoff: parseBackoff(fields.backoff, `${key}.backoff`),
   };
 }

@@ -5,37 +5,40 @@ import { strictMock } from '@app/testing';
 import { makeIncident } from '@app/testing/incident.factory';
 import { ManualTime, turns, until } from '../test/manual.time';
 import { ScriptedSender, deferred, type SentRequest } from '../test/scripted.sender';
+import { makeSubscription } from '../test/subscription.factory';
+import { webhookDeliveryId } from './delivery-id';
 import type { SendOutcome } from './http.sender';
 import { RetryPolicy } from './retry.policy';
-import { WebhookDispatcher, type WebhookLogger } from './webhook.dispatcher';
+import { WebhookDispatcher, type DeliveryIds, type WebhookLogger } from './webhook.dispatcher';
 import { WebhookOutbox } from './webhook.outbox';
 import { verifyWebhookSignature } from './webhook.signer';
-import type { WebhookSubscription } from './webhook-subscription';
+import { WEBHOOK_DEFAULTS, type WebhookSubscription } from './webhook-subscription';
 
 const OK: SendOutcome = { kind: 'ok', status: 200 };
 const UNAVAILABLE: SendOutcome = { kind: 'http', status: 503 };
+const REFUSED: SendOutcome = { kind: 'network', error: 'ECONNREFUSED' };
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
 
-function subscription(
-  id: string,
-  overrides: Partial<WebhookSubscription> = {},
-): WebhookSubscription {
-  return {
-    id,
-    url: `https://hooks.example.com/${id}`,
-    secret: `secret-of-${id}-0123456789`,
-    filter: {},
-    maxAttempts: 5,
-    timeoutMs: 2_000,
-    backoff: { initialMs: 1_000, maxMs: 60_000 },
-    ...overrides,
-  };
-}
+const subscription = (id: string, overrides: Partial<WebhookSubscription> = {}) =>
+  makeSubscription(id, { backoff: { initialMs: SECOND, maxMs: MINUTE }, ...overrides });
 
 interface Published {
   topic: string;
   key: string;
   value: WebhookDeadLetter;
   headers: Record<string, string>;
+}
+
+/** Small, seeded, deterministic: the jitter of a test run is the same every time. */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
 }
 
 describe('WebhookDispatcher', () => {
@@ -49,7 +52,7 @@ describe('WebhookDispatcher', () => {
   let bus: Bus;
   let logs: { level: string; message: string }[];
   let logger: WebhookLogger;
-  let delivered: { subscriptionId: string; eventId: string; attempt: number }[];
+  let delivered: (DeliveryIds & { at: number })[];
   let dispatchers: WebhookDispatcher[];
 
   beforeEach(() => {
@@ -93,7 +96,7 @@ describe('WebhookDispatcher', () => {
       sleeper: time,
       policy: new RetryPolicy(() => 0.5),
       logger,
-      observer: { delivered: (d) => delivered.push(d) },
+      observer: { delivered: (d) => delivered.push({ ...d, at: time.now() }) },
       stopGraceMs: 1_000,
       errorDelayMs: 250,
       ...overrides,
@@ -118,25 +121,66 @@ describe('WebhookDispatcher', () => {
     });
   }
 
+  /** Answers per event id from its own list (the last answer repeats), noting when each came. */
+  function perEvent(script: Record<string, SendOutcome[]>, otherwise: SendOutcome = OK) {
+    const sentAt: Record<string, number[]> = {};
+    const answer = (request: SentRequest): SendOutcome => {
+      const id = request.lower['x-vigil-event-id']!;
+      (sentAt[id] ??= []).push(time.now());
+      const answers = script[id];
+      if (!answers) return otherwise;
+      return answers.length > 1 ? answers.shift()! : answers[0]!;
+    };
+    return { answer, sentAt };
+  }
+
+  /**
+   * Runs a manual clock forward from wake-up to wake-up (and to each planned moment) until
+   * `done`: hours of backoff pass in no real time, and in the order they would.
+   */
+  async function drive(
+    what: string,
+    done: () => boolean,
+    plan: { at: number; run: () => void }[] = [],
+    maxSteps = 5_000,
+  ) {
+    for (let step = 0; step < maxSteps; step++) {
+      await turns(3);
+      if (done() && plan.length === 0) return;
+      const wake = time.nextWakeAt;
+      const next = plan[0];
+      if (next && (wake === undefined || next.at <= wake)) {
+        time.advance(Math.max(0, next.at - time.now()));
+        plan.shift()!.run();
+        continue;
+      }
+      if (wake === undefined) throw new Error(`nothing left to wait for, still not ${what}`);
+      time.advance(wake - time.now());
+    }
+    throw new Error(`still not ${what} after ${maxSteps} steps`);
+  }
+
   const eventIds = (requests: SentRequest[]) => requests.map((r) => r.lower['x-vigil-event-id']);
   const attempts = (requests: SentRequest[]) =>
     requests.map((r) => r.lower['x-vigil-delivery-attempt']);
   const idsOf = (...ns: number[]) => ns.map((n) => makeIncident(n).id);
 
-  it('delivers to each subscriber in event order, one request at a time, signed', async () => {
-    const all = subscription('all');
-    const cam2 = subscription('cam2', { filter: { streamIds: ['cam-2'] } });
+  it('delivers to each subscriber, signed, first attempts in event order, `concurrency` at a time', async () => {
+    const all = subscription('all', { concurrency: 2 });
+    const cam2 = subscription('cam2', { filter: { streamIds: ['cam-2'] }, concurrency: 1 });
     // answers take a turn, so overlapping requests would show in maxInFlight
     const slowOk = async () => (await turns(1), OK);
     sender.script(all.url, slowOk).script(cam2.url, slowOk);
-    record([all, cam2], [1, 2, 3, 4], (n) => ({ streamId: n % 2 === 0 ? 'cam-2' : 'cam-1' }));
+    record([all, cam2], [1, 2, 3, 4, 5], (n) => ({
+      streamId: n % 2 === 0 ? 'cam-2' : 'cam-1',
+    }));
 
     dispatcher([all, cam2]).start();
     await until('all delivered', () => outbox.pendingCount() === 0);
 
-    expect(eventIds(sender.sentTo(all.url))).toEqual(idsOf(1, 2, 3, 4));
+    expect(eventIds(sender.sentTo(all.url))).toEqual(idsOf(1, 2, 3, 4, 5));
     expect(eventIds(sender.sentTo(cam2.url))).toEqual(idsOf(2, 4));
-    expect(sender.maxInFlight.get(all.url)).toBe(1);
+    expect(sender.maxInFlight.get(all.url)).toBe(2);
     expect(sender.maxInFlight.get(cam2.url)).toBe(1);
     const first = sender.sentTo(all.url)[0];
     const timestamp = String(Math.floor(time.now() / 1000));
@@ -144,12 +188,17 @@ describe('WebhookDispatcher', () => {
       'content-type': 'application/json',
       'user-agent': 'vigil-webhooks/0.1',
       'x-vigil-event-id': makeIncident(1).id,
+      'x-vigil-delivery-id': webhookDeliveryId('all', makeIncident(1).id),
+      'x-vigil-delivery-attempt': '1',
       'x-vigil-timestamp': timestamp,
       'x-vigil-signature': expect.stringMatching(/^sha256=[0-9a-f]{64}$/),
-      'x-vigil-delivery-attempt': '1',
     });
     expect(first.timeoutMs).toBe(2_000);
-    expect(JSON.parse(first.body)).toMatchObject({ type: 'vigil.incident', eventId: idsOf(1)[0] });
+    expect(JSON.parse(first.body)).toMatchObject({
+      type: 'vigil.incident',
+      version: 2,
+      record: { event: { id: idsOf(1)[0], severity: 'SEVERITY_HIGH' } },
+    });
     for (const request of sender.requests) {
       const secret = request.url === all.url ? all.secret : cam2.secret;
       const { 'x-vigil-timestamp': ts, 'x-vigil-signature': signature } = request.lower;
@@ -157,74 +206,188 @@ describe('WebhookDispatcher', () => {
         true,
       );
     }
-    expect(delivered).toHaveLength(6);
+    expect(delivered).toHaveLength(7);
     expect(published).toEqual([]);
   });
 
-  it('retries a failing head with jittered exponential backoff, holding back what follows', async () => {
+  it('retries a failing event on its own clock while the events behind it go ahead', async () => {
+    time.auto = false;
     const sub = subscription('a');
-    sender.script(
-      sub.url,
-      UNAVAILABLE,
-      { kind: 'timeout', afterMs: 2_000 },
-      { kind: 'network', error: 'ECONNREFUSED' },
-      OK,
-    );
-    record([sub], [1, 2]);
+    const [failing, fine, later] = idsOf(1, 2, 3);
+    const { answer, sentAt } = perEvent({
+      [failing!]: [UNAVAILABLE, { kind: 'timeout', afterMs: 2_000 }, REFUSED, OK],
+    });
+    sender.script(sub.url, answer);
     const start = time.now();
+    record([sub], [1, 2]);
+    const running = dispatcher([sub]);
+    running.start();
 
-    dispatcher([sub]).start();
-    await until('all delivered', () => outbox.pendingCount() === 0);
+    await drive('all delivered', () => outbox.pendingCount() === 0, [
+      // queued while the first event waits out its backoff
+      { at: start + 200, run: () => (record([sub], [3]), running.notify()) },
+    ]);
 
-    expect(eventIds(sender.requests)).toEqual(idsOf(1, 1, 1, 1, 2));
-    expect(attempts(sender.requests)).toEqual(['1', '2', '3', '4', '1']);
+    const at = (id: string) => delivered.find((d) => d.eventId === id)!.at - start;
+    expect({ fine: at(fine!), later: at(later!) }).toEqual({ fine: 0, later: 200 });
     // random() = 0.5 under ceilings of 1 s, 2 s, 4 s
-    expect(time.slept).toEqual([500, 1_000, 2_000]);
-    expect(time.now() - start).toBe(3_500);
-    // each attempt is signed anew, with its own timestamp
-    const stamps = sender.requests.map((r) => Number(r.lower['x-vigil-timestamp']));
-    expect(stamps[3] - stamps[0]).toBe(3);
+    expect(sentAt[failing!]!.map((t) => t - start)).toEqual([0, 500, 1_500, 3_500]);
+    const ofFailing = sender.requests.filter((r) => r.lower['x-vigil-event-id'] === failing);
+    expect(attempts(ofFailing)).toEqual(['1', '2', '3', '4']);
+    // one delivery id for every attempt, each attempt signed anew with its own timestamp
+    expect(new Set(ofFailing.map((r) => r.lower['x-vigil-delivery-id']))).toEqual(
+      new Set([webhookDeliveryId('a', failing!)]),
+    );
+    const stamps = ofFailing.map((r) => Number(r.lower['x-vigil-timestamp']));
+    expect(stamps[3]! - stamps[0]!).toBe(3);
     expect(logs.map((l) => [l.level, l.message])).toEqual([
-      ['warn', expect.stringContaining('attempt 1/5 failed (HTTP 503); next in 500 ms')],
-      [
-        'warn',
-        expect.stringContaining('attempt 2/5 failed (no answer within 2000 ms); next in 1000 ms'),
-      ],
-      ['warn', expect.stringContaining('attempt 3/5 failed (connection failed: ECONNREFUSED)')],
-      [
-        'log',
-        `webhooks a (https://hooks.example.com/a): event ${idsOf(1)[0]} delivered on attempt 4`,
-      ],
+      ['warn', expect.stringContaining('attempt 1 failed (HTTP 503); next in 500 ms')],
+      ['warn', expect.stringContaining('attempt 2 failed (no answer within 2000 ms); next in')],
+      ['warn', expect.stringContaining('attempt 3 failed (connection failed: ECONNREFUSED)')],
+      ['log', `webhooks a (https://hooks.example.com/a): event ${failing} delivered on attempt 4`],
     ]);
   });
 
-  it('honours Retry-After, as seconds or as an HTTP-date, up to the backoff maximum', async () => {
-    const sub = subscription('a');
-    sender.script(
-      sub.url,
-      { kind: 'http', status: 429, retryAfter: '7' },
-      () => ({
-        kind: 'http',
-        status: 503,
-        retryAfter: new Date(time.now() + 30_000).toUTCString(),
-      }),
-      { kind: 'http', status: 429, retryAfter: '3600' },
-      OK,
+  it('lets an event whose receiver hangs hold up none of the others', async () => {
+    const sub = subscription('a', { concurrency: 2 });
+    const [stuck] = idsOf(1);
+    const answer = deferred<SendOutcome>();
+    sender.script(sub.url, (request) =>
+      request.lower['x-vigil-event-id'] === stuck ? answer.promise : OK,
     );
+    record([sub], [1, 2, 3, 4]);
+
+    dispatcher([sub]).start();
+    await until('the others delivered', () => outbox.pendingCount() === 1);
+
+    expect(delivered.map((d) => d.eventId)).toEqual(idsOf(2, 3, 4));
+    answer.resolve(OK);
+    await until('all delivered', () => outbox.pendingCount() === 0);
+    expect(sender.maxInFlight.get(sub.url)).toBe(2);
+  });
+
+  it('loses nothing to a receiver down for 10 minutes, with the default retry settings', async () => {
+    // Each seed is a different jitter; 0.999… is the longest wait every time.
+    for (const random of [mulberry32(1), mulberry32(2), mulberry32(3), () => 0.999_999]) {
+      time = new ManualTime(time.now() + 86_400_000, false);
+      outbox = new WebhookOutbox(db, { clock: time });
+      delivered = [];
+      published = [];
+      const soc = makeSubscription(`soc-${dispatchers.length}`, {
+        retryForMs: WEBHOOK_DEFAULTS.retryForMs,
+        backoff: { ...WEBHOOK_DEFAULTS.backoff },
+      });
+      const down = time.now();
+      const back = down + 10 * MINUTE;
+      const answers = new ScriptedSender().script(soc.url, () =>
+        time.now() < back ? REFUSED : OK,
+      );
+      const running = dispatcher([soc], { sender: answers, policy: new RetryPolicy(random) });
+      running.start();
+      // incidents before and all through the outage, and one as it ends
+      const ns = [1, 2, 3, 4, 5, 6, 7].map((n) => n + 10 * dispatchers.length);
+      const offsets = [0, 0, 1, 2, 4, 7, 10].map((m) => m * MINUTE);
+      const plan = ns.map((n, i) => ({
+        at: down + offsets[i]!,
+        run: () => (record([soc], [n]), running.notify()),
+      }));
+
+      await drive('all delivered', () => delivered.length === ns.length, plan);
+
+      expect(delivered.map((d) => d.eventId).sort()).toEqual(idsOf(...ns).sort());
+      expect(outbox.listDead({ subscriptionId: soc.id })).toEqual([]);
+      expect(published).toEqual([]);
+      expect(outbox.pendingCount(soc.id)).toBe(0);
+      // none waited more than one capped backoff (5 min) after the receiver came back
+      const latest = Math.max(...delivered.map((d) => d.at));
+      expect(latest - back).toBeLessThanOrEqual(WEBHOOK_DEFAULTS.backoff.maxMs);
+      await running.stop();
+    }
+  });
+
+  it('gives up when the time budget runs out, the last attempt at its very end', async () => {
+    time.auto = false;
+    const sub = subscription('a', {
+      retryForMs: MINUTE,
+      backoff: { initialMs: SECOND, maxMs: 10 * SECOND },
+    });
+    const { answer, sentAt } = perEvent({}, { kind: 'http', status: 500 });
+    sender.script(sub.url, answer);
+    const start = time.now();
+    const [id] = record([sub], [1]);
+    dispatcher([sub]).start();
+
+    await drive('dead-lettered', () => published.length === 1);
+
+    const times = sentAt[id!]!.map((t) => t - start);
+    expect(times.at(-1)).toBe(MINUTE);
+    // 0.5 of ceilings 1, 2, 4, 8, 10, 10… s until the minute is up
+    expect(times.slice(0, 6)).toEqual([0, 500, 1_500, 3_500, 7_500, 12_500]);
+    expect(published[0]!.value).toMatchObject({
+      eventId: id,
+      deliveryId: webhookDeliveryId('a', id!),
+      attempts: times.length,
+      reason: `HTTP 500, gave up after ${times.length} attempts in 1 min`,
+      lastStatus: 500,
+    });
+    expect(outbox.pendingCount()).toBe(0);
+    expect(logs).toContainEqual({
+      level: 'error',
+      message: expect.stringContaining(`event ${id} given up on: HTTP 500, gave up after`),
+    });
+  });
+
+  it('still gives up after maxAttempts where an old configuration sets it, and warns', async () => {
+    const sub = subscription('a', { maxAttempts: 3 });
+    sender.script(sub.url, { kind: 'http', status: 500 });
+    const [id] = record([sub], [1]);
+
+    dispatcher([sub]).start();
+    await until('dead letter', () => published.length === 1);
+
+    expect(attempts(sender.requests)).toEqual(['1', '2', '3']);
+    expect(published[0]!.value).toMatchObject({
+      eventId: id,
+      attempts: 3,
+      reason: 'HTTP 500, gave up after 3 attempts (maxAttempts)',
+    });
+    expect(logs[0]).toEqual({
+      level: 'warn',
+      message:
+        'webhooks a: maxAttempts 3 gives up on a delivery after that many attempts even ' +
+        'within retryForMs (24 h); remove it to retry for the whole budget',
+    });
+  });
+
+  it('honours Retry-After, as seconds or as an HTTP-date, up to the backoff maximum', async () => {
+    time.auto = false;
+    const sub = subscription('a');
+    const { answer, sentAt } = perEvent({
+      [idsOf(1)[0]!]: [
+        { kind: 'http', status: 429, retryAfter: '7' },
+        { kind: 'http', status: 503, retryAfter: 'Thu, 01 Jan 2026 12:00:37 GMT' },
+        { kind: 'http', status: 429, retryAfter: '3600' },
+        OK,
+      ],
+    });
+    sender.script(sub.url, answer);
+    const start = time.now();
     record([sub], [1]);
 
     dispatcher([sub]).start();
-    await until('delivered', () => outbox.pendingCount() === 0);
+    await drive('delivered', () => outbox.pendingCount() === 0);
 
-    expect(time.slept).toEqual([7_000, 30_000, 60_000]);
-    expect(attempts(sender.requests)).toEqual(['1', '2', '3', '4']);
+    expect(sentAt[idsOf(1)[0]!]!.map((t) => t - start)).toEqual([0, 7_000, 37_000, 97_000]);
   });
 
   it('gives up at once on a 4xx other than 429, dead-letters it and goes on', async () => {
     const sub = subscription('a');
-    sender.script(sub.url, { kind: 'http', status: 404 }, OK);
-    const [first] = record([sub], [1, 2]);
-    const body = outbox.head('a')!.body;
+    const [first] = idsOf(1);
+    sender.script(sub.url, (r) =>
+      r.lower['x-vigil-event-id'] === first ? { kind: 'http', status: 404 } : OK,
+    );
+    record([sub], [1, 2]);
+    const body = outbox.due('a', time.now(), 1)[0]!.body;
 
     dispatcher([sub]).start();
     await until('done', () => outbox.pendingCount() === 0 && published.length === 1);
@@ -238,6 +401,7 @@ describe('WebhookDispatcher', () => {
           subscriptionId: 'a',
           url: 'https://hooks.example.com/a',
           eventId: first,
+          deliveryId: webhookDeliveryId('a', first!),
           attempts: 1,
           reason: 'HTTP 404, not retried',
           lastStatus: 404,
@@ -252,33 +416,9 @@ describe('WebhookDispatcher', () => {
     ]);
   });
 
-  it('dead-letters a delivery after its last attempt', async () => {
-    const sub = subscription('a', { maxAttempts: 3 });
-    sender.script(sub.url, { kind: 'http', status: 500 });
-    const [id] = record([sub], [1]);
-
-    dispatcher([sub]).start();
-    await until('dead letter', () => published.length === 1);
-
-    expect(attempts(sender.requests)).toEqual(['1', '2', '3']);
-    expect(published[0].value).toMatchObject({
-      eventId: id,
-      attempts: 3,
-      reason: 'HTTP 500, gave up after 3 attempts',
-      lastStatus: 500,
-    });
-    expect(outbox.pendingCount()).toBe(0);
-    expect(logs).toContainEqual({
-      level: 'error',
-      message: expect.stringContaining(
-        `event ${id} given up on: HTTP 500, gave up after 3 attempts`,
-      ),
-    });
-  });
-
   it('keeps the dead row when the bus refuses the letter, and publishes it once the bus is back', async () => {
-    const sub = subscription('a', { maxAttempts: 1 });
-    sender.script(sub.url, UNAVAILABLE);
+    const sub = subscription('a');
+    sender.script(sub.url, { kind: 'http', status: 410 });
     publish.mockRejectedValueOnce(new Error('broker not available'));
     record([sub], [1]);
 
@@ -297,7 +437,7 @@ describe('WebhookDispatcher', () => {
   it('publishes at start the dead letters that a crash kept from the bus', async () => {
     const sub = subscription('a');
     const [id] = record([sub], [1]);
-    outbox.kill(outbox.head('a')!.id, {
+    outbox.kill(outbox.due('a', time.now(), 1)[0]!.id, {
       url: 'https://hooks.example.com/a',
       attempts: 5,
       reason: 'x',
@@ -306,12 +446,12 @@ describe('WebhookDispatcher', () => {
     dispatcher([sub]).start();
     await until('published', () => published.length === 1);
 
-    expect(published[0].value.eventId).toBe(id);
+    expect(published[0]!.value.eventId).toBe(id);
     expect(outbox.unpublished()).toEqual([]);
   });
 
   it('lets a subscriber that hangs hold up nobody else', async () => {
-    const stuck = subscription('stuck');
+    const stuck = subscription('stuck', { concurrency: 1 });
     const fine = subscription('fine');
     const answer = deferred<SendOutcome>();
     sender.script(stuck.url, () => answer.promise, OK).script(fine.url, OK);
@@ -347,18 +487,19 @@ describe('WebhookDispatcher', () => {
 
   it('resumes pending rows after a restart, keeping their attempts and backoff', async () => {
     time.auto = false;
-    const sub = subscription('a');
+    const sub = subscription('a', { concurrency: 1 });
+    const [, second] = idsOf(1, 2);
     sender.script(sub.url, OK, UNAVAILABLE);
     record([sub], [1, 2, 3]);
     const first = dispatcher([sub]);
     first.start();
-    await until('backing off', () => sender.requests.length === 2 && time.pendingSleeps === 1);
+    await until('backing off', () => sender.requests.length === 3 && time.pendingSleeps === 1);
     await first.stop();
-    expect(outbox.head('a')).toMatchObject({
-      eventId: idsOf(2)[0],
-      attempts: 1,
-      nextAttemptAt: time.now() + 500,
-    });
+    // 2 failed and waits; 3 failed too and waits behind it
+    expect(outbox.due('a', time.now() + 500, 10)).toEqual([
+      expect.objectContaining({ eventId: second, attempts: 1, nextAttemptAt: time.now() + 500 }),
+      expect.objectContaining({ attempts: 1, nextAttemptAt: time.now() + 500 }),
+    ]);
 
     const again = new ScriptedSender().script(sub.url, OK);
     dispatcher([sub], { sender: again }).start();
@@ -368,7 +509,43 @@ describe('WebhookDispatcher', () => {
     await until('delivered', () => outbox.pendingCount() === 0);
 
     expect(eventIds(again.requests)).toEqual(idsOf(2, 3));
-    expect(attempts(again.requests)).toEqual(['2', '1']);
+    expect(attempts(again.requests)).toEqual(['2', '2']);
+  });
+
+  it('counts an attempt before it is sent: one cut off by a crash goes again as the next', async () => {
+    time.auto = false;
+    const sub = subscription('a');
+    // The first process never hears back, as if killed mid-request: nothing after the send runs.
+    const crashed = new ScriptedSender().script(
+      sub.url,
+      (request) =>
+        new Promise<SendOutcome>((resolve) =>
+          request.signal!.addEventListener('abort', () => resolve({ kind: 'aborted' })),
+        ),
+    );
+    const [id] = record([sub], [1]);
+    const killed = dispatcher([sub], { sender: crashed });
+    killed.start();
+    await until('in flight', () => crashed.requests.length === 1);
+    expect(outbox.due('a', time.now(), 1)[0]).toMatchObject({ attempts: 1 });
+
+    // the next process, on the same file
+    const restarted = new ScriptedSender().script(sub.url, OK);
+    dispatcher([sub], { sender: restarted }).start();
+    await until('delivered', () => outbox.pendingCount() === 0);
+
+    const [cut, again] = [crashed.requests[0]!, restarted.requests[0]!];
+    expect([cut, again].map((r) => r.lower['x-vigil-delivery-attempt'])).toEqual(['1', '2']);
+    expect(again.lower['x-vigil-delivery-id']).toBe(cut.lower['x-vigil-delivery-id']);
+    expect(again.lower['x-vigil-delivery-id']).toBe(webhookDeliveryId('a', id!));
+    expect(again.body).toBe(cut.body);
+
+    // the "killed" one still holds its request: let it go, past its stop grace
+    const gone = killed.stop();
+    await until('waiting out the grace', () => time.pendingSleeps > 0);
+    time.advance(1_000);
+    await gone;
+    expect(outbox.pendingCount()).toBe(0);
   });
 
   it('lets an attempt in flight finish when stopping', async () => {
@@ -388,9 +565,10 @@ describe('WebhookDispatcher', () => {
     expect(outbox.pendingCount()).toBe(0);
   });
 
-  it('aborts an attempt that outlasts the stop grace, leaving it pending and uncounted', async () => {
+  it('aborts an attempt that outlasts the stop grace, leaving it counted and due in its place', async () => {
     time.auto = false;
     const sub = subscription('a');
+    const queuedAt = time.now();
     sender.script(
       sub.url,
       (request) =>
@@ -405,18 +583,21 @@ describe('WebhookDispatcher', () => {
 
     const stopped = running.stop();
     await turns(5);
-    expect(sender.requests[0].signal!.aborted).toBe(false);
+    expect(sender.requests[0]!.signal!.aborted).toBe(false);
     time.advance(1_000);
     await stopped;
 
-    expect(sender.requests[0].signal!.aborted).toBe(true);
-    expect(outbox.head('a')).toMatchObject({ attempts: 0 });
+    expect(sender.requests[0]!.signal!.aborted).toBe(true);
+    expect(outbox.due('a', time.now(), 1)[0]).toMatchObject({
+      attempts: 1,
+      nextAttemptAt: queuedAt,
+    });
   });
 
   it('never logs a secret or the credentials in a URL', async () => {
     const sub = subscription('a', {
       url: 'https://hook-user:hunter2-password@hooks.example.com/in?token=tok-123',
-      maxAttempts: 2,
+      retryForMs: 5 * SECOND,
     });
     sender.script(sub.url, UNAVAILABLE);
     record([sub], [1]);
@@ -431,14 +612,14 @@ describe('WebhookDispatcher', () => {
         expect(message).not.toContain(secret);
       }
     }
-    expect(published[0].value.url).toBe('https://hooks.example.com/in');
+    expect(published[0]!.value.url).toBe('https://hooks.example.com/in');
   });
 
   it('logs an unexpected error and goes on after a pause', async () => {
     const sub = subscription('a');
     sender.script(sub.url, OK);
     record([sub], [1]);
-    jest.spyOn(outbox, 'head').mockImplementationOnce(() => {
+    jest.spyOn(outbox, 'due').mockImplementationOnce(() => {
       throw new Error('database is locked');
     });
 

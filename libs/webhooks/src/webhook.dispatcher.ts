@@ -4,7 +4,7 @@ import { SystemClock, type Clock } from '@app/history';
 import { TimerSleeper, type Sleeper } from './abortable.sleeper';
 import { DeadLetterPublisher } from './dead-letter.publisher';
 import { HttpSender, type WebhookSender } from './http.sender';
-import { RetryPolicy, type DeliveryDecision } from './retry.policy';
+import { RetryPolicy, formatDuration, type DeliveryDecision } from './retry.policy';
 import type { DeadDelivery, PendingDelivery, WebhookOutbox } from './webhook.outbox';
 import { signWebhook } from './webhook.signer';
 import type { WebhookSubscription } from './webhook-subscription';
@@ -19,15 +19,16 @@ export interface WebhookLogger {
 }
 
 /** Hooks for metrics and tests; called after the outbox recorded the outcome. */
+export interface DeliveryIds {
+  subscriptionId: string;
+  deliveryId: string;
+  eventId: string;
+  attempt: number;
+}
+
 export interface DeliveryObserver {
-  delivered?(delivery: { subscriptionId: string; eventId: string; attempt: number }): void;
-  retrying?(delivery: {
-    subscriptionId: string;
-    eventId: string;
-    attempt: number;
-    delayMs: number;
-    reason: string;
-  }): void;
+  delivered?(delivery: DeliveryIds): void;
+  retrying?(delivery: DeliveryIds & { delayMs: number; reason: string }): void;
   dead?(dead: DeadDelivery): void;
 }
 
@@ -57,19 +58,28 @@ const SILENT: WebhookLogger = {
   error: () => undefined,
 };
 
-/** One subscriber's loop and how to wake it when rows are queued. */
+/** One subscriber's loop, its attempts in flight, and how to wake it. */
 interface Lane {
   subscription: WebhookSubscription;
   /** For logs: no credentials, no query. */
   safeUrl: string;
+  /** Outbox row ids being attempted now. */
+  inFlight: Map<number, Promise<void>>;
   wake?: () => void;
+  /** A wake-up that came while the loop was busy, so the next wait returns at once. */
+  woken: boolean;
 }
 
 /**
- * Delivers the outbox. Each subscription has a loop of its own that loads only the head of its
- * queue, posts it, and moves on only once the head is delivered or given up on: strict event
- * order per subscriber, one request in flight per subscriber, and a subscriber that is slow or
- * down holds up nobody else (its backlog waits on disk, not in memory).
+ * Delivers the outbox. Each subscription has a loop of its own, and each delivery its own
+ * clock: the loop loads only the rows that are due, up to the subscription's `concurrency`
+ * at a time, and a delivery that fails waits out its backoff in its row, on disk, while the
+ * deliveries behind it go ahead. So one failing event never holds up another, and a subscriber
+ * that is slow or down holds up nobody else. Events are first attempted in the order they were
+ * stored; once retries interleave, receivers order by the record's times, not by arrival.
+ *
+ * Every attempt is counted in its row before its request leaves, so a process killed
+ * mid-request resends it as the next attempt, with the same X-Vigil-Delivery-Id.
  *
  * One dispatcher per database file: two would deliver the same rows twice.
  */
@@ -113,6 +123,8 @@ export class WebhookDispatcher {
     this.lanes = options.subscriptions.map((subscription) => ({
       subscription,
       safeUrl: redactWebhookUrl(subscription.url),
+      inFlight: new Map(),
+      woken: false,
     }));
     this.deadLetters = new DeadLetterPublisher({
       outbox: this.outbox,
@@ -139,6 +151,16 @@ export class WebhookDispatcher {
         );
       }
     }
+    for (const { subscription } of this.lanes) {
+      if (subscription.maxAttempts === undefined) continue;
+      // A cap from a configuration written before the time budget: honoured, but it may give
+      // up long before the budget would (8 attempts last minutes, not a day).
+      this.logger.warn(
+        `webhooks ${subscription.id}: maxAttempts ${subscription.maxAttempts} gives up on a ` +
+          `delivery after that many attempts even within retryForMs ` +
+          `(${formatDuration(subscription.retryForMs)}); remove it to retry for the whole budget`,
+      );
+    }
     this.tasks = [
       ...this.lanes.map((lane) => this.run(lane)),
       this.deadLetters.run(this.idle.signal),
@@ -147,14 +169,14 @@ export class WebhookDispatcher {
 
   /** Rows were committed: wakes the loops that had nothing to do. Cheap; call it freely. */
   notify(): void {
-    for (const lane of this.lanes) lane.wake?.();
+    for (const lane of this.lanes) this.wake(lane);
   }
 
   /**
    * Stops the loops. Attempts in flight get `stopGraceMs` to finish (a 2xx is then recorded);
-   * after that they are aborted, uncounted, and stay pending for the next start. Resolves once
-   * every loop has ended, or after a second grace period if one is stuck (say, in a publish to
-   * a bus that does not answer; its letter is published again at the next start).
+   * after that they are aborted, stay counted and are due again at the next start. Resolves
+   * once every loop has ended, or after a second grace period if one is stuck (say, in a
+   * publish to a bus that does not answer; its letter is published again at the next start).
    */
   stop(): Promise<void> {
     this.stopped ??= this.halt();
@@ -184,21 +206,30 @@ export class WebhookDispatcher {
     return result;
   }
 
+  /**
+   * Starts every due delivery there is room for, then waits for whichever comes first: an
+   * attempt ending, new rows, or the next delivery's time. Ends, once stopped, after its
+   * attempts in flight have.
+   */
   private async run(lane: Lane): Promise<void> {
-    const { subscription } = lane;
+    const { subscription, inFlight } = lane;
     while (this.state === 'running') {
       try {
-        const head = this.outbox.head(subscription.id);
-        if (!head) {
-          await this.waitForWork(lane);
-          continue;
+        const now = this.clock.now();
+        const room = subscription.concurrency - inFlight.size;
+        if (room > 0) {
+          // Rows in flight are still due in the table; ask for enough to see past them.
+          const due = this.outbox
+            .due(subscription.id, now, room + inFlight.size)
+            .filter((delivery) => !inFlight.has(delivery.id))
+            .slice(0, room);
+          if (due.length > 0) {
+            for (const delivery of due) this.begin(lane, delivery);
+            continue;
+          }
         }
-        const wait = head.nextAttemptAt - this.clock.now();
-        if (wait > 0) {
-          await this.sleeper.sleep(wait, this.idle.signal);
-          continue;
-        }
-        await this.attempt(lane, head);
+        const next = room > 0 ? this.outbox.nextDueAfter(subscription.id, now) : undefined;
+        await this.waitForWork(lane, next === undefined ? undefined : next - now);
       } catch (error) {
         this.logger.error(
           `webhooks ${subscription.id}: ${errorText(error)}; going on in ${this.errorDelayMs} ms`,
@@ -206,82 +237,121 @@ export class WebhookDispatcher {
         await this.sleeper.sleep(this.errorDelayMs, this.idle.signal);
       }
     }
+    await Promise.allSettled(inFlight.values());
   }
 
-  private waitForWork(lane: Lane): Promise<void> {
+  private begin(lane: Lane, delivery: PendingDelivery): void {
+    const attempt = this.outbox.claim(delivery);
+    if (attempt === undefined) return;
+    const task = this.attempt(lane, delivery, attempt)
+      .catch((error: unknown) =>
+        this.logger.error(
+          `webhooks ${lane.subscription.id}: event ${delivery.eventId} attempt ${attempt}: ` +
+            `${errorText(error)}`,
+        ),
+      )
+      .finally(() => {
+        lane.inFlight.delete(delivery.id);
+        this.wake(lane);
+      });
+    lane.inFlight.set(delivery.id, task);
+  }
+
+  private wake(lane: Lane): void {
+    if (lane.wake) lane.wake();
+    else lane.woken = true;
+  }
+
+  /** Until woken, stopped, or `ms` (when given) have passed. */
+  private waitForWork(lane: Lane, ms: number | undefined): Promise<void> {
     if (this.idle.signal.aborted) return Promise.resolve();
+    if (lane.woken) {
+      lane.woken = false;
+      return Promise.resolve();
+    }
+    const timer = new AbortController();
     return new Promise((resolve) => {
       const done = () => {
-        lane.wake = undefined;
+        if (lane.wake === done) lane.wake = undefined;
         this.idle.signal.removeEventListener('abort', done);
+        timer.abort();
         resolve();
       };
       lane.wake = done;
       this.idle.signal.addEventListener('abort', done, { once: true });
+      if (ms !== undefined) void this.sleeper.sleep(Math.max(0, ms), timer.signal).then(done);
     });
   }
 
-  private async attempt(lane: Lane, head: PendingDelivery): Promise<void> {
+  private async attempt(lane: Lane, delivery: PendingDelivery, attempt: number): Promise<void> {
     const { subscription } = lane;
-    const attempt = head.attempts + 1;
     const timestamp = Math.floor(this.clock.now() / 1000);
     const outcome = await this.sender.send({
       url: subscription.url,
       headers: {
         'Content-Type': 'application/json',
         'User-Agent': WEBHOOK_USER_AGENT,
-        'X-Vigil-Event-Id': head.eventId,
-        'X-Vigil-Timestamp': String(timestamp),
-        'X-Vigil-Signature': signWebhook(subscription.secret, timestamp, head.body),
+        'X-Vigil-Event-Id': delivery.eventId,
+        'X-Vigil-Delivery-Id': delivery.deliveryId,
         'X-Vigil-Delivery-Attempt': String(attempt),
+        'X-Vigil-Timestamp': String(timestamp),
+        'X-Vigil-Signature': signWebhook(subscription.secret, timestamp, delivery.body),
       },
-      body: head.body,
+      body: delivery.body,
       timeoutMs: subscription.timeoutMs,
       signal: this.inFlight.signal,
     });
     const now = this.clock.now();
-    const decision = this.policy.decide(outcome, attempt, subscription, now);
-    this.apply(decision, lane, head, attempt, now);
+    const decision = this.policy.decide(
+      outcome,
+      { attempt, retryFrom: delivery.retryFrom, now },
+      subscription,
+    );
+    this.apply(decision, lane, delivery, attempt, now);
   }
 
   /** Every decision of the retry policy has its handler; a new kind fails to compile. */
   private apply(
     decision: DeliveryDecision,
     lane: Lane,
-    head: PendingDelivery,
+    delivery: PendingDelivery,
     attempt: number,
     now: number,
   ): void {
     const { subscription, safeUrl } = lane;
-    const ids = { subscriptionId: subscription.id, eventId: head.eventId, attempt };
+    const ids: DeliveryIds = {
+      subscriptionId: subscription.id,
+      deliveryId: delivery.deliveryId,
+      eventId: delivery.eventId,
+      attempt,
+    };
     const handlers: {
       [K in DeliveryDecision['kind']]: (d: Extract<DeliveryDecision, { kind: K }>) => void;
     } = {
       delivered: () => {
-        this.outbox.complete(head.id);
+        this.outbox.complete(delivery.id);
         if (attempt > 1) {
           this.logger.log(
-            `webhooks ${subscription.id} (${safeUrl}): event ${head.eventId} delivered on ` +
+            `webhooks ${subscription.id} (${safeUrl}): event ${delivery.eventId} delivered on ` +
               `attempt ${attempt}`,
           );
         }
         this.observer.delivered?.(ids);
       },
       retry: (d) => {
-        this.outbox.markFailedAttempt(head.id, {
-          attempts: attempt,
+        this.outbox.markFailedAttempt(delivery.id, {
           nextAttemptAt: now + d.delayMs,
           error: d.reason,
           ...(d.status !== undefined ? { status: d.status } : {}),
         });
         this.logger.warn(
-          `webhooks ${subscription.id} (${safeUrl}): event ${head.eventId} attempt ${attempt}/` +
-            `${subscription.maxAttempts} failed (${d.reason}); next in ${d.delayMs} ms`,
+          `webhooks ${subscription.id} (${safeUrl}): event ${delivery.eventId} attempt ` +
+            `${attempt} failed (${d.reason}); next in ${d.delayMs} ms`,
         );
         this.observer.retrying?.({ ...ids, delayMs: d.delayMs, reason: d.reason });
       },
       dead: (d) => {
-        const dead = this.outbox.kill(head.id, {
+        const dead = this.outbox.kill(delivery.id, {
           url: safeUrl,
           attempts: attempt,
           reason: d.reason,
@@ -289,12 +359,14 @@ export class WebhookDispatcher {
         });
         if (!dead) return;
         this.logger.error(
-          `webhooks ${subscription.id} (${safeUrl}): event ${head.eventId} given up on: ` +
+          `webhooks ${subscription.id} (${safeUrl}): event ${delivery.eventId} given up on: ` +
             `${d.reason}; goes to ${Topics.webhookDeadLetters.name}`,
         );
         this.observer.dead?.(dead);
         this.deadLetters.notify();
       },
+      // Cut off by stop(): counted already, and still due (a claim leaves the time alone), so
+      // the next dispatcher sends it first, in its place.
       abandoned: () => undefined,
     };
     (handlers[decision.kind] as (d: DeliveryDecision) => void)(decision);

@@ -1,21 +1,28 @@
 import { SystemClock, type Clock, type HistoryDatabase, type StoredEvent } from '@app/history';
 import type { Statement } from 'better-sqlite3';
+import { webhookDeliveryId } from './delivery-id';
 import { OUTBOX_MIGRATIONS } from './outbox.migrations';
 import { WebhookBodyBuilder } from './webhook-body.builder';
 import { webhookMatches, type WebhookSubscription } from './webhook-subscription';
 
-/** A delivery still to make: the head of its subscription's queue, or behind it. */
+/** A delivery still to make, due now or later. */
 export interface PendingDelivery {
   id: number;
+  /** X-Vigil-Delivery-Id: the same for every attempt. */
+  deliveryId: string;
   subscriptionId: string;
   eventId: string;
   eventSeq: number;
   body: string;
+  /** When it was first queued. */
   createdAt: number;
-  /** Attempts made so far; the next one is attempts + 1. */
+  /** Where its retry budget starts: when it was queued, or last replayed. */
+  retryFrom: number;
+  /** Attempts made so far, counted when each one started; the next one is attempts + 1. */
   attempts: number;
   /** Wall-clock ms before which it is not tried again. */
   nextAttemptAt: number;
+  lastAttemptAt?: number;
   lastError?: string;
   lastStatus?: number;
 }
@@ -23,6 +30,7 @@ export interface PendingDelivery {
 export interface DeadDelivery {
   /** The id it had in the outbox. */
   id: number;
+  deliveryId: string;
   subscriptionId: string;
   /** Redacted. */
   url: string;
@@ -39,7 +47,6 @@ export interface DeadDelivery {
 }
 
 export interface FailedAttempt {
-  attempts: number;
   nextAttemptAt: number;
   error: string;
   status?: number;
@@ -68,28 +75,45 @@ export interface WebhookOutboxOptions {
 
 interface PendingRow {
   id: number;
+  delivery_id: string;
   subscription_id: string;
   event_id: string;
   event_seq: number;
   body: string;
   created_at: number;
+  retry_from: number;
   attempts: number;
   next_attempt_at: number;
+  last_attempt_at: number | null;
   last_error: string | null;
   last_status: number | null;
 }
 
-interface DeadRow extends Omit<PendingRow, 'next_attempt_at' | 'last_error'> {
+interface DeadRow {
+  id: number;
+  delivery_id: string;
+  subscription_id: string;
   url: string;
+  event_id: string;
+  event_seq: number;
+  body: string;
+  created_at: number;
+  attempts: number;
   reason: string;
+  last_status: number | null;
   failed_at: number;
   published_at: number | null;
 }
 
-const PENDING = `id, subscription_id, event_id, event_seq, body, created_at, attempts,
-  next_attempt_at, last_error, last_status`;
-const DEAD = `id, subscription_id, url, event_id, event_seq, body, created_at, attempts, reason,
-  last_status, failed_at, published_at`;
+const PENDING = `id, delivery_id, subscription_id, event_id, event_seq, body, created_at,
+  retry_from, attempts, next_attempt_at, last_attempt_at, last_error, last_status`;
+const DEAD = `id, delivery_id, subscription_id, url, event_id, event_seq, body, created_at,
+  attempts, reason, last_status, failed_at, published_at`;
+/** Back into the queue with a fresh budget, keeping its id, delivery id and place in order. */
+const REPLAY = `INSERT INTO webhook_outbox (id, delivery_id, subscription_id, event_id, event_seq,
+    body, created_at, retry_from, attempts, next_attempt_at)
+  SELECT id, delivery_id, subscription_id, event_id, event_seq, body, created_at, ?, 0, ?
+  FROM webhook_dead`;
 
 /**
  * The durable queue of webhook deliveries, in the history's SQLite file. Everything here is
@@ -102,22 +126,28 @@ export class WebhookOutbox {
   private readonly bodies: WebhookBodyBuilder;
   private readonly clock: Clock;
   private readonly insert: Statement<
-    [number, string, string, number, number, string, string, string]
+    [number, string, string, string, number, number, number, string, string, string]
   >;
-  private readonly selectHead: Statement<[string], PendingRow>;
+  private readonly selectDue: Statement<[string, number, number], PendingRow>;
+  private readonly selectNextAfter: Statement<[string, number], { at: number | null }>;
   private readonly selectPending: Statement<[number], PendingRow>;
-  private readonly updateFailed: Statement<[number, number, string, number | null, number]>;
+  private readonly updateClaim: Statement<[number, number, number]>;
+  private readonly updateFailed: Statement<[number, string, number | null, number]>;
   private readonly deletePending: Statement<[number]>;
   private readonly insertDead: Statement<[string, number, string, number | null, number, number]>;
   private readonly selectDead: Statement<[number], DeadRow>;
+  private readonly selectDeadByDelivery: Statement<[string], DeadRow>;
   private readonly updatePublished: Statement<[number, number]>;
   private readonly selectUnpublished: Statement<[number], DeadRow>;
-  private readonly requeueDead: Statement<[number, number]>;
+  private readonly replayOne: Statement<[number, number, number]>;
   private readonly deleteDead: Statement<[number]>;
+  private readonly replaySome: Statement<[number, number, string]>;
+  private readonly deleteDeadOf: Statement<[string]>;
   private readonly deleteOldDead: Statement<[number, number]>;
   private readonly countAll: Statement<[], { n: number }>;
   private readonly countOne: Statement<[string], { n: number }>;
   private readonly countBySubscription: Statement<[], { id: string; n: number }>;
+  private readonly countDeadBySubscription: Statement<[], { id: string; n: number }>;
 
   constructor(
     private readonly database: HistoryDatabase,
@@ -127,43 +157,57 @@ export class WebhookOutbox {
     this.clock = options.clock ?? new SystemClock();
     database.migrate(OUTBOX_MIGRATIONS);
     const db = database.connection;
-    // A delivery given up on is not queued again by a replay of its event; requeueDead is the
-    // deliberate way back.
+    // A delivery given up on is not queued again by a replay of its event; replaying the dead
+    // letter is the deliberate way back.
     this.insert = db.prepare(
-      `INSERT INTO webhook_outbox (event_seq, subscription_id, event_id, created_at,
-         next_attempt_at, body)
-       SELECT ?, ?, ?, ?, ?, ?
+      `INSERT INTO webhook_outbox (event_seq, delivery_id, subscription_id, event_id, created_at,
+         retry_from, next_attempt_at, body)
+       SELECT ?, ?, ?, ?, ?, ?, ?, ?
        WHERE NOT EXISTS (SELECT 1 FROM webhook_dead WHERE subscription_id = ? AND event_id = ?)
        ON CONFLICT (subscription_id, event_id) DO NOTHING`,
     );
-    this.selectHead = db.prepare(
-      `SELECT ${PENDING} FROM webhook_outbox WHERE subscription_id = ?
-       ORDER BY event_seq, id LIMIT 1`,
+    this.selectDue = db.prepare(
+      `SELECT ${PENDING} FROM webhook_outbox
+       WHERE subscription_id = ? AND next_attempt_at <= ?
+       ORDER BY next_attempt_at, event_seq, id LIMIT ?`,
+    );
+    this.selectNextAfter = db.prepare(
+      `SELECT min(next_attempt_at) AS at FROM webhook_outbox
+       WHERE subscription_id = ? AND next_attempt_at > ?`,
     );
     this.selectPending = db.prepare(`SELECT ${PENDING} FROM webhook_outbox WHERE id = ?`);
+    this.updateClaim = db.prepare(
+      `UPDATE webhook_outbox SET attempts = attempts + 1, last_attempt_at = ?
+       WHERE id = ? AND attempts = ?`,
+    );
     this.updateFailed = db.prepare(
-      `UPDATE webhook_outbox SET attempts = ?, next_attempt_at = ?, last_error = ?,
-         last_status = ? WHERE id = ?`,
+      `UPDATE webhook_outbox SET next_attempt_at = ?, last_error = ?, last_status = ?
+       WHERE id = ?`,
     );
     this.deletePending = db.prepare('DELETE FROM webhook_outbox WHERE id = ?');
     this.insertDead = db.prepare(
-      `INSERT INTO webhook_dead (id, subscription_id, url, event_id, event_seq, body, created_at,
-         attempts, reason, last_status, failed_at)
-       SELECT id, subscription_id, ?, event_id, event_seq, body, created_at, ?, ?, ?, ?
+      `INSERT INTO webhook_dead (id, delivery_id, subscription_id, url, event_id, event_seq, body,
+         created_at, attempts, reason, last_status, failed_at)
+       SELECT id, delivery_id, subscription_id, ?, event_id, event_seq, body, created_at, ?, ?, ?, ?
        FROM webhook_outbox WHERE id = ?`,
     );
     this.selectDead = db.prepare(`SELECT ${DEAD} FROM webhook_dead WHERE id = ?`);
+    this.selectDeadByDelivery = db.prepare(
+      `SELECT ${DEAD} FROM webhook_dead WHERE delivery_id = ?`,
+    );
     this.updatePublished = db.prepare('UPDATE webhook_dead SET published_at = ? WHERE id = ?');
     this.selectUnpublished = db.prepare(
       `SELECT ${DEAD} FROM webhook_dead WHERE published_at IS NULL ORDER BY id LIMIT ?`,
     );
-    this.requeueDead = db.prepare(
-      `INSERT INTO webhook_outbox (id, subscription_id, event_id, event_seq, body, created_at,
-         attempts, next_attempt_at)
-       SELECT id, subscription_id, event_id, event_seq, body, created_at, 0, ?
-       FROM webhook_dead WHERE id = ?`,
-    );
+    this.replayOne = db.prepare(`${REPLAY} WHERE id = ?`);
     this.deleteDead = db.prepare('DELETE FROM webhook_dead WHERE id = ?');
+    // The subscription ids as one JSON array parameter: any number of them, one statement.
+    this.replaySome = db.prepare(
+      `${REPLAY} WHERE subscription_id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+    );
+    this.deleteDeadOf = db.prepare(
+      'DELETE FROM webhook_dead WHERE subscription_id IN (SELECT value FROM json_each(?))',
+    );
     this.deleteOldDead = db.prepare(
       `DELETE FROM webhook_dead WHERE id IN (
          SELECT id FROM webhook_dead
@@ -175,6 +219,10 @@ export class WebhookOutbox {
     );
     this.countBySubscription = db.prepare(
       `SELECT subscription_id AS id, count(*) AS n FROM webhook_outbox
+       GROUP BY subscription_id ORDER BY subscription_id`,
+    );
+    this.countDeadBySubscription = db.prepare(
+      `SELECT subscription_id AS id, count(*) AS n FROM webhook_dead
        GROUP BY subscription_id ORDER BY subscription_id`,
     );
   }
@@ -196,16 +244,34 @@ export class WebhookOutbox {
       matching
         .filter(
           (s) =>
-            this.insert.run(stored.seq, s.id, eventId, now, now, body, s.id, eventId).changes > 0,
+            this.insert.run(
+              stored.seq,
+              webhookDeliveryId(s.id, eventId),
+              s.id,
+              eventId,
+              now,
+              now,
+              now,
+              body,
+              s.id,
+              eventId,
+            ).changes > 0,
         )
         .map((s) => s.id),
     );
   }
 
-  /** The next delivery of a subscription, in event order: the only row a dispatcher loads. */
-  head(subscriptionId: string): PendingDelivery | undefined {
-    const row = this.selectHead.get(subscriptionId);
-    return row && toPending(row);
+  /**
+   * A subscription's deliveries whose time has come, longest waiting first and in event order
+   * among equals. Only these are loaded: a backlog waits on disk, however long.
+   */
+  due(subscriptionId: string, now: number, limit: number): PendingDelivery[] {
+    return this.selectDue.all(subscriptionId, now, limit).map(toPending);
+  }
+
+  /** When the next of a subscription's deliveries not yet due becomes due; undefined if none. */
+  nextDueAfter(subscriptionId: string, now: number): number | undefined {
+    return this.selectNextAfter.get(subscriptionId, now)?.at ?? undefined;
   }
 
   get(id: number): PendingDelivery | undefined {
@@ -213,16 +279,21 @@ export class WebhookOutbox {
     return row && toPending(row);
   }
 
-  /** Records an attempt that failed but may be retried. */
+  /**
+   * Counts the attempt about to start, durably, before its request leaves: a crash in the
+   * middle of it is then resent as the next attempt, never the same one twice. Returns the new
+   * attempt number, or undefined when the row is gone or another claim got there first.
+   */
+  claim(delivery: Pick<PendingDelivery, 'id' | 'attempts'>): number | undefined {
+    const claimed = this.updateClaim.run(this.clock.now(), delivery.id, delivery.attempts);
+    return claimed.changes > 0 ? delivery.attempts + 1 : undefined;
+  }
+
+  /** Records why the attempt failed and when to try again. */
   markFailedAttempt(id: number, failure: FailedAttempt): boolean {
     return (
-      this.updateFailed.run(
-        failure.attempts,
-        failure.nextAttemptAt,
-        failure.error,
-        failure.status ?? null,
-        id,
-      ).changes > 0
+      this.updateFailed.run(failure.nextAttemptAt, failure.error, failure.status ?? null, id)
+        .changes > 0
     );
   }
 
@@ -258,12 +329,37 @@ export class WebhookOutbox {
     return this.selectUnpublished.all(limit).map(toDead);
   }
 
-  /** Puts a dead delivery back at its place in its subscription's queue, with fresh attempts. */
-  requeue(deadId: number): boolean {
+  findDead(deliveryId: string): DeadDelivery | undefined {
+    const row = this.selectDeadByDelivery.get(deliveryId);
+    return row && toDead(row);
+  }
+
+  /**
+   * Puts dead deliveries back in their subscriptions' queues, due now, with fresh attempts and
+   * a fresh retry budget, all or none. Returns how many went back (fewer when some were
+   * replayed by someone else meanwhile).
+   */
+  replayDead(deadIds: readonly number[]): number {
+    const now = this.clock.now();
     return this.database.transaction(() => {
-      if (this.requeueDead.run(this.clock.now(), deadId).changes === 0) return false;
-      this.deleteDead.run(deadId);
-      return true;
+      let replayed = 0;
+      for (const id of deadIds) {
+        if (this.replayOne.run(now, now, id).changes === 0) continue;
+        this.deleteDead.run(id);
+        replayed += 1;
+      }
+      return replayed;
+    });
+  }
+
+  /** Every dead delivery of these subscriptions back in the queue, as replayDead does. */
+  replayAllDead(subscriptionIds: readonly string[]): number {
+    const now = this.clock.now();
+    const ids = JSON.stringify(subscriptionIds);
+    return this.database.transaction(() => {
+      const replayed = this.replaySome.run(now, now, ids).changes;
+      this.deleteDeadOf.run(ids);
+      return replayed;
     });
   }
 
@@ -275,6 +371,7 @@ export class WebhookOutbox {
     return this.deleteOldDead.run(before, limit).changes;
   }
 
+  /** Dead deliveries, oldest first (by outbox id), a page at a time. */
   listDead(query: DeadQuery = {}): DeadDelivery[] {
     const limit = query.limit ?? 100;
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be ≥ 1');
@@ -302,19 +399,27 @@ export class WebhookOutbox {
   pendingBySubscription(): Map<string, number> {
     return new Map(this.countBySubscription.all().map((row) => [row.id, row.n]));
   }
+
+  /** Dead deliveries per subscription id, including ids no longer configured. */
+  deadBySubscription(): Map<string, number> {
+    return new Map(this.countDeadBySubscription.all().map((row) => [row.id, row.n]));
+  }
 }
 
 function toPending(row: PendingRow): PendingDelivery {
   const pending: PendingDelivery = {
     id: row.id,
+    deliveryId: row.delivery_id,
     subscriptionId: row.subscription_id,
     eventId: row.event_id,
     eventSeq: row.event_seq,
     body: row.body,
     createdAt: row.created_at,
+    retryFrom: row.retry_from,
     attempts: row.attempts,
     nextAttemptAt: row.next_attempt_at,
   };
+  if (row.last_attempt_at !== null) pending.lastAttemptAt = row.last_attempt_at;
   if (row.last_error !== null) pending.lastError = row.last_error;
   if (row.last_status !== null) pending.lastStatus = row.last_status;
   return pending;
@@ -323,6 +428,7 @@ function toPending(row: PendingRow): PendingDelivery {
 function toDead(row: DeadRow): DeadDelivery {
   const dead: DeadDelivery = {
     id: row.id,
+    deliveryId: row.delivery_id,
     subscriptionId: row.subscription_id,
     url: row.url,
     eventId: row.event_id,

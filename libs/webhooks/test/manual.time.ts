@@ -57,6 +57,19 @@ export class ManualTime implements Clock, Sleeper {
   get pendingSleeps(): number {
     return this.sleeping.length;
   }
+
+  /** When the earliest pending sleep ends; undefined when nothing sleeps. */
+  get nextWakeAt(): number | undefined {
+    return this.sleeping.length === 0 ? undefined : Math.min(...this.sleeping.map((s) => s.until));
+  }
+
+  /** Moves the clock to the end of the earliest pending sleep; false when nothing sleeps. */
+  advanceToNextWake(): boolean {
+    const next = this.nextWakeAt;
+    if (next === undefined) return false;
+    this.advance(Math.max(0, next - this.time));
+    return true;
+  }
 }
 
 /** Lets queued promise callbacks and I/O run: one turn of the event loop, `turns` times. */

@@ -35,6 +35,40 @@ describe('parseCommand', () => {
     });
   });
 
+  it('parses webhooks list-dead and replay', () => {
+    expect(
+      parseCommand([
+        'webhooks',
+        'list-dead',
+        '--subscription',
+        'soc',
+        '--json',
+        '--address',
+        'h:1',
+      ]),
+    ).toEqual({
+      kind: 'webhooks',
+      action: 'list-dead',
+      subscriptionId: 'soc',
+      json: true,
+      address: 'h:1',
+    });
+    expect(parseCommand(['webhooks', 'replay', 'd1', 'd2', '--ca', 'ca.crt'])).toEqual({
+      kind: 'webhooks',
+      action: 'replay',
+      deliveryIds: ['d1', 'd2'],
+      all: false,
+      caFile: 'ca.crt',
+    });
+    expect(parseCommand(['webhooks', 'replay', '--all', '--subscription', 'soc'])).toEqual({
+      kind: 'webhooks',
+      action: 'replay',
+      deliveryIds: [],
+      all: true,
+      subscriptionId: 'soc',
+    });
+  });
+
   it.each([
     [[], 'help'],
     [['--help'], 'help'],
@@ -50,6 +84,11 @@ describe('parseCommand', () => {
     [['analyze', 'a', '--colour'], /Unknown option '--colour'/],
     [['models', 'delete'], /models takes list, verify or pull/],
     [['serve-coffee'], /unknown command "serve-coffee"/],
+    [['webhooks'], /webhooks takes list-dead or replay/],
+    [['webhooks', 'list-dead', 'x'], /list-dead takes no positional arguments/],
+    [['webhooks', 'replay'], /the delivery ids to replay, or --all/],
+    [['webhooks', 'replay', 'd1', '--all'], /delivery ids or --all, not both/],
+    [['webhooks', 'replay', 'd1', '--subscription', 'soc'], /--subscription goes with --all/],
     [['serve-coffee', '--help'], /unknown command "serve-coffee"/],
   ])('rejects %j', (argv, message) => {
     expect(() => parseCommand(argv)).toThrow(UsageError);

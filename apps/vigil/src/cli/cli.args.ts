@@ -17,6 +17,9 @@ export const USAGE = `Usage:
   vigil serve [--config FILE] [--models DIR]   (gRPC API, webhooks, history; VIGIL_GRPC_ADDRESS, VIGIL_DATA_DIR)
   vigil stream start <file|url> [--stream-id ID] [--live] [--loop]   (to a Kafka deployment: KAFKA_BROKERS)
   vigil stream stop <stream-id>
+  vigil webhooks list-dead [--subscription ID] [--json] [--address HOST:PORT] [--ca FILE]
+  vigil webhooks replay <delivery-id>... | --all [--subscription ID] [--address HOST:PORT] [--ca FILE]
+                 (the dead letters of a running vigil serve or fusion; token in VIGIL_API_TOKEN)
   vigil --help | --version
 
 Environment: VIGIL_MODELS_DIR, VIGIL_AUDIO_MODEL, VIGIL_VIDEO_MODEL, VIGIL_FPS,
@@ -65,9 +68,26 @@ export type Command =
       live: boolean;
       loop: boolean;
     }
-  | { kind: 'stream'; action: 'stop'; streamId: string };
+  | { kind: 'stream'; action: 'stop'; streamId: string }
+  | {
+      kind: 'webhooks';
+      action: 'list-dead';
+      subscriptionId?: string;
+      json: boolean;
+      address?: string;
+      caFile?: string;
+    }
+  | {
+      kind: 'webhooks';
+      action: 'replay';
+      deliveryIds: string[];
+      all: boolean;
+      subscriptionId?: string;
+      address?: string;
+      caFile?: string;
+    };
 
-const COMMANDS: readonly string[] = ['analyze', 'eval', 'models', 'serve', 'stream'];
+const COMMANDS: readonly string[] = ['analyze', 'eval', 'models', 'serve', 'stream', 'webhooks'];
 
 export function parseCommand(argv: readonly string[]): Command {
   let parsed;
@@ -90,6 +110,10 @@ export function parseCommand(argv: readonly string[]): Command {
         'min-recall': { type: 'string', multiple: true },
         'max-false-alerts': { type: 'string' },
         jobs: { type: 'string' },
+        subscription: { type: 'string' },
+        all: { type: 'boolean', default: false },
+        address: { type: 'string' },
+        ca: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -167,6 +191,33 @@ export function parseCommand(argv: readonly string[]): Command {
             loop: values.loop ?? false,
           }
         : { kind: 'stream', action, streamId: target };
+    }
+    case 'webhooks': {
+      const [action, ...ids] = rest;
+      const target = {
+        ...(values.subscription !== undefined ? { subscriptionId: values.subscription } : {}),
+        ...(values.address !== undefined ? { address: values.address } : {}),
+        ...(values.ca !== undefined ? { caFile: values.ca } : {}),
+      };
+      if (action === 'list-dead') {
+        if (ids.length > 0)
+          throw new UsageError('webhooks list-dead takes no positional arguments');
+        return { kind: 'webhooks', action, json: values.json ?? false, ...target };
+      }
+      if (action === 'replay') {
+        const all = values.all ?? false;
+        if (all && ids.length > 0) {
+          throw new UsageError('webhooks replay takes delivery ids or --all, not both');
+        }
+        if (!all && ids.length === 0) {
+          throw new UsageError('webhooks replay takes the delivery ids to replay, or --all');
+        }
+        if (!all && values.subscription !== undefined) {
+          throw new UsageError('--subscription goes with --all (delivery ids name their own)');
+        }
+        return { kind: 'webhooks', action, deliveryIds: ids, all, ...target };
+      }
+      throw new UsageError('webhooks takes list-dead or replay');
     }
     case undefined:
       return { kind: 'help' };

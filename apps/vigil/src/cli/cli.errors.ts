@@ -7,6 +7,8 @@ import { ManifestError, ModelNotFoundError } from '@app/models';
 import { PipelineError } from '@app/pipeline';
 import { DownloadError } from '../models/model.downloader';
 import { PullError } from '../models/models.service';
+import { status } from '@grpc/grpc-js';
+import { ApiCallError } from '../webhooks/webhook-api.client';
 import { UsageError } from './cli.args';
 
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
@@ -48,6 +50,18 @@ export function describeFailure(error: unknown): { code: ExitCode; message: stri
     error instanceof DownloadError
   ) {
     return { code: ExitCode.failed, message: error.message };
+  }
+  if (error instanceof ApiCallError) {
+    const hint =
+      error.code === status.UNAUTHENTICATED
+        ? ' (set VIGIL_API_TOKEN)'
+        : error.code === status.UNAVAILABLE
+          ? ' (is vigil serve running there? --address HOST:PORT)'
+          : '';
+    return {
+      code: error.code === status.INVALID_ARGUMENT ? ExitCode.usage : ExitCode.failed,
+      message: `${error.message}${hint}`,
+    };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { code: ExitCode.failed, message: `unexpected error: ${message.split('\n')[0]}` };

@@ -1,0 +1,49 @@
+import { Controller, UseFilters, UseGuards } from '@nestjs/common';
+import { GrpcMethod } from '@nestjs/microservices';
+import { DeadLetterService } from '@app/webhooks';
+import { ApiAuthGuard, RequireRole } from './api-auth.guard';
+import { GrpcExceptionFilter } from './grpc-exception.filter';
+import { grpcDeadLetter } from './grpc.mappers';
+import {
+  deadLetterPageRequest,
+  deadLetterPageToken,
+  replayTarget,
+} from './webhook-request.parsers';
+
+const SERVICE = 'WebhookService';
+
+/** vigil.v1.WebhookService: validation here, the work in DeadLetterService. */
+@Controller()
+@UseGuards(ApiAuthGuard)
+@UseFilters(GrpcExceptionFilter)
+export class WebhookController {
+  constructor(private readonly deadLetters: DeadLetterService) {}
+
+  /** Seeing what failed is part of watching, like ListEvents. */
+  @GrpcMethod(SERVICE, 'ListDeadLetters')
+  @RequireRole('viewer')
+  listDeadLetters(request: { subscriptionId?: string; pageSize?: number; pageToken?: string }) {
+    const query = deadLetterPageRequest(request);
+    const page = this.deadLetters.list(query);
+    return {
+      deadLetters: page.deadLetters.map(grpcDeadLetter),
+      nextPageToken:
+        page.nextAfterId !== undefined
+          ? deadLetterPageToken(page.nextAfterId, query.subscriptionId)
+          : '',
+      subscriptions: page.counts,
+    };
+  }
+
+  /** Sends data to receivers again: an operator's decision. */
+  @GrpcMethod(SERVICE, 'ReplayDeadLetters')
+  @RequireRole('operator')
+  replayDeadLetters(request: { deliveryIds?: string[]; all?: boolean; subscriptionId?: string }) {
+    const target = replayTarget(request);
+    const replayed =
+      target.kind === 'all'
+        ? this.deadLetters.replayAll(target.subscriptionId)
+        : this.deadLetters.replay(target.deliveryIds).length;
+    return { replayed };
+  }
+}
