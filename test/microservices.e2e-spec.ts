@@ -35,6 +35,8 @@ let observer: KafkaBus;
 const events = new Map<string, SecurityEvent[]>();
 const statuses = new Map<string, StreamStatus[]>();
 const instancesByStream = new Map<string, Set<string>>();
+/** The latest audio moment inference reported per stream: how far a stream got. */
+const audioReached = new Map<string, number>();
 
 function push<T>(map: Map<string, T[]>, key: string, value: T) {
   map.set(key, [...(map.get(key) ?? []), value]);
@@ -143,6 +145,11 @@ beforeAll(async () => {
     Topics.detections,
     `observer-${run}`,
     async ({ value, headers }: { value: DetectionSet; headers: Record<string, string> }) => {
+      if (value.modality === 'audio' && !value.final)
+        audioReached.set(
+          value.streamId,
+          Math.max(audioReached.get(value.streamId) ?? 0, value.atSec),
+        );
       const set = instancesByStream.get(value.streamId) ?? new Set<string>();
       if (headers['x-vigil-inference']) set.add(headers['x-vigil-inference']);
       instancesByStream.set(value.streamId, set);
@@ -308,5 +315,43 @@ describe('the four microservices on a real Kafka broker', () => {
     const expected = await embeddedEventIds({ [streamId]: 'comp05' });
     await startStream(streamId, 'comp05');
     await expectSameEvents(expected);
+  });
+});
+
+describe('a stream whose media stop without an end (ingest gone for good)', () => {
+  // Last: it leaves no ingest running.
+  it('is reported stalled, then ended, and its pending absence rule decides as at the end', async () => {
+    const fusion = services.find((s) => s.app === 'fusion')!;
+    await fusion.stop();
+    services.splice(services.indexOf(fusion), 1);
+    const idleFusion = new ServiceProcess('fusion', `fusion-idle-${run}`, {
+      VIGIL_STREAM_STALLED_SEC: '3',
+      VIGIL_STREAM_ENDED_SEC: '8',
+    }).start();
+    services.push(idleFusion);
+    await idleFusion.ready();
+
+    const streamId = `cut-${run}`;
+    // The alarm starts at 2.1 s; "nobody within 5 s" needs the camera up to 7.1 s, which never comes.
+    const result = await runCli(
+      ['stream', 'start', fixture(CLIPS.comp05), '--stream-id', streamId, '--live'],
+      { KAFKA_BROKERS: kafkaBrokers().join(',') },
+    );
+    expect(result).toMatchObject({ code: 0 });
+    await until('the alarm to be heard', () => (audioReached.get(streamId) ?? 0) >= 3);
+    const ingest = services.find((s) => s.app === 'ingest')!;
+    await ingest.kill9();
+    services.splice(services.indexOf(ingest), 1);
+
+    await until('the stream to be given up', () => ended(streamId), 60_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    // As at the end of the clip (a live run's ids are its own, so compare what, not ids).
+    expect((events.get(streamId) ?? []).map((e) => [e.rule, e.state, e.version])).toEqual([
+      ['unattended_alarm', 'opened', 1],
+      ['unattended_alarm', 'closed', 2],
+    ]);
+    const said = (statuses.get(streamId) ?? []).map((s) => [s.state, s.reason ?? '']);
+    expect(said).toContainEqual(['stalled', 'no detections for 3 s']);
+    expect(said.at(-1)).toEqual(['ended', 'no detections for 8 s: decided as ended']);
   });
 });
