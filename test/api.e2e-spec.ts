@@ -282,6 +282,51 @@ describe('vigil serve gRPC API', () => {
       expect(nothing).toBe('quiet');
     });
 
+    it('two live streams at once (the most this server takes), paced like cameras: every incident version but closing carries its evidence', async () => {
+      const clips = {
+        'ev-glass': 'clips/comp01_person_glassbreak.mp4',
+        'ev-alarm': 'clips/comp05_emptyroom_smoke_alarm.mp4',
+      };
+      for (const [streamId, clip] of Object.entries(clips)) {
+        await unary(
+          api.streams,
+          'StartStream',
+          { source: fixture(clip), streamId, live: true },
+          operator(),
+        );
+      }
+      const versions = async () =>
+        (
+          await unary<{ events: EventRecord[] }>(
+            api.events,
+            'ListEvents',
+            { filter: { streamIds: Object.keys(clips) }, pageSize: 500 },
+            viewer(),
+          )
+        ).events;
+      // Each stream's incident is closed once its clip has played (about 10 s of real time).
+      let stored: EventRecord[] = [];
+      for (let i = 0; i < 600; i++) {
+        stored = await versions();
+        const closed = new Set(
+          stored
+            .filter((e) => e.event.state === 'INCIDENT_STATE_CLOSED')
+            .map((e) => e.event.streamId),
+        );
+        if (closed.size === 2) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(new Set(stored.map((e) => e.event.streamId))).toEqual(new Set(Object.keys(clips)));
+      const told = stored.filter((e) => e.event.state !== 'INCIDENT_STATE_CLOSED');
+      expect(told.length).toBeGreaterThanOrEqual(2);
+      for (const record of told) {
+        expect({ id: record.event.id, files: record.evidence.map((e) => e.name).sort() }).toEqual({
+          id: record.event.id,
+          files: ['audio.wav', 'snapshot.jpg', 'spectrogram.png'],
+        });
+      }
+    });
+
     it('runs only the models a stream asks for: audio alone hears a plain glass break', async () => {
       const streamId = 'comp01-audio-only';
       const live = subscribe({ filter: { streamIds: [streamId] } });
