@@ -36,9 +36,22 @@ function newestSource(dir) {
   return newest;
 }
 
+/** `--selectProjects a b`: jest leaves it out of globalConfig, so read it from the command line. */
+function selectedProjects(argv) {
+  const at = argv.findIndex((a) => a === '--selectProjects' || a.startsWith('--selectProjects='));
+  if (at < 0) return [];
+  if (argv[at].includes('=')) return argv[at].split('=')[1].split(',');
+  const names = [];
+  for (const arg of argv.slice(at + 1)) {
+    if (arg.startsWith('-')) break;
+    names.push(arg);
+  }
+  return names;
+}
+
 module.exports = async function globalSetup(globalConfig) {
-  const selected = globalConfig.selectProjects;
-  if (selected && selected.length > 0 && !selected.includes('e2e')) return;
+  const selected = globalConfig.selectProjects ?? selectedProjects(process.argv);
+  if (selected.length > 0 && !selected.includes('e2e')) return;
   const sources = Math.max(...['apps', 'libs'].map((d) => newestSource(join(ROOT, d))));
   const stale = APPS.some((app) => {
     const bundle = join(ROOT, 'dist', 'apps', app, 'main.js');
