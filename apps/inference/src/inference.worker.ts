@@ -24,6 +24,7 @@ export class InferenceWorker extends StageWorker {
     const { audio, video } = this.models;
     return new InferenceStage(this.bus, new TaggerClassifier(audio), new BoxDetector(video), {
       instanceId: this.config.instanceId,
+      motion: this.config.motionGating ? {} : undefined,
     });
   }
 }

@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { EXECUTION_PROVIDERS, type ExecutionProvider } from '@app/models';
 import { ConfigError } from './config.error';
-import { type Env, integer, number, oneOf } from './env.parsers';
+import { type Env, boolean, integer, number, oneOf } from './env.parsers';
 
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -17,6 +17,8 @@ export interface VigilConfig {
   inferenceThreads: number;
   /** Frames per second sampled from video for detection. */
   fps: number;
+  /** Run the object detector only on frames where something moved (or every 2 s). */
+  motionGating: boolean;
   /** Rules file; the shipped defaults when unset. */
   rulesFile?: string;
   ffmpegPath?: string;
@@ -37,6 +39,7 @@ export function loadConfig(env: Env, overrides: Partial<VigilConfig> = {}): Vigi
     executionProvider: oneOf(env, 'VIGIL_EXECUTION_PROVIDER', EXECUTION_PROVIDERS, 'cpu'),
     inferenceThreads: integer(env, 'VIGIL_INFERENCE_THREADS', 1, 1, 64),
     fps: number(env, 'VIGIL_FPS', 5, 0.1, 60),
+    motionGating: boolean(env, 'VIGIL_MOTION_GATING', true),
     rulesFile: env.VIGIL_RULES_FILE || undefined,
     ffmpegPath: env.FFMPEG_PATH || undefined,
     logLevel: oneOf(env, 'VIGIL_LOG_LEVEL', LOG_LEVELS, 'warn'),

@@ -11,10 +11,11 @@ import { DetectionSegmenter, type DetectionSegment, type RuleSet } from '@app/fu
 import type { MediaDecoder } from '@app/media';
 import type { LoadedAudioModel, LoadedVideoModel } from '@app/models';
 import { FusionStage } from './fusion.stage';
-import { InferenceStage } from './inference.stage';
+import { type GatingStats, InferenceStage } from './inference.stage';
 import { type IngestResult, type IngestRun, IngestStage } from './ingest.stage';
 import { BoxDetector, TaggerClassifier } from './model.adapters';
 import { mediaOptionsFor } from './media-options';
+import type { MotionGateOptions } from './motion.gate';
 import { SpectrogramStage } from './spectrogram.stage';
 import { StreamSupervisor } from './stream.supervisor';
 
@@ -26,6 +27,8 @@ export interface EmbeddedPipelineOptions {
   /** Named rule sets a stream may choose instead of `rules`. */
   profiles?: Readonly<Record<string, RuleSet>>;
   fps: number;
+  /** Motion gating before the object detector; off when unset. */
+  motion?: MotionGateOptions;
   /** Called for each incident as soon as fusion decides it. */
   onEvent?: (event: SecurityEvent) => void;
 }
@@ -103,9 +106,15 @@ export class EmbeddedPipeline {
       this.bus,
       new TaggerClassifier(audioModel),
       new BoxDetector(videoModel),
+      { motion: options.motion },
     );
     this.fusion = new FusionStage(this.bus, options.rules, { profiles: options.profiles });
     this.streams = new StreamSupervisor(this.ingest);
+  }
+
+  /** Frames the detector saw and skipped for lack of motion, over this pipeline's life. */
+  gatingStats(): GatingStats {
+    return this.inference.gatingStats();
   }
 
   /** Whether a stream of this id is being analysed or streamed here now. */

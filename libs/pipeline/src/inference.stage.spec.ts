@@ -130,4 +130,34 @@ describe('InferenceStage', () => {
     await stage.stop();
     await bus.close();
   });
+
+  it('with motion gating, skips still frames and carries what the detector last saw', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const person = {
+      modality: 'video' as const,
+      cls: 'person' as const,
+      score: 0.9,
+      labels: ['person'],
+      box: [1, 2, 3, 4] as [number, number, number, number],
+    };
+    const detect = jest
+      .fn<ReturnType<FrameDetector['detect']>, Parameters<FrameDetector['detect']>>()
+      .mockResolvedValue([person]);
+    const stage = new InferenceStage(
+      bus,
+      undefined,
+      { name: 'detector', detect },
+      { motion: { forceEverySec: 1 } },
+    );
+    await stage.start();
+    const done = collect(bus, 8);
+    // 1.4 s of an unchanging picture at 5 fps: the first frame and the one at 1 s are run.
+    for (let seq = 0; seq < 8; seq++) await bus.publish(Topics.video, 's', frame('s', seq));
+    const sets = await done;
+    expect(detect.mock.calls.map(([f]) => f.seq)).toEqual([0, 5]);
+    expect(sets.map((s) => s.detections)).toEqual(Array(8).fill([person]));
+    expect(stage.gatingStats()).toEqual({ frames: 8, skipped: 6 });
+    await stage.stop();
+    await bus.close();
+  });
 });

@@ -1,7 +1,8 @@
 import type { Bus, BusMessage, Subscription } from '@app/bus';
-import { type AudioFeatureWindow, type VideoFrame, Topics } from '@app/contracts';
+import { type AudioFeatureWindow, type Detection, type VideoFrame, Topics } from '@app/contracts';
 import type { ClassDecider, ClassScore } from '@app/models';
 import { MicroBatcher } from './micro-batcher';
+import { MotionGate, type MotionGateOptions } from './motion.gate';
 import { type AudioClassifier, type FrameDetector, Groups } from './pipeline.ports';
 
 export interface InferenceStageOptions {
@@ -9,6 +10,17 @@ export interface InferenceStageOptions {
   maxAudioBatch?: number;
   /** Named in the `x-vigil-inference` header of every set: which replica did the work. */
   instanceId?: string;
+  /**
+   * Motion gating: the detector runs only on frames where something moved (or every few
+   * seconds); a still frame carries the last frame's detections. Off when unset.
+   */
+  motion?: MotionGateOptions;
+}
+
+/** Frames seen and frames the detector skipped because nothing moved. */
+export interface GatingStats {
+  frames: number;
+  skipped: number;
 }
 
 export const INFERENCE_INSTANCE_HEADER = 'x-vigil-inference';
@@ -26,12 +38,15 @@ export class InferenceStage {
   /** Decisions over time need each stream's recent windows; forgotten at the stream's end. */
   private readonly deciders = new Map<string, ClassDecider>();
   private readonly instance: Record<string, string>;
+  /** Per stream: its motion gate and what the detector last saw. */
+  private readonly gates = new Map<string, { gate: MotionGate; last: Detection[] }>();
+  private readonly stats: GatingStats = { frames: 0, skipped: 0 };
 
   constructor(
     private readonly bus: Bus,
     private readonly audio: AudioClassifier | undefined,
     private readonly video: FrameDetector | undefined,
-    options: InferenceStageOptions = {},
+    private readonly options: InferenceStageOptions = {},
   ) {
     this.instance = options.instanceId ? { [INFERENCE_INSTANCE_HEADER]: options.instanceId } : {};
     this.audioBatcher = new MicroBatcher(
@@ -91,8 +106,14 @@ export class InferenceStage {
     return decider;
   }
 
+  /** How much work motion gating saved so far. */
+  gatingStats(): GatingStats {
+    return { ...this.stats };
+  }
+
   private async onFrame({ value: frame, headers }: BusMessage<VideoFrame>) {
-    const detections = frame.final || !this.video ? [] : await this.video.detect(frame);
+    const detections = frame.final || !this.video ? [] : await this.detectGated(frame);
+    if (frame.final) this.gates.delete(frame.streamId);
     await this.bus.publish(
       Topics.detections,
       frame.streamId,
@@ -109,5 +130,23 @@ export class InferenceStage {
       },
       { ...headers, ...this.instance },
     );
+  }
+
+  private async detectGated(frame: VideoFrame): Promise<Detection[]> {
+    if (!this.options.motion) return this.video!.detect(frame);
+    let stream = this.gates.get(frame.streamId);
+    if (!stream) {
+      if (this.gates.size >= MAX_DECIDERS) this.gates.delete(this.gates.keys().next().value!);
+      stream = { gate: new MotionGate(this.options.motion), last: [] };
+      this.gates.set(frame.streamId, stream);
+    }
+    this.stats.frames++;
+    if (!stream.gate.decide(frame).run) {
+      this.stats.skipped++;
+      // Nothing moved: what was in view is still there, boxes and all.
+      return stream.last;
+    }
+    stream.last = await this.video!.detect(frame);
+    return stream.last;
   }
 }

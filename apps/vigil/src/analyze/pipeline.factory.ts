@@ -38,6 +38,7 @@ export class PipelineFactory {
       videoModel,
       rules,
       fps: this.config.fps,
+      motion: this.config.motionGating ? {} : undefined,
       onEvent,
     });
     await pipeline.start();

@@ -54,6 +54,7 @@ export class ServeRuntime implements OnApplicationShutdown {
       rules,
       profiles,
       fps: vigil.fps,
+      motion: vigil.motionGating ? {} : undefined,
     });
     const ffmpeg = locator.locate();
     const registry = new StreamRegistry();
