@@ -327,6 +327,22 @@ describe('vigil serve gRPC API', () => {
       }
     });
 
+    it('serves Prometheus metrics of what it did: incidents, frames, inference time', async () => {
+      const response = await fetch(`http://${server.runtime.metricsAddress}/metrics`);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
+      const text = await response.text();
+      expect(text).toMatch(
+        /vigil_incident_versions_total\{[^}]*rule="intrusion"[^}]*state="opened"[^}]*\} [1-9]/,
+      );
+      expect(text).toMatch(/vigil_detector_frames_total\{[^}]*outcome="run"[^}]*\} [1-9]/);
+      expect(text).toMatch(
+        /vigil_inference_seconds_count\{[^}]*modality="audio"[^}]*model="efficientat-mn04"[^}]*\} [1-9]/,
+      );
+      expect(text).toContain('process_cpu_seconds_total');
+      expect((await fetch(`http://${server.runtime.metricsAddress}/other`)).status).toBe(404);
+    });
+
     it('runs only the models a stream asks for: audio alone hears a plain glass break', async () => {
       const streamId = 'comp01-audio-only';
       const live = subscribe({ filter: { streamIds: [streamId] } });

@@ -221,6 +221,18 @@ describe('the four microservices on a real Kafka broker', () => {
         operator(),
       );
       expect(objects.detections.map((d) => d.cls)).toContain('animal');
+      // Every service answers Prometheus beside its health checks.
+      const scrape = async (app: string) =>
+        (
+          await fetch(`http://127.0.0.1:${services.find((s) => s.app === app)!.port}/metrics`)
+        ).text();
+      expect(await scrape('fusion')).toMatch(
+        /vigil_incident_versions_total\{[^}]*rule="intrusion"/,
+      );
+      expect(await scrape('inference')).toMatch(
+        /vigil_inference_seconds_count\{[^}]*modality="video"/,
+      );
+      expect(await scrape('ingest')).toContain('process_cpu_seconds_total');
     } finally {
       ingestApi.close();
       fusionApi.close();

@@ -64,6 +64,9 @@ module.exports = async function globalSetup(globalConfig) {
     execFileSync('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
   }
 
+  // Every `vigil serve` a test starts picks a free port for /metrics, so suites can run side by side.
+  process.env.VIGIL_METRICS_ADDRESS ??= '127.0.0.1:0';
+
   const configured = process.env.KAFKA_BROKERS;
   const [host, port] = (configured ?? '127.0.0.1:9092').split(',')[0].split(':');
   if (await answers(host, Number(port))) {

@@ -11,11 +11,13 @@ import type { ServiceConfig } from '@app/config';
 import { EventRepository } from '@app/history';
 import { DeadLetterService } from '@app/webhooks';
 import { FfmpegLocator } from '@app/media';
+import { VigilMetrics } from '@app/metrics';
 import {
   API_CONFIG,
   type ApiConfig,
   BUS,
   HealthServer,
+  metricsProvider,
   IncidentDesk,
   SERVICE_CONFIG,
   kafkaBusProvider,
@@ -39,10 +41,11 @@ export class FusionModule {
         kafkaBusProvider(1),
         {
           provide: IncidentDesk,
-          inject: [BUS, FfmpegLocator],
-          useFactory: (bus: Bus, locator: FfmpegLocator) =>
-            new IncidentDesk(bus, api, locator.locate()),
+          inject: [BUS, FfmpegLocator, VigilMetrics],
+          useFactory: (bus: Bus, locator: FfmpegLocator, metrics: VigilMetrics) =>
+            new IncidentDesk(bus, api, locator.locate(), metrics),
         },
+        metricsProvider(SERVICE_CONFIG),
         HealthServer,
         FusionWorker,
         ...(api.grpc

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Bus } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
 import { loadRuleProfiles, loadRuleSet } from '@app/fusion';
+import { VigilMetrics } from '@app/metrics';
 import { FusionStage } from '@app/pipeline';
 import {
   API_CONFIG,
@@ -25,6 +26,7 @@ export class FusionWorker extends StageWorker {
     @Inject(API_CONFIG) private readonly api: ApiConfig,
     @Inject(BUS) bus: Bus,
     private readonly desk: IncidentDesk,
+    private readonly metrics: VigilMetrics,
     health: HealthServer,
   ) {
     super(bus, health);
@@ -34,7 +36,11 @@ export class FusionWorker extends StageWorker {
     const profiles = await loadRuleProfiles(this.api.rulesProfiles);
     // VIGIL_RULES_FILE, else the config file's rules.default, else the shipped rules.
     const rules = await loadRuleSet(this.config.rulesFile ?? this.api.rulesFile);
-    const stage = new FusionStage(this.bus, rules, { profiles, idle: this.config.streamIdle });
+    const stage = new FusionStage(this.bus, rules, {
+      profiles,
+      idle: this.config.streamIdle,
+      metrics: this.metrics,
+    });
     return {
       // The desk's tap and recorder subscribe before fusion decides anything.
       start: async () => {

@@ -6,6 +6,7 @@ import { FfmpegLocator } from '@app/media';
 import {
   type ApiConfig,
   HealthServer,
+  metricsProvider,
   SERVICE_CONFIG,
   apiProviders,
   kafkaBusProvider,
@@ -27,6 +28,7 @@ export class InferenceModule {
         loadedModelsProvider,
         // Several partitions at once, so windows of different streams meet in one batch.
         kafkaBusProvider(config.kafka.partitions),
+        metricsProvider(SERVICE_CONFIG),
         HealthServer,
         InferenceWorker,
         ...(api.grpc

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Bus } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
+import { VigilMetrics } from '@app/metrics';
 import { BoxDetector, InferenceStage, TaggerClassifier } from '@app/pipeline';
 import { BUS, HealthServer, type Runnable, SERVICE_CONFIG, StageWorker } from '@app/service';
 import { LOADED_MODELS, type LoadedModels } from './loaded-models.provider';
@@ -15,6 +16,7 @@ export class InferenceWorker extends StageWorker {
     @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
     @Inject(BUS) bus: Bus,
     @Inject(LOADED_MODELS) private readonly models: LoadedModels,
+    private readonly metrics: VigilMetrics,
     health: HealthServer,
   ) {
     super(bus, health);
@@ -25,6 +27,7 @@ export class InferenceWorker extends StageWorker {
     return new InferenceStage(this.bus, new TaggerClassifier(audio), new BoxDetector(video), {
       instanceId: this.config.instanceId,
       motion: this.config.motionGating ? {} : undefined,
+      metrics: this.metrics,
     });
   }
 }

@@ -5,6 +5,7 @@ import {
   API_CONFIG,
   type ApiConfig,
   HealthServer,
+  metricsProvider,
   SERVICE_CONFIG,
   apiProviders,
   kafkaBusProvider,
@@ -25,6 +26,7 @@ export class IngestModule {
         { provide: API_CONFIG, useValue: api },
         ...runtimeProviders(SERVICE_CONFIG),
         kafkaBusProvider(1),
+        metricsProvider(SERVICE_CONFIG),
         HealthServer,
         IngestWorker,
         ...(api.grpc

@@ -1,6 +1,12 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import type { ServiceConfig } from '@app/config';
-import { HealthServer, SERVICE_CONFIG, kafkaBusProvider, runtimeProviders } from '@app/service';
+import {
+  HealthServer,
+  SERVICE_CONFIG,
+  kafkaBusProvider,
+  metricsProvider,
+  runtimeProviders,
+} from '@app/service';
 import { SpectrogramWorker } from './spectrogram.worker';
 
 @Module({})
@@ -12,6 +18,7 @@ export class SpectrogramModule {
         { provide: SERVICE_CONFIG, useValue: config },
         ...runtimeProviders(SERVICE_CONFIG),
         kafkaBusProvider(3),
+        metricsProvider(SERVICE_CONFIG),
         HealthServer,
         SpectrogramWorker,
       ],

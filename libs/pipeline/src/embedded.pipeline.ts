@@ -14,6 +14,7 @@ import { FusionStage } from './fusion.stage';
 import { type GatingStats, InferenceStage } from './inference.stage';
 import { type IngestResult, type IngestRun, IngestStage } from './ingest.stage';
 import { BoxDetector, TaggerClassifier } from './model.adapters';
+import type { PipelineMetrics } from './pipeline.ports';
 import { mediaOptionsFor } from './media-options';
 import type { MotionGateOptions } from './motion.gate';
 import { SpectrogramStage } from './spectrogram.stage';
@@ -29,6 +30,7 @@ export interface EmbeddedPipelineOptions {
   fps: number;
   /** Motion gating before the object detector; off when unset. */
   motion?: MotionGateOptions;
+  metrics?: PipelineMetrics;
   /** Called for each incident as soon as fusion decides it. */
   onEvent?: (event: SecurityEvent) => void;
 }
@@ -106,9 +108,12 @@ export class EmbeddedPipeline {
       this.bus,
       new TaggerClassifier(audioModel),
       new BoxDetector(videoModel),
-      { motion: options.motion },
+      { motion: options.motion, metrics: options.metrics },
     );
-    this.fusion = new FusionStage(this.bus, options.rules, { profiles: options.profiles });
+    this.fusion = new FusionStage(this.bus, options.rules, {
+      profiles: options.profiles,
+      metrics: options.metrics,
+    });
     this.streams = new StreamSupervisor(this.ingest);
   }
 

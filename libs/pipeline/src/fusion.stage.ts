@@ -6,7 +6,7 @@ import {
   type RuleSet,
   runScopedEventId,
 } from '@app/fusion';
-import { Groups } from './pipeline.ports';
+import { Groups, NO_METRICS, type PipelineMetrics } from './pipeline.ports';
 import { type IdleTimeouts, StreamIdleWatch } from './stream-idle.watch';
 import { DEFAULT_RULES_PROFILE, RULES_PROFILE_HEADER, RUN_HEADER } from './stream-headers';
 
@@ -19,6 +19,7 @@ export interface FusionStageOptions extends FusionEngineOptions {
    */
   idle?: IdleTimeouts;
   clock?: { now(): number };
+  metrics?: PipelineMetrics;
 }
 
 /** Detection sets → incidents on `vigil.events`, through the rules engine. */
@@ -33,14 +34,16 @@ export class FusionStage {
   private readonly idleTimeouts?: IdleTimeouts;
   private readonly clock: { now(): number };
   private idleTimer?: NodeJS.Timeout;
+  private readonly metrics: PipelineMetrics;
 
   constructor(
     private readonly bus: Bus,
     rules: RuleSet,
     options: FusionStageOptions = {},
   ) {
-    const { profiles = {}, idle, clock = Date, ...engineOptions } = options;
+    const { profiles = {}, idle, clock = Date, metrics = NO_METRICS, ...engineOptions } = options;
     this.clock = clock;
+    this.metrics = metrics;
     if (idle) {
       this.idle = new StreamIdleWatch(idle);
       this.idleTimeouts = idle;
@@ -81,6 +84,7 @@ export class FusionStage {
     if (!this.idle || !this.idleTimeouts) return;
     const { stalled, ended } = this.idle.check(this.clock.now());
     for (const streamId of stalled) {
+      this.metrics.streamIdle('stalled');
       await this.publishStatus(
         streamId,
         'stalled',
@@ -88,6 +92,7 @@ export class FusionStage {
       );
     }
     for (const { streamId, headers } of ended) {
+      this.metrics.streamIdle('ended');
       const engine = this.engineFor(headers);
       for (const modality of ['audio', 'video'] as const) {
         await this.publishEvents(engine.ingest(endOf(streamId, modality)), headers);
@@ -117,7 +122,10 @@ export class FusionStage {
     // falls back to the default rules rather than dropping the stream.
     const engine = this.engineFor(headers);
     const resumed = this.idle?.seen(set.streamId, headers, this.clock.now()) ?? false;
-    if (resumed) await this.publishStatus(set.streamId, 'started', 'detections resumed');
+    if (resumed) {
+      this.metrics.streamIdle('resumed');
+      await this.publishStatus(set.streamId, 'started', 'detections resumed');
+    }
     await this.publishEvents(engine.ingest(set), headers);
     if (set.final && !engine.isOpen(set.streamId)) {
       this.idle?.forget(set.streamId);
@@ -143,6 +151,7 @@ export class FusionStage {
           }
         : version;
       await this.bus.publish(Topics.events, event.streamId, event, headers);
+      this.metrics.incidentVersion(event);
     }
   }
 

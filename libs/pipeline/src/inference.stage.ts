@@ -1,9 +1,16 @@
+import { performance } from 'node:perf_hooks';
 import type { Bus, BusMessage, Subscription } from '@app/bus';
 import { type AudioFeatureWindow, type Detection, type VideoFrame, Topics } from '@app/contracts';
 import type { ClassDecider, ClassScore } from '@app/models';
 import { MicroBatcher } from './micro-batcher';
 import { MotionGate, type MotionGateOptions } from './motion.gate';
-import { type AudioClassifier, type FrameDetector, Groups } from './pipeline.ports';
+import {
+  type AudioClassifier,
+  type FrameDetector,
+  Groups,
+  NO_METRICS,
+  type PipelineMetrics,
+} from './pipeline.ports';
 
 export interface InferenceStageOptions {
   /** Audio windows run together when they queue up (the audio model's batch axis is dynamic). */
@@ -15,6 +22,7 @@ export interface InferenceStageOptions {
    * seconds); a still frame carries the last frame's detections. Off when unset.
    */
   motion?: MotionGateOptions;
+  metrics?: PipelineMetrics;
 }
 
 /** Frames seen and frames the detector skipped because nothing moved. */
@@ -41,6 +49,7 @@ export class InferenceStage {
   /** Per stream: its motion gate and what the detector last saw. */
   private readonly gates = new Map<string, { gate: MotionGate; last: Detection[] }>();
   private readonly stats: GatingStats = { frames: 0, skipped: 0 };
+  private readonly metrics: PipelineMetrics;
 
   constructor(
     private readonly bus: Bus,
@@ -49,8 +58,10 @@ export class InferenceStage {
     private readonly options: InferenceStageOptions = {},
   ) {
     this.instance = options.instanceId ? { [INFERENCE_INSTANCE_HEADER]: options.instanceId } : {};
+    this.metrics = options.metrics ?? NO_METRICS;
     this.audioBatcher = new MicroBatcher(
-      (windows) => this.audio!.score(windows),
+      (windows) =>
+        this.timed('audio', this.audio!.name, windows.length, () => this.audio!.score(windows)),
       options.maxAudioBatch ?? 16,
     );
   }
@@ -133,7 +144,7 @@ export class InferenceStage {
   }
 
   private async detectGated(frame: VideoFrame): Promise<Detection[]> {
-    if (!this.options.motion) return this.video!.detect(frame);
+    if (!this.options.motion) return this.runDetector(frame);
     let stream = this.gates.get(frame.streamId);
     if (!stream) {
       if (this.gates.size >= MAX_DECIDERS) this.gates.delete(this.gates.keys().next().value!);
@@ -143,10 +154,30 @@ export class InferenceStage {
     this.stats.frames++;
     if (!stream.gate.decide(frame).run) {
       this.stats.skipped++;
+      this.metrics.detectorFrame('skipped');
       // Nothing moved: what was in view is still there, boxes and all.
       return stream.last;
     }
-    stream.last = await this.video!.detect(frame);
+    stream.last = await this.runDetector(frame);
     return stream.last;
+  }
+
+  private runDetector(frame: VideoFrame): Promise<Detection[]> {
+    this.metrics.detectorFrame('run');
+    return this.timed('video', this.video!.name, 1, () => this.video!.detect(frame));
+  }
+
+  private async timed<T>(
+    modality: 'audio' | 'video',
+    model: string,
+    items: number,
+    call: () => Promise<T>,
+  ): Promise<T> {
+    const started = performance.now();
+    try {
+      return await call();
+    } finally {
+      this.metrics.inference(modality, model, (performance.now() - started) / 1000, items);
+    }
   }
 }

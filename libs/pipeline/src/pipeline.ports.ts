@@ -1,4 +1,4 @@
-import type { Detection, VideoFrame } from '@app/contracts';
+import type { Detection, Modality, SecurityEvent, VideoFrame } from '@app/contracts';
 import type { ClassDecider, ClassScore } from '@app/models';
 
 /**
@@ -24,3 +24,21 @@ export const Groups = {
   inference: 'vigil-inference',
   fusion: 'vigil-fusion',
 } as const;
+
+/**
+ * What the stages count, for whoever exposes it (Prometheus in the services and `vigil serve`);
+ * every method is optional to call through `NO_METRICS`.
+ */
+export interface PipelineMetrics {
+  incidentVersion(event: Pick<SecurityEvent, 'rule' | 'severity' | 'state'>): void;
+  streamIdle(verdict: 'stalled' | 'ended' | 'resumed'): void;
+  detectorFrame(outcome: 'run' | 'skipped'): void;
+  inference(modality: Modality, model: string, seconds: number, items: number): void;
+}
+
+export const NO_METRICS: PipelineMetrics = {
+  incidentVersion: () => undefined,
+  streamIdle: () => undefined,
+  detectorFrame: () => undefined,
+  inference: () => undefined,
+};

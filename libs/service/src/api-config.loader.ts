@@ -44,7 +44,11 @@ export interface ApiConfig {
 export interface ServeConfig extends ApiConfig {
   vigil: VigilConfig;
   grpc: GrpcServerConfig;
+  /** Where /metrics is served (VIGIL_METRICS_ADDRESS, host:port; `off` for nowhere). */
+  metricsAddress?: string;
 }
+
+export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
 
 export const DEFAULT_SERVE_ADDRESS = '127.0.0.1:50051';
 
@@ -57,9 +61,14 @@ export function loadServeConfig(
   const api = loadApiConfig(file, env, DEFAULT_SERVE_ADDRESS);
   // --rules, then VIGIL_RULES_FILE, then the file's rules.default, then the shipped rules.
   const fileRules = env.VIGIL_RULES_FILE || overrides.rulesFile ? undefined : api.rulesFile;
+  const metrics = env.VIGIL_METRICS_ADDRESS || DEFAULT_METRICS_ADDRESS;
+  if (metrics !== 'off' && !/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/.test(metrics)) {
+    throw new ConfigError('VIGIL_METRICS_ADDRESS', `must be host:port or off, got "${metrics}"`);
+  }
   return {
     ...api,
     grpc: api.grpc!,
+    ...(metrics === 'off' ? {} : { metricsAddress: metrics }),
     vigil: loadConfig(env, { ...overrides, ...(fileRules ? { rulesFile: fileRules } : {}) }),
   };
 }

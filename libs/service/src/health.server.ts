@@ -1,13 +1,14 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, Optional } from '@nestjs/common';
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServiceConfig } from '@app/config';
+import { VigilMetrics } from '@app/metrics';
 import { SERVICE_CONFIG } from './service.tokens';
 
 /**
  * /health/live answers while the process runs; /health/ready once the service is connected
  * to Kafka and consuming, and no longer while it shuts down (so Kubernetes stops routing
- * before in-flight work is finished).
+ * before in-flight work is finished); /metrics for Prometheus on the same port.
  */
 @Injectable()
 export class HealthServer implements OnApplicationShutdown {
@@ -15,11 +16,27 @@ export class HealthServer implements OnApplicationShutdown {
   private server?: Server;
   private ready = false;
 
-  constructor(@Inject(SERVICE_CONFIG) private readonly config: ServiceConfig) {}
+  constructor(
+    @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
+    @Optional() private readonly metrics?: VigilMetrics,
+  ) {}
 
   async listen(): Promise<number | undefined> {
     if (this.config.healthPort === 0) return undefined;
     this.server = createServer((req, res) => {
+      if (req.url === '/metrics' && this.metrics) {
+        void this.metrics.scrape().then(
+          ({ contentType, body }) => {
+            res.writeHead(200, { 'content-type': contentType });
+            res.end(body);
+          },
+          (error: unknown) => {
+            res.writeHead(500, { 'content-type': 'text/plain' });
+            res.end(`metrics failed: ${error instanceof Error ? error.message : String(error)}`);
+          },
+        );
+        return;
+      }
       const ok = req.url === '/health/live' || (req.url === '/health/ready' && this.ready);
       const known = req.url === '/health/live' || req.url === '/health/ready';
       res.writeHead(known ? (ok ? 200 : 503) : 404, { 'content-type': 'application/json' });

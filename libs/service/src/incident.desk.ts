@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { EvidenceHttpServer, EvidenceLinkSigner } from '@app/api';
 import type { Bus } from '@app/bus';
+import type { VigilMetrics } from '@app/metrics';
 import { EvidenceWriter, FolderEvidenceStore } from '@app/evidence';
 import { EventRepository, HistoryDatabase } from '@app/history';
 import { EventFeed, EvidenceTap, IncidentRecorder } from '@app/pipeline';
@@ -44,6 +45,7 @@ export class IncidentDesk {
     bus: Bus,
     private readonly config: Pick<ApiConfig, 'history' | 'evidence' | 'webhooks'>,
     ffmpegBinary: string,
+    metrics?: VigilMetrics,
   ) {
     this.database = new HistoryDatabase({ path: config.history.path });
     this.events = new EventRepository(this.database);
@@ -69,6 +71,7 @@ export class IncidentDesk {
       subscriptions: config.webhooks,
       bus,
       logger: new Logger('webhooks'),
+      ...(metrics ? { observer: metrics.webhookObserver } : {}),
     });
     this.deadLetters = new DeadLetterService({
       outbox: this.outbox,

@@ -1,6 +1,7 @@
 import { Logger, type Provider } from '@nestjs/common';
 import type { VigilConfig } from '@app/config';
 import { FfmpegLocator, MediaDecoder } from '@app/media';
+import { VigilMetrics } from '@app/metrics';
 import { ModelLoader, ModelRepository, OnnxSessionFactory } from '@app/models';
 
 /**
@@ -41,4 +42,13 @@ export function runtimeProviders(configToken: symbol): Provider[] {
         new ModelLoader(repository, sessions),
     },
   ];
+}
+
+/** This process's Prometheus metrics, served on /metrics by the HealthServer. */
+export function metricsProvider(configToken: symbol): Provider {
+  return {
+    provide: VigilMetrics,
+    inject: [configToken],
+    useFactory: (config: { app?: string }) => new VigilMetrics({ app: config.app ?? 'vigil' }),
+  };
 }

@@ -77,6 +77,7 @@ export async function serve(
       `  history: ${config.history.path}`,
       `  evidence: ${config.evidence.dir}${server.evidenceAddress ? ` (links served on ${server.evidenceAddress})` : ''}`,
       `  webhooks: ${config.webhooks.length}`,
+      `  metrics: ${server.runtime.metricsAddress ? `http://${server.runtime.metricsAddress}/metrics` : 'off'}`,
       '',
     ].join('\n'),
   );

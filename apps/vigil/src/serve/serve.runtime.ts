@@ -1,3 +1,4 @@
+import { MetricsHttpServer, VigilMetrics } from '@app/metrics';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import { DirectInference, StreamRegistry } from '@app/api';
 import type { Subscription } from '@app/bus';
@@ -30,7 +31,12 @@ export class ServeRuntime implements OnApplicationShutdown {
     readonly inference: DirectInference,
     readonly streams: EmbeddedStreamControl,
     readonly clips: EmbeddedClipAnalyzer,
+    readonly metrics: VigilMetrics,
   ) {}
+
+  private metricsHttp?: MetricsHttpServer;
+  /** Where /metrics is served, once started. */
+  metricsAddress?: string;
 
   static async create(
     config: ServeConfig,
@@ -47,7 +53,9 @@ export class ServeRuntime implements OnApplicationShutdown {
       loader.video(vigil.videoModel),
     ]);
     const models: [string, string] = [audioModel.manifest.name, videoModel.manifest.name];
+    const metrics = new VigilMetrics({ app: 'serve' });
     const pipeline = new EmbeddedPipeline({
+      metrics,
       decoder,
       audioModel,
       videoModel,
@@ -61,7 +69,7 @@ export class ServeRuntime implements OnApplicationShutdown {
     const runtime = new ServeRuntime(
       config,
       pipeline,
-      new IncidentDesk(pipeline.bus, config, ffmpeg),
+      new IncidentDesk(pipeline.bus, config, ffmpeg, metrics),
       registry,
       new DirectInference(audioModel, videoModel, new FfmpegRunner({ binary: ffmpeg })),
       new EmbeddedStreamControl(pipeline, registry, {
@@ -71,6 +79,7 @@ export class ServeRuntime implements OnApplicationShutdown {
         mediaRoots: config.streams.mediaRoots,
       }),
       new EmbeddedClipAnalyzer(pipeline, { models, fps: vigil.fps }),
+      metrics,
     );
     await runtime.start(models);
     return runtime;
@@ -95,6 +104,10 @@ export class ServeRuntime implements OnApplicationShutdown {
     );
     await this.desk.start();
     await this.pipeline.start();
+    if (this.config.metricsAddress) {
+      this.metricsHttp = new MetricsHttpServer(this.metrics);
+      this.metricsAddress = await this.metricsHttp.listen(this.config.metricsAddress);
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -106,5 +119,6 @@ export class ServeRuntime implements OnApplicationShutdown {
     await this.desk.stop();
     await this.statusSubscription?.close();
     await this.pipeline.stop();
+    await this.metricsHttp?.close();
   }
 }

@@ -1,0 +1,2 @@
+export * from './vigil.metrics';
+export * from './metrics.http-server';

@@ -1,0 +1,88 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+type IncidentState = 'opened' | 'updated' | 'escalated' | 'closed';
+type Modality = 'audio' | 'video';
+
+/**
+ * The Prometheus metrics of one process. One class so every metric name is declared once and
+ * `/metrics` of a service and of `vigil serve` expose the same families; the stages and the
+ * webhook dispatcher see it through their own small ports (PipelineMetrics, DeliveryObserver).
+ */
+export class VigilMetrics {
+  readonly registry = new Registry();
+  private readonly incidentVersions = new Counter({
+    name: 'vigil_incident_versions_total',
+    help: 'Incident versions decided by fusion, by rule, severity and state.',
+    labelNames: ['rule', 'severity', 'state'] as const,
+    registers: [this.registry],
+  });
+  private readonly idle = new Counter({
+    name: 'vigil_stream_idle_total',
+    help: 'Streams without detections: reported stalled, decided as ended, or resumed.',
+    labelNames: ['verdict'] as const,
+    registers: [this.registry],
+  });
+  private readonly frames = new Counter({
+    name: 'vigil_detector_frames_total',
+    help: 'Video frames by whether the object detector ran or motion gating skipped it.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly inferenceSeconds = new Histogram({
+    name: 'vigil_inference_seconds',
+    help: 'Time of one model call (a batch of audio windows or one frame), by modality and model.',
+    labelNames: ['modality', 'model'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  private readonly batchSize = new Histogram({
+    name: 'vigil_inference_batch_size',
+    help: 'Inputs per model call, by modality and model.',
+    labelNames: ['modality', 'model'] as const,
+    buckets: [1, 2, 4, 8, 16, 32],
+    registers: [this.registry],
+  });
+  private readonly deliveries = new Counter({
+    name: 'vigil_webhook_deliveries_total',
+    help: 'Webhook delivery attempts by subscription and outcome (delivered, retrying, dead).',
+    labelNames: ['subscription', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { app: string; processMetrics?: boolean }) {
+    this.registry.setDefaultLabels({ app: options.app });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The text exposition format, and its content type. */
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  incidentVersion(event: { rule: string; severity: string; state: IncidentState }): void {
+    this.incidentVersions.inc({ rule: event.rule, severity: event.severity, state: event.state });
+  }
+
+  streamIdle(verdict: 'stalled' | 'ended' | 'resumed'): void {
+    this.idle.inc({ verdict });
+  }
+
+  detectorFrame(outcome: 'run' | 'skipped'): void {
+    this.frames.inc({ outcome });
+  }
+
+  inference(modality: Modality, model: string, seconds: number, items: number): void {
+    this.inferenceSeconds.observe({ modality, model }, seconds);
+    this.batchSize.observe({ modality, model }, items);
+  }
+
+  /** As the webhook dispatcher's DeliveryObserver. */
+  readonly webhookObserver = {
+    delivered: (d: { subscriptionId: string }) =>
+      this.deliveries.inc({ subscription: d.subscriptionId, outcome: 'delivered' }),
+    retrying: (d: { subscriptionId: string }) =>
+      this.deliveries.inc({ subscription: d.subscriptionId, outcome: 'retrying' }),
+    dead: (d: { subscriptionId: string }) =>
+      this.deliveries.inc({ subscription: d.subscriptionId, outcome: 'dead' }),
+  };
+}
