@@ -3,6 +3,7 @@ import { type AudioFeatureWindow, type VideoFrame, Topics } from '@app/contracts
 import type { ClassDecider, ClassScore } from '@app/models';
 import { MicroBatcher } from './micro-batcher';
 import { type AudioClassifier, type FrameDetector, Groups } from './pipeline.ports';
+import { ReplayFilter } from './replay.filter';
 
 export interface InferenceStageOptions {
   /** Audio windows run together when they queue up (the audio model's batch axis is dynamic). */
@@ -25,6 +26,9 @@ export class InferenceStage {
   private readonly audioBatcher: MicroBatcher<AudioFeatureWindow, ClassScore[]>;
   /** Decisions over time need each stream's recent windows; forgotten at the stream's end. */
   private readonly deciders = new Map<string, ClassDecider>();
+  /** Windows and frames published again upstream (after a restart) were decided already. */
+  private readonly audioSeen = new ReplayFilter(MAX_DECIDERS);
+  private readonly videoSeen = new ReplayFilter(MAX_DECIDERS);
   private readonly instance: Record<string, string>;
 
   constructor(
@@ -52,6 +56,8 @@ export class InferenceStage {
   }
 
   private async onWindow({ value: window, headers }: BusMessage<AudioFeatureWindow>) {
+    if (window.final) this.audioSeen.forget(window.streamId);
+    else if (!this.audioSeen.isNew(window.streamId, window.startSec)) return;
     const detections =
       window.final || !this.audio
         ? []
@@ -92,6 +98,8 @@ export class InferenceStage {
   }
 
   private async onFrame({ value: frame, headers }: BusMessage<VideoFrame>) {
+    if (frame.final) this.videoSeen.forget(frame.streamId);
+    else if (!this.videoSeen.isNew(frame.streamId, frame.ptsSec)) return;
     const detections = frame.final || !this.video ? [] : await this.video.detect(frame);
     await this.bus.publish(
       Topics.detections,
