@@ -12,3 +12,5 @@ export * from './pipeline.ports';
 export * from './spectrogram.stage';
 export * from './stream-headers';
 export * from './stream.supervisor';
+export * from './stream-command.stage';
+export * from './stream.ledger';
