@@ -283,7 +283,9 @@ export class KafkaBus implements Bus {
         }),
         // FETCH follows the offset resolution of the first fetch after the join.
         consumer.on(consumer.events.FETCH, () => joined && done()),
-        consumer.on(consumer.events.CRASH, ({ payload }) => done(payload.error)),
+        // A retriable crash (a coordinator still loading on a fresh broker) restarts the
+        // consumer by itself: only one it gives up on fails the subscription.
+        consumer.on(consumer.events.CRASH, ({ payload }) => payload.restart || done(payload.error)),
       ];
       const timer = setTimeout(
         () =>
