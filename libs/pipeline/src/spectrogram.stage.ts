@@ -8,6 +8,9 @@ import {
 } from '@app/dsp';
 import { Groups } from './pipeline.ports';
 
+/** Further back than this a chunk is no replay: the stream started over under the same id. */
+const MAX_REPLAY_SAMPLES_SEC = 30;
+
 export interface SpectrogramStageOptions {
   recipe: LogMelRecipe;
   windowSec: number;
@@ -38,7 +41,8 @@ interface StreamFeatures {
  * only once no window still to come reads it. A restarted (or rebalanced) consumer reads those
  * chunks again, takes the stream up at the first one, and cuts the very same windows on the
  * stream's own grid: a window is identified by stream and start time (and its seq is its place
- * on that grid), so the few it publishes twice are exact duplicates.
+ * on that grid), so any it publishes twice are exact duplicates. Audio a stream already has
+ * (sent again by an ingest that resumed it) is skipped.
  */
 export class SpectrogramStage {
   private readonly streams = new Map<string, StreamFeatures>();
@@ -79,16 +83,20 @@ export class SpectrogramStage {
     }
     const position = Math.round(chunk.startSec * chunk.sampleRate);
     let state = this.streams.get(chunk.streamId);
-    if (state && position < state.nextSample - 1) {
-      // Read again from a committed position (a rebalance gave the partition back, or the
-      // handler is being retried): start over from here, as a restarted replica would.
+    if (state && state.nextSample - position > MAX_REPLAY_SAMPLES_SEC * chunk.sampleRate) {
+      // Far behind what this stream reached: not a replay but the stream started over.
       this.forget(chunk.streamId);
       state = undefined;
     }
+    // Audio this stream already has (an ingest that resumed it from a checkpoint, a partition
+    // read again after a rebalance) is skipped: its windows are cut, or held, already.
+    const known = state ? Math.max(0, state.nextSample - position) : 0;
+    if (known >= chunk.samples.length) return;
+    const samples = chunk.samples.subarray(known);
     state ??= this.open(chunk.streamId, position, message.partition);
-    state.nextSample += chunk.samples.length;
+    state.nextSample += samples.length;
     state.held.push({ endSample: state.nextSample, release: message.hold() });
-    const windows = state.windows.push(state.logMel.push(chunk.samples));
+    const windows = state.windows.push(state.logMel.push(samples));
     for (const window of windows) await this.publish(chunk.streamId, window, headers);
     // Only now that its windows are out may a chunk behind every future window be committed.
     const needed = state.logMel.resumeSampleFor(state.windows.nextWindowStart);
