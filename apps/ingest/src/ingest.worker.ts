@@ -1,18 +1,29 @@
+import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { Bus, BusMessage, Subscription } from '@app/bus';
+import type { Bus } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
-import { type StreamCommand, Topics } from '@app/contracts';
-import { MediaDecoder, redactUrl } from '@app/media';
+import { MediaDecoder } from '@app/media';
 import { ModelRepository } from '@app/models';
-import { IngestStage, StreamSupervisor, mediaOptionsFor, streamHeaders } from '@app/pipeline';
+import {
+  IngestStage,
+  type StartCommand,
+  StreamCommandStage,
+  StreamSupervisor,
+  mediaOptionsFor,
+  streamHeaders,
+} from '@app/pipeline';
 import { BUS, HealthServer, type Runnable, SERVICE_CONFIG, StageWorker } from '@app/service';
 
 export const INGEST_GROUP = 'vigil-ingest';
 
+/** Stream seconds between checkpoints: how much a stream taken over decodes and sends again. */
+const CHECKPOINT_SEC = 1;
+
 /**
  * The ingest service: acts on start/stop commands from vigil.streams.commands and runs each
- * stream through ffmpeg onto the media topics. A command is committed once acted on; the
- * stream itself runs on in the background, and shutdown stops (and closes) every stream.
+ * stream through ffmpeg onto the media topics. Streams are durable: a restarted ingest, or the
+ * replica that takes a partition of the commands over, resumes every stream started there and
+ * not ended; shutdown hands the streams over rather than ending them.
  */
 @Injectable()
 export class IngestWorker extends StageWorker {
@@ -34,39 +45,22 @@ export class IngestWorker extends StageWorker {
       this.models.manifest(this.config.videoModel),
       this.config.fps,
     );
-    const supervisor = new StreamSupervisor(new IngestStage(this.bus, this.decoder, options));
-    let subscription: Subscription | undefined;
-    return {
-      start: async () => {
-        // Latest, not earliest: replaying retained start commands after the group's offsets
-        // expired would restart streams nobody asked for.
-        subscription = await this.bus.subscribe(
-          Topics.streamCommands,
-          INGEST_GROUP,
-          (m) => this.onCommand(supervisor, m),
-          { startFrom: 'latest' },
-        );
-      },
-      stop: async () => {
-        await subscription?.close();
-        await supervisor.stopAll();
-      },
-    };
+    const ingest = new IngestStage(this.bus, this.decoder, {
+      ...options,
+      checkpointSec: CHECKPOINT_SEC,
+    });
+    return new StreamCommandStage(this.bus, new StreamSupervisor(ingest), {
+      group: INGEST_GROUP,
+      // The status topic is read whole at every start: a group of this process alone.
+      ledgerGroup: `${INGEST_GROUP}-ledger.${this.config.instanceId}.${randomUUID().slice(0, 8)}`,
+      requestFor: (command) => this.requestFor(command),
+      log: (message) => this.logger.log(message),
+    });
   }
 
-  private async onCommand(
-    supervisor: StreamSupervisor,
-    { value: command }: BusMessage<StreamCommand>,
-  ) {
-    if (command.action === 'stop') {
-      const stopped = await supervisor.stop(command.streamId);
-      this.logger.log(
-        `${command.streamId}: ${stopped ? 'stopped' : 'stop ignored, not running here'}`,
-      );
-      return;
-    }
+  private requestFor(command: StartCommand) {
     const models = command.models ?? [];
-    const started = supervisor.start({
+    return {
       streamId: command.streamId,
       source: command.source,
       live: command.live,
@@ -76,9 +70,6 @@ export class IngestWorker extends StageWorker {
       audio: models.length === 0 || models.includes(this.config.audioModel),
       video: models.length === 0 || models.includes(this.config.videoModel),
       headers: streamHeaders(command),
-    });
-    this.logger.log(
-      `${command.streamId}: ${started ? 'started' : 'already running'} (${redactUrl(command.source)})`,
-    );
+    };
   }
 }

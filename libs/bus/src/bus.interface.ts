@@ -2,6 +2,9 @@ import type { Topic } from '@app/contracts';
 
 export type Headers = Record<string, string>;
 
+/** Lets go of a hold; calling it again does nothing. */
+export type Release = () => void;
+
 export interface BusMessage<T> {
   topic: string;
   key: string;
@@ -10,6 +13,15 @@ export interface BusMessage<T> {
   /** Position in the partition; monotonically increasing per (topic, partition). */
   offset: number;
   partition: number;
+  /**
+   * Keeps this offset, and so every later one of its partition, uncommitted until the returned
+   * function is called: for a handler whose outputs depend on more than this message (a window
+   * buffer, a running stream), so a restart reads it again instead of losing what was held.
+   * Without a hold an offset commits once its handler resolved. Take it while handling the
+   * message. A hold lapses when the partition is taken away (a rebalance): the new owner reads
+   * the message again, and a late release changes nothing.
+   */
+  hold(): Release;
 }
 
 export type MessageHandler<T> = (message: BusMessage<T>) => Promise<void>;
@@ -23,18 +35,35 @@ export interface SubscribeOptions {
    * a group's offsets expired would restart streams nobody asked for.
    */
   startFrom?: 'earliest' | 'latest';
+  /**
+   * false: a view rebuilt at every start (a registry, a ledger): reads from `startFrom` each
+   * time and never commits. Give such a subscription a group of its own.
+   */
+  commits?: boolean;
+  /**
+   * Called with the partitions this subscriber owns, once it joined and again after every
+   * rebalance, before any message of the new assignment is handled. Holds on partitions it
+   * lost have lapsed by then.
+   */
+  onAssigned?: (partitions: readonly number[]) => void;
 }
 
 export interface Subscription {
   /** Stops consuming after the in-flight message; its offset is committed if it succeeded. */
   close(): Promise<void>;
+  /**
+   * Resolves once every message published to the topic before the call, on the partitions
+   * this subscriber owns, was handled: a view read from the start is complete.
+   */
+  caughtUp(): Promise<void>;
 }
 
 /**
  * The seam between stages and transports. Semantics every implementation keeps:
  * - messages with the same key keep their order (one partition per key);
  * - each consumer group sees every message; consumers in a group share partitions;
- * - an offset is committed only after the handler resolved (at-least-once);
+ * - an offset is committed only after the handler resolved (at-least-once), and not while
+ *   it, or an earlier offset of its partition, is held;
  * - a handler that keeps failing sends the message to `<topic>.dlq` with the error in headers;
  * - publish resolves once the message is accepted, and waits while the bus is full
  *   (backpressure) instead of buffering without bound.

@@ -2,3 +2,4 @@ export * from './bus.interface';
 export * from './memory-bus';
 export * from './partitioner';
 export * from './kafka-bus';
+export * from './commit.tracker';

@@ -10,6 +10,7 @@ import {
   type Producer,
 } from 'kafkajs';
 import type { Bus, Headers, MessageHandler, SubscribeOptions, Subscription } from './bus.interface';
+import { CommitTracker } from './commit.tracker';
 
 export interface BusLogger {
   log(message: string): void;
@@ -164,7 +165,21 @@ export class KafkaBus implements Bus {
     });
     const codec = this.codecs(topic);
     const maxAttempts = options.maxAttempts ?? 3;
+    const commits = options.commits ?? true;
     const consuming = this.firstFetch(consumer, groupIdFor);
+    const offsets = new ConsumerOffsets(
+      (partition, offset) =>
+        consumer.commitOffsets([{ topic: topic.name, partition, offset: String(offset) }]),
+      commits,
+      (error) => this.options.logger?.warn(`${groupIdFor}: commit failed: ${errorText(error)}`),
+    );
+    // Every join is a new generation: kafkajs reads each assigned partition again from its
+    // committed offset, so whatever was held under the previous assignment is read again too.
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const assigned = [...(payload.memberAssignment[topic.name] ?? [])].sort((a, b) => a - b);
+      offsets.reassign(assigned);
+      options.onAssigned?.(assigned);
+    });
     await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
@@ -172,6 +187,8 @@ export class KafkaBus implements Bus {
         const headers = stringHeaders(message.headers);
         const key = message.key?.toString('utf8') ?? '';
         const bytes = message.value ?? Buffer.alloc(0);
+        const offset = Number(message.offset);
+        const tracker = offsets.tracker(partition);
         let value: T | undefined;
         try {
           value = codec.decode(bytes);
@@ -192,22 +209,45 @@ export class KafkaBus implements Bus {
                 key,
                 value: value as T,
                 headers,
-                offset: Number(message.offset),
+                offset,
                 partition,
+                hold: () => tracker.hold(offset),
               }),
             heartbeat,
           );
         }
-        await consumer.commitOffsets([
-          { topic: topic.name, partition, offset: (BigInt(message.offset) + 1n).toString() },
-        ]);
+        tracker.handled(offset);
+        await offsets.commit(partition, tracker);
       },
     });
     await consuming;
     return {
       close: async () => {
         this.consumers.delete(consumer);
+        // Releases that came in just before must reach the broker before the group is left.
+        await offsets.flush();
         await consumer.disconnect();
+      },
+      caughtUp: async () => {
+        const ends = await this.admin.fetchTopicOffsets(topic.name);
+        const [own] = commits
+          ? await this.admin.fetchOffsets({ groupId: groupIdFor, topics: [topic.name] })
+          : [{ partitions: [] as { partition: number; offset: string }[] }];
+        // Where reading starts on a partition nothing was handled on yet in this generation.
+        const startOf = (partition: number, low: number, high: number) => {
+          const committed = Number(own.partitions.find((p) => p.partition === partition)?.offset);
+          if (committed >= 0) return Math.max(low, committed);
+          return (options.startFrom ?? 'earliest') === 'earliest' ? low : high;
+        };
+        for (;;) {
+          const behind = ends.some(({ partition, high, low }) => {
+            const read =
+              offsets.tracker(partition).handledTo ?? startOf(partition, Number(low), Number(high));
+            return offsets.owns(partition) && read < Number(high);
+          });
+          if (!behind || !this.consumers.has(consumer)) return;
+          await delay(20);
+        }
       },
     };
   }
@@ -243,7 +283,9 @@ export class KafkaBus implements Bus {
         }),
         // FETCH follows the offset resolution of the first fetch after the join.
         consumer.on(consumer.events.FETCH, () => joined && done()),
-        consumer.on(consumer.events.CRASH, ({ payload }) => done(payload.error)),
+        // A retriable crash (a coordinator still loading on a fresh broker) restarts the
+        // consumer by itself: only one it gives up on fails the subscription.
+        consumer.on(consumer.events.CRASH, ({ payload }) => payload.restart || done(payload.error)),
       ];
       const timer = setTimeout(
         () =>
@@ -358,6 +400,60 @@ export class KafkaBus implements Bus {
     }
     await this.waitForLeaders(missing);
     missing.forEach((n) => this.ensured.add(n));
+  }
+}
+
+/**
+ * The commit positions of one consumer: a tracker per owned partition, replaced at every
+ * rebalance so a release from an earlier assignment cannot commit past a new owner's holds.
+ * Commits of a partition go out one at a time, in order.
+ */
+class ConsumerOffsets {
+  private trackers = new Map<number, CommitTracker>();
+  private assigned = new Set<number>();
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly send: (partition: number, offset: number) => Promise<void>,
+    private readonly commits: boolean,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  reassign(partitions: number[]): void {
+    this.trackers = new Map();
+    this.assigned = new Set(partitions);
+  }
+
+  owns(partition: number): boolean {
+    return this.assigned.has(partition);
+  }
+
+  tracker(partition: number): CommitTracker {
+    let tracker = this.trackers.get(partition);
+    if (!tracker) {
+      const created: CommitTracker = new CommitTracker(() => {
+        // A release after the partition moved belongs to a tracker nobody uses any more.
+        void this.commit(partition, created);
+      });
+      tracker = created;
+      this.trackers.set(partition, tracker);
+    }
+    return tracker;
+  }
+
+  /** Commits what the tracker allows, unless the partition moved since it was handed out. */
+  commit(partition: number, tracker: CommitTracker): Promise<void> {
+    if (!this.commits || this.trackers.get(partition) !== tracker) return Promise.resolve();
+    const position = tracker.takeAdvance();
+    if (position === undefined) return this.chain;
+    this.chain = this.chain
+      .then(() => this.send(partition, position))
+      .catch((error) => this.onError(error));
+    return this.chain;
+  }
+
+  flush(): Promise<void> {
+    return this.chain;
   }
 }
 

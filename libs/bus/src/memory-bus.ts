@@ -8,18 +8,24 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './bus.interface';
+import { CommitTracker } from './commit.tracker';
 import { partitionFor } from './partitioner';
 
 export interface MemoryBusOptions {
   /** Partitions per topic; keys hash onto them like Kafka's default partitioner. */
   partitions?: number;
   /**
-   * Uncommitted messages a partition may hold (for its slowest group) before publish waits.
+   * Unhandled messages a partition may hold (for its slowest group) before publish waits.
    * This is what bounds memory: a stalled consumer stops its producers.
    */
   capacity?: number;
   /** Delay between attempts of a failing handler. */
   retryDelayMs?: number;
+  /**
+   * Messages kept for a group that closed with offsets uncommitted (held), so it reads them
+   * again when it subscribes again; beyond this many behind the end it starts afresh.
+   */
+  retainDeparted?: number;
 }
 
 interface Waiter {
@@ -30,9 +36,9 @@ interface GroupCursor {
   group: string;
   /** Next offset to hand to the handler. */
   next: number;
-  /** Offsets below this are committed. */
-  committed: number;
-  busy: boolean;
+  /** Handled offsets and holds: what this group would read again after re-subscribing. */
+  offsets: CommitTracker;
+  commits: boolean;
   closed: boolean;
   handler: MessageHandler<unknown>;
   maxAttempts: number;
@@ -40,27 +46,42 @@ interface GroupCursor {
   wake?: () => void;
 }
 
+type Logged = Omit<BusMessage<unknown>, 'hold'>;
+
 class Partition {
-  readonly log: BusMessage<unknown>[] = [];
+  readonly log: Logged[] = [];
   /** Offset of log[0]: the log is trimmed once every group committed past a message. */
   base = 0;
   readonly groups = new Map<string, GroupCursor>();
+  /** Committed position of groups that closed, where they resume if they subscribe again. */
+  readonly departed = new Map<string, number>();
   readonly spaceWaiters: Waiter[] = [];
 
   get end(): number {
     return this.base + this.log.length;
   }
 
+  /**
+   * Messages some group has not handled yet. Held ones do not count: the stage holding them
+   * has their data in memory already, and a buffer longer than the capacity (ten seconds of
+   * evidence) would otherwise stop its own producers for good.
+   */
   backlog(): number {
     let oldest = this.end;
-    for (const cursor of this.groups.values()) oldest = Math.min(oldest, cursor.committed);
+    for (const cursor of this.groups.values()) oldest = Math.min(oldest, cursor.next);
     return this.end - oldest;
   }
 
-  trim(): void {
+  trim(retainDeparted: number): void {
     let oldest = this.end;
-    for (const cursor of this.groups.values()) oldest = Math.min(oldest, cursor.committed);
-    if (this.groups.size === 0) oldest = this.end;
+    for (const cursor of this.groups.values()) {
+      oldest = Math.min(oldest, cursor.offsets.position() ?? cursor.next);
+    }
+    for (const [group, position] of this.departed) {
+      // A group that went away for good must not pin the log forever.
+      if (this.end - position > retainDeparted) this.departed.delete(group);
+      else oldest = Math.min(oldest, position);
+    }
     const drop = oldest - this.base;
     if (drop > 0) {
       this.log.splice(0, drop);
@@ -74,19 +95,23 @@ class Partition {
  * the Kafka bus (see Bus), so a stage tested here behaves the same on Kafka.
  *
  * Like Kafka with `auto.offset.reset=latest`, a group sees messages published after it
- * subscribed; messages published to a topic nobody subscribes to are dropped.
+ * subscribed; messages published to a topic nobody subscribes to are dropped. A group that
+ * closes and subscribes again resumes at its committed position, like on Kafka: it reads again
+ * what it held and what was published meanwhile.
  */
 export class MemoryBus implements Bus {
   private readonly topics = new Map<string, Partition[]>();
   private readonly partitions: number;
   private readonly capacity: number;
   private readonly retryDelayMs: number;
+  private readonly retainDeparted: number;
   private closed = false;
 
   constructor(options: MemoryBusOptions = {}) {
     this.partitions = options.partitions ?? 6;
     this.capacity = options.capacity ?? 64;
     this.retryDelayMs = options.retryDelayMs ?? 50;
+    this.retainDeparted = options.retainDeparted ?? 64 * this.capacity;
   }
 
   async publish<T>(topic: Topic<T>, key: string, value: T, headers: Headers = {}): Promise<void> {
@@ -96,7 +121,7 @@ export class MemoryBus implements Bus {
     while (partition.groups.size > 0 && partition.backlog() >= this.capacity && !this.closed) {
       await new Promise<void>((resolve) => partition.spaceWaiters.push({ resolve }));
     }
-    if (partition.groups.size === 0) return;
+    if (partition.groups.size === 0 && partition.departed.size === 0) return;
     partition.log.push({
       topic: topic.name,
       key,
@@ -115,24 +140,33 @@ export class MemoryBus implements Bus {
     options: SubscribeOptions = {},
   ): Promise<Subscription> {
     const cursors: GroupCursor[] = [];
-    for (const partition of this.partitionsOf(topic.name)) {
+    const partitions = this.partitionsOf(topic.name);
+    const commits = options.commits ?? true;
+    for (const partition of partitions) {
       if (partition.groups.has(group)) {
         throw new Error(`group ${group} already consumes ${topic.name} in this process`);
       }
+      const resumeAt = commits ? partition.departed.get(group) : undefined;
+      partition.departed.delete(group);
+      const start = resumeAt !== undefined && resumeAt >= partition.base ? resumeAt : partition.end;
       const cursor: GroupCursor = {
         group,
-        next: partition.end,
-        committed: partition.end,
-        busy: false,
+        next: start,
+        offsets: new CommitTracker(() => this.release(partition)),
+        commits,
         closed: false,
         handler: handler as MessageHandler<unknown>,
         maxAttempts: options.maxAttempts ?? 3,
         idle: Promise.resolve(),
       };
       partition.groups.set(group, cursor);
-      cursor.idle = this.consume(topic.name, partition, cursor);
       cursors.push(cursor);
     }
+    // One process owns every partition, once and for all.
+    options.onAssigned?.(partitions.map((_, index) => index));
+    partitions.forEach((partition, i) => {
+      cursors[i].idle = this.consume(topic.name, partition, cursors[i]);
+    });
     return {
       close: async () => {
         for (const cursor of cursors) {
@@ -140,16 +174,26 @@ export class MemoryBus implements Bus {
           cursor.wake?.();
         }
         await Promise.all(cursors.map((cursor) => cursor.idle));
-        for (const partition of this.partitionsOf(topic.name)) {
+        partitions.forEach((partition, i) => {
+          const cursor = cursors[i];
           partition.groups.delete(group);
+          if (cursor.commits) {
+            partition.departed.set(group, cursor.offsets.position() ?? cursor.next);
+          }
           this.release(partition);
-        }
+        });
+      },
+      caughtUp: async () => {
+        const ends = partitions.map((partition) => partition.end);
+        const behind = () =>
+          cursors.some((cursor, i) => !cursor.closed && cursor.next < ends[i] && !this.closed);
+        while (behind()) await new Promise((resolve) => setTimeout(resolve, 1));
       },
     };
   }
 
   /**
-   * Resolves once every group has committed everything published so far: in one process this
+   * Resolves once every group has handled everything published so far: in one process this
    * is how a caller knows all downstream work for its input is done.
    */
   async idle(): Promise<void> {
@@ -182,10 +226,11 @@ export class MemoryBus implements Bus {
         cursor.wake = undefined;
       }
       if (cursor.closed) return;
-      const message = partition.log[cursor.next - partition.base];
-      await this.handle(topicName, message, cursor);
+      const offset = cursor.next;
+      const message = partition.log[offset - partition.base];
+      await this.handle(topicName, { ...message, hold: () => cursor.offsets.hold(offset) }, cursor);
+      cursor.offsets.handled(offset);
       cursor.next += 1;
-      cursor.committed = cursor.next;
       this.release(partition);
     }
   }
@@ -210,7 +255,7 @@ export class MemoryBus implements Bus {
   }
 
   private release(partition: Partition): void {
-    partition.trim();
+    partition.trim(this.retainDeparted);
     while (partition.spaceWaiters.length > 0 && partition.backlog() < this.capacity) {
       partition.spaceWaiters.shift()!.resolve();
     }

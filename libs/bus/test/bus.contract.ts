@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Codec, Topic } from '@app/contracts';
-import type { Bus, BusMessage } from '../src/bus.interface';
+import type { Bus, BusMessage, Release } from '../src/bus.interface';
 
 export interface TestPayload {
   n: number;
@@ -124,6 +124,90 @@ export function describeBusContract(
         'x-correlation-id': 'c-13',
       });
       expect(handled).toEqual([14]);
+    });
+    it('reads a held message again on the next subscription of its group, with every later one', async () => {
+      const topic = testTopic('hold');
+      const group = `${topic.name}.g`;
+      const first: number[] = [];
+      let subscription = await bus.subscribe(topic, group, async (m) => {
+        first.push(m.value.n);
+        if (m.value.n === 1) m.hold(); // never released: as if the process died holding it
+      });
+      for (const n of [1, 2, 3]) await bus.publish(topic, 'k', { n });
+      await eventually(() => first.length === 3, timeoutMs);
+      await subscription.close();
+
+      const second: number[] = [];
+      let held: Release | undefined;
+      subscription = await bus.subscribe(topic, group, async (m) => {
+        second.push(m.value.n);
+        if (m.value.n === 1) held = m.hold();
+        if (m.value.n === 3) held?.(); // what depended on 1 is published now
+      });
+      await bus.publish(topic, 'k', { n: 4 });
+      await eventually(() => second.includes(4), timeoutMs);
+      expect(second).toEqual([1, 2, 3, 4]);
+      await subscription.close();
+
+      const third: number[] = [];
+      await bus.subscribe(topic, group, async (m) => void third.push(m.value.n));
+      await bus.publish(topic, 'k', { n: 5 });
+      await eventually(() => third.includes(5), timeoutMs);
+      expect(third).toEqual([5]);
+    });
+
+    it('a group that comes back reads what was published while it was away; one that does not commit does not', async () => {
+      const topic = testTopic('away');
+      const seen: Record<string, number[]> = { committing: [], view: [] };
+      const subscribeBoth = () =>
+        Promise.all([
+          bus.subscribe(topic, `${topic.name}.committing`, async (m) => {
+            seen.committing.push(m.value.n);
+          }),
+          bus.subscribe(topic, `${topic.name}.view`, async (m) => void seen.view.push(m.value.n), {
+            startFrom: 'latest',
+            commits: false,
+          }),
+        ]);
+      // Another group stays, as on any topic a pipeline uses.
+      await bus.subscribe(topic, `${topic.name}.other`, async () => undefined);
+      const first = await subscribeBoth();
+      await bus.publish(topic, 'k', { n: 1 });
+      await eventually(() => seen.committing.includes(1) && seen.view.includes(1), timeoutMs);
+      await Promise.all(first.map((s) => s.close()));
+      await bus.publish(topic, 'k', { n: 2 });
+      await subscribeBoth();
+      await bus.publish(topic, 'k', { n: 3 });
+      await eventually(() => seen.committing.includes(3) && seen.view.includes(3), timeoutMs);
+      expect(seen).toEqual({ committing: [1, 2, 3], view: [1, 3] });
+    });
+
+    it('caughtUp resolves once everything published before it was handled', async () => {
+      const topic = testTopic('caught-up');
+      const seen: number[] = [];
+      const subscription = await bus.subscribe(topic, `${topic.name}.g`, async (m) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        seen.push(m.value.n);
+      });
+      for (let n = 0; n < 12; n++) await bus.publish(topic, `key-${n % 4}`, { n });
+      await subscription.caughtUp();
+      expect([...seen].sort((a, b) => a - b)).toEqual([...Array(12).keys()]);
+    });
+
+    it('says which partitions a subscriber owns before it hands it their messages', async () => {
+      const topic = testTopic('assigned');
+      const assignments: number[][] = [];
+      const partitions: { partition: number; owned?: readonly number[] }[] = [];
+      await bus.subscribe(
+        topic,
+        `${topic.name}.g`,
+        async (m) => void partitions.push({ partition: m.partition, owned: assignments.at(-1) }),
+        { onAssigned: (owned) => void assignments.push([...owned]) },
+      );
+      for (let n = 0; n < 12; n++) await bus.publish(topic, `key-${n}`, { n });
+      await eventually(() => partitions.length === 12, timeoutMs);
+      expect(new Set(partitions.map((p) => p.partition)).size).toBeGreaterThan(1);
+      for (const { partition, owned } of partitions) expect(owned).toContain(partition);
     });
   });
 }

@@ -121,6 +121,32 @@ describe('StreamingLogMel', () => {
     },
   );
 
+  it("taken up mid-way, gives the whole stream's frames from the one it was resumed for, bit for bit", () => {
+    const pcm = signal(32000 * 3 + 517, 11);
+    const whole = stream(R, pcm, () => 3200);
+    const mels = R.melBins;
+    for (const frame of [1, 37, 150, 290, 299]) {
+      const probe = new StreamingLogMel(R);
+      const startSample = probe.resumeSampleFor(frame);
+      const resumed = new StreamingLogMel(R, { startSample });
+      const first = resumed.framesEmitted;
+      expect(first).toBeLessThanOrEqual(frame);
+      const parts: Float32Array[] = [];
+      for (let at = startSample; at < pcm.length; at += 1234) {
+        parts.push(resumed.push(pcm.subarray(at, Math.min(at + 1234, pcm.length))));
+      }
+      parts.push(resumed.end());
+      const got = Float32Array.from(parts.flatMap((p) => Array.from(p)));
+      expect(resumed.framesEmitted * mels).toBe(whole.length);
+      expect(Array.from(got)).toEqual(Array.from(whole.subarray(first * mels)));
+    }
+  });
+
+  it('refuses a start sample that is not a whole number', () => {
+    expect(() => new StreamingLogMel(R, { startSample: 1.5 })).toThrow(RangeError);
+    expect(() => new StreamingLogMel(R, { startSample: -1 })).toThrow(RangeError);
+  });
+
   it('returns nothing for an empty stream', () => {
     const s = new StreamingLogMel(R);
     expect(s.end().length).toBe(0);

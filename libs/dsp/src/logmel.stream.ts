@@ -10,6 +10,10 @@ const NO_FRAMES = new Float32Array(0);
  *
  * A frame is emitted once every sample it reads is known. The last few frames read the
  * reflected tail, which only exists once the stream is known to be over: end() emits them.
+ *
+ * A stream can also be taken up mid-way (a restarted consumer reading its input again from a
+ * committed position): given the absolute index of its first raw sample, it emits the frames
+ * that need no earlier sample, with their absolute indices and the very same numbers.
  */
 export class StreamingLogMel {
   private readonly analyzer: FrameAnalyzer;
@@ -30,15 +34,34 @@ export class StreamingLogMel {
   private readonly history: number;
   private ended = false;
 
-  constructor(recipe: LogMelRecipe) {
+  constructor(recipe: LogMelRecipe, options: { startSample?: number } = {}) {
     this.analyzer = frameAnalyzerFor(recipe);
     this.melBins = recipe.melBins;
     this.history = recipe.winLength + 1;
     this.buf = new Float32Array(Math.max(4 * recipe.nFft, 8192));
+    const startSample = options.startSample ?? 0;
+    if (!Number.isInteger(startSample) || startSample < 0) {
+      throw new RangeError(`startSample must be a whole number >= 0 (got ${startSample})`);
+    }
+    if (startSample > 0) {
+      this.bufStart = startSample;
+      this.total = startSample;
+      // The first frame whose taps all lie at or after the first sample we will have.
+      while (this.analyzer.firstTap(this.next) < startSample) this.next++;
+    }
   }
 
+  /** Absolute index of the next frame to come out (frames emitted so far, from the stream start). */
   get framesEmitted(): number {
     return this.next;
+  }
+
+  /**
+   * The raw sample a stream taken up mid-way must start from for frame `frame`, and every
+   * later one, end()'s reflected tail included, to come out as in the whole stream.
+   */
+  resumeSampleFor(frame: number): number {
+    return Math.max(0, this.analyzer.firstTap(frame) - this.history);
   }
 
   get recipe(): LogMelRecipe {

@@ -132,6 +132,28 @@ describe('WindowAssembler', () => {
     expect(w.peakFrame).toBe(0);
   });
 
+  it('taken up at any frame, emits the windows of the whole stream from the next grid start on', () => {
+    const opts = { windowFrames: 100, hopFrames: 50 };
+    for (const total of [260, 537, 216]) {
+      const all = run(opts, total, 37, [123, 400]);
+      for (const startFrame of [1, 49, 50, 51, 120, 199, total - 10]) {
+        const a = new WindowAssembler({ melBins: MELS, ...opts, startFrame });
+        const from = Math.ceil(startFrame / 50) * 50;
+        expect(a.nextWindowStart).toBe(from);
+        const got: AssembledWindow[] = [];
+        for (let at = startFrame; at < total; at += 23)
+          got.push(...a.push(frames(at, Math.min(23, total - at), [123, 400])));
+        got.push(...a.end());
+        const expected = all.filter((w) => w.startFrame >= from);
+        expect(spans(got)).toEqual(spans(expected));
+        got.forEach((w, i) => {
+          expect(w.peakFrame).toBe(expected[i].peakFrame);
+          expect(Array.from(w.data)).toEqual(Array.from(expected[i].data));
+        });
+      }
+    }
+  });
+
   it('rejects bad options and ragged input, and input after end()', () => {
     expect(() => new WindowAssembler({ melBins: 0, windowFrames: 10, hopFrames: 5 })).toThrow(
       RangeError,

@@ -22,6 +22,11 @@ export interface WindowAssemblerOptions {
    * up. A shorter remainder is dropped, unless the whole stream is that short.
    */
   minFrames?: number;
+  /**
+   * Absolute index of the first frame pushed, for a stream taken up mid-way: windows keep their
+   * place on the stream's grid, and those starting before this frame are not emitted again.
+   */
+  startFrame?: number;
 }
 
 const DEFAULT_MIN_FRAMES = 16;
@@ -65,9 +70,28 @@ export class WindowAssembler {
     this.windowFrames = windowFrames;
     this.hopFrames = hopFrames;
     this.minFrames = minFrames;
+    const startFrame = opts.startFrame ?? 0;
+    if (!Number.isInteger(startFrame) || startFrame < 0) {
+      throw new RangeError(
+        `WindowAssembler: startFrame must be a whole number >= 0 (got ${startFrame})`,
+      );
+    }
+    if (startFrame > 0) {
+      this.total = startFrame;
+      this.bufStart = startFrame;
+      this.nextStart = Math.ceil(startFrame / hopFrames) * hopFrames;
+      // What a stream read from its start would have emitted by now: it decides end()'s window.
+      this.emitted = this.nextStart / hopFrames;
+      this.coveredTo = this.nextStart > 0 ? this.nextStart - hopFrames + windowFrames : 0;
+    }
     const cap = 2 * (windowFrames + hopFrames);
     this.buf = new Float32Array(cap * melBins);
     this.energy = new Float64Array(cap);
+  }
+
+  /** Absolute index of the first frame of the next window: no earlier frame is needed any more. */
+  get nextWindowStart(): number {
+    return this.nextStart;
   }
 
   push(frames: Float32Array): AssembledWindow[] {

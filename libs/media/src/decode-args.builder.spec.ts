@@ -43,6 +43,16 @@ describe('buildDecodeArgs', () => {
     expect(args).not.toContain('-nostdin');
   });
 
+  it('seeks on the input, before -i, only when asked to start later than 0', () => {
+    const from = (startSec?: number) =>
+      buildDecodeArgs({ source: file, video, networkTimeoutMs: 0, startSec });
+    const seeking = from(3.2);
+    expect(after(seeking, '-ss')).toBe('3.2');
+    expect(seeking.indexOf('-ss')).toBeLessThan(seeking.indexOf('-i'));
+    expect(from(0)).not.toContain('-ss');
+    expect(from()).not.toContain('-ss');
+  });
+
   it('asks only for the outputs requested', () => {
     const args = buildDecodeArgs({ source: file, video, networkTimeoutMs: 10_000 });
     expect(args.join(' ')).not.toContain('pipe:3');

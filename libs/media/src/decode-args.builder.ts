@@ -16,6 +16,8 @@ export interface DecodeArgsRequest {
   live?: boolean;
   /** Probe a live source as long as ffmpeg does by default: a short probe left it undescribed. */
   fullProbe?: boolean;
+  /** Seconds into the input to start at: an input seek, which lands exactly on the time. */
+  startSec?: number;
 }
 
 /**
@@ -54,6 +56,7 @@ export function buildDecodeArgs(request: DecodeArgsRequest): string[] {
     ...(lowDelay ? lowDelayInput(request.fullProbe === true) : []),
     // A live file plays like a camera: read at the pace of its timestamps, not at full speed.
     ...(request.live === true && !source.network ? ['-re'] : []),
+    ...(request.startSec ? ['-ss', String(request.startSec)] : []),
     '-i',
     source.input,
   ];

@@ -37,6 +37,12 @@ export function validateDecodeOptions(options: DecodeOptions): ValidOutputs {
       );
     }
   }
+  if (
+    options.startSec !== undefined &&
+    (!Number.isFinite(options.startSec) || options.startSec < 0)
+  ) {
+    throw new RangeError(`DecodeOptions.startSec must be a number >= 0, got ${options.startSec}`);
+  }
   return { ...(audio && { audio }), ...(video && { video }) };
 }
 

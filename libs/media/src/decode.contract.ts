@@ -35,6 +35,13 @@ export interface DecodeOptions {
   stallTimeoutMs?: number;
   /** Network read/connect timeout handed to ffmpeg. Default 10 s. */
   networkTimeoutMs?: number;
+  /**
+   * Seconds into a file where decoding starts (an input seek): how a stream is resumed. Times
+   * of chunks and frames still count from 0 at this point. ffmpeg's resampler needs a few
+   * samples to settle after a seek, so a caller that wants the very samples of a whole decode
+   * starts a little earlier and drops what comes before the time it wants.
+   */
+  startSec?: number;
   signal?: AbortSignal;
 }
 

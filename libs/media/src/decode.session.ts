@@ -46,6 +46,8 @@ export interface SessionPlan {
   video?: VideoOutputOptions;
   live: boolean;
   networkTimeoutMs: number;
+  /** Where in the source decoding starts (a seek); 0 or absent: at its start. */
+  startSec?: number;
   signal?: AbortSignal;
 }
 
@@ -175,6 +177,7 @@ export class FfmpegDecodeSession implements DecodeSession {
       networkTimeoutMs: this.plan.networkTimeoutMs,
       live: this.plan.live,
       fullProbe: this.fullProbe,
+      startSec: this.plan.startSec,
     });
     const fds = [...(outputs.audio ? [AUDIO_FD] : []), ...(outputs.video ? [VIDEO_FD] : [])];
     let attempt: Attempt | undefined;
@@ -547,19 +550,20 @@ export class FfmpegDecodeSession implements DecodeSession {
     if (!stopped && this.confirmed) {
       const declared = this.mediaInfo?.durationSec;
       const decoded = this.decodedSeconds();
+      const reached = decoded === undefined ? undefined : (this.plan.startSec ?? 0) + decoded;
       const tolerance = Math.max(
         TRUNCATION_TOLERANCE_SEC,
         (declared ?? 0) * TRUNCATION_TOLERANCE_RATIO,
       );
       if (
         declared !== undefined &&
-        decoded !== undefined &&
+        reached !== undefined &&
         !this.plan.live &&
-        decoded < declared - tolerance
+        reached < declared - tolerance
       ) {
         truncated = true;
         warnings.unshift(
-          `decoded ${decoded.toFixed(2)} s of the ${declared.toFixed(2)} s the container declares: the input looks truncated`,
+          `decoded ${reached.toFixed(2)} s of the ${declared.toFixed(2)} s the container declares: the input looks truncated`,
         );
       } else if (this.confirmed.warnings.truncationReported) {
         truncated = true;

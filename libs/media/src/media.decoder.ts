@@ -54,6 +54,7 @@ export class MediaDecoder {
         ...outputs,
         live: options.live ?? source?.liveByDefault ?? false,
         networkTimeoutMs: options.networkTimeoutMs ?? DEFAULT_NETWORK_TIMEOUT_MS,
+        startSec: options.startSec,
         signal: options.signal,
       },
       (args, dataFds, onStderrLine) =>

@@ -14,3 +14,5 @@ export * from './spectrogram.stage';
 export * from './stream-headers';
 export * from './stream.supervisor';
 export * from './stream-idle.watch';
+export * from './stream-command.stage';
+export * from './stream.ledger';

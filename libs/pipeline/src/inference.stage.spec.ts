@@ -160,4 +160,32 @@ describe('InferenceStage', () => {
     await stage.stop();
     await bus.close();
   });
+
+  it('decides a window or frame published again upstream (a restart replaying) only once', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const classify = jest.fn<
+      ReturnType<AudioClassifier['score']>,
+      Parameters<AudioClassifier['score']>
+    >(async (windows) => windows.map(() => []));
+    const detect = jest
+      .fn<ReturnType<FrameDetector['detect']>, Parameters<FrameDetector['detect']>>()
+      .mockResolvedValue([]);
+    const stage = new InferenceStage(
+      bus,
+      { name: 'tagger', score: classify, decider: () => new ClassDecider() },
+      { name: 'detector', detect },
+    );
+    await stage.start();
+    const done = collect(bus, 7);
+    for (const seq of [0, 1, 2, 1, 2, 3]) await bus.publish(Topics.features, 's', window('s', seq));
+    for (const seq of [0, 1, 0, 1, 2]) await bus.publish(Topics.video, 's', frame('s', seq));
+    const sets = await done;
+    await bus.idle();
+    expect(sets.filter((s) => s.modality === 'audio').map((s) => s.seq)).toEqual([0, 1, 2, 3]);
+    expect(sets.filter((s) => s.modality === 'video').map((s) => s.seq)).toEqual([0, 1, 2]);
+    expect(classify).toHaveBeenCalledTimes(4);
+    expect(detect).toHaveBeenCalledTimes(3);
+    await stage.stop();
+    await bus.close();
+  });
 });

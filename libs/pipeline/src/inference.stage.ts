@@ -11,6 +11,7 @@ import {
   NO_METRICS,
   type PipelineMetrics,
 } from './pipeline.ports';
+import { ReplayFilter } from './replay.filter';
 
 export interface InferenceStageOptions {
   /** Audio windows run together when they queue up (the audio model's batch axis is dynamic). */
@@ -45,6 +46,9 @@ export class InferenceStage {
   private readonly audioBatcher: MicroBatcher<AudioFeatureWindow, ClassScore[]>;
   /** Decisions over time need each stream's recent windows; forgotten at the stream's end. */
   private readonly deciders = new Map<string, ClassDecider>();
+  /** Windows and frames published again upstream (after a restart) were decided already. */
+  private readonly audioSeen = new ReplayFilter(MAX_DECIDERS);
+  private readonly videoSeen = new ReplayFilter(MAX_DECIDERS);
   private readonly instance: Record<string, string>;
   /** Per stream: its motion gate and what the detector last saw. */
   private readonly gates = new Map<string, { gate: MotionGate; last: Detection[] }>();
@@ -78,6 +82,8 @@ export class InferenceStage {
   }
 
   private async onWindow({ value: window, headers }: BusMessage<AudioFeatureWindow>) {
+    if (window.final) this.audioSeen.forget(window.streamId);
+    else if (!this.audioSeen.isNew(window.streamId, window.startSec)) return;
     const detections =
       window.final || !this.audio
         ? []
@@ -123,6 +129,8 @@ export class InferenceStage {
   }
 
   private async onFrame({ value: frame, headers }: BusMessage<VideoFrame>) {
+    if (frame.final) this.videoSeen.forget(frame.streamId);
+    else if (!this.videoSeen.isNew(frame.streamId, frame.ptsSec)) return;
     const detections = frame.final || !this.video ? [] : await this.detectGated(frame);
     if (frame.final) this.gates.delete(frame.streamId);
     await this.bus.publish(

@@ -1,6 +1,7 @@
 import { MemoryBus } from '@app/bus';
 import { type AudioChunk, type StreamStatus, type VideoFrame, Topics } from '@app/contracts';
 import {
+  type DecodeOptions,
   type DecodeSession,
   type DecodeSummary,
   type MediaDecoder,
@@ -8,7 +9,7 @@ import {
   MediaErrorCode,
 } from '@app/media';
 import { strictMock } from '@app/testing/strict-mock';
-import { IngestStage, type IngestStageOptions } from './ingest.stage';
+import { HANDED_OVER, IngestStage, type IngestStageOptions } from './ingest.stage';
 
 const OPTIONS: IngestStageOptions = {
   audio: { sampleRate: 32000, chunkSamples: 3200 },
@@ -136,6 +137,100 @@ describe('IngestStage', () => {
     expect(seen.audio.at(-1)?.final).toBe(true);
     expect(seen.video.at(-1)?.final).toBe(true);
     expect(seen.status.at(-1)).toMatchObject({ state: 'failed', reason: failure.message });
+    await bus.close();
+  });
+  it('resumes a file one grid step early, drops what comes before the resume point, and keeps the times and seqs of a whole run', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const seen = await recorder(bus);
+    const open = jest.fn((_options: DecodeOptions) =>
+      session({
+        // After a seek to 0.8 s, times count from 0 again.
+        audio: () =>
+          items(
+            [0, 1, 2, 3, 4, 5].map((index) => ({
+              index,
+              startSec: index / 10,
+              sampleRate: 32000,
+              samples: new Float32Array(3200),
+            })),
+          ),
+        video: () =>
+          items(
+            [0, 1, 2].map((index) => ({
+              index,
+              ptsSec: index / 5,
+              width: 4,
+              height: 4,
+              pixelFormat: 'bgr24' as const,
+              pixels: new Uint8Array(48),
+              geometry: GEOMETRY,
+            })),
+          ),
+        done: Promise.resolve({
+          audioSec: 0.6,
+          videoFrames: 3,
+          droppedFrames: 0,
+          truncated: false,
+          warnings: [],
+          stopped: false,
+        }),
+      }),
+    );
+    const stage = new IngestStage(bus, strictMock<MediaDecoder>('MediaDecoder', { open }), {
+      ...OPTIONS,
+      checkpointSec: 0.2,
+    });
+    expect(stage.resumePoint(1.13)).toBeCloseTo(1.0); // the grid: 2 chunks = 1 frame interval
+    const result = await stage.run({ streamId: 'cam', source: '/clips/a.mp4', resumeAtSec: 1.13 });
+    await bus.idle();
+    expect(open.mock.calls[0][0].startSec).toBeCloseTo(0.8);
+    expect(result.decodedSec).toBeCloseTo(1.4);
+    const chunks = seen.audio.filter((c) => !c.final);
+    expect(chunks.map((c) => c.seq)).toEqual([10, 11, 12, 13]);
+    chunks.forEach((c, i) => expect(c.startSec).toBeCloseTo(1 + i / 10));
+    const frames = seen.video.filter((f) => !f.final);
+    expect(frames.map((f) => f.seq)).toEqual([5, 6]);
+    frames.forEach((f, i) => expect(f.ptsSec).toBeCloseTo(1 + i / 5));
+    // Checkpoints say how far both modalities are out: never past the slower one.
+    const checkpoints = seen.status.filter(
+      (s) => s.decodedSec !== undefined && s.state === 'started',
+    );
+    expect(checkpoints.length).toBeGreaterThan(0);
+    for (const c of checkpoints) expect(c.decodedSec).toBeGreaterThanOrEqual(1.2 - 1e-9);
+    expect(seen.status.at(-1)).toMatchObject({ state: 'ended' });
+    expect(seen.status.at(-1)!.decodedSec).toBeCloseTo(1.4);
+    await bus.close();
+  });
+
+  it('stopped for a hand-over, ends nothing downstream: another ingest goes on with the stream', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const seen = await recorder(bus);
+    const controller = new AbortController();
+    controller.abort(HANDED_OVER);
+    const decoder = strictMock<MediaDecoder>('MediaDecoder', {
+      open: jest.fn(() =>
+        session({
+          audio: () => items([]),
+          video: () => items([]),
+          done: Promise.resolve({
+            audioSec: 0,
+            videoFrames: 0,
+            droppedFrames: 0,
+            truncated: false,
+            warnings: [],
+            stopped: true,
+          }),
+        }),
+      ),
+    });
+    await new IngestStage(bus, decoder, OPTIONS).run({
+      streamId: 'cam',
+      source: '/clips/a.mp4',
+      signal: controller.signal,
+    });
+    await bus.idle();
+    expect(seen.audio.concat(seen.video as never[]).some((m) => m.final)).toBe(false);
+    expect(seen.status.map((s) => s.state)).toEqual(['started']);
     await bus.close();
   });
 });

@@ -2,6 +2,7 @@ import type { Bus, Headers } from '@app/bus';
 import { type StreamStatus, type VideoFrame, Topics } from '@app/contracts';
 import {
   type AudioOutputOptions,
+  type DecodeSession,
   type DecodeSummary,
   type MediaDecoder,
   type MediaInfo,
@@ -13,7 +14,19 @@ export interface IngestStageOptions {
   audio: AudioOutputOptions;
   video: VideoOutputOptions;
   stallTimeoutMs?: number;
+  /**
+   * Stream seconds between checkpoints: 'started' statuses whose decodedSec says up to where
+   * every chunk and frame is published, so an ingest that takes the stream over resumes there.
+   * Off when left out (one process, nobody to take over).
+   */
+  checkpointSec?: number;
 }
+
+/**
+ * Abort reason of a run stopped without ending its stream: another ingest takes it over (a
+ * rebalance, a shutdown), so no end marker and no final status go out.
+ */
+export const HANDED_OVER = 'handed-over';
 
 export interface IngestRun {
   streamId: string;
@@ -28,6 +41,12 @@ export interface IngestRun {
   headers?: Headers;
   /** Added to every timestamp: a reconnected live stream continues its own timeline. */
   timeOffsetSec?: number;
+  /**
+   * A file taken over mid-way: decoding starts at this time of the file (on the stage's grid,
+   * see resumePoint) and chunks and frames continue the timeline of a run from its start, with
+   * the same times, seqs and samples, so everything downstream identifies them as before.
+   */
+  resumeAtSec?: number;
   /**
    * End the stream downstream when this run ends or fails (end markers and an ended or failed
    * status). Default true; a supervisor that reconnects live sources passes false and closes
@@ -58,12 +77,28 @@ export class IngestStage {
     private readonly options: IngestStageOptions,
   ) {}
 
+  /**
+   * Where a file can be taken up at or before `sec` so that its chunks and frames fall on the
+   * times of a run from its start: a whole number of chunks that is also a whole number of
+   * frame intervals.
+   */
+  resumePoint(sec: number, fps = this.options.video.fps): number {
+    const grid = this.gridSec(fps);
+    return Math.max(0, Math.floor(sec / grid + 1e-9) * grid);
+  }
+
   async run(run: IngestRun): Promise<IngestResult> {
     const { streamId } = run;
     const headers = run.headers ?? {};
     const offset = run.timeOffsetSec ?? 0;
     const source = redactUrl(run.source);
     const videoOptions = run.fps ? { ...this.options.video, fps: run.fps } : this.options.video;
+    const chunkSec = this.options.audio.chunkSamples / this.options.audio.sampleRate;
+    // A resumed file starts one grid step early: ffmpeg's resampler settles on the first few
+    // samples after a seek, and those chunks are dropped, so what goes out is bit-identical.
+    const resumeAt =
+      run.resumeAtSec === undefined ? 0 : this.resumePoint(run.resumeAtSec, videoOptions.fps);
+    const seekSec = resumeAt > 0 ? Math.max(0, resumeAt - this.gridSec(videoOptions.fps)) : 0;
     const session = this.decoder.open({
       source: run.source,
       audio: run.audio === false ? false : this.options.audio,
@@ -71,43 +106,65 @@ export class IngestStage {
       live: run.live,
       stallTimeoutMs: this.options.stallTimeoutMs,
       signal: run.signal,
+      ...(seekSec > 0 ? { startSec: seekSec } : {}),
     });
     // `done` also rejects when an iterator fails; that failure is handled through the
     // iterator, so this copy of it must not surface as an unhandled rejection.
     session.done.catch(() => undefined);
-    let audioSeq = 0;
-    let frameSeq = 0;
+    const firstAudioSeq = Math.round(seekSec / chunkSec);
+    const firstFrameSeq = Math.round(seekSec * videoOptions.fps);
+    // How far each modality is published (the next chunk's or frame's time): a checkpoint may
+    // say no more than the lesser of the two, or a resume would leave a gap in the other.
+    const reached = { audio: offset + resumeAt, video: offset + resumeAt };
+    const info = await session.info.catch(async (error) => this.fail(run, session, error));
     try {
-      const info = await session.info;
       run.onInfo?.(info);
-      await this.status(
-        { streamId, state: 'started', source, hasAudio: info.hasAudio, hasVideo: info.hasVideo },
-        headers,
-      );
+      const started = {
+        streamId,
+        state: 'started' as const,
+        source,
+        hasAudio: info.hasAudio,
+        hasVideo: info.hasVideo,
+      };
+      await this.status(started, headers);
+      let checkpointed = offset + resumeAt;
+      const checkpoint = async () => {
+        const every = this.options.checkpointSec;
+        const safe = Math.min(reached.audio, reached.video);
+        if (every === undefined || safe < checkpointed + every) return;
+        checkpointed = safe;
+        await this.status({ ...started, decodedSec: safe }, headers);
+      };
       const audio = async () => {
         for await (const chunk of session.audio()) {
-          const startSec = offset + chunk.startSec;
+          const startSec = offset + seekSec + chunk.startSec;
+          if (startSec < offset + resumeAt - 1e-6) continue;
           await this.bus.publish(
             Topics.audio,
             streamId,
             {
               streamId,
-              seq: audioSeq++,
+              seq: firstAudioSeq + chunk.index,
               startSec,
               sampleRate: this.options.audio.sampleRate,
               samples: chunk.samples,
             },
             headers,
           );
-          run.onProgress?.(startSec + chunk.samples.length / this.options.audio.sampleRate);
+          reached.audio = startSec + chunk.samples.length / this.options.audio.sampleRate;
+          run.onProgress?.(reached.audio);
+          await checkpoint();
         }
+        reached.audio = Infinity; // nothing more to wait for on this side
       };
       const video = async () => {
         for await (const frame of session.video()) {
+          const ptsSec = offset + seekSec + frame.ptsSec;
+          if (ptsSec < offset + resumeAt - 1e-6) continue;
           const message: VideoFrame = {
             streamId,
-            seq: frameSeq++,
-            ptsSec: offset + frame.ptsSec,
+            seq: firstFrameSeq + frame.index,
+            ptsSec,
             width: frame.width,
             height: frame.height,
             pixels: frame.pixels,
@@ -115,12 +172,18 @@ export class IngestStage {
             geometry: frame.geometry,
           };
           await this.bus.publish(Topics.video, streamId, message, headers);
+          reached.video = ptsSec + 1 / videoOptions.fps;
           run.onProgress?.(message.ptsSec);
+          await checkpoint();
         }
+        reached.video = Infinity;
       };
       await Promise.all([audio(), video()]);
       const summary = await session.done;
-      const decodedSec = Math.max(summary.audioSec, summary.videoFrames / videoOptions.fps);
+      const decodedSec =
+        seekSec + Math.max(summary.audioSec, summary.videoFrames / videoOptions.fps);
+      const result = { info, summary, decodedSec };
+      if (handedOver(run.signal)) return result;
       await this.close(
         streamId,
         {
@@ -137,18 +200,34 @@ export class IngestStage {
         },
         headers,
       );
-      return { info, summary, decodedSec };
+      return result;
     } catch (error) {
-      await session.stop();
-      if (run.closeStream ?? true) {
-        // Stopped on purpose is an end, not a failure.
-        const status: StreamStatus = run.signal?.aborted
-          ? { streamId, state: 'ended', source, reason: 'stopped' }
-          : { streamId, state: 'failed', source, reason: (error as Error).message };
-        await this.close(streamId, status, headers);
-      }
-      throw error;
+      return this.fail(run, session, error);
     }
+  }
+
+  private async fail(run: IngestRun, session: DecodeSession, error: unknown): Promise<never> {
+    await session.stop();
+    if ((run.closeStream ?? true) && !handedOver(run.signal)) {
+      const { streamId } = run;
+      const source = redactUrl(run.source);
+      // Stopped on purpose is an end, not a failure.
+      const status: StreamStatus = run.signal?.aborted
+        ? { streamId, state: 'ended', source, reason: 'stopped' }
+        : { streamId, state: 'failed', source, reason: (error as Error).message };
+      await this.close(streamId, status, run.headers ?? {});
+    }
+    throw error;
+  }
+
+  /** The shortest step that is a whole number of chunks and of frame intervals (within 1000 chunks). */
+  private gridSec(fps: number): number {
+    const chunkSec = this.options.audio.chunkSamples / this.options.audio.sampleRate;
+    for (let chunks = 1; chunks <= 1000; chunks++) {
+      const frames = chunks * chunkSec * fps;
+      if (Math.abs(frames - Math.round(frames)) < 1e-6) return chunks * chunkSec;
+    }
+    return chunkSec;
   }
 
   /** Ends a stream downstream: end markers on both media topics, then its final status. */
@@ -188,4 +267,8 @@ export class IngestStage {
   status(status: StreamStatus, headers: Headers = {}): Promise<void> {
     return this.bus.publish(Topics.streamStatus, status.streamId, status, headers);
   }
+}
+
+function handedOver(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true && signal.reason === HANDED_OVER;
 }

@@ -1,5 +1,5 @@
-import type { Bus, BusMessage, Subscription } from '@app/bus';
-import { type AudioChunk, Topics } from '@app/contracts';
+import type { Bus, BusMessage, Release, Subscription } from '@app/bus';
+import { type AudioChunk, type AudioFeatureWindow, Topics } from '@app/contracts';
 import {
   type AssembledWindow,
   type LogMelRecipe,
@@ -8,26 +8,41 @@ import {
 } from '@app/dsp';
 import { Groups } from './pipeline.ports';
 
+/** Further back than this a chunk is no replay: the stream started over under the same id. */
+const MAX_REPLAY_SAMPLES_SEC = 30;
+
 export interface SpectrogramStageOptions {
   recipe: LogMelRecipe;
   windowSec: number;
   hopSec: number;
 }
 
+interface HeldChunk {
+  /** Absolute index of the sample after the chunk's last one. */
+  endSample: number;
+  release: Release;
+}
+
 interface StreamFeatures {
   logMel: StreamingLogMel;
   windows: WindowAssembler;
-  seq: number;
-  /**
-   * Stream time of the first chunk this replica saw. Zero normally; later when a stream moved
-   * here mid-way (rebalance, restart), so windows keep their true stream times.
-   */
-  originSec: number;
+  /** Absolute index of the next sample, where the next chunk continues the stream. */
+  nextSample: number;
+  /** Chunks a window still to come may read, oldest first: their offsets stay uncommitted. */
+  held: HeldChunk[];
+  partition: number;
 }
 
 /**
  * PCM chunks → log-mel classifier windows. State per stream is carried between chunks, so the
  * windows are identical however ingest cut the audio.
+ *
+ * A window needs up to a second of audio from several chunks, so a chunk's offset is committed
+ * only once no window still to come reads it. A restarted (or rebalanced) consumer reads those
+ * chunks again, takes the stream up at the first one, and cuts the very same windows on the
+ * stream's own grid: a window is identified by stream and start time (and its seq is its place
+ * on that grid), so any it publishes twice are exact duplicates. Audio a stream already has
+ * (sent again by an ingest that resumed it) is skipped.
  */
 export class SpectrogramStage {
   private readonly streams = new Map<string, StreamFeatures>();
@@ -46,8 +61,11 @@ export class SpectrogramStage {
   }
 
   async start(): Promise<void> {
-    this.subscription = await this.bus.subscribe(Topics.audio, Groups.spectrogram, (m) =>
-      this.onChunk(m),
+    this.subscription = await this.bus.subscribe(
+      Topics.audio,
+      Groups.spectrogram,
+      (m) => this.onChunk(m),
+      { onAssigned: (partitions) => this.keepOnly(partitions) },
     );
   }
 
@@ -55,77 +73,114 @@ export class SpectrogramStage {
     await this.subscription?.close();
   }
 
-  private async onChunk({ value: chunk, headers }: BusMessage<AudioChunk>): Promise<void> {
-    const state = this.stateOf(chunk.streamId, chunk.startSec);
-    if (!chunk.final && chunk.sampleRate !== this.options.recipe.sampleRate) {
+  private async onChunk(message: BusMessage<AudioChunk>): Promise<void> {
+    const { value: chunk, headers } = message;
+    if (chunk.final) return this.end(chunk.streamId, headers);
+    if (chunk.sampleRate !== this.options.recipe.sampleRate) {
       throw new Error(
         `audio chunk of ${chunk.streamId} is at ${chunk.sampleRate} Hz; the model needs ${this.options.recipe.sampleRate} Hz`,
       );
     }
-    const windows = chunk.final
-      ? [...state.windows.push(state.logMel.end()), ...state.windows.end()]
-      : state.windows.push(state.logMel.push(chunk.samples));
-    for (const window of windows) await this.publish(chunk.streamId, state, window, headers);
-    if (chunk.final) {
-      this.streams.delete(chunk.streamId);
-      await this.bus.publish(
-        Topics.features,
-        chunk.streamId,
-        {
-          streamId: chunk.streamId,
-          seq: state.seq,
-          startSec: 0,
-          endSec: 0,
-          melBins: this.options.recipe.melBins,
-          frames: 0,
-          data: new Float32Array(0),
-          peakSec: 0,
-          final: true,
-        },
-        headers,
-      );
+    const position = Math.round(chunk.startSec * chunk.sampleRate);
+    let state = this.streams.get(chunk.streamId);
+    if (state && state.nextSample - position > MAX_REPLAY_SAMPLES_SEC * chunk.sampleRate) {
+      // Far behind what this stream reached: not a replay but the stream started over.
+      this.forget(chunk.streamId);
+      state = undefined;
     }
+    // Audio this stream already has (an ingest that resumed it from a checkpoint, a partition
+    // read again after a rebalance) is skipped: its windows are cut, or held, already.
+    const known = state ? Math.max(0, state.nextSample - position) : 0;
+    if (known >= chunk.samples.length) return;
+    const samples = chunk.samples.subarray(known);
+    state ??= this.open(chunk.streamId, position, message.partition);
+    state.nextSample += samples.length;
+    state.held.push({ endSample: state.nextSample, release: message.hold() });
+    const windows = state.windows.push(state.logMel.push(samples));
+    for (const window of windows) await this.publish(chunk.streamId, window, headers);
+    // Only now that its windows are out may a chunk behind every future window be committed.
+    const needed = state.logMel.resumeSampleFor(state.windows.nextWindowStart);
+    while (state.held.length > 0 && state.held[0].endSample <= needed) {
+      state.held.shift()!.release();
+    }
+  }
+
+  private async end(streamId: string, headers: Record<string, string>): Promise<void> {
+    const state = this.streams.get(streamId);
+    if (state) {
+      const windows = [...state.windows.push(state.logMel.end()), ...state.windows.end()];
+      for (const window of windows) await this.publish(streamId, window, headers);
+    }
+    const marker: AudioFeatureWindow = {
+      streamId,
+      seq: state ? this.gridIndex(state.windows.nextWindowStart) : 0,
+      startSec: 0,
+      endSec: 0,
+      melBins: this.options.recipe.melBins,
+      frames: 0,
+      data: new Float32Array(0),
+      peakSec: 0,
+      final: true,
+    };
+    await this.bus.publish(Topics.features, streamId, marker, headers);
+    this.forget(streamId);
   }
 
   private async publish(
     streamId: string,
-    state: StreamFeatures,
     window: AssembledWindow,
     headers: Record<string, string>,
   ): Promise<void> {
-    const startSec = state.originSec + window.startFrame * this.frameSec;
+    const startSec = window.startFrame * this.frameSec;
     await this.bus.publish(
       Topics.features,
       streamId,
       {
         streamId,
-        seq: state.seq++,
+        seq: this.gridIndex(window.startFrame),
         startSec,
         endSec: startSec + window.frames * this.frameSec,
         melBins: this.options.recipe.melBins,
         frames: window.frames,
         data: window.data,
-        peakSec: state.originSec + window.peakFrame * this.frameSec,
+        peakSec: window.peakFrame * this.frameSec,
       },
       headers,
     );
   }
 
-  private stateOf(streamId: string, startSec: number): StreamFeatures {
-    let state = this.streams.get(streamId);
-    if (!state) {
-      state = {
-        logMel: new StreamingLogMel(this.options.recipe),
-        windows: new WindowAssembler({
-          melBins: this.options.recipe.melBins,
-          windowFrames: this.windowFrames,
-          hopFrames: this.hopFrames,
-        }),
-        seq: 0,
-        originSec: startSec,
-      };
-      this.streams.set(streamId, state);
-    }
+  private gridIndex(startFrame: number): number {
+    return Math.round(startFrame / this.hopFrames);
+  }
+
+  /** A stream from its first sample, or taken up mid-way at `startSample` (a chunk read again). */
+  private open(streamId: string, startSample: number, partition: number): StreamFeatures {
+    const logMel = new StreamingLogMel(this.options.recipe, { startSample });
+    const state: StreamFeatures = {
+      logMel,
+      windows: new WindowAssembler({
+        melBins: this.options.recipe.melBins,
+        windowFrames: this.windowFrames,
+        hopFrames: this.hopFrames,
+        startFrame: logMel.framesEmitted,
+      }),
+      nextSample: startSample,
+      held: [],
+      partition,
+    };
+    this.streams.set(streamId, state);
     return state;
+  }
+
+  private forget(streamId: string): void {
+    this.streams.get(streamId)?.held.forEach((chunk) => chunk.release());
+    this.streams.delete(streamId);
+  }
+
+  /** Streams of a partition that went to another replica continue there. */
+  private keepOnly(partitions: readonly number[]): void {
+    for (const [streamId, state] of this.streams) {
+      if (!partitions.includes(state.partition)) this.streams.delete(streamId);
+    }
   }
 }

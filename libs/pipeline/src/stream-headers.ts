@@ -11,6 +11,13 @@ export const LABELS_HEADER = 'x-vigil-labels';
 export const ORIGIN_HEADER = 'x-vigil-origin';
 export const ANALYSIS_ORIGIN = 'analysis';
 
+/**
+ * Which start command a stream's run came from, as `partition:offset` on the commands topic.
+ * Its statuses carry it, so an ingest reading that command again knows whether that very run
+ * ended (nothing to do) or is to be resumed, and not some earlier or later run of the same id.
+ */
+export const COMMAND_HEADER = 'x-vigil-command';
+
 /** Headers are small by nature (Kafka keeps them with every message); labels are a few names. */
 export const MAX_LABELS_HEADER_BYTES = 8 * 1024;
 

@@ -167,4 +167,56 @@ describe('StreamSupervisor', () => {
     await stopping;
     await bus.close();
   });
+  it('resumes a file at the time it reached and a live source from there, with the headers the stream had', async () => {
+    const bus = new MemoryBus();
+    const seen = await statuses(bus);
+    const { stage, calls } = scriptedIngest(bus, [
+      async () => RESULT,
+      async (run) =>
+        new Promise((_resolve, reject) =>
+          run.signal!.addEventListener('abort', () =>
+            reject(new MediaError(MediaErrorCode.ABORTED, 'aborted')),
+          ),
+        ),
+    ]);
+    const supervisor = new StreamSupervisor(stage, undefined, sleeper);
+    const resume = { atSec: 3.2, headers: { 'x-correlation-id': 'corr-1', 'x-vigil-run': '77' } };
+    supervisor.start({ streamId: 'file', source: '/clips/a.mp4', resume, headers: { a: '1' } });
+    expect(await supervisor.whenDone('file')).toBe('closed');
+    expect(calls[0]).toMatchObject({
+      resumeAtSec: 3.2,
+      timeOffsetSec: 0,
+      headers: { a: '1', 'x-correlation-id': 'corr-1', 'x-vigil-run': '77' },
+    });
+    supervisor.start({ streamId: 'cam', source: 'rtsp://cam/1', live: true, resume });
+    await new Promise((r) => setImmediate(r));
+    expect(calls[1]).toMatchObject({ timeOffsetSec: 3.2, headers: resume.headers });
+    expect(calls[1].resumeAtSec).toBeUndefined();
+    expect(await supervisor.handOver('cam')).toBe(true);
+    await bus.idle();
+    expect(seen).toEqual([]); // handed over: nothing ended downstream
+    await bus.close();
+  });
+
+  it('hands a live stream over without closing it, and says so', async () => {
+    const bus = new MemoryBus();
+    const seen = await statuses(bus);
+    const { stage } = scriptedIngest(bus, [
+      async (run) =>
+        new Promise((_resolve, reject) =>
+          run.signal!.addEventListener('abort', () =>
+            reject(new MediaError(MediaErrorCode.ABORTED, 'aborted')),
+          ),
+        ),
+    ]);
+    const supervisor = new StreamSupervisor(stage, undefined, sleeper);
+    supervisor.start({ streamId: 'cam', source: 'rtsp://cam/1', live: true });
+    const outcome = supervisor.whenDone('cam');
+    await supervisor.handOverAll();
+    expect(await outcome).toBe('handed-over');
+    expect(supervisor.active()).toEqual([]);
+    await bus.idle();
+    expect(seen).toEqual([]);
+    await bus.close();
+  });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { MediaErrorCode, isMediaError, redactUrl } from '@app/media';
-import type { IngestStage } from './ingest.stage';
+import { HANDED_OVER, type IngestStage } from './ingest.stage';
 import { RUN_HEADER } from './stream-headers';
 
 export interface StreamRequest {
@@ -19,7 +19,16 @@ export interface StreamRequest {
   video?: boolean;
   /** Travel with every message of the stream (labels, rules profile). */
   headers?: Record<string, string>;
+  /**
+   * A stream another ingest was running (it died, or its partition moved here): go on from
+   * the stream time it reached, with the headers its messages carried (correlation id, run),
+   * so what follows continues the same stream, ids included.
+   */
+  resume?: { atSec: number; headers: Record<string, string> };
 }
+
+/** How a stream left this supervisor: closed downstream, or handed over to another ingest. */
+export type StreamOutcome = 'closed' | 'handed-over';
 
 export interface BackoffOptions {
   initialMs: number;
@@ -58,7 +67,7 @@ const RETRY: Record<MediaErrorCode, boolean> = {
 
 interface Running {
   controller: AbortController;
-  done: Promise<void>;
+  done: Promise<StreamOutcome>;
 }
 
 /**
@@ -84,9 +93,11 @@ export class StreamSupervisor {
   start(request: StreamRequest): boolean {
     if (this.running.has(request.streamId)) return false;
     const controller = new AbortController();
-    const done = this.supervise(request, controller.signal).finally(() =>
-      this.running.delete(request.streamId),
-    );
+    const done = this.supervise(request, controller.signal)
+      .then((): StreamOutcome =>
+        controller.signal.reason === HANDED_OVER ? 'handed-over' : 'closed',
+      )
+      .finally(() => this.running.delete(request.streamId));
     this.running.set(request.streamId, { controller, done });
     return true;
   }
@@ -100,33 +111,57 @@ export class StreamSupervisor {
     return true;
   }
 
+  /**
+   * Stops a stream without ending it downstream: another ingest resumes it from its last
+   * checkpoint. False when no such stream runs.
+   */
+  async handOver(streamId: string): Promise<boolean> {
+    const run = this.running.get(streamId);
+    if (!run) return false;
+    run.controller.abort(HANDED_OVER);
+    await run.done;
+    return true;
+  }
+
   active(): string[] {
     return [...this.running.keys()];
   }
 
-  /** Resolves when the stream ends by itself (file finished, live source given up) or is stopped. */
-  async whenDone(streamId: string): Promise<void> {
-    await this.running.get(streamId)?.done;
+  /**
+   * Resolves when the stream ends by itself (file finished, live source given up), is stopped
+   * or handed over, saying which; undefined when it does not run here.
+   */
+  whenDone(streamId: string): Promise<StreamOutcome | undefined> {
+    return this.running.get(streamId)?.done ?? Promise.resolve(undefined);
   }
 
   async stopAll(): Promise<void> {
     await Promise.all(this.active().map((id) => this.stop(id)));
   }
 
+  async handOverAll(): Promise<void> {
+    await Promise.all(this.active().map((id) => this.handOver(id)));
+  }
+
   private async supervise(request: StreamRequest, signal: AbortSignal): Promise<void> {
     const { streamId, source } = request;
     const live = request.live ?? false;
     const file = isLocalFile(source);
-    let headers: Record<string, string> = {
-      ...request.headers,
-      'x-correlation-id': randomUUID(),
-      // A live source's stream time starts at 0 on every start: its event ids are scoped to
-      // this run, and stay the same through reconnects within it.
-      ...(request.live ? { [RUN_HEADER]: String(this.now()) } : {}),
-    };
-    let offset = 0;
+    let headers: Record<string, string> = request.resume
+      ? { ...request.headers, ...request.resume.headers }
+      : {
+          ...request.headers,
+          'x-correlation-id': randomUUID(),
+          // A live source's stream time starts at 0 on every start: its event ids are scoped to
+          // this run, and stay the same through reconnects within it.
+          ...(request.live ? { [RUN_HEADER]: String(this.now()) } : {}),
+        };
+    // A live source cannot seek: it reconnects and its stream time goes on from where it was.
+    // A file picks up at the very chunk and frame it reached.
+    let offset = live ? (request.resume?.atSec ?? 0) : 0;
+    let resumeAtSec = live ? undefined : request.resume?.atSec;
     let attempt = 0;
-    let reachedSec = 0;
+    let reachedSec = offset;
     const close = (state: 'ended' | 'failed', reason: string) =>
       this.ingest.close(
         streamId,
@@ -146,12 +181,14 @@ export class StreamSupervisor {
           signal,
           headers,
           timeOffsetSec: offset,
+          ...(resumeAtSec ? { resumeAtSec } : {}),
           closeStream: !live,
           onProgress: (sec) => {
             reached = Math.max(reached, sec);
             reachedSec = reached;
           },
         });
+        resumeAtSec = undefined;
         if (!live || signal.aborted) return;
         offset += result.decodedSec;
         attempt = 0; // it ran to an end: a fresh streak of reconnects
@@ -164,7 +201,7 @@ export class StreamSupervisor {
         continue;
       } catch (error) {
         // A file's run closes its stream itself (as ended when stopped, failed otherwise).
-        if (!live) return;
+        if (!live || signal.reason === HANDED_OVER) return;
         reachedSec = reached;
         if (signal.aborted) return close('ended', 'stopped');
         const message = (error as Error).message;
@@ -177,6 +214,7 @@ export class StreamSupervisor {
           headers,
         );
         await this.sleeper.sleep(this.delayMs(attempt), signal);
+        if (signal.reason === HANDED_OVER) return;
         if (signal.aborted) return close('ended', 'stopped');
       }
     }

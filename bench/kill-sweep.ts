@@ -1,0 +1,168 @@
+/**
+ * The crash sweep: each of the four services killed -9 at several points of two ten-second
+ * clips started back to back, restarted a second later, and every topic read back and
+ * compared with a clean run on the same deployment. Prints one row per kill:
+ *
+ *   npm run bench:kill-sweep [-- --points 1.5,2.5,3.5,5,7 --services ingest,fusion]
+ *
+ * Needs the built services (npm run build) and a broker: KAFKA_BROKERS, else one is started
+ * with scripts/kafka.sh on a port of its own and stopped at the end.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import {
+  type CleanRun,
+  type CrashClip,
+  type RunComparison,
+  ServiceSet,
+  TopicRecorder,
+  embeddedEventIds,
+  sleep,
+} from '@app/testing/crash.harness';
+import { requireKafka } from '@app/testing/kafka';
+import { SERVICE_APPS, type ServiceApp, requireBuiltServices } from '@app/testing/services';
+
+const ROOT = join(__dirname, '..');
+const CLIPS: CrashClip[] = ['comp01', 'comp05'];
+
+function option(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+
+const points = (option('points') ?? '1.5,2.5,3.5,5,7').split(',').map(Number);
+const apps = (option('services')?.split(',') ?? [...SERVICE_APPS]) as ServiceApp[];
+
+async function broker(): Promise<() => void> {
+  if (process.env.KAFKA_BROKERS) return () => undefined;
+  const port = String(19092 + Math.floor(Math.random() * 800) * 2);
+  const out = execFileSync(join(ROOT, 'scripts', 'kafka.sh'), ['start'], {
+    cwd: ROOT,
+    env: { ...process.env, KAFKA_PORT: port },
+    encoding: 'utf8',
+  });
+  process.env.KAFKA_BROKERS = /KAFKA_BROKERS=(\S+)/.exec(out)![1];
+  return () =>
+    execFileSync(join(ROOT, 'scripts', 'kafka.sh'), ['stop'], {
+      cwd: ROOT,
+      env: { ...process.env, KAFKA_PORT: port },
+      stdio: 'ignore',
+    });
+}
+
+async function main(): Promise<void> {
+  requireBuiltServices();
+  const stopBroker = await broker();
+  await requireKafka();
+  const run = randomUUID().slice(0, 6);
+  const trials = apps.flatMap((app) => points.map((sec) => ({ app, sec })));
+  const streamsOf = (label: string) =>
+    Object.fromEntries(CLIPS.map((clip) => [`${label}-${clip}-${run}`, clip])) as Record<
+      string,
+      CrashClip
+    >;
+  const labelOf = (t: { app: string; sec: number }) =>
+    `${t.app}-${String(t.sec).replace('.', '_')}`;
+  process.stderr.write(`kill-sweep: reference incidents for ${trials.length + 1} runs…\n`);
+  const expected = await embeddedEventIds(
+    Object.assign({}, streamsOf('clean'), ...trials.map((t) => streamsOf(labelOf(t)))),
+  );
+  const services = new ServiceSet(`sweep-${run}`);
+  await services.start();
+  const recorder = await TopicRecorder.open();
+  const settle = async (streams: Record<string, CrashClip>) => {
+    for (const id of Object.keys(streams)) {
+      await recorder.settled(id, { eventIds: expected.get(id)!, features: [], detections: [] });
+    }
+    await sleep(3_000);
+  };
+  const start = async (streams: Record<string, CrashClip>) => {
+    for (const [id, clip] of Object.entries(streams)) await recorder.startStream(id, clip);
+  };
+  const rows: string[][] = [];
+  try {
+    const reference = streamsOf('clean');
+    await start(reference);
+    await settle(reference);
+    const clean = new Map<CrashClip, CleanRun>(
+      Object.entries(reference).map(([id, clip]) => [
+        clip,
+        recorder.cleanRun(id, expected.get(id)!),
+      ]),
+    );
+    for (const trial of trials) {
+      const streams = streamsOf(labelOf(trial));
+      await start(streams);
+      await sleep(trial.sec * 1000);
+      await services.crash(trial.app);
+      await settle(streams);
+      const total: RunComparison = {
+        lostIncidents: 0,
+        extraIncidents: 0,
+        repeatedIncidents: 0,
+        missingFeatures: 0,
+        duplicateFeatures: 0,
+        missingDetections: 0,
+        duplicateDetections: 0,
+      };
+      for (const [id, clip] of Object.entries(streams)) {
+        const one = recorder.compare(id, { ...clean.get(clip)!, eventIds: expected.get(id)! });
+        for (const key of Object.keys(total) as (keyof RunComparison)[]) total[key] += one[key];
+      }
+      const row = [
+        trial.app,
+        `${trial.sec} s`,
+        `${total.lostIncidents}`,
+        `${total.extraIncidents}`,
+        `${total.repeatedIncidents}`,
+        `${total.missingFeatures}`,
+        `${total.duplicateFeatures}`,
+        `${total.missingDetections}`,
+        `${total.duplicateDetections}`,
+      ];
+      rows.push(row);
+      process.stderr.write(`kill-sweep: ${row.join(' ')}\n`);
+    }
+    const windows = (clip: CrashClip) => clean.get(clip)!;
+    const features = CLIPS.reduce((n, c) => n + windows(c).features.length, 0);
+    const detections = CLIPS.reduce((n, c) => n + windows(c).detections.length, 0);
+    const incidents = CLIPS.reduce((n, c) => n + windows(c).eventIds.length, 0);
+    print(
+      [
+        'service',
+        'kill at',
+        'incidents lost',
+        'extra ids',
+        'repeated',
+        'features missing',
+        'features dup',
+        'detections missing',
+        'detections dup',
+      ],
+      rows,
+    );
+    console.log(
+      `\nper run (clean): ${incidents} incidents, ${features} feature windows, ${detections} detection sets over ${CLIPS.length} clips`,
+    );
+  } finally {
+    await services.stop();
+    await recorder.close();
+    stopBroker();
+  }
+}
+
+function print(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+  console.log(line(header));
+  for (const row of rows) console.log(line(row));
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,56 @@
+import type { StreamStatus } from '@app/contracts';
+import { StreamLedger } from './stream.ledger';
+
+const status = (state: StreamStatus['state'], decodedSec?: number): StreamStatus => ({
+  streamId: 'cam',
+  state,
+  source: '/clips/a.mp4',
+  ...(decodedSec === undefined ? {} : { decodedSec }),
+});
+const from = (command: string, extra: Record<string, string> = {}) => ({
+  'x-vigil-command': command,
+  ...extra,
+});
+
+describe('StreamLedger', () => {
+  it('starts a stream it has no record of', () => {
+    expect(new StreamLedger().decide('cam', '2:10')).toEqual({ action: 'start' });
+  });
+
+  it('resumes a run that is going from its last checkpoint, with its headers', () => {
+    const ledger = new StreamLedger();
+    ledger.apply(status('started'), from('2:10', { 'x-correlation-id': 'c1' }));
+    expect(ledger.decide('cam', '2:10')).toMatchObject({ action: 'resume', atSec: 0 });
+    ledger.apply(status('started', 3.2), from('2:10', { 'x-correlation-id': 'c1' }));
+    ledger.apply(status('reconnecting'), from('2:10', { 'x-correlation-id': 'c1' }));
+    // A resumed run says 'started' again without a checkpoint: the last one still holds.
+    ledger.apply(status('started'), from('2:10', { 'x-correlation-id': 'c1' }));
+    expect(ledger.decide('cam', '2:10')).toEqual({
+      action: 'resume',
+      atSec: 3.2,
+      headers: { 'x-vigil-command': '2:10', 'x-correlation-id': 'c1' },
+    });
+  });
+
+  it('skips a run that ended or failed, and a start that a later one superseded', () => {
+    const ledger = new StreamLedger();
+    ledger.apply(status('started', 4), from('2:10'));
+    ledger.apply(status('ended'), from('2:10'));
+    expect(ledger.decide('cam', '2:10')).toMatchObject({ action: 'skip' });
+    ledger.apply(status('started'), from('2:15'));
+    ledger.apply(status('failed'), from('2:15'));
+    expect(ledger.decide('cam', '2:15')).toMatchObject({ action: 'skip' });
+    expect(ledger.decide('cam', '2:10')).toMatchObject({ action: 'skip' });
+  });
+
+  it('starts a newer command once the earlier run ended, not while it is going', () => {
+    const ledger = new StreamLedger();
+    ledger.apply(status('started', 1), from('2:10'));
+    expect(ledger.decide('cam', '2:12')).toMatchObject({ action: 'skip' });
+    ledger.apply(status('ended'), from('2:10'));
+    expect(ledger.decide('cam', '2:12')).toEqual({ action: 'start' });
+    // A fresh run begins at 0, not at the checkpoint of the one before.
+    ledger.apply(status('started'), from('2:12'));
+    expect(ledger.decide('cam', '2:12')).toMatchObject({ action: 'resume', atSec: 0 });
+  });
+});

@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type CleanRun,
+  type CrashClip,
+  ServiceSet,
+  TopicRecorder,
+  embeddedEventIds,
+  sleep,
+} from '@app/testing/crash.harness';
+import { requireKafka } from '@app/testing/kafka';
+import { type ServiceApp, requireBuiltServices } from '@app/testing/services';
+
+jest.setTimeout(600_000);
+
+const run = randomUUID().slice(0, 6);
+const CLIPS: CrashClip[] = ['comp01', 'comp05'];
+let services: ServiceSet;
+let recorder: TopicRecorder;
+let expectedIds: Map<string, string[]>;
+const clean = new Map<CrashClip, CleanRun>();
+
+/**
+ * Where each service dies: while the first of two clips started back to back is in its hands,
+ * judged by what it has published so far (not by the clock, which depends on the machine).
+ */
+const KILLS: { app: ServiceApp; point: string; due: (first: string) => boolean }[] = [
+  {
+    app: 'ingest',
+    point: 'after 1 s of audio',
+    due: (first) => recorder.record(first).audioSec >= 1,
+  },
+  {
+    app: 'spectrogram',
+    point: 'after 4 feature windows',
+    due: (first) => recorder.record(first).features.length >= 4,
+  },
+  {
+    app: 'inference',
+    point: 'after 4 detection sets',
+    due: (first) => recorder.record(first).detections.length >= 4,
+  },
+];
+
+/**
+ * Fusion commits each detection set once its events are out, while its rules engine holds
+ * detections across sets (an episode): a restarted fusion decides an episode that was open at
+ * the crash from half of it, with another trigger time and so another id. Known and left to the
+ * fusion rework (FusionStage must hold what its engine holds, like the spectrogram); this case
+ * fails until then, which is what `it.failing` checks, and turns into a plain test after.
+ */
+const FUSION_KILL = {
+  app: 'fusion' as const,
+  point: 'after 20 detection sets',
+  due: (first: string) => recorder.record(first).detections.length >= 20,
+};
+
+const streamsOf = (label: string) =>
+  Object.fromEntries(CLIPS.map((clip) => [`${label}-${clip}-${run}`, clip])) as Record<
+    string,
+    CrashClip
+  >;
+
+async function until(what: string, predicate: () => boolean, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+async function runStreams(streams: Record<string, CrashClip>): Promise<void> {
+  for (const [streamId, clip] of Object.entries(streams)) {
+    await recorder.startStream(streamId, clip);
+  }
+}
+
+async function settle(streams: Record<string, CrashClip>): Promise<void> {
+  for (const streamId of Object.keys(streams)) {
+    await recorder.settled(streamId, {
+      eventIds: expectedIds.get(streamId)!,
+      features: [],
+      detections: [],
+    });
+  }
+  await sleep(3_000); // anything extra would show up by now
+}
+
+beforeAll(async () => {
+  await requireKafka();
+  requireBuiltServices();
+  const all = Object.assign(
+    {},
+    streamsOf('clean'),
+    ...[...KILLS, FUSION_KILL].map(({ app }) => streamsOf(`kill-${app}`)),
+  ) as Record<string, CrashClip>;
+  expectedIds = await embeddedEventIds(all);
+  services = new ServiceSet(run);
+  await services.start();
+  recorder = await TopicRecorder.open();
+  const reference = streamsOf('clean');
+  await runStreams(reference);
+  await settle(reference);
+  for (const [streamId, clip] of Object.entries(reference)) {
+    clean.set(clip, recorder.cleanRun(streamId, expectedIds.get(streamId)!));
+  }
+});
+
+afterAll(async () => {
+  await services?.stop();
+  await recorder?.close();
+});
+
+describe('a service killed -9 mid-stream and restarted (real broker, two clips back to back)', () => {
+  it('the clean run is a fair reference: every clip has incidents and full windows', () => {
+    for (const clip of CLIPS) {
+      const reference = clean.get(clip)!;
+      expect(reference.eventIds.length).toBeGreaterThan(0);
+      expect(reference.features.length).toBeGreaterThan(15);
+      expect(reference.detections.length).toBeGreaterThan(reference.features.length);
+    }
+  });
+
+  async function killAndCompare(app: ServiceApp, due: (first: string) => boolean) {
+    const streams = streamsOf(`kill-${app}`);
+    const [first] = Object.keys(streams);
+    await runStreams(streams);
+    await until(`${first} to reach the kill point`, () => due(first));
+    await services.crash(app);
+    await settle(streams);
+    for (const [streamId, clip] of Object.entries(streams)) {
+      const outcome = recorder.compare(streamId, {
+        ...clean.get(clip)!,
+        eventIds: expectedIds.get(streamId)!,
+      });
+      expect({ streamId, ...outcome }).toMatchObject({
+        streamId,
+        lostIncidents: 0,
+        extraIncidents: 0,
+        missingFeatures: 0,
+        missingDetections: 0,
+      });
+      // A restarted spectrogram cuts again only what it had not committed: the same windows.
+      if (app === 'spectrogram') expect(outcome.duplicateFeatures).toBeLessThanOrEqual(4);
+    }
+  }
+
+  it.each(KILLS)(
+    'loses nothing when $app is killed $point: incidents equal by id, windows complete',
+    ({ app, due }) => killAndCompare(app, due),
+  );
+
+  it.failing(
+    `loses nothing when fusion is killed ${FUSION_KILL.point} (fails until fusion holds its open episodes)`,
+    () => killAndCompare(FUSION_KILL.app, FUSION_KILL.due),
+  );
+});
