@@ -148,7 +148,7 @@ describe('vigil serve gRPC API', () => {
       );
       expect(stream).toMatchObject({
         streamId: 'comp01_person_glassbreak',
-        state: 'STREAM_STATE_STARTED',
+        state: 'STREAM_STATE_STARTING',
         labels: { camera: 'Lobby', site: 'HQ' },
       });
       const [record] = await received;
@@ -341,6 +341,23 @@ describe('vigil serve gRPC API', () => {
       );
       expect(text).toContain('process_cpu_seconds_total');
       expect((await fetch(`http://${server.runtime.metricsAddress}/other`)).status).toBe(404);
+    });
+
+    it('answers STARTING at once, then says FAILED with the reason when the source never answers', async () => {
+      const started = await unary<{ state: string }>(
+        api.streams,
+        'StartStream',
+        { source: 'http://127.0.0.1:1/clip.mp4', streamId: 'nobody-home', live: false },
+        operator(),
+      );
+      expect(started.state).toBe('STREAM_STATE_STARTING');
+      let got = { state: '', reason: '' };
+      for (let i = 0; i < 300 && got.state !== 'STREAM_STATE_FAILED'; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 50));
+        got = await unary(api.streams, 'GetStream', { streamId: 'nobody-home' }, operator());
+      }
+      expect(got.state).toBe('STREAM_STATE_FAILED');
+      expect(got.reason).toMatch(/127\.0\.0\.1:1|refused|unreachable/i);
     });
 
     it('runs only the models a stream asks for: audio alone hears a plain glass break', async () => {

@@ -192,7 +192,7 @@ describe('the four microservices on a real Kafka broker', () => {
         },
         operator(),
       );
-      expect(started).toMatchObject({ streamId, state: 'STREAM_STATE_STARTED' });
+      expect(started).toMatchObject({ streamId, state: 'STREAM_STATE_STARTING' });
       const [record] = await received;
       expect(record!.event).toMatchObject({ streamId, rule: 'intrusion' });
       expect(record!.streamLabels).toEqual({ camera: 'Lobby' });

@@ -404,7 +404,7 @@ const grpcurl = findGrpcurl();
     // grpcurl answers in proto3 JSON, whose names are camelCase.
     expect(started).toMatchObject({
       streamId: 'grpcurl_cam',
-      state: 'STREAM_STATE_STARTED',
+      state: 'STREAM_STATE_STARTING',
       fps: 1,
       rulesProfile: 'default',
       labels: { site: 'HQ' },

@@ -29,6 +29,7 @@ const MAX_SOURCE = 4096;
 const CLASSES: readonly string[] = [...AUDIO_CLASSES, ...VIDEO_CLASSES];
 /** Every state once: a new StreamState fails to compile here until it is accepted. */
 const STREAM_STATES = Object.keys({
+  starting: true,
   started: true,
   reconnecting: true,
   stalled: true,

@@ -27,6 +27,8 @@ describe('StreamRegistry', () => {
   it('redacts the source and follows ingest statuses', () => {
     const streams = registry();
     const started = streams.register(spec('cam-1'));
+    expect(started.state).toBe('starting'); // until ingest has opened the source
+    expect(streams.isRunning('cam-1')).toBe(true);
     expect(started.source).not.toContain('secret');
     expect(started.source).not.toContain('token=abc');
     now = 2000;

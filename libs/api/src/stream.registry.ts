@@ -18,13 +18,13 @@ export class StreamRegistry {
     private readonly maxFinished = DEFAULT_MAX_FINISHED,
   ) {}
 
-  /** A stream about to start; it counts as running until a status says otherwise. */
+  /** A stream about to start (`starting` until ingest opened its source); it counts as running. */
   register(spec: StreamSpec): StreamInfo {
     const at = this.now();
     const info: StreamInfo = {
       ...spec,
       source: redactUrl(spec.source),
-      state: 'started',
+      state: 'starting',
       startedAt: at,
       updatedAt: at,
     };
@@ -64,7 +64,9 @@ export class StreamRegistry {
 
   isRunning(streamId: string): boolean {
     const state = this.streams.get(streamId)?.state;
-    return state === 'started' || state === 'reconnecting' || state === 'stalled';
+    return (
+      state === 'starting' || state === 'started' || state === 'reconnecting' || state === 'stalled'
+    );
   }
 
   runningCount(): number {

@@ -127,8 +127,12 @@ export function isNotification(event: Pick<SecurityEvent, 'state'>): boolean {
   return event.state === 'opened' || event.state === 'escalated';
 }
 
-/** `stalled`: no detections for a while without an end of stream (fusion says so). */
-export type StreamState = 'started' | 'reconnecting' | 'stalled' | 'ended' | 'failed';
+/**
+ * `starting`: accepted, its source not opened yet (a camera that never answers goes on to
+ * `failed` with the reason); `stalled`: no detections for a while without an end of stream
+ * (fusion says so).
+ */
+export type StreamState = 'starting' | 'started' | 'reconnecting' | 'stalled' | 'ended' | 'failed';
 
 export interface StreamStatus {
   streamId: string;
