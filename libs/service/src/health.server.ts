@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, Optional } from
 import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServiceConfig } from '@app/config';
-import { VigilMetrics } from '@app/metrics';
+import { VigilMetrics, serveMetrics } from '@app/metrics';
 import { SERVICE_CONFIG } from './service.tokens';
 
 /**
@@ -24,19 +24,7 @@ export class HealthServer implements OnApplicationShutdown {
   async listen(): Promise<number | undefined> {
     if (this.config.healthPort === 0) return undefined;
     this.server = createServer((req, res) => {
-      if (req.url === '/metrics' && this.metrics) {
-        void this.metrics.scrape().then(
-          ({ contentType, body }) => {
-            res.writeHead(200, { 'content-type': contentType });
-            res.end(body);
-          },
-          (error: unknown) => {
-            res.writeHead(500, { 'content-type': 'text/plain' });
-            res.end(`metrics failed: ${error instanceof Error ? error.message : String(error)}`);
-          },
-        );
-        return;
-      }
+      if (this.metrics && serveMetrics(this.metrics, req, res)) return;
       const ok = req.url === '/health/live' || (req.url === '/health/ready' && this.ready);
       const known = req.url === '/health/live' || req.url === '/health/ready';
       res.writeHead(known ? (ok ? 200 : 503) : 404, { 'content-type': 'application/json' });

@@ -1,0 +1,35 @@
+import { MetricsHttpServer } from './metrics.http-server';
+import { VigilMetrics } from './vigil.metrics';
+
+describe('MetricsHttpServer', () => {
+  it('serves what was counted in the Prometheus text format, and nothing else', async () => {
+    const metrics = new VigilMetrics({ app: 'test', processMetrics: false });
+    metrics.incidentVersion({ rule: 'gunshot', severity: 'critical', state: 'opened' });
+    metrics.detectorFrame('skipped');
+    metrics.detectorFrame('skipped');
+    metrics.inference('audio', 'efficientat-mn04', 0.004, 3);
+    metrics.webhookObserver.dead({ subscriptionId: 'ops' });
+    const server = new MetricsHttpServer(metrics);
+    const address = await server.listen('127.0.0.1:0');
+    try {
+      const response = await fetch(`http://${address}/metrics`);
+      expect(response.status).toBe(200);
+      const text = await response.text();
+      expect(text).toContain(
+        'vigil_incident_versions_total{rule="gunshot",severity="critical",state="opened",app="test"} 1',
+      );
+      expect(text).toContain('vigil_detector_frames_total{outcome="skipped",app="test"} 2');
+      expect(text).toMatch(
+        /^vigil_inference_batch_size_sum\{[^}]*modality="audio",model="efficientat-mn04"\} 3$/m,
+      );
+      expect(text).toContain(
+        'vigil_webhook_deliveries_total{subscription="ops",outcome="dead",app="test"} 1',
+      );
+      expect(text).not.toContain('process_cpu_seconds_total');
+      expect((await fetch(`http://${address}/`)).status).toBe(404);
+      expect((await fetch(`http://${address}/metrics`, { method: 'POST' })).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+});
