@@ -7,7 +7,7 @@ import type {
   SecurityEvent,
 } from '@app/contracts';
 import { isVideoClass } from '@app/contracts';
-import { IncidentTracker, round } from './incident.tracker';
+import { IncidentTracker, type OpenIncident, round } from './incident.tracker';
 import type { Condition, Rule, RuleSet } from './rules.schema';
 
 export interface FusionEngineOptions {
@@ -34,6 +34,11 @@ interface Trigger {
 }
 
 interface StreamState {
+  /**
+   * The last set's start per modality. Stream time only moves on (reconnects and loop passes
+   * continue it), so a set starting at or before it was already taken in: a replay.
+   */
+  lastStartSec: Record<Modality, number | null>;
   covered: Record<Modality, number>;
   /**
    * The latest set's moment per modality. Sets arrive in time order but overlap, so only this
@@ -53,6 +58,21 @@ interface StreamState {
 }
 
 type Verdict = 'holds' | 'fails' | 'undecided';
+
+/** StreamState as JSON carries it (Maps as entry lists, no infinities). */
+export interface EngineSnapshot {
+  lastStartSec: Record<Modality, number | null>;
+  covered: Record<Modality, number>;
+  reached: Record<Modality, number | null>;
+  ended: Record<Modality, boolean>;
+  seen: Record<Modality, boolean>;
+  sightings: [CanonicalClass, Sighting[]][];
+  episodeEnd: [CanonicalClass, number][];
+  pending: Trigger[];
+  incident: OpenIncident | null;
+  /** null: Infinity (every trigger modality ended). */
+  walkedToSec: number | null;
+}
 
 /**
  * The rules engine. Pure and clock-free: events depend only on the detections fed in, in
@@ -94,10 +114,19 @@ export class FusionEngine {
       Math.max(60, 4 * this.widestSec, ...ruleSet.rules.map((r) => r.quietSec));
   }
 
-  /** Feeds one detection set; returns the incident versions decided because of it. */
+  /**
+   * Feeds one detection set; returns the incident versions decided because of it. A set the
+   * stream already took in (starting no later than the last: a replay after a restart)
+   * changes nothing.
+   */
   ingest(set: DetectionSet): SecurityEvent[] {
     const state = this.stateOf(set.streamId);
     const modality = set.modality;
+    if (!set.final) {
+      const last = state.lastStartSec[modality];
+      if (last !== null && set.startSec <= last) return [];
+      state.lastStartSec[modality] = set.startSec;
+    } else if (state.ended[modality]) return [];
     if (set.final) {
       state.ended[modality] = true;
     } else {
@@ -115,6 +144,43 @@ export class FusionEngine {
   /** True while the engine holds state for the stream (it forgets a stream once both modalities ended). */
   isOpen(streamId: string): boolean {
     return this.streams.has(streamId);
+  }
+
+  /**
+   * A stream's whole state as JSON-safe data, for a checkpoint: restored into a fresh engine,
+   * the same later sets give the same versions and ids as if nothing had happened.
+   */
+  snapshot(streamId: string): EngineSnapshot | undefined {
+    const state = this.streams.get(streamId);
+    if (!state) return undefined;
+    return JSON.parse(
+      JSON.stringify({
+        ...state,
+        sightings: [...state.sightings],
+        episodeEnd: [...state.episodeEnd],
+        incident: state.incident.snapshot() ?? null,
+      }),
+      // JSON has no infinities; `reached` starts at -Infinity.
+    ) as EngineSnapshot;
+  }
+
+  /** Takes a stream up where a snapshot left it (replacing what the engine had of it). */
+  restore(streamId: string, snapshot: EngineSnapshot): void {
+    const incident = new IncidentTracker(streamId);
+    incident.restore(snapshot.incident ?? undefined);
+    const finite = (v: number | null) => v ?? -Infinity;
+    this.streams.set(streamId, {
+      lastStartSec: snapshot.lastStartSec,
+      covered: snapshot.covered,
+      reached: { audio: finite(snapshot.reached.audio), video: finite(snapshot.reached.video) },
+      ended: snapshot.ended,
+      seen: snapshot.seen,
+      sightings: new Map(snapshot.sightings),
+      episodeEnd: new Map(snapshot.episodeEnd),
+      pending: snapshot.pending,
+      incident,
+      walkedToSec: snapshot.walkedToSec ?? Infinity,
+    });
   }
 
   private record(state: StreamState, set: DetectionSet, detection: Detection): void {
@@ -270,6 +336,7 @@ export class FusionEngine {
     let state = this.streams.get(streamId);
     if (!state) {
       state = {
+        lastStartSec: { audio: null, video: null },
         covered: { audio: 0, video: 0 },
         reached: { audio: -Infinity, video: -Infinity },
         ended: { audio: false, video: false },

@@ -26,7 +26,8 @@ export interface Activity {
   endSec: number;
 }
 
-interface OpenIncident {
+/** The open incident as plain data: what a fusion checkpoint carries. */
+export interface OpenIncident {
   id: string;
   version: number;
   rule: Rule;
@@ -56,6 +57,15 @@ export class IncidentTracker {
   private open?: OpenIncident;
 
   constructor(private readonly streamId: string) {}
+
+  /** The open incident as plain data (undefined when none is open). */
+  snapshot(): OpenIncident | undefined {
+    return this.open && structuredClone(this.open);
+  }
+
+  restore(open: OpenIncident | undefined): void {
+    this.open = open && structuredClone(open);
+  }
 
   /** The classes whose detections keep the open incident alive (none when none is open). */
   classes(): readonly CanonicalClass[] {
