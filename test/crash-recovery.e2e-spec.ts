@@ -42,11 +42,10 @@ const KILLS: { app: ServiceApp; point: string; due: (first: string) => boolean }
 ];
 
 /**
- * Fusion commits each detection set once its events are out, while its rules engine holds
- * detections across sets (an episode): a restarted fusion decides an episode that was open at
- * the crash from half of it, with another trigger time and so another id. Known and left to the
- * fusion rework (FusionStage must hold what its engine holds, like the spectrogram); this case
- * fails until then, which is what `it.failing` checks, and turns into a plain test after.
+ * Fusion's rules engine holds detections across sets (an episode, an open incident): killed
+ * mid-episode, a replica that restarted from the set offsets alone would decide the episode from
+ * half of it, with another trigger time and so another id. Its checkpoints of each stream's
+ * state (vigil.fusion.state) and the offsets held until one covers them are what this checks.
  */
 const FUSION_KILL = {
   app: 'fusion' as const,
@@ -149,8 +148,6 @@ describe('a service killed -9 mid-stream and restarted (real broker, two clips b
     ({ app, due }) => killAndCompare(app, due),
   );
 
-  it.failing(
-    `loses nothing when fusion is killed ${FUSION_KILL.point} (fails until fusion holds its open episodes)`,
-    () => killAndCompare(FUSION_KILL.app, FUSION_KILL.due),
-  );
+  it(`loses nothing when fusion is killed ${FUSION_KILL.point}: its checkpoint takes the open episode on`, () =>
+    killAndCompare(FUSION_KILL.app, FUSION_KILL.due));
 });

@@ -40,6 +40,8 @@ export class FusionWorker extends StageWorker {
       profiles,
       idle: this.config.streamIdle,
       metrics: this.metrics,
+      // The view of everyone's checkpoints is this replica's own, read whole at each start.
+      checkpoint: { everySec: 2, viewGroup: `vigil-fusion-state-view.${this.config.instanceId}` },
     });
     return {
       // The desk's tap and recorder subscribe before fusion decides anything.

@@ -1,4 +1,11 @@
-import { type Codec, type Topic, Topics, codecFor, deadLetterTopic } from '@app/contracts';
+import {
+  COMPACTED_TOPICS,
+  type Codec,
+  type Topic,
+  Topics,
+  codecFor,
+  deadLetterTopic,
+} from '@app/contracts';
 import {
   type Admin,
   type Consumer,
@@ -392,9 +399,13 @@ export class KafkaBus implements Bus {
           topic: name,
           numPartitions: this.options.partitions ?? 6,
           replicationFactor: this.options.replicationFactor ?? 1,
-          configEntries: this.options.retentionMs?.[name]
-            ? [{ name: 'retention.ms', value: String(this.options.retentionMs[name]) }]
-            : [],
+          configEntries: [
+            ...(this.options.retentionMs?.[name]
+              ? [{ name: 'retention.ms', value: String(this.options.retentionMs[name]) }]
+              : []),
+            // Keyed state: the latest message per key is what matters, however old.
+            ...(COMPACTED_TOPICS.has(name) ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+          ],
         })),
       });
     }

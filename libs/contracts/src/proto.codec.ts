@@ -6,6 +6,7 @@ import type {
   Detection,
   DetectionSet,
   EventEvidence,
+  FusionCheckpoint,
   IncidentState,
   SecurityEvent,
   StreamCommand,
@@ -325,6 +326,29 @@ export const webhookDeadLetterCodec = codec<WebhookDeadLetter>(
   },
 );
 
+/** JSON, not protobuf: the engine's state is fusion's private business (see FusionCheckpoint). */
+export const fusionCheckpointCodec: Codec<FusionCheckpoint> = {
+  typeName: 'json:vigil.FusionCheckpoint',
+  encode: (value) => new TextEncoder().encode(JSON.stringify(value)),
+  decode(bytes) {
+    try {
+      const value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as Plain;
+      if (
+        typeof value?.streamId !== 'string' ||
+        typeof value.profile !== 'string' ||
+        !Number.isInteger(value.partition) ||
+        !Number.isInteger(value.offset) ||
+        !('state' in value)
+      ) {
+        throw new Error('not a fusion checkpoint');
+      }
+      return value as unknown as FusionCheckpoint;
+    } catch (error) {
+      throw new CodecError('vigil.FusionCheckpoint', error);
+    }
+  },
+};
+
 const CODECS: Record<string, unknown> = {
   [Topics.audio.name]: audioChunkCodec,
   [Topics.video.name]: videoFrameCodec,
@@ -334,6 +358,7 @@ const CODECS: Record<string, unknown> = {
   [Topics.streamStatus.name]: streamStatusCodec,
   [Topics.streamCommands.name]: streamCommandCodec,
   [Topics.webhookDeadLetters.name]: webhookDeadLetterCodec,
+  [Topics.fusionState.name]: fusionCheckpointCodec,
 };
 
 /** The codec of a topic's payload; dead-letter topics carry the original bytes untouched. */

@@ -2,6 +2,7 @@ import type {
   AudioChunk,
   AudioFeatureWindow,
   DetectionSet,
+  FusionCheckpoint,
   SecurityEvent,
   StreamCommand,
   StreamStatus,
@@ -32,7 +33,12 @@ export const Topics = {
   streamCommands: topic<StreamCommand>('vigil.streams.commands'),
   /** Webhook deliveries given up on; a protobuf topic of its own despite the `.dlq` suffix. */
   webhookDeadLetters: topic<WebhookDeadLetter>('vigil.webhooks.dlq'),
+  /** Fusion's per-stream state (compacted, keyed by stream id): JSON, internal to fusion. */
+  fusionState: topic<FusionCheckpoint>('vigil.fusion.state'),
 } as const;
+
+/** Topics Kafka keeps the latest message of per key, instead of a time window. */
+export const COMPACTED_TOPICS: ReadonlySet<string> = new Set([Topics.fusionState.name]);
 
 export function deadLetterTopic<T>(source: Topic<T>): Topic<Uint8Array> {
   return { name: `${source.name}.dlq` };

@@ -6,6 +6,7 @@ import {
   type RuleSet,
   runScopedEventId,
 } from '@app/fusion';
+import { type CheckpointOptions, FusionCheckpointer } from './fusion.checkpointer';
 import { Groups, NO_METRICS, type PipelineMetrics } from './pipeline.ports';
 import { type IdleTimeouts, StreamIdleWatch } from './stream-idle.watch';
 import { DEFAULT_RULES_PROFILE, RULES_PROFILE_HEADER, RUN_HEADER } from './stream-headers';
@@ -20,6 +21,12 @@ export interface FusionStageOptions extends FusionEngineOptions {
   idle?: IdleTimeouts;
   clock?: { now(): number };
   metrics?: PipelineMetrics;
+  /**
+   * Checkpoints of each stream's engine state on `vigil.fusion.state`, and detection offsets
+   * held until one covers them: a killed or rebalanced replica loses nothing. Off when unset
+   * (one process, where nothing outlives the engine anyway).
+   */
+  checkpoint?: CheckpointOptions;
 }
 
 /** Detection sets → incidents on `vigil.events`, through the rules engine. */
@@ -35,13 +42,22 @@ export class FusionStage {
   private readonly clock: { now(): number };
   private idleTimer?: NodeJS.Timeout;
   private readonly metrics: PipelineMetrics;
+  private readonly checkpointer?: FusionCheckpointer;
 
   constructor(
     private readonly bus: Bus,
     rules: RuleSet,
     options: FusionStageOptions = {},
   ) {
-    const { profiles = {}, idle, clock = Date, metrics = NO_METRICS, ...engineOptions } = options;
+    const {
+      profiles = {},
+      idle,
+      clock = Date,
+      metrics = NO_METRICS,
+      checkpoint,
+      ...engineOptions
+    } = options;
+    if (checkpoint) this.checkpointer = new FusionCheckpointer(bus, checkpoint);
     this.clock = clock;
     this.metrics = metrics;
     if (idle) {
@@ -61,6 +77,7 @@ export class FusionStage {
   }
 
   async start(): Promise<void> {
+    await this.checkpointer?.start();
     this.subscription = await this.bus.subscribe(Topics.detections, Groups.fusion, (m) =>
       this.onDetections(m),
     );
@@ -74,6 +91,7 @@ export class FusionStage {
   async stop(): Promise<void> {
     clearInterval(this.idleTimer);
     await this.subscription?.close();
+    await this.checkpointer?.stop();
   }
 
   /**
@@ -97,6 +115,7 @@ export class FusionStage {
       for (const modality of ['audio', 'video'] as const) {
         await this.publishEvents(engine.ingest(endOf(streamId, modality)), headers);
       }
+      await this.checkpointer?.ended(streamId, engine, this.profileOf(headers));
       await this.publishStatus(
         streamId,
         'ended',
@@ -116,21 +135,29 @@ export class FusionStage {
     });
   }
 
-  private async onDetections({ value: set, headers }: BusMessage<DetectionSet>): Promise<void> {
+  private async onDetections(message: BusMessage<DetectionSet>): Promise<void> {
+    const { value: set, headers } = message;
     // Events go out before the detection's offset is committed: a crash replays, never loses.
     // An unknown profile cannot reach here through the API (it validates); a hand-made command
     // falls back to the default rules rather than dropping the stream.
     const engine = this.engineFor(headers);
+    if (this.checkpointer && !(await this.checkpointer.admit(message, engine))) return;
     const resumed = this.idle?.seen(set.streamId, headers, this.clock.now()) ?? false;
     if (resumed) {
       this.metrics.streamIdle('resumed');
       await this.publishStatus(set.streamId, 'started', 'detections resumed');
     }
     await this.publishEvents(engine.ingest(set), headers);
+    await this.checkpointer?.decided(message, engine, this.profileOf(headers));
     if (set.final && !engine.isOpen(set.streamId)) {
       this.idle?.forget(set.streamId);
       this.closed(set.streamId);
     }
+  }
+
+  private profileOf(headers: Headers): string {
+    const asked = headers[RULES_PROFILE_HEADER] ?? DEFAULT_RULES_PROFILE;
+    return this.engines.has(asked) ? asked : DEFAULT_RULES_PROFILE;
   }
 
   private engineFor(headers: Headers): FusionEngine {

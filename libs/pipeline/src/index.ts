@@ -1,6 +1,7 @@
 export * from './embedded.pipeline';
 export * from './event.feed';
 export * from './evidence.tap';
+export * from './fusion.checkpointer';
 export * from './fusion.stage';
 export * from './incident.recorder';
 export * from './inference.stage';
