@@ -7,7 +7,7 @@ import {
   embeddedEventIds,
   sleep,
 } from '@app/testing/crash.harness';
-import { requireKafka } from '@app/testing/kafka';
+import { privateKafka, requireKafka } from '@app/testing/kafka';
 import { type ServiceApp, requireBuiltServices } from '@app/testing/services';
 
 jest.setTimeout(600_000);
@@ -15,6 +15,7 @@ jest.setTimeout(600_000);
 const run = randomUUID().slice(0, 6);
 const CLIPS: CrashClip[] = ['comp01', 'comp05'];
 let services: ServiceSet;
+let broker: ReturnType<typeof privateKafka> | undefined;
 let recorder: TopicRecorder;
 let expectedIds: Map<string, string[]>;
 const clean = new Map<CrashClip, CleanRun>();
@@ -85,6 +86,9 @@ async function settle(streams: Record<string, CrashClip>): Promise<void> {
 }
 
 beforeAll(async () => {
+  // Its own broker: these services are killed and restarted, and on the common broker another
+  // suite's replicas (same consumer groups) would take over their streams, and they theirs.
+  broker = privateKafka();
   await requireKafka();
   requireBuiltServices();
   const all = Object.assign(
@@ -107,6 +111,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await services?.stop();
   await recorder?.close();
+  broker?.stop();
 });
 
 describe('a service killed -9 mid-stream and restarted (real broker, two clips back to back)', () => {
