@@ -8,9 +8,7 @@
  * Needs the built services (npm run build) and a broker: KAFKA_BROKERS, else one is started
  * with scripts/kafka.sh on a port of its own and stopped at the end.
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
 import {
   type CleanRun,
   type CrashClip,
@@ -20,10 +18,9 @@ import {
   embeddedEventIds,
   sleep,
 } from '@app/testing/crash.harness';
-import { requireKafka } from '@app/testing/kafka';
+import { privateKafka, requireKafka } from '@app/testing/kafka';
 import { SERVICE_APPS, type ServiceApp, requireBuiltServices } from '@app/testing/services';
 
-const ROOT = join(__dirname, '..');
 const CLIPS: CrashClip[] = ['comp01', 'comp05'];
 
 function option(name: string): string | undefined {
@@ -34,26 +31,15 @@ function option(name: string): string | undefined {
 const points = (option('points') ?? '1.5,2.5,3.5,5,7').split(',').map(Number);
 const apps = (option('services')?.split(',') ?? [...SERVICE_APPS]) as ServiceApp[];
 
-async function broker(): Promise<() => void> {
+/** KAFKA_BROKERS when given, else a broker of the sweep's own, stopped at the end. */
+function broker(): () => void {
   if (process.env.KAFKA_BROKERS) return () => undefined;
-  const port = String(19092 + Math.floor(Math.random() * 800) * 2);
-  const out = execFileSync(join(ROOT, 'scripts', 'kafka.sh'), ['start'], {
-    cwd: ROOT,
-    env: { ...process.env, KAFKA_PORT: port },
-    encoding: 'utf8',
-  });
-  process.env.KAFKA_BROKERS = /KAFKA_BROKERS=(\S+)/.exec(out)![1];
-  return () =>
-    execFileSync(join(ROOT, 'scripts', 'kafka.sh'), ['stop'], {
-      cwd: ROOT,
-      env: { ...process.env, KAFKA_PORT: port },
-      stdio: 'ignore',
-    });
+  return privateKafka().stop;
 }
 
 async function main(): Promise<void> {
   requireBuiltServices();
-  const stopBroker = await broker();
+  const stopBroker = broker();
   await requireKafka();
   const run = randomUUID().slice(0, 6);
   const trials = apps.flatMap((app) => points.map((sec) => ({ app, sec })));
