@@ -265,8 +265,10 @@ cmd_start() {
     local cluster_id
     # A KRaft cluster id is 16 random bytes, base64url without padding.
     cluster_id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+    # `--cluster-id=…` in one word: an id may start with "-", which as a separate word the
+    # argument parser takes for an option (1 start in 64 failed that way).
     if ! java "${jvm[@]}" -cp "$LIBS/*" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$PROPS" >"$LOG_FILE" 2>&1; then
+      --cluster-id="$cluster_id" -c "$PROPS" >"$LOG_FILE" 2>&1; then
       log_tail
       die "formatting the KRaft storage in ${DATA#"$ROOT"/} failed"
     fi

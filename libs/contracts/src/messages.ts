@@ -97,10 +97,10 @@ export interface EventEvidence {
 
 /** An incident an operator may act on. `id` is deterministic: same input, same id. */
 /**
- * Fusion's own changelog, not a contract between services: the rules engine's state of one
- * stream after the set at `offset` of its detections partition, so a replica that takes the
- * stream over (after a crash or a rebalance) goes on from there. `state` is null once the
- * stream ended. The engine's state is opaque here.
+ * Fusion's own changelog (fusion.proto): the rules engine's state of one stream after the set
+ * at `offset` of its detections partition, so a replica that takes the stream over (after a
+ * crash or a rebalance) goes on from there. `state` is null once the stream ended; its shape
+ * is opaque here.
  */
 export interface FusionCheckpoint {
   streamId: string;

@@ -140,6 +140,22 @@ describe('protobuf codecs', () => {
     ['end markers', Topics.audio, { ...chunk, samples: new Float32Array(0), final: true }],
     ['webhook dead letter', Topics.webhookDeadLetters, deadLetter],
     ['unanswered webhook dead letter', Topics.webhookDeadLetters, unanswered],
+    [
+      'fusion checkpoint',
+      Topics.fusionState,
+      {
+        streamId: 'cam-1',
+        profile: 'default',
+        partition: 3,
+        offset: 12_345_678_901,
+        state: { walkedToSec: null, episodeEnd: [['alarm', 7.5]], pending: [] },
+      },
+    ],
+    [
+      'ended stream checkpoint',
+      Topics.fusionState,
+      { streamId: 'cam-1', profile: 'default', partition: 0, offset: 7, state: null },
+    ],
     ...commands.map((c, i): [string, { name: string }, unknown] => [
       `command ${i}`,
       Topics.streamCommands,

@@ -34,9 +34,15 @@ export class CodecError extends Error {
   }
 }
 
-const PROTO_FILES = ['media', 'features', 'detections', 'events', 'streams', 'webhooks'].map((f) =>
-  join('vigil', 'v1', `${f}.proto`),
-);
+const PROTO_FILES = [
+  'media',
+  'features',
+  'detections',
+  'events',
+  'streams',
+  'webhooks',
+  'fusion',
+].map((f) => join('vigil', 'v1', `${f}.proto`));
 
 type Plain = Record<string, unknown>;
 
@@ -326,28 +332,27 @@ export const webhookDeadLetterCodec = codec<WebhookDeadLetter>(
   },
 );
 
-/** JSON, not protobuf: the engine's state is fusion's private business (see FusionCheckpoint). */
-export const fusionCheckpointCodec: Codec<FusionCheckpoint> = {
-  typeName: 'json:vigil.FusionCheckpoint',
-  encode: (value) => new TextEncoder().encode(JSON.stringify(value)),
-  decode(bytes) {
-    try {
-      const value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as Plain;
-      if (
-        typeof value?.streamId !== 'string' ||
-        typeof value.profile !== 'string' ||
-        !Number.isInteger(value.partition) ||
-        !Number.isInteger(value.offset) ||
-        !('state' in value)
-      ) {
-        throw new Error('not a fusion checkpoint');
-      }
-      return value as unknown as FusionCheckpoint;
-    } catch (error) {
-      throw new CodecError('vigil.FusionCheckpoint', error);
-    }
+/** The engine's state rides as opaque JSON bytes: its shape is fusion's private business. */
+export const fusionCheckpointCodec = codec<FusionCheckpoint>(
+  'vigil.v1.FusionCheckpoint',
+  (v) => ({
+    ...v,
+    state: v.state === null ? new Uint8Array(0) : new TextEncoder().encode(JSON.stringify(v.state)),
+  }),
+  (p) => {
+    const state = p.state as Uint8Array;
+    return {
+      streamId: p.streamId as string,
+      profile: p.profile as string,
+      partition: p.partition as number,
+      offset: p.offset as number,
+      state:
+        state.byteLength === 0
+          ? null
+          : (JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(state)) as unknown),
+    };
   },
-};
+);
 
 const CODECS: Record<string, unknown> = {
   [Topics.audio.name]: audioChunkCodec,

@@ -33,7 +33,7 @@ export const Topics = {
   streamCommands: topic<StreamCommand>('vigil.streams.commands'),
   /** Webhook deliveries given up on; a protobuf topic of its own despite the `.dlq` suffix. */
   webhookDeadLetters: topic<WebhookDeadLetter>('vigil.webhooks.dlq'),
-  /** Fusion's per-stream state (compacted, keyed by stream id): JSON, internal to fusion. */
+  /** Fusion's per-stream state (compacted, keyed by stream id), read only by fusion. */
   fusionState: topic<FusionCheckpoint>('vigil.fusion.state'),
 } as const;
 
