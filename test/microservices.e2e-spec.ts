@@ -229,7 +229,17 @@ describe('the four microservices on a real Kafka broker', () => {
       expect(await scrape('inference')).toMatch(
         /vigil_inference_seconds_count\{[^}]*modality="video"/,
       );
-      expect(await scrape('ingest')).toContain('process_cpu_seconds_total');
+      const ingest = await scrape('ingest');
+      expect(ingest).toContain('process_cpu_seconds_total');
+      expect(ingest).toMatch(
+        /vigil_bus_bytes_total\{[^}]*topic="vigil.media.audio",direction="published"[^}]*\} [1-9]/,
+      );
+      expect(await scrape('spectrogram')).toMatch(
+        /vigil_bus_handle_seconds_count\{[^}]*topic="vigil.media.audio",group="vigil-spectrogram"/,
+      );
+      expect(await scrape('fusion')).toMatch(
+        /vigil_consumer_lag_messages\{[^}]*topic="vigil.detections",group="vigil-fusion"/,
+      );
     } finally {
       ingestApi.close();
       fusionApi.close();

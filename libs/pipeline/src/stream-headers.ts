@@ -67,6 +67,13 @@ export const DEFAULT_RULES_PROFILE = 'default';
 /** One start of a live stream (its start time, set by the supervisor): event ids are scoped to it. */
 export const RUN_HEADER = 'x-vigil-run';
 
+/**
+ * A live run's capture clock: the wall time (ms since the epoch) at which its media time 0 was
+ * captured, estimated by ingest from when the first chunk or frame arrived. Fusion measures
+ * capture-to-incident latency with it; files, decoded faster than real time, carry none.
+ */
+export const CAPTURE_EPOCH_HEADER = 'x-vigil-capture-epoch';
+
 /** The headers that carry a stream's choices to every stage after ingest. */
 export function streamHeaders(choices: {
   labels?: Record<string, string>;
