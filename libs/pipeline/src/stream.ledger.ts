@@ -28,6 +28,12 @@ export class StreamLedger {
 
   apply(status: StreamStatus, headers: Headers): void {
     const known = this.streams.get(status.streamId);
+    // Fusion's verdicts (stalled, or ended by the idle timeout) name no command: they are about
+    // the run ingest reported last, whose checkpoint and headers still hold.
+    if (headers[COMMAND_HEADER] === undefined && known?.command !== undefined) {
+      this.streams.set(status.streamId, { ...known, state: status.state });
+      return;
+    }
     const command = headers[COMMAND_HEADER];
     const sameRun = known !== undefined && known.command === command;
     const checkpoint = status.state === 'started' ? status.decodedSec : undefined;
@@ -42,7 +48,8 @@ export class StreamLedger {
   decide(streamId: string, command: string): StartDecision {
     const entry = this.streams.get(streamId);
     if (!entry?.command) return { action: 'start' };
-    const running = entry.state === 'started' || entry.state === 'reconnecting';
+    // Stalled is fusion's word for a run whose media stopped coming: still to be taken on.
+    const running = ['started', 'reconnecting', 'stalled'].includes(entry.state);
     if (entry.command === command) {
       return running
         ? { action: 'resume', atSec: entry.reachedSec, headers: entry.headers }
