@@ -288,12 +288,20 @@ describe('vigil serve gRPC API', () => {
         'ev-alarm': 'clips/comp05_emptyroom_smoke_alarm.mp4',
       };
       for (const [streamId, clip] of Object.entries(clips)) {
-        await unary(
+        const request = { source: fixture(clip), streamId, live: true, requestId: `${streamId}-1` };
+        await unary(api.streams, 'StartStream', request, operator());
+        // A retry with the same idempotency key gets the stream it started, not an error…
+        const again = await unary<{ streamId: string }>(
           api.streams,
           'StartStream',
-          { source: fixture(clip), streamId, live: true },
+          request,
           operator(),
         );
+        expect(again.streamId).toBe(streamId);
+        // …while a different start of a running stream is refused.
+        await expect(
+          unary(api.streams, 'StartStream', { ...request, requestId: 'other' }, operator()),
+        ).rejects.toMatchObject({ code: status.ALREADY_EXISTS });
       }
       const versions = async () =>
         (

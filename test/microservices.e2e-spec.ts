@@ -186,6 +186,7 @@ describe('the four microservices on a real Kafka broker', () => {
           streamId,
           labels: { camera: 'Lobby' },
           rulesProfile: 'default',
+          requestId: `start-${run}`,
         },
         operator(),
       );
@@ -211,6 +212,15 @@ describe('the four microservices on a real Kafka broker', () => {
         if (state !== 'STREAM_STATE_ENDED') await new Promise((r) => setTimeout(r, 100));
       }
       expect(state).toBe('STREAM_STATE_ENDED');
+      // The client retries its start (a lost answer): the same key gets the run it made, ended,
+      // and no second run of the clip.
+      const retried = await unary<{ streamId: string; state: string }>(
+        ingestApi.streams,
+        'StartStream',
+        { source: fixture(CLIPS.comp01), streamId, requestId: `start-${run}` },
+        operator(),
+      );
+      expect(retried).toMatchObject({ streamId, state: 'STREAM_STATE_ENDED' });
       const objects = await unary<{ detections: { cls: string }[] }>(
         inferenceApi.inference,
         'DetectObjects',

@@ -64,6 +64,12 @@ export function decodeLabelsHeader(
 export const RULES_PROFILE_HEADER = 'x-vigil-rules-profile';
 export const DEFAULT_RULES_PROFILE = 'default';
 
+/**
+ * The idempotency key of the start command a run came from (StartStream's request_id): its
+ * statuses carry it, so a retried start finds the run it already made, on any replica.
+ */
+export const REQUEST_HEADER = 'x-vigil-request';
+
 /** One start of a live stream (its start time, set by the supervisor): event ids are scoped to it. */
 export const RUN_HEADER = 'x-vigil-run';
 

@@ -1,11 +1,13 @@
 import type { Headers } from '@app/bus';
 import type { StreamState, StreamStatus } from '@app/contracts';
-import { COMMAND_HEADER } from './stream-headers';
+import { COMMAND_HEADER, REQUEST_HEADER } from './stream-headers';
 
 interface Entry {
   state: StreamState;
   /** The start command of the run the latest status belongs to (`partition:offset`). */
   command?: string;
+  /** That command's idempotency key, when it had one. */
+  requestId?: string;
   /** The last checkpoint of that run: every chunk and frame before it is published. */
   reachedSec: number;
   headers: Headers;
@@ -40,14 +42,22 @@ export class StreamLedger {
     this.streams.set(status.streamId, {
       state: status.state,
       command,
+      requestId: headers[REQUEST_HEADER],
       reachedSec: checkpoint ?? (sameRun ? known.reachedSec : 0),
       headers,
     });
   }
 
-  decide(streamId: string, command: string): StartDecision {
+  decide(streamId: string, command: string, requestId?: string): StartDecision {
     const entry = this.streams.get(streamId);
     if (!entry?.command) return { action: 'start' };
+    // The same request sent twice (a client's retry that reached two replicas): applied once.
+    if (requestId && entry.requestId === requestId && entry.command !== command) {
+      return {
+        action: 'skip',
+        reason: `request ${requestId} was applied by command ${entry.command}`,
+      };
+    }
     // Stalled is fusion's word for a run whose media stopped coming: still to be taken on.
     const running = ['started', 'reconnecting', 'stalled'].includes(entry.state);
     if (entry.command === command) {
