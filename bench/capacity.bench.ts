@@ -1,0 +1,273 @@
+/**
+ * Capacity of one `vigil serve` process on this machine: how many live 5 fps audio + video
+ * cameras it serves with a p95 capture-to-alert latency under the bound and few frames dropped.
+ *
+ *   npm run bench:capacity [-- --gating on,off --precision fp32,int8 --max 24 --step 4]
+ *   (BENCH_PHASE_SEC=n (30) measured per step after BENCH_SETTLE_SEC=n (10); BENCH_P95_MS (1000)
+ *   and BENCH_MAX_DROP (0.05) are where a step stops holding; BENCH_WAIT_SEC=n waits for a
+ *   quiet machine)
+ *
+ * Cameras: TCP servers in this process, each playing the 160 s incident feed (comp01, 02, 04,
+ * 05, looped) at native rate as MPEG-TS (`ffmpeg -re -c copy`); Vigil opens them with
+ * StartStream (live: true) over real gRPC. The server runs in this process, as `vigil serve`
+ * does (real models, ffmpeg, SQLite, evidence), one configuration after another.
+ *
+ * Per step, from the server's own /metrics (deltas over the phase):
+ *  - p95 of vigil_capture_to_incident_seconds (from the capture of an alert's trigger to fusion
+ *    deciding it), interpolated within its buckets like Prometheus' histogram_quantile;
+ *  - frames dropped (vigil_frames_dropped_total) over frames that reached the detector;
+ *  - time each stage spent handling its messages (vigil_bus_handle_seconds_sum per group and
+ *    topic) per second of the phase: the split of the work between stages;
+ *  - the process's CPU (process.cpuUsage: main thread and the inference workers) and its
+ *    ffmpeg decoders' (children, the cameras excluded) per second.
+ * A step holds while p95 <= BENCH_P95_MS and drops <= BENCH_MAX_DROP. Nothing is asserted; the
+ * last line names the configuration that held the most streams:
+ *   capacity streams=<N> p95_ms=<p95> precision=<p> gating=<on|off> mode=embedded
+ * The Kafka deployment has its own ramp: bench/kafka-capacity.bench.ts.
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadServeConfig } from '@app/service';
+import { type ApiClients, apiClients, bearer, fixturesDir, modelsDir, unary } from '@app/testing';
+import { type RunningServer, startServer } from '../apps/vigil/src/serve/serve.command';
+import { checkQuietMachine, machineLine, runBench } from './bench.support';
+import { LiveSource, liveFeed, sleep } from './kafka.support';
+
+const TOKEN = 'capacity-bench-operator';
+
+function option(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? process.argv[at + 1]! : fallback;
+}
+
+const GATING = option('gating', 'on,off').split(',') as ('on' | 'off')[];
+const PRECISIONS = option('precision', 'fp32').split(',');
+const MAX_STREAMS = Number(option('max', '24'));
+const STEP = Number(option('step', '4'));
+const PHASE_SEC = Number(process.env.BENCH_PHASE_SEC ?? 30);
+const SETTLE_SEC = Number(process.env.BENCH_SETTLE_SEC ?? 10);
+const P95_BOUND_MS = Number(process.env.BENCH_P95_MS ?? 1000);
+const MAX_DROP = Number(process.env.BENCH_MAX_DROP ?? 0.05);
+
+interface Scrape {
+  /** Cumulative count per upper bound, all severities. */
+  buckets: Map<number, number>;
+  dropped: number;
+  detectorFrames: number;
+  handleSec: Map<string, number>;
+}
+
+/** The few families this bench reads, from the Prometheus text format. */
+function parse(text: string): Scrape {
+  const scrape: Scrape = {
+    buckets: new Map(),
+    dropped: 0,
+    detectorFrames: 0,
+    handleSec: new Map(),
+  };
+  for (const line of text.split('\n')) {
+    const match = /^(\w+)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!match) continue;
+    const [, name, labelText = '', raw] = match;
+    const value = Number(raw);
+    const labels = Object.fromEntries(
+      [...labelText.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]),
+    );
+    if (name === 'vigil_capture_to_incident_seconds_bucket') {
+      const le = labels.le === '+Inf' ? Infinity : Number(labels.le);
+      scrape.buckets.set(le, (scrape.buckets.get(le) ?? 0) + value);
+    } else if (name === 'vigil_frames_dropped_total') {
+      scrape.dropped += value;
+    } else if (name === 'vigil_detector_frames_total') {
+      scrape.detectorFrames += value;
+    } else if (name === 'vigil_bus_handle_seconds_sum') {
+      const stage = `${labels.group} ← ${labels.topic}`;
+      scrape.handleSec.set(stage, (scrape.handleSec.get(stage) ?? 0) + value);
+    }
+  }
+  return scrape;
+}
+
+/** The p-quantile of a histogram's increase between two scrapes, as histogram_quantile does. */
+function quantile(p: number, before: Scrape, after: Scrape): { value: number; count: number } {
+  const bounds = [...after.buckets.keys()].sort((a, b) => a - b);
+  const counts = bounds.map((le) => (after.buckets.get(le) ?? 0) - (before.buckets.get(le) ?? 0));
+  const total = counts[counts.length - 1] ?? 0;
+  if (total === 0) return { value: NaN, count: 0 };
+  const rank = p * total;
+  for (let i = 0; i < bounds.length; i++) {
+    if (counts[i]! >= rank) {
+      const upper = bounds[i]!;
+      const lower = i === 0 ? 0 : bounds[i - 1]!;
+      if (upper === Infinity) return { value: lower, count: total };
+      const below = i === 0 ? 0 : counts[i - 1]!;
+      return {
+        value: lower + ((upper - lower) * (rank - below)) / (counts[i]! - below),
+        count: total,
+      };
+    }
+  }
+  return { value: NaN, count: total };
+}
+
+/** CPU seconds of this process's ffmpeg children that are not cameras (the decoders). */
+function decoderCpuSec(cameraPids: Set<number>): number {
+  const tick = 100; // USER_HZ on Linux
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (Number(fields[1]) !== process.pid || comm !== 'ffmpeg') continue;
+      if (cameraPids.has(Number(entry))) continue;
+      total += (Number(fields[11]) + Number(fields[12])) / tick;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
+}
+
+interface Step {
+  streams: number;
+  p95Ms: number;
+  alerts: number;
+  dropRate: number;
+  cpu: number;
+  decoders: number;
+  stages: string;
+  holds: boolean;
+}
+
+async function ramp(gating: 'on' | 'off', precision: string, feed: string): Promise<Step[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-capacity-'));
+  const configFile = join(dir, 'vigil.yaml');
+  writeFileSync(
+    configFile,
+    [
+      'grpc:',
+      '  address: 127.0.0.1:0',
+      'auth:',
+      '  tokens:',
+      `    - { name: bench, role: operator, token: ${TOKEN} }`,
+      'streams:',
+      `  max: ${MAX_STREAMS}`,
+      'history:',
+      '  path: ./data/history.sqlite',
+      'evidence:',
+      '  dir: ./data/evidence',
+    ].join('\n'),
+  );
+  const config = loadServeConfig(configFile, {
+    ...process.env,
+    VIGIL_MODELS_DIR: modelsDir(),
+    VIGIL_MEDIA_ROOTS: fixturesDir(),
+    VIGIL_MOTION_GATING: gating === 'on' ? 'true' : 'false',
+    VIGIL_PRECISION: precision,
+    VIGIL_METRICS_ADDRESS: '127.0.0.1:0',
+  });
+  let server: RunningServer | undefined;
+  let api: ApiClients | undefined;
+  const cameras: LiveSource[] = [];
+  const steps: Step[] = [];
+  try {
+    server = await startServer(config, false);
+    api = apiClients(server.grpcAddress);
+    const metricsUrl = `http://${server.runtime.metricsAddress}/metrics`;
+    const scrape = async () => parse(await (await fetch(metricsUrl)).text());
+    for (let n = STEP; n <= MAX_STREAMS; n += STEP) {
+      while (cameras.length < n) {
+        const camera = await new LiveSource(feed, { loop: true }).listen();
+        cameras.push(camera);
+        await unary(
+          api.streams,
+          'StartStream',
+          { source: camera.url, streamId: `cam-${cameras.length}`, live: true },
+          bearer(TOKEN),
+        );
+      }
+      await sleep(SETTLE_SEC * 1000);
+      // The cameras' own ffmpeg processes are the outside world, not Vigil's cost.
+      const before = await scrape();
+      const cameraPids = new Set(cameras.flatMap((c) => c.pids()));
+      const cpu0 = process.cpuUsage();
+      const dec0 = decoderCpuSec(cameraPids);
+      await sleep(PHASE_SEC * 1000);
+      const after = await scrape();
+      const cpu = process.cpuUsage(cpu0);
+      const decoders =
+        (decoderCpuSec(new Set(cameras.flatMap((c) => c.pids()))) - dec0) / PHASE_SEC;
+      const p95 = quantile(0.95, before, after);
+      const dropped = after.dropped - before.dropped;
+      const ran = after.detectorFrames - before.detectorFrames;
+      const dropRate = dropped + ran > 0 ? dropped / (dropped + ran) : 0;
+      const stages = [...after.handleSec]
+        .map(
+          ([stage, sec]) =>
+            [stage, (sec - (before.handleSec.get(stage) ?? 0)) / PHASE_SEC] as const,
+        )
+        .filter(([, share]) => share >= 0.01)
+        .sort((a, b) => b[1] - a[1])
+        .map(([stage, share]) => `${stage} ${share.toFixed(2)}`)
+        .join(', ');
+      const step: Step = {
+        streams: n,
+        p95Ms: p95.value * 1000,
+        alerts: p95.count,
+        dropRate,
+        cpu: (cpu.user + cpu.system) / 1e6 / PHASE_SEC,
+        decoders,
+        stages,
+        holds: !(p95.value * 1000 > P95_BOUND_MS) && dropRate <= MAX_DROP,
+      };
+      steps.push(step);
+      console.log(
+        `  ${String(n).padStart(3)} streams  p95 ${Number.isNaN(step.p95Ms) ? '  n/a' : step.p95Ms.toFixed(0).padStart(5)} ms ` +
+          `(${step.alerts} alerts)  dropped ${(dropRate * 100).toFixed(1)}%  ` +
+          `cpu ${step.cpu.toFixed(2)} + decoders ${decoders.toFixed(2)} cores  ${step.holds ? 'holds' : 'FAILS'}\n` +
+          `       handler time per second: ${stages}`,
+      );
+      if (!step.holds) break;
+    }
+  } finally {
+    api?.close();
+    await server?.close();
+    await Promise.all(cameras.map((c) => c.close()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return steps;
+}
+
+runBench(
+  async () => {
+    console.log(machineLine());
+    await checkQuietMachine();
+    const feed = liveFeed(1);
+    const results: { gating: 'on' | 'off'; precision: string; held?: Step }[] = [];
+    for (const precision of PRECISIONS) {
+      for (const gating of GATING) {
+        console.log(`\nembedded, precision ${precision}, motion gating ${gating}:`);
+        const steps = await ramp(gating, precision, feed);
+        results.push({ gating, precision, held: steps.filter((s) => s.holds).pop() });
+      }
+    }
+    console.log('\nlargest step that held (p95 capture-to-alert, frames dropped):');
+    for (const r of results) {
+      console.log(
+        `  precision ${r.precision}, gating ${r.gating}: ${r.held ? `${r.held.streams} streams, p95 ${r.held.p95Ms.toFixed(0)} ms` : `none (below ${STEP})`}`,
+      );
+    }
+    const best = results
+      .filter((r) => r.held)
+      .sort((a, b) => b.held!.streams - a.held!.streams || a.held!.p95Ms - b.held!.p95Ms)[0];
+    console.log(
+      best
+        ? `capacity streams=${best.held!.streams} p95_ms=${best.held!.p95Ms.toFixed(0)} precision=${best.precision} gating=${best.gating} mode=embedded`
+        : 'capacity streams=0 p95_ms=NaN precision=none gating=none mode=embedded',
+    );
+  },
+  { exit: true },
+);
