@@ -10,6 +10,7 @@ import {
 } from '@app/media';
 import { strictMock } from '@app/testing/strict-mock';
 import { HANDED_OVER, IngestStage, type IngestStageOptions } from './ingest.stage';
+import { LIVE_FRAME_HEADER } from './stream-headers';
 
 const OPTIONS: IngestStageOptions = {
   audio: { sampleRate: 32000, chunkSamples: 3200 },
@@ -231,6 +232,48 @@ describe('IngestStage', () => {
     await bus.idle();
     expect(seen.audio.concat(seen.video as never[]).some((m) => m.final)).toBe(false);
     expect(seen.status.map((s) => s.state)).toEqual(['started']);
+    await bus.close();
+  });
+
+  it("stamps the frames of a live run with the wall clock (the latency bound), never a file's", async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const stamps: (string | undefined)[] = [];
+    await bus.subscribe(
+      Topics.video,
+      't',
+      async (m) => void stamps.push(m.headers[LIVE_FRAME_HEADER]),
+    );
+    const frames = () =>
+      items(
+        [0, 0.2].map((ptsSec, index) => ({
+          index,
+          ptsSec,
+          width: 4,
+          height: 4,
+          pixelFormat: 'bgr24' as const,
+          pixels: new Uint8Array(48),
+          geometry: GEOMETRY,
+        })),
+      );
+    const summary = {
+      audioSec: 0,
+      videoFrames: 2,
+      droppedFrames: 0,
+      truncated: false,
+      warnings: [],
+      stopped: false,
+    };
+    const decoder = strictMock<MediaDecoder>('MediaDecoder', {
+      open: jest.fn(() =>
+        session({ audio: () => items([]), video: frames, done: Promise.resolve(summary) }),
+      ),
+    });
+    let now = 7_000;
+    const stage = new IngestStage(bus, decoder, { ...OPTIONS, now: () => (now += 40) });
+    await stage.run({ streamId: 'cam', source: 'rtsp://cam/1', live: true, closeStream: false });
+    await stage.run({ streamId: 'clip', source: '/media/clip.mp4' });
+    await bus.idle();
+    expect(stamps).toEqual(['7040', '7080', undefined, undefined, undefined]);
     await bus.close();
   });
 });

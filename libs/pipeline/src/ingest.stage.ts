@@ -9,6 +9,7 @@ import {
   type VideoOutputOptions,
   redactUrl,
 } from '@app/media';
+import { LIVE_FRAME_HEADER } from './stream-headers';
 
 export interface IngestStageOptions {
   audio: AudioOutputOptions;
@@ -20,6 +21,8 @@ export interface IngestStageOptions {
    * Off when left out (one process, nobody to take over).
    */
   checkpointSec?: number;
+  /** Wall clock stamped on live frames (LIVE_FRAME_HEADER); Date.now when left out. */
+  now?: () => number;
 }
 
 /**
@@ -76,6 +79,10 @@ export class IngestStage {
     private readonly decoder: MediaDecoder,
     private readonly options: IngestStageOptions,
   ) {}
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
 
   /**
    * Where a file can be taken up at or before `sec` so that its chunks and frames fall on the
@@ -171,7 +178,12 @@ export class IngestStage {
             pixelFormat: this.options.video.pixelFormat,
             geometry: frame.geometry,
           };
-          await this.bus.publish(Topics.video, streamId, message, headers);
+          await this.bus.publish(
+            Topics.video,
+            streamId,
+            message,
+            run.live ? { ...headers, [LIVE_FRAME_HEADER]: String(this.now()) } : headers,
+          );
           reached.video = ptsSec + 1 / videoOptions.fps;
           run.onProgress?.(message.ptsSec);
           await checkpoint();
