@@ -195,7 +195,9 @@ export class IngestStage {
       const decodedSec =
         seekSec + Math.max(summary.audioSec, summary.videoFrames / videoOptions.fps);
       const result = { info, summary, decodedSec };
-      if (handedOver(run.signal)) return result;
+      // A supervised live source that ended (a camera's server hung up) is reconnected by its
+      // supervisor: the stream goes on downstream, so no end markers here.
+      if (handedOver(run.signal) || run.closeStream === false) return result;
       await this.close(
         streamId,
         {
