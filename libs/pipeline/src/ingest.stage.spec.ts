@@ -276,4 +276,50 @@ describe('IngestStage', () => {
     expect(stamps).toEqual(['7040', '7080', undefined, undefined, undefined]);
     await bus.close();
   });
+
+  it('asks the pacer before every chunk and frame of a file, never for a live run', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const summary = {
+      audioSec: 0.1,
+      videoFrames: 1,
+      droppedFrames: 0,
+      truncated: false,
+      warnings: [],
+      stopped: false,
+    };
+    const decoder = strictMock<MediaDecoder>('MediaDecoder', {
+      open: jest.fn(() =>
+        session({
+          audio: () =>
+            items([{ index: 0, startSec: 0, sampleRate: 32000, samples: new Float32Array(3200) }]),
+          video: () =>
+            items([
+              {
+                index: 0,
+                ptsSec: 0,
+                width: 4,
+                height: 4,
+                pixelFormat: 'bgr24' as const,
+                pixels: new Uint8Array(48),
+                geometry: GEOMETRY,
+              },
+            ]),
+          done: Promise.resolve(summary),
+        }),
+      ),
+    });
+    const admit = jest.fn(async () => undefined);
+    const stage = new IngestStage(bus, decoder, { ...OPTIONS, pacer: { admit } });
+    await stage.run({ streamId: 'clip', source: '/media/clip.mp4', timeOffsetSec: 2 });
+    expect(admit.mock.calls).toEqual(
+      expect.arrayContaining([
+        ['clip', 'audio', 2, undefined],
+        ['clip', 'video', 2, undefined],
+      ]),
+    );
+    expect(admit).toHaveBeenCalledTimes(2);
+    await stage.run({ streamId: 'cam', source: 'rtsp://cam/1', live: true, closeStream: false });
+    expect(admit).toHaveBeenCalledTimes(2);
+    await bus.close();
+  });
 });

@@ -9,6 +9,7 @@ import {
   type VideoOutputOptions,
   redactUrl,
 } from '@app/media';
+import type { IngestPacer } from './downstream.pacer';
 import { LIVE_FRAME_HEADER } from './stream-headers';
 
 export interface IngestStageOptions {
@@ -23,6 +24,11 @@ export interface IngestStageOptions {
   checkpointSec?: number;
   /** Wall clock stamped on live frames (LIVE_FRAME_HEADER); Date.now when left out. */
   now?: () => number;
+  /**
+   * Holds a file back while downstream lags (the Kafka deployment: the broker holds seconds of a
+   * file, not all of it). Live runs are never paced. In one process the bus's capacity does it.
+   */
+  pacer?: IngestPacer;
 }
 
 /**
@@ -123,6 +129,7 @@ export class IngestStage {
     // How far each modality is published (the next chunk's or frame's time): a checkpoint may
     // say no more than the lesser of the two, or a resume would leave a gap in the other.
     const reached = { audio: offset + resumeAt, video: offset + resumeAt };
+    const pacer = run.live ? undefined : this.options.pacer;
     const info = await session.info.catch(async (error) => this.fail(run, session, error));
     try {
       run.onInfo?.(info);
@@ -146,6 +153,7 @@ export class IngestStage {
         for await (const chunk of session.audio()) {
           const startSec = offset + seekSec + chunk.startSec;
           if (startSec < offset + resumeAt - 1e-6) continue;
+          await pacer?.admit(streamId, 'audio', startSec, run.signal);
           await this.bus.publish(
             Topics.audio,
             streamId,
@@ -168,6 +176,7 @@ export class IngestStage {
         for await (const frame of session.video()) {
           const ptsSec = offset + seekSec + frame.ptsSec;
           if (ptsSec < offset + resumeAt - 1e-6) continue;
+          await pacer?.admit(streamId, 'video', ptsSec, run.signal);
           const message: VideoFrame = {
             streamId,
             seq: firstFrameSeq + frame.index,
