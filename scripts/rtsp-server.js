@@ -10,6 +10,7 @@
  * Prints one JSON line once listening ({"ready":true,...}) and one per published mount
  * ({"published":"/cam"}). It runs until killed: the tests kill it to take a camera away.
  */
+const { setInterval } = require('node:timers');
 const RtspServer = require('rtsp-streaming-server').default;
 
 function arg(name) {
