@@ -97,25 +97,43 @@ async function main(): Promise<void> {
       await commander.start(streamId, file);
       let maxBytes = 0;
       let maxSec = 0;
+      let lastPrint = now();
+      const detectedSec = () =>
+        Math.max(0, ...observer.detectionsOf(streamId).map((d) => d.value.endSec));
       for (;;) {
         deployment.checkAlive();
         let bytes = 0;
         let sec = 0;
-        for (const { group, topic } of MEDIA_GROUPS) {
-          const ends = await admin.fetchTopicOffsets(topic);
-          const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-          let behind = 0;
-          for (const end of ends) {
-            const at = Number(
-              committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1,
-            );
-            if (at >= 0) behind += Math.max(0, Number(end.high) - at);
+        try {
+          for (const { group, topic } of MEDIA_GROUPS) {
+            const ends = await admin.fetchTopicOffsets(topic);
+            const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+            let behind = 0;
+            for (const end of ends) {
+              const at = Number(
+                committed?.partitions.find((p) => p.partition === end.partition)?.offset ?? -1,
+              );
+              if (at >= 0) behind += Math.max(0, Number(end.high) - at);
+            }
+            bytes += behind * MESSAGE_BYTES[topic]!;
+            sec = Math.max(sec, behind * MEDIA_SEC_PER_MESSAGE[topic]!);
           }
-          bytes += behind * MESSAGE_BYTES[topic]!;
-          sec = Math.max(sec, behind * MEDIA_SEC_PER_MESSAGE[topic]!);
+        } catch (error) {
+          // A broker on a loaded machine answers "not the leader" now and then: sample again.
+          console.log(`  sample failed (${(error as Error).message}); again in 1 s`);
+          await sleep(1000);
+          continue;
         }
         maxBytes = Math.max(maxBytes, bytes);
         maxSec = Math.max(maxSec, sec);
+        if (now() - lastPrint > 30_000) {
+          lastPrint = now();
+          console.log(
+            `  ${((now() - t0) / 1000).toFixed(0)} s: detections up to ${detectedSec().toFixed(0)} s ` +
+              `of media; backlog ${(bytes / 1e6).toFixed(1)} MB (${sec.toFixed(1)} s), ` +
+              `largest so far ${(maxBytes / 1e6).toFixed(1)} MB`,
+          );
+        }
         if (observer.ended(streamId) && bytes === 0) break;
         if (now() - t0 > 30 * 60_000) throw new Error('no end after 30 minutes');
         await sleep(1000);
