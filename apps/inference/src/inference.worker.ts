@@ -27,6 +27,7 @@ export class InferenceWorker extends StageWorker {
     return new InferenceStage(this.bus, new TaggerClassifier(audio), new BoxDetector(video), {
       instanceId: this.config.instanceId,
       motion: this.config.motionGating ? {} : undefined,
+      liveFrames: { maxAgeMs: this.config.liveFrameMaxAgeMs },
       metrics: this.metrics,
     });
   }

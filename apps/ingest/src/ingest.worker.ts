@@ -5,6 +5,7 @@ import type { ServiceConfig } from '@app/config';
 import { MediaDecoder } from '@app/media';
 import { ModelRepository } from '@app/models';
 import {
+  DetectionLagPacer,
   IngestStage,
   type StartCommand,
   StreamCommandStage,
@@ -45,17 +46,38 @@ export class IngestWorker extends StageWorker {
       this.models.manifest(this.config.videoModel),
       this.config.fps,
     );
+    const pacer =
+      this.config.ingestMaxLagSec > 0
+        ? new DetectionLagPacer(this.bus, {
+            maxLagSec: this.config.ingestMaxLagSec,
+            // Every replica follows every stream's detections: a group of this process alone.
+            group: `${INGEST_GROUP}-pacer.${this.config.instanceId}.${randomUUID().slice(0, 8)}`,
+          })
+        : undefined;
     const ingest = new IngestStage(this.bus, this.decoder, {
       ...options,
       checkpointSec: CHECKPOINT_SEC,
+      pacer,
     });
-    return new StreamCommandStage(this.bus, new StreamSupervisor(ingest), {
+    const commands = new StreamCommandStage(this.bus, new StreamSupervisor(ingest), {
       group: INGEST_GROUP,
       // The status topic is read whole at every start: a group of this process alone.
       ledgerGroup: `${INGEST_GROUP}-ledger.${this.config.instanceId}.${randomUUID().slice(0, 8)}`,
       requestFor: (command) => this.requestFor(command),
       log: (message) => this.logger.log(message),
     });
+    return {
+      // Pacing follows detections before any stream starts. At shutdown the streams are handed
+      // over first (their abort wakes a paced wait), so none runs unpaced in between.
+      start: async () => {
+        await pacer?.start();
+        await commands.start();
+      },
+      stop: async () => {
+        await commands.stop();
+        await pacer?.stop();
+      },
+    };
   }
 
   private requestFor(command: StartCommand) {

@@ -29,6 +29,8 @@ export interface StreamInfo extends Omit<StreamSpec, 'source'> {
   hasAudio?: boolean;
   hasVideo?: boolean;
   decodedSec?: number;
+  /** Live frames dropped before the detector because it was behind (where known). */
+  framesDropped?: number;
   reason?: string;
   startedAt: number;
   updatedAt: number;

@@ -72,6 +72,7 @@ export function grpcStream(info: StreamInfo) {
     ...(info.hasAudio !== undefined ? { hasAudio: info.hasAudio } : {}),
     ...(info.hasVideo !== undefined ? { hasVideo: info.hasVideo } : {}),
     decodedSec: info.decodedSec ?? 0,
+    framesDropped: info.framesDropped ?? 0,
     reason: info.reason ?? '',
     startedAtMs: info.startedAt,
     updatedAtMs: info.updatedAt,

@@ -22,6 +22,12 @@ export interface BusMessage<T> {
    * the message again, and a late release changes nothing.
    */
   hold(): Release;
+  /**
+   * Whether a later message with the same key is already waiting for this group: a consumer of
+   * live frames that is behind keeps only the newest one. Left out where the transport cannot
+   * see ahead (Kafka hands over one message at a time); the caller then decides by age alone.
+   */
+  superseded?(): boolean;
 }
 
 export type MessageHandler<T> = (message: BusMessage<T>) => Promise<void>;

@@ -51,6 +51,24 @@ describe('MemoryBus', () => {
     await bus.close();
   });
 
+  it('tells a handler whether a later message of its key already waits behind it', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const gate = deferred();
+    const seen: string[] = [];
+    await bus.subscribe(topic, 'g', async (m) => {
+      if (m.value === 0) await gate.promise;
+      seen.push(`${m.key}:${m.value}:${m.superseded!() ? 'superseded' : 'newest'}`);
+    });
+    await bus.publish(topic, 'a', 0);
+    await bus.publish(topic, 'b', 1);
+    await bus.publish(topic, 'a', 2);
+    await bus.publish(topic, 'a', 3);
+    gate.resolve();
+    await until(() => seen.length === 4);
+    expect(seen).toEqual(['a:0:superseded', 'b:1:newest', 'a:2:superseded', 'a:3:newest']);
+    await bus.close();
+  });
+
   it('keeps per-key order and gives every group every message', async () => {
     const bus = new MemoryBus({ partitions: 3 });
     const seenA: string[] = [];

@@ -48,7 +48,7 @@ interface GroupCursor {
   wake?: () => void;
 }
 
-type Logged = Omit<BusMessage<unknown>, 'hold'>;
+type Logged = Omit<BusMessage<unknown>, 'hold' | 'superseded'>;
 
 class Partition {
   readonly log: Logged[] = [];
@@ -72,6 +72,14 @@ class Partition {
     let oldest = this.end;
     for (const cursor of this.groups.values()) oldest = Math.min(oldest, cursor.next);
     return this.end - oldest;
+  }
+
+  /** Whether a message after `offset` has this key. */
+  hasLater(offset: number, key: string): boolean {
+    for (let i = offset - this.base + 1; i < this.log.length; i++) {
+      if (this.log[i].key === key) return true;
+    }
+    return false;
   }
 
   trim(retainDeparted: number): void {
@@ -234,7 +242,15 @@ export class MemoryBus implements Bus {
       const offset = cursor.next;
       const message = partition.log[offset - partition.base];
       const started = performance.now();
-      await this.handle(topicName, { ...message, hold: () => cursor.offsets.hold(offset) }, cursor);
+      await this.handle(
+        topicName,
+        {
+          ...message,
+          hold: () => cursor.offsets.hold(offset),
+          superseded: () => partition.hasLater(offset, message.key),
+        },
+        cursor,
+      );
       cursor.offsets.handled(offset);
       const seconds = (performance.now() - started) / 1000;
       this.observer?.handled(topicName, cursor.group, undefined, seconds);

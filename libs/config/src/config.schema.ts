@@ -27,6 +27,11 @@ export interface VigilConfig {
   fps: number;
   /** Run the object detector only on frames where something moved (or every 2 s). */
   motionGating: boolean;
+  /**
+   * The longest a live frame waits for the detector: when inference falls behind, older live
+   * frames are dropped (counted) instead of queued. Files analysed as files keep every frame.
+   */
+  liveFrameMaxAgeMs: number;
   /** Rules file; the shipped defaults when unset. */
   rulesFile?: string;
   ffmpegPath?: string;
@@ -53,6 +58,7 @@ export function loadConfig(env: Env, overrides: Partial<VigilConfig> = {}): Vigi
     inferenceThreads: integer(env, 'VIGIL_INFERENCE_THREADS', 1, 1, 64),
     fps: number(env, 'VIGIL_FPS', 5, 0.1, 60),
     motionGating: boolean(env, 'VIGIL_MOTION_GATING', true),
+    liveFrameMaxAgeMs: integer(env, 'VIGIL_LIVE_FRAME_MAX_AGE_MS', 1000, 50, 600_000),
     rulesFile: env.VIGIL_RULES_FILE || undefined,
     ffmpegPath: env.FFMPEG_PATH || undefined,
     logLevel: oneOf(env, 'VIGIL_LOG_LEVEL', LOG_LEVELS, 'warn'),

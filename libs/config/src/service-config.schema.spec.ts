@@ -32,6 +32,23 @@ describe('loadServiceConfig', () => {
     );
   });
 
+  it('reads the ingest lag bound (0 is off, else at least 2 s) and the live frame age bound', () => {
+    const env = { KAFKA_BROKERS: 'k:9092' };
+    expect(loadServiceConfig('ingest', env)).toMatchObject({
+      ingestMaxLagSec: 10,
+      liveFrameMaxAgeMs: 1000,
+    });
+    expect(
+      loadServiceConfig('ingest', { ...env, VIGIL_INGEST_MAX_LAG_SEC: '0' }).ingestMaxLagSec,
+    ).toBe(0);
+    expect(() => loadServiceConfig('ingest', { ...env, VIGIL_INGEST_MAX_LAG_SEC: '1' })).toThrow(
+      /VIGIL_INGEST_MAX_LAG_SEC/,
+    );
+    expect(() =>
+      loadServiceConfig('inference', { ...env, VIGIL_LIVE_FRAME_MAX_AGE_MS: '10' }),
+    ).toThrow(/VIGIL_LIVE_FRAME_MAX_AGE_MS/);
+  });
+
   it('takes SASL credentials together', () => {
     const config = loadServiceConfig('fusion', {
       KAFKA_BROKERS: 'k:9092',

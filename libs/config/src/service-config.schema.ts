@@ -26,6 +26,12 @@ export interface ServiceConfig extends VigilConfig {
   instanceId: string;
   /** Fusion: a stream without detections this long is stalled, then decided as ended. */
   streamIdle: { stalledSec: number; endedSec: number };
+  /**
+   * Ingest: stream seconds a file may be published ahead of the detections that came back for
+   * it (the broker holds that much of a file, not all of it); 0 turns pacing off. At least the
+   * audio window plus a little, or audio could wait on a window that needs what it holds back.
+   */
+  ingestMaxLagSec: number;
 }
 
 const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
@@ -81,7 +87,16 @@ export function loadServiceConfig(app: string, env: Env): ServiceConfig {
     healthPort: integer(env, 'VIGIL_HEALTH_PORT', 8080, 0, 65_535),
     instanceId: env.VIGIL_INSTANCE_ID || `${hostname()}-${process.pid}`,
     streamIdle: streamIdle(env),
+    ingestMaxLagSec: ingestMaxLag(env),
   });
+}
+
+function ingestMaxLag(env: Env): number {
+  const sec = number(env, 'VIGIL_INGEST_MAX_LAG_SEC', 10, 0, 86_400);
+  if (sec > 0 && sec < 2) {
+    throw new ConfigError('VIGIL_INGEST_MAX_LAG_SEC', `must be 0 (off) or at least 2, got ${sec}`);
+  }
+  return sec;
 }
 
 function streamIdle(env: Env): ServiceConfig['streamIdle'] {

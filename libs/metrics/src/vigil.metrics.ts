@@ -28,6 +28,12 @@ export class VigilMetrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  private readonly dropped = new Counter({
+    name: 'vigil_frames_dropped_total',
+    help: 'Live video frames dropped before the detector because it was behind: superseded by a newer frame of the stream, or stale (older than the latency bound).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   private readonly inferenceSeconds = new Histogram({
     name: 'vigil_inference_seconds',
     help: 'Time of one model call (a batch of audio windows or one frame), by modality and model.',
@@ -108,6 +114,10 @@ export class VigilMetrics {
 
   detectorFrame(outcome: 'run' | 'skipped'): void {
     this.frames.inc({ outcome });
+  }
+
+  frameDropped(reason: 'superseded' | 'stale'): void {
+    this.dropped.inc({ reason });
   }
 
   inference(modality: Modality, model: string, seconds: number, items: number): void {

@@ -11,7 +11,7 @@ import { DetectionSegmenter, type DetectionSegment, type RuleSet } from '@app/fu
 import type { MediaDecoder } from '@app/media';
 import type { LoadedAudioModel, LoadedVideoModel } from '@app/models';
 import { FusionStage } from './fusion.stage';
-import { type GatingStats, InferenceStage } from './inference.stage';
+import { type GatingStats, InferenceStage, type LiveFrameOptions } from './inference.stage';
 import { type IngestResult, type IngestRun, IngestStage } from './ingest.stage';
 import { BoxDetector, TaggerClassifier } from './model.adapters';
 import type { PipelineMetrics } from './pipeline.ports';
@@ -30,6 +30,8 @@ export interface EmbeddedPipelineOptions {
   fps: number;
   /** Motion gating before the object detector; off when unset. */
   motion?: MotionGateOptions;
+  /** Latency bound of live streams: stale live frames are dropped before the detector. */
+  liveFrames?: LiveFrameOptions;
   metrics?: PipelineMetrics;
   /** Traffic of the in-memory bus (messages, handling time, lag), for /metrics. */
   busObserver?: BusObserver;
@@ -111,7 +113,7 @@ export class EmbeddedPipeline {
       this.bus,
       new TaggerClassifier(audioModel),
       new BoxDetector(videoModel),
-      { motion: options.motion, metrics: options.metrics },
+      { motion: options.motion, liveFrames: options.liveFrames, metrics: options.metrics },
     );
     this.fusion = new FusionStage(this.bus, options.rules, {
       profiles: options.profiles,
@@ -123,6 +125,11 @@ export class EmbeddedPipeline {
   /** Frames the detector saw and skipped for lack of motion, over this pipeline's life. */
   gatingStats(): GatingStats {
     return this.inference.gatingStats();
+  }
+
+  /** Live frames of a stream dropped before the detector because it was behind. */
+  droppedFrames(streamId: string): number {
+    return this.inference.droppedFrames(streamId);
   }
 
   /** Whether a stream of this id is being analysed or streamed here now. */

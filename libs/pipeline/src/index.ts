@@ -1,3 +1,4 @@
+export * from './downstream.pacer';
 export * from './embedded.pipeline';
 export * from './event.feed';
 export * from './evidence.tap';

@@ -7,7 +7,31 @@ import {
 } from '@app/contracts';
 import { ClassDecider } from '@app/models';
 import { InferenceStage } from './inference.stage';
-import type { AudioClassifier, FrameDetector } from './pipeline.ports';
+import type { AudioClassifier, FrameDetector, PipelineMetrics } from './pipeline.ports';
+import { LIVE_FRAME_HEADER } from './stream-headers';
+
+function strictMetrics(): jest.Mocked<PipelineMetrics> {
+  return {
+    incidentVersion: jest.fn(),
+    streamIdle: jest.fn(),
+    detectorFrame: jest.fn(),
+    frameDropped: jest.fn(),
+    incidentLatency: jest.fn(),
+    inference: jest.fn(),
+  };
+}
+
+/** A detector that finishes a frame only when the test says so: it is as slow as we like. */
+function slowDetector() {
+  const pending: (() => void)[] = [];
+  const detect = jest.fn<ReturnType<FrameDetector['detect']>, Parameters<FrameDetector['detect']>>(
+    () => new Promise((resolve) => pending.push(() => resolve([]))),
+  );
+  const started = async (calls: number) => {
+    while (detect.mock.calls.length < calls) await new Promise((r) => setTimeout(r, 1));
+  };
+  return { detect, started, finishOne: () => pending.shift()!() };
+}
 
 function window(streamId: string, seq: number, final = false): AudioFeatureWindow {
   return {
@@ -187,5 +211,141 @@ describe('InferenceStage', () => {
     expect(detect).toHaveBeenCalledTimes(3);
     await stage.stop();
     await bus.close();
+  });
+
+  describe('live frames while the detector is behind', () => {
+    it('keeps the newest frame of each live stream, drops and counts the ones it superseded, never audio', async () => {
+      const bus = new MemoryBus({ partitions: 1 });
+      const metrics = strictMetrics();
+      const { detect, started, finishOne } = slowDetector();
+      const classify = jest.fn<
+        ReturnType<AudioClassifier['score']>,
+        Parameters<AudioClassifier['score']>
+      >(async (windows) => windows.map(() => []));
+      const now = 1_000_000;
+      const stage = new InferenceStage(
+        bus,
+        { name: 'tagger', score: classify, decider: () => new ClassDecider() },
+        { name: 'detector', detect },
+        { metrics, liveFrames: { maxAgeMs: 60_000, now: () => now } },
+      );
+      await stage.start();
+      const headersOut: Record<string, string>[] = [];
+      await bus.subscribe(
+        Topics.detections,
+        'headers',
+        async (m) => void headersOut.push(m.headers),
+      );
+      const live = { [LIVE_FRAME_HEADER]: String(now), 'x-correlation-id': 'c1' };
+      const done = collect(bus, 3 + 6);
+      await bus.publish(Topics.video, 'cam', frame('cam', 0), live);
+      await started(1);
+      // Frame 0 of cam is with the detector; behind it queue one frame of another stream, four
+      // more of cam and a second of the other stream, with audio windows beside them.
+      await bus.publish(Topics.video, 'other', frame('other', 0), live);
+      for (let seq = 1; seq <= 4; seq++) {
+        await bus.publish(Topics.video, 'cam', frame('cam', seq), live);
+      }
+      await bus.publish(Topics.video, 'other', frame('other', 1), live);
+      for (let seq = 0; seq < 6; seq++)
+        await bus.publish(Topics.features, 'cam', window('cam', seq));
+      for (let call = 2; call <= 3; call++) {
+        finishOne();
+        await started(call);
+      }
+      finishOne();
+      const sets = await done;
+      await bus.idle();
+      // Each stream's newest frame is what the detector sees next; the others are not run and
+      // get no set (the next set covers their time for fusion).
+      const ids = (list: { streamId: string; seq: number }[]) =>
+        list.map((f) => `${f.streamId}:${f.seq}`);
+      expect(ids(detect.mock.calls.map(([f]) => f))).toEqual(['cam:0', 'cam:4', 'other:1']);
+      expect(ids(sets.filter((s) => s.modality === 'video'))).toEqual([
+        'cam:0',
+        'cam:4',
+        'other:1',
+      ]);
+      expect(sets.filter((s) => s.modality === 'audio').map((s) => s.seq)).toEqual([
+        0, 1, 2, 3, 4, 5,
+      ]);
+      expect(stage.droppedFrames('cam')).toBe(3);
+      expect(stage.droppedFrames('other')).toBe(1);
+      expect(metrics.frameDropped.mock.calls).toEqual(Array(4).fill(['superseded']));
+      // The wall-clock stamp is ingest's business: it does not travel on with the detections.
+      expect(headersOut.every((h) => !(LIVE_FRAME_HEADER in h))).toBe(true);
+      expect(headersOut.some((h) => h['x-correlation-id'] === 'c1')).toBe(true);
+      await stage.stop();
+      await bus.close();
+    });
+
+    it('drops a live frame that waited longer than the bound, keeps a fresh one', async () => {
+      const bus = new MemoryBus({ partitions: 1 });
+      const metrics = strictMetrics();
+      const detect = jest
+        .fn<ReturnType<FrameDetector['detect']>, Parameters<FrameDetector['detect']>>()
+        .mockResolvedValue([]);
+      let now = 50_000;
+      const stage = new InferenceStage(
+        bus,
+        undefined,
+        { name: 'detector', detect },
+        {
+          metrics,
+          liveFrames: { maxAgeMs: 1000, now: () => now },
+        },
+      );
+      await stage.start();
+      const done = collect(bus, 2);
+      // Published one by one, nothing behind them: only their age speaks (as on Kafka).
+      const stamped = (ms: number) => ({ [LIVE_FRAME_HEADER]: String(ms) });
+      await bus.publish(Topics.video, 'cam', frame('cam', 0), stamped(now - 1500));
+      await bus.idle();
+      await bus.publish(Topics.video, 'cam', frame('cam', 1), stamped(now - 999));
+      await bus.idle();
+      now += 10_000;
+      await bus.publish(Topics.video, 'cam', { ...frame('cam', 2), final: true }, stamped(0));
+      const sets = await done;
+      expect(sets.map((s) => [s.seq, s.final ?? false])).toEqual([
+        [1, false],
+        [2, true],
+      ]);
+      expect(detect.mock.calls.map(([f]) => f.seq)).toEqual([1]);
+      expect(stage.droppedFrames('cam')).toBe(1);
+      expect(metrics.frameDropped.mock.calls).toEqual([['stale']]);
+      await stage.stop();
+      await bus.close();
+    });
+
+    it('keeps every frame of a file (no live stamp), however far behind the detector is', async () => {
+      const bus = new MemoryBus({ partitions: 1 });
+      const metrics = strictMetrics();
+      const { detect, started, finishOne } = slowDetector();
+      const stage = new InferenceStage(
+        bus,
+        undefined,
+        { name: 'detector', detect },
+        {
+          metrics,
+          liveFrames: { maxAgeMs: 50, now: () => Date.now() + 3_600_000 },
+        },
+      );
+      await stage.start();
+      const done = collect(bus, 5);
+      await bus.publish(Topics.video, 'clip', frame('clip', 0));
+      await started(1);
+      for (let seq = 1; seq < 5; seq++) await bus.publish(Topics.video, 'clip', frame('clip', seq));
+      for (let call = 2; call <= 5; call++) {
+        finishOne();
+        await started(call);
+      }
+      finishOne();
+      const sets = await done;
+      expect(sets.map((s) => s.seq)).toEqual([0, 1, 2, 3, 4]);
+      expect(stage.droppedFrames('clip')).toBe(0);
+      expect(metrics.frameDropped).not.toHaveBeenCalled();
+      await stage.stop();
+      await bus.close();
+    });
   });
 });

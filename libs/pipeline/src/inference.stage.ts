@@ -12,6 +12,7 @@ import {
   type PipelineMetrics,
 } from './pipeline.ports';
 import { ReplayFilter } from './replay.filter';
+import { LIVE_FRAME_HEADER } from './stream-headers';
 
 export interface InferenceStageOptions {
   /** Audio windows run together when they queue up (the audio model's batch axis is dynamic). */
@@ -23,8 +24,28 @@ export interface InferenceStageOptions {
    * seconds); a still frame carries the last frame's detections. Off when unset.
    */
   motion?: MotionGateOptions;
+  /** Latency bound of live streams; see LiveFrameOptions. */
+  liveFrames?: LiveFrameOptions;
   metrics?: PipelineMetrics;
 }
+
+/**
+ * A live frame (one with LIVE_FRAME_HEADER) waits for the detector at most this long: when the
+ * detector falls behind, a frame is dropped if a newer frame of its stream already waits behind
+ * it (where the bus can tell) or if it was published more than `maxAgeMs` ago, so a live stream
+ * stays near real time instead of queueing stale frames. Files carry no such header and keep
+ * every frame; audio is never dropped.
+ */
+export interface LiveFrameOptions {
+  maxAgeMs: number;
+  /** Wall clock, compared with the time ingest stamped; Date.now when left out. */
+  now?: () => number;
+}
+
+export const DEFAULT_LIVE_FRAME_MAX_AGE_MS = 1000;
+
+/** Why a live frame was dropped before the detector. */
+export type FrameDropReason = 'superseded' | 'stale';
 
 /** Frames seen and frames the detector skipped because nothing moved. */
 export interface GatingStats {
@@ -54,6 +75,9 @@ export class InferenceStage {
   private readonly gates = new Map<string, { gate: MotionGate; last: Detection[] }>();
   private readonly stats: GatingStats = { frames: 0, skipped: 0 };
   private readonly metrics: PipelineMetrics;
+  /** Live frames dropped per stream (kept after its end for whoever reports on it; bounded). */
+  private readonly drops = new Map<string, number>();
+  private readonly live: Required<LiveFrameOptions>;
 
   constructor(
     private readonly bus: Bus,
@@ -63,6 +87,10 @@ export class InferenceStage {
   ) {
     this.instance = options.instanceId ? { [INFERENCE_INSTANCE_HEADER]: options.instanceId } : {};
     this.metrics = options.metrics ?? NO_METRICS;
+    this.live = {
+      maxAgeMs: options.liveFrames?.maxAgeMs ?? DEFAULT_LIVE_FRAME_MAX_AGE_MS,
+      now: options.liveFrames?.now ?? Date.now,
+    };
     this.audioBatcher = new MicroBatcher(
       (windows) =>
         this.timed('audio', this.audio!.name, windows.length, () => this.audio!.score(windows)),
@@ -128,9 +156,22 @@ export class InferenceStage {
     return { ...this.stats };
   }
 
-  private async onFrame({ value: frame, headers }: BusMessage<VideoFrame>) {
+  /** Live frames of this stream dropped before the detector so far (on this replica). */
+  droppedFrames(streamId: string): number {
+    return this.drops.get(streamId) ?? 0;
+  }
+
+  private async onFrame(message: BusMessage<VideoFrame>) {
+    const { value: frame } = message;
+    const { [LIVE_FRAME_HEADER]: liveMs, ...headers } = message.headers;
     if (frame.final) this.videoSeen.forget(frame.streamId);
     else if (!this.videoSeen.isNew(frame.streamId, frame.ptsSec)) return;
+    if (!frame.final && liveMs !== undefined) {
+      const reason = this.dropReason(message, Number(liveMs));
+      // No set goes out for a dropped frame: fusion counts a modality as covered up to the
+      // latest set it got, so the next frame's set covers the gap.
+      if (reason) return this.drop(frame.streamId, reason);
+    }
     const detections = frame.final || !this.video ? [] : await this.detectGated(frame);
     if (frame.final) this.gates.delete(frame.streamId);
     await this.bus.publish(
@@ -149,6 +190,21 @@ export class InferenceStage {
       },
       { ...headers, ...this.instance },
     );
+  }
+
+  private dropReason(message: BusMessage<VideoFrame>, liveMs: number): FrameDropReason | undefined {
+    if (message.superseded?.()) return 'superseded';
+    if (this.live.now() - liveMs > this.live.maxAgeMs) return 'stale';
+    return undefined;
+  }
+
+  private drop(streamId: string, reason: FrameDropReason): void {
+    const count = this.drops.get(streamId);
+    if (count === undefined && this.drops.size >= MAX_DECIDERS) {
+      this.drops.delete(this.drops.keys().next().value!);
+    }
+    this.drops.set(streamId, (count ?? 0) + 1);
+    this.metrics.frameDropped(reason);
   }
 
   private async detectGated(frame: VideoFrame): Promise<Detection[]> {

@@ -16,7 +16,7 @@ import {
 } from '@app/media';
 import { strictMock } from '@app/testing/strict-mock';
 import { HANDED_OVER, IngestStage, type IngestStageOptions } from './ingest.stage';
-import { CAPTURE_EPOCH_HEADER } from './stream-headers';
+import { CAPTURE_EPOCH_HEADER, LIVE_FRAME_HEADER } from './stream-headers';
 
 const OPTIONS: IngestStageOptions = {
   audio: { sampleRate: 32000, chunkSamples: 3200 },
@@ -134,8 +134,8 @@ describe('IngestStage', () => {
           seen.push({ topic: m.topic, epoch: m.headers[CAPTURE_EPOCH_HEADER], final });
         });
       }
-      const clock = { now: jest.fn(() => 10_000) };
-      await new IngestStage(bus, twoOfEach(), { ...OPTIONS, clock }).run({
+      const now = jest.fn(() => 10_000);
+      await new IngestStage(bus, twoOfEach(), { ...OPTIONS, now }).run({
         streamId: 'cam',
         source: 'rtsp://cam/1',
         live,
@@ -276,6 +276,94 @@ describe('IngestStage', () => {
     await bus.idle();
     expect(seen.audio.concat(seen.video as never[]).some((m) => m.final)).toBe(false);
     expect(seen.status.map((s) => s.state)).toEqual(['started']);
+    await bus.close();
+  });
+
+  it("stamps the frames of a live run with the wall clock (the latency bound), never a file's", async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const stamps: (string | undefined)[] = [];
+    await bus.subscribe(
+      Topics.video,
+      't',
+      async (m) => void stamps.push(m.headers[LIVE_FRAME_HEADER]),
+    );
+    const frames = () =>
+      items(
+        [0, 0.2].map((ptsSec, index) => ({
+          index,
+          ptsSec,
+          width: 4,
+          height: 4,
+          pixelFormat: 'bgr24' as const,
+          pixels: new Uint8Array(48),
+          geometry: GEOMETRY,
+        })),
+      );
+    const summary = {
+      audioSec: 0,
+      videoFrames: 2,
+      droppedFrames: 0,
+      truncated: false,
+      warnings: [],
+      stopped: false,
+    };
+    const decoder = strictMock<MediaDecoder>('MediaDecoder', {
+      open: jest.fn(() =>
+        session({ audio: () => items([]), video: frames, done: Promise.resolve(summary) }),
+      ),
+    });
+    let now = 7_000;
+    const stage = new IngestStage(bus, decoder, { ...OPTIONS, now: () => (now += 40) });
+    await stage.run({ streamId: 'cam', source: 'rtsp://cam/1', live: true, closeStream: false });
+    await stage.run({ streamId: 'clip', source: '/media/clip.mp4' });
+    await bus.idle();
+    expect(stamps).toEqual(['7040', '7080', undefined, undefined, undefined]);
+    await bus.close();
+  });
+
+  it('asks the pacer before every chunk and frame of a file, never for a live run', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const summary = {
+      audioSec: 0.1,
+      videoFrames: 1,
+      droppedFrames: 0,
+      truncated: false,
+      warnings: [],
+      stopped: false,
+    };
+    const decoder = strictMock<MediaDecoder>('MediaDecoder', {
+      open: jest.fn(() =>
+        session({
+          audio: () =>
+            items([{ index: 0, startSec: 0, sampleRate: 32000, samples: new Float32Array(3200) }]),
+          video: () =>
+            items([
+              {
+                index: 0,
+                ptsSec: 0,
+                width: 4,
+                height: 4,
+                pixelFormat: 'bgr24' as const,
+                pixels: new Uint8Array(48),
+                geometry: GEOMETRY,
+              },
+            ]),
+          done: Promise.resolve(summary),
+        }),
+      ),
+    });
+    const admit = jest.fn(async () => undefined);
+    const stage = new IngestStage(bus, decoder, { ...OPTIONS, pacer: { admit } });
+    await stage.run({ streamId: 'clip', source: '/media/clip.mp4', timeOffsetSec: 2 });
+    expect(admit.mock.calls).toEqual(
+      expect.arrayContaining([
+        ['clip', 'audio', 2, undefined],
+        ['clip', 'video', 2, undefined],
+      ]),
+    );
+    expect(admit).toHaveBeenCalledTimes(2);
+    await stage.run({ streamId: 'cam', source: 'rtsp://cam/1', live: true, closeStream: false });
+    expect(admit).toHaveBeenCalledTimes(2);
     await bus.close();
   });
 });

@@ -9,7 +9,8 @@ import {
   type VideoOutputOptions,
   redactUrl,
 } from '@app/media';
-import { CAPTURE_EPOCH_HEADER } from './stream-headers';
+import type { IngestPacer } from './downstream.pacer';
+import { CAPTURE_EPOCH_HEADER, LIVE_FRAME_HEADER } from './stream-headers';
 
 export interface IngestStageOptions {
   audio: AudioOutputOptions;
@@ -21,7 +22,13 @@ export interface IngestStageOptions {
    * Off when left out (one process, nobody to take over).
    */
   checkpointSec?: number;
-  clock?: { now(): number };
+  /** Wall clock of live runs' stamps (CAPTURE_EPOCH_HEADER, LIVE_FRAME_HEADER); Date.now when left out. */
+  now?: () => number;
+  /**
+   * Holds a file back while downstream lags (the Kafka deployment: the broker holds seconds of a
+   * file, not all of it). Live runs are never paced. In one process the bus's capacity does it.
+   */
+  pacer?: IngestPacer;
 }
 
 /**
@@ -79,6 +86,10 @@ export class IngestStage {
     private readonly options: IngestStageOptions,
   ) {}
 
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
   /**
    * Where a file can be taken up at or before `sec` so that its chunks and frames fall on the
    * times of a run from its start: a whole number of chunks that is also a whole number of
@@ -118,14 +129,14 @@ export class IngestStage {
     // How far each modality is published (the next chunk's or frame's time): a checkpoint may
     // say no more than the lesser of the two, or a resume would leave a gap in the other.
     const reached = { audio: offset + resumeAt, video: offset + resumeAt };
+    const pacer = run.live ? undefined : this.options.pacer;
     const info = await session.info.catch(async (error) => this.fail(run, session, error));
-    const clock = this.options.clock ?? Date;
     // A live run's media carry its capture clock from the first chunk or frame on (fusion
     // measures capture-to-incident latency with it); the status messages need none.
     let mediaHeaders = headers;
-    const captured = (endSec: number): Headers => {
+    const captured = (endSec: number, at?: number): Headers => {
       if (run.live && mediaHeaders === headers) {
-        const epoch = Math.round(clock.now() - endSec * 1000);
+        const epoch = Math.round((at ?? this.now()) - endSec * 1000);
         mediaHeaders = { ...headers, [CAPTURE_EPOCH_HEADER]: String(epoch) };
       }
       return mediaHeaders;
@@ -153,6 +164,7 @@ export class IngestStage {
           const startSec = offset + seekSec + chunk.startSec;
           if (startSec < offset + resumeAt - 1e-6) continue;
           const endSec = startSec + chunk.samples.length / this.options.audio.sampleRate;
+          await pacer?.admit(streamId, 'audio', startSec, run.signal);
           await this.bus.publish(
             Topics.audio,
             streamId,
@@ -175,6 +187,7 @@ export class IngestStage {
         for await (const frame of session.video()) {
           const ptsSec = offset + seekSec + frame.ptsSec;
           if (ptsSec < offset + resumeAt - 1e-6) continue;
+          await pacer?.admit(streamId, 'video', ptsSec, run.signal);
           const message: VideoFrame = {
             streamId,
             seq: firstFrameSeq + frame.index,
@@ -185,7 +198,14 @@ export class IngestStage {
             pixelFormat: this.options.video.pixelFormat,
             geometry: frame.geometry,
           };
-          await this.bus.publish(Topics.video, streamId, message, captured(ptsSec));
+          const at = run.live ? this.now() : 0;
+          const frameHeaders = captured(ptsSec, at);
+          await this.bus.publish(
+            Topics.video,
+            streamId,
+            message,
+            run.live ? { ...frameHeaders, [LIVE_FRAME_HEADER]: String(at) } : frameHeaders,
+          );
           reached.video = ptsSec + 1 / videoOptions.fps;
           run.onProgress?.(message.ptsSec);
           await checkpoint();
@@ -197,7 +217,9 @@ export class IngestStage {
       const decodedSec =
         seekSec + Math.max(summary.audioSec, summary.videoFrames / videoOptions.fps);
       const result = { info, summary, decodedSec };
-      if (handedOver(run.signal)) return result;
+      // A supervised live source that ended (a camera's server hung up) is reconnected by its
+      // supervisor: the stream goes on downstream, so no end markers here.
+      if (handedOver(run.signal) || run.closeStream === false) return result;
       await this.close(
         streamId,
         {

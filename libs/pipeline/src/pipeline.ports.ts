@@ -33,6 +33,8 @@ export interface PipelineMetrics {
   incidentVersion(event: Pick<SecurityEvent, 'rule' | 'severity' | 'state'>): void;
   streamIdle(verdict: 'stalled' | 'ended' | 'resumed'): void;
   detectorFrame(outcome: 'run' | 'skipped'): void;
+  /** A live frame dropped before the detector: a newer one waited behind it, or it was too old. */
+  frameDropped(reason: 'superseded' | 'stale'): void;
   inference(modality: Modality, model: string, seconds: number, items: number): void;
   /** A live stream's alert, `seconds` after its trigger was captured. */
   incidentLatency(severity: string, seconds: number): void;
@@ -42,6 +44,7 @@ export const NO_METRICS: PipelineMetrics = {
   incidentVersion: () => undefined,
   streamIdle: () => undefined,
   detectorFrame: () => undefined,
+  frameDropped: () => undefined,
   inference: () => undefined,
   incidentLatency: () => undefined,
 };

@@ -80,6 +80,14 @@ export const RUN_HEADER = 'x-vigil-run';
  */
 export const CAPTURE_EPOCH_HEADER = 'x-vigil-capture-epoch';
 
+/**
+ * On the video frames of a live run only: the wall-clock time (ms since the epoch) ingest
+ * published the frame at. Inference drops a live frame that waited longer than its bound while
+ * the detector was behind, which keeps live streams bounded in latency; a file analysed as a
+ * file has no such header and keeps every frame.
+ */
+export const LIVE_FRAME_HEADER = 'x-vigil-live-ms';
+
 /** The headers that carry a stream's choices to every stage after ingest. */
 export function streamHeaders(choices: {
   labels?: Record<string, string>;

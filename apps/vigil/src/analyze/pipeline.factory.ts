@@ -39,6 +39,7 @@ export class PipelineFactory {
       rules,
       fps: this.config.fps,
       motion: this.config.motionGating ? {} : undefined,
+      liveFrames: { maxAgeMs: this.config.liveFrameMaxAgeMs },
       onEvent,
     });
     await pipeline.start();

@@ -76,10 +76,16 @@ export class EmbeddedStreamControl extends StreamControl {
   }
 
   get(streamId: string): StreamInfo | undefined {
-    return this.registry.get(streamId);
+    const info = this.registry.get(streamId);
+    return info && this.withDrops(info);
   }
 
   list(): StreamInfo[] {
-    return this.registry.list();
+    return this.registry.list().map((info) => this.withDrops(info));
+  }
+
+  /** Live frames inference dropped because the detector was behind: it runs in this process. */
+  private withDrops(info: StreamInfo): StreamInfo {
+    return { ...info, framesDropped: this.pipeline.droppedFrames(info.streamId) };
   }
 }

@@ -64,6 +64,7 @@ export class ServeRuntime implements OnApplicationShutdown {
       profiles,
       fps: vigil.fps,
       motion: vigil.motionGating ? {} : undefined,
+      liveFrames: { maxAgeMs: vigil.liveFrameMaxAgeMs },
     });
     const ffmpeg = locator.locate();
     const registry = new StreamRegistry();
