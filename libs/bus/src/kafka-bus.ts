@@ -18,6 +18,7 @@ import {
 } from 'kafkajs';
 import type { Bus, Headers, MessageHandler, SubscribeOptions, Subscription } from './bus.interface';
 import { CommitTracker } from './commit.tracker';
+import { handleInContext } from './message.context';
 
 export interface BusLogger {
   log(message: string): void;
@@ -211,15 +212,17 @@ export class KafkaBus implements Bus {
             headers,
             maxAttempts,
             () =>
-              handler({
-                topic: topic.name,
-                key,
-                value: value as T,
-                headers,
-                offset,
-                partition,
-                hold: () => tracker.hold(offset),
-              }),
+              handleInContext({ topic: topic.name, key, headers, offset, partition }, () =>
+                handler({
+                  topic: topic.name,
+                  key,
+                  value: value as T,
+                  headers,
+                  offset,
+                  partition,
+                  hold: () => tracker.hold(offset),
+                }),
+              ),
             heartbeat,
           );
         }

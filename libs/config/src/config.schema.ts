@@ -25,6 +25,11 @@ export interface VigilConfig {
   logLevel: LogLevel;
 }
 
+/** VIGIL_LOG_LEVEL, validated; commands that read no other config (serve, at first) ask this. */
+export function loadLogLevel(env: Env, fallback: LogLevel = 'warn'): LogLevel {
+  return oneOf(env, 'VIGIL_LOG_LEVEL', LOG_LEVELS, fallback);
+}
+
 export function defaultModelsDir(env: Env): string {
   const cache = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
   return join(cache, 'vigil', 'models');
@@ -42,7 +47,7 @@ export function loadConfig(env: Env, overrides: Partial<VigilConfig> = {}): Vigi
     motionGating: boolean(env, 'VIGIL_MOTION_GATING', true),
     rulesFile: env.VIGIL_RULES_FILE || undefined,
     ffmpegPath: env.FFMPEG_PATH || undefined,
-    logLevel: oneOf(env, 'VIGIL_LOG_LEVEL', LOG_LEVELS, 'warn'),
+    logLevel: loadLogLevel(env),
   };
   const merged = { ...config, ...stripUndefined(overrides) };
   if (!(merged.fps >= 0.1 && merged.fps <= 60)) {
