@@ -112,6 +112,25 @@ describe('structured logs of a service (not a TTY)', () => {
     expect(stdout + stderr).not.toContain(PASSWORD);
   });
 
+  it('logs a configuration error as one JSON line on stderr and exits 2', async () => {
+    const bad = spawn(process.execPath, [join(ROOT, 'dist', 'apps', 'ingest', 'main.js')], {
+      cwd: ROOT,
+      env: { ...process.env, KAFKA_BROKERS: 'no-port', VIGIL_LOG_LEVEL: 'error' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    bad.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    const code = await new Promise((done) => bad.once('exit', done));
+    expect(code).toBe(2);
+    const lines = err.split('\n').filter(Boolean);
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0])).toMatchObject({
+      level: 'fatal',
+      app: 'vigil-ingest',
+      msg: expect.stringMatching(/^cannot start: configuration KAFKA_BROKERS: .*no-port/),
+    });
+  });
+
   function records(): Record<string, unknown>[] {
     return stdout
       .split('\n')

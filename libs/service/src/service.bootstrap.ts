@@ -25,7 +25,10 @@ export async function runService(
     // The same file `vigil serve --config` reads; the user-facing parts only.
     api = loadApiConfig(process.env.VIGIL_CONFIG_FILE || undefined, process.env);
   } catch (error) {
-    process.stderr.write(`vigil-${app}: ${(error as Error).message}\n`);
+    // Logged like the rest (JSON unless on a terminal), at a level no setting can hide.
+    createLogger({ app: `vigil-${app}`, level: 'error', fd: 2 }).fatal(
+      `cannot start: ${(error as Error).message}`,
+    );
     process.exit(2);
   }
   // JSON lines on stdout (readable ones on a terminal), each with the app and the replica.
