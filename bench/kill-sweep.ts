@@ -3,7 +3,10 @@
  * clips started back to back, restarted a second later, and every topic read back and
  * compared with a clean run on the same deployment. Prints one row per kill:
  *
- *   npm run bench:kill-sweep [-- --points 1.5,2.5,3.5,5,7 --services ingest,fusion]
+ *   npm run bench:kill-sweep [-- --points 1.5,2.5,3.5,5,7 --services ingest,fusion --replicas 2]
+ *
+ * With `--replicas N`, each swept service runs N replicas and the kills go round them (kill k
+ * hits replica k mod N): every kill is also a rebalance onto the survivors.
  *
  * Needs the built services (npm run build) and a broker: KAFKA_BROKERS, else one is started
  * with scripts/kafka.sh on a port of its own and stopped at the end.
@@ -30,6 +33,7 @@ function option(name: string): string | undefined {
 
 const points = (option('points') ?? '1.5,2.5,3.5,5,7').split(',').map(Number);
 const apps = (option('services')?.split(',') ?? [...SERVICE_APPS]) as ServiceApp[];
+const replicas = Number(option('replicas') ?? 1);
 
 /** KAFKA_BROKERS when given, else a broker of the sweep's own, stopped at the end. */
 function broker(): () => void {
@@ -56,6 +60,7 @@ async function main(): Promise<void> {
   );
   const services = new ServiceSet(`sweep-${run}`);
   await services.start();
+  for (const app of apps) await services.scale(app, replicas);
   const recorder = await TopicRecorder.open();
   const settle = async (streams: Record<string, CrashClip>) => {
     for (const id of Object.keys(streams)) {
@@ -77,11 +82,11 @@ async function main(): Promise<void> {
         recorder.cleanRun(id, expected.get(id)!),
       ]),
     );
-    for (const trial of trials) {
+    for (const [index, trial] of trials.entries()) {
       const streams = streamsOf(labelOf(trial));
       await start(streams);
       await sleep(trial.sec * 1000);
-      await services.crash(trial.app);
+      await services.crash(trial.app, 1_000, index % replicas);
       await settle(streams);
       const total: RunComparison = {
         lostIncidents: 0,
@@ -129,7 +134,7 @@ async function main(): Promise<void> {
       rows,
     );
     console.log(
-      `\nper run (clean): ${incidents} incidents, ${features} feature windows, ${detections} detection sets over ${CLIPS.length} clips`,
+      `\n${replicas} replica(s) of ${apps.join(', ')}; per run (clean): ${incidents} incidents, ${features} feature windows, ${detections} detection sets over ${CLIPS.length} clips`,
     );
   } finally {
     await services.stop();

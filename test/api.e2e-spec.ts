@@ -288,12 +288,20 @@ describe('vigil serve gRPC API', () => {
         'ev-alarm': 'clips/comp05_emptyroom_smoke_alarm.mp4',
       };
       for (const [streamId, clip] of Object.entries(clips)) {
-        await unary(
+        const request = { source: fixture(clip), streamId, live: true, requestId: `${streamId}-1` };
+        await unary(api.streams, 'StartStream', request, operator());
+        // A retry with the same idempotency key gets the stream it started, not an error…
+        const again = await unary<{ streamId: string }>(
           api.streams,
           'StartStream',
-          { source: fixture(clip), streamId, live: true },
+          request,
           operator(),
         );
+        expect(again.streamId).toBe(streamId);
+        // …while a different start of a running stream is refused.
+        await expect(
+          unary(api.streams, 'StartStream', { ...request, requestId: 'other' }, operator()),
+        ).rejects.toMatchObject({ code: status.ALREADY_EXISTS });
       }
       const versions = async () =>
         (
@@ -327,7 +335,7 @@ describe('vigil serve gRPC API', () => {
       }
     });
 
-    it('serves Prometheus metrics of what it did: incidents, frames, inference time', async () => {
+    it('serves Prometheus metrics of what it did: incidents, frames, inference time, bus traffic, latency', async () => {
       const response = await fetch(`http://${server.runtime.metricsAddress}/metrics`);
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
@@ -339,8 +347,36 @@ describe('vigil serve gRPC API', () => {
       expect(text).toMatch(
         /vigil_inference_seconds_count\{[^}]*modality="audio"[^}]*model="efficientat-mn04"[^}]*\} [1-9]/,
       );
+      // The two live streams above: their alerts, timed from the capture of their triggers.
+      expect(text).toMatch(
+        /vigil_capture_to_incident_seconds_count\{[^}]*severity="high"[^}]*\} [1-9]/,
+      );
+      expect(text).toMatch(
+        /vigil_bus_messages_total\{[^}]*topic="vigil.detections",direction="handled",group="vigil-fusion"[^}]*\} [1-9]/,
+      );
+      expect(text).toMatch(/vigil_bus_handle_seconds_count\{[^}]*topic="vigil.features.audio"/);
+      expect(text).toMatch(/vigil_consumer_lag_messages\{[^}]*topic="vigil.media.video"/);
       expect(text).toContain('process_cpu_seconds_total');
       expect((await fetch(`http://${server.runtime.metricsAddress}/other`)).status).toBe(404);
+      // Every query of the Grafana dashboard in k8s/ names a metric family this scrape declares.
+      const dashboard = readFileSync(
+        join(__dirname, '..', 'k8s', 'components', 'monitoring', 'vigil-dashboard.json'),
+        'utf8',
+      );
+      const exprs = (JSON.parse(dashboard) as { panels: { targets: { expr: string }[] }[] }).panels
+        .flatMap((p) => p.targets)
+        .map((t) => t.expr);
+      const named = new Set(
+        exprs.flatMap((e) =>
+          [...e.matchAll(/\b(?:vigil|process|nodejs)_[a-z0-9_]+/g)].map((m) => m[0]),
+        ),
+      );
+      const declared = new Set([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => m[1]!));
+      const family = (name: string) =>
+        declared.has(name) ? name : name.replace(/_(bucket|sum|count)$/, '');
+      const unknown = [...named].filter((name) => !declared.has(family(name)));
+      expect(named.size).toBeGreaterThan(10);
+      expect(unknown).toEqual([]);
     });
 
     it('answers STARTING at once, then says FAILED with the reason when the source never answers', async () => {

@@ -95,6 +95,7 @@ beforeAll(async () => {
     {},
     streamsOf('clean'),
     ...[...KILLS, FUSION_KILL].map(({ app }) => streamsOf(`kill-${app}`)),
+    streamsOf('two-fusion'),
   ) as Record<string, CrashClip>;
   expectedIds = await embeddedEventIds(all);
   services = new ServiceSet(run);
@@ -124,12 +125,20 @@ describe('a service killed -9 mid-stream and restarted (real broker, two clips b
     }
   });
 
-  async function killAndCompare(app: ServiceApp, due: (first: string) => boolean) {
-    const streams = streamsOf(`kill-${app}`);
+  /** Kills `app` at each point in turn (replica i at point i), then compares with the clean run. */
+  async function killAndCompare(
+    app: ServiceApp,
+    due: (first: string) => boolean,
+    label = `kill-${app}`,
+    later: ((first: string) => boolean)[] = [],
+  ) {
+    const streams = streamsOf(label);
     const [first] = Object.keys(streams);
     await runStreams(streams);
-    await until(`${first} to reach the kill point`, () => due(first));
-    await services.crash(app);
+    for (const [replica, point] of [due, ...later].entries()) {
+      await until(`${first} to reach kill point ${replica + 1}`, () => point(first));
+      await services.crash(app, 1_000, replica);
+    }
     await settle(streams);
     for (const [streamId, clip] of Object.entries(streams)) {
       const outcome = recorder.compare(streamId, {
@@ -155,4 +164,13 @@ describe('a service killed -9 mid-stream and restarted (real broker, two clips b
 
   it(`loses nothing when fusion is killed ${FUSION_KILL.point}: its checkpoint takes the open episode on`, () =>
     killAndCompare(FUSION_KILL.app, FUSION_KILL.due));
+
+  // Last: it leaves two fusion replicas running.
+  it('with two fusion replicas, one killed -9 and then the other, loses and doubles no incident', async () => {
+    await services.scale('fusion', 2);
+    const sets = (n: number) => (first: string) => recorder.record(first).detections.length >= n;
+    // Each kill rebalances the detections partitions of both replicas: whichever owned the
+    // streams, the survivor takes them on from the checkpoints while the killed one is down.
+    await killAndCompare('fusion', sets(15), 'two-fusion', [sets(45)]);
+  });
 });

@@ -452,7 +452,15 @@ function failures(results: KubeconformResource[]): string[] {
 
 // ---------------------------------------------------------------------------------------------
 
-/** Every folder under k8s/ with a kustomization.yaml. */
+/** Whether a kustomization is a Component: added to overlays, never built on its own. */
+function isComponent(dir: string): boolean {
+  const kustomization = parse(readFileSync(join(dir, 'kustomization.yaml'), 'utf8')) as {
+    kind?: string;
+  };
+  return kustomization.kind === 'Component';
+}
+
+/** Every folder under k8s/ with a kustomization.yaml (components included). */
 function kustomizations(dir = K8S): string[] {
   const found: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -467,7 +475,7 @@ function yamlFiles(dir = K8S): string[] {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) found.push(...yamlFiles(path));
-    else if (/\.(ya?ml|env)$/.test(entry.name)) found.push(path);
+    else if (/\.(ya?ml|env|json)$/.test(entry.name)) found.push(path);
   }
   return found;
 }
@@ -480,7 +488,7 @@ describe('k8s manifests', () => {
   beforeAll(() => {
     manifest = tools();
     store = new SchemaStore(manifest);
-    for (const dir of kustomizations()) {
+    for (const dir of kustomizations().filter((d) => !isComponent(d))) {
       const name = relative(K8S, dir);
       const { code, out } = run('kustomize', ['build', dir]);
       if (code !== 0) throw new Error(`kustomize build ${name} failed:\n${out}`);
@@ -502,9 +510,9 @@ describe('k8s manifests', () => {
       mainContainer(deployment(base(), 'ingest')).envFrom![0]!.configMapRef!.name,
     );
 
-  it('has base and the gpu and no-keda overlays, and every manifest file is used by one', () => {
+  it('has base and the gpu, no-keda and monitoring overlays, and every manifest file is used by one', () => {
     expect([...rendered.keys()]).toEqual(
-      expect.arrayContaining(['base', 'overlays/gpu', 'overlays/no-keda']),
+      expect.arrayContaining(['base', 'overlays/gpu', 'overlays/no-keda', 'overlays/monitoring']),
     );
     const referenced = new Set<string>();
     for (const dir of kustomizations()) {
@@ -512,9 +520,11 @@ describe('k8s manifests', () => {
         resources?: string[];
         patches?: { path?: string }[];
         configMapGenerator?: { envs?: string[]; files?: string[] }[];
+        components?: string[];
       };
       const paths = [
         ...(kustomization.resources ?? []),
+        ...(kustomization.components ?? []),
         ...(kustomization.patches ?? []).flatMap((p) => (p.path ? [p.path] : [])),
         ...(kustomization.configMapGenerator ?? []).flatMap((g) => [
           ...(g.envs ?? []),
@@ -1126,6 +1136,57 @@ describe('k8s manifests', () => {
       expect(hpa?.metadata.namespace).toBe('vigil');
       expect(hpa?.spec.scaleTargetRef.name).toBe('vigil-inference');
       expect(hpa?.spec.maxReplicas).toBeLessThanOrEqual(6);
+    });
+  });
+
+  describe('overlays/monitoring', () => {
+    const monitoring = (): K8sObject[] => rendered.get('overlays/monitoring')!.objects;
+    type PodMonitor = K8sObject & {
+      spec: {
+        selector: { matchExpressions: { key: string; operator: string; values: string[] }[] };
+        podMetricsEndpoints: { port: string; path: string }[];
+      };
+    };
+
+    it('scrapes /metrics on the health port of every replica of the four apps, and of nothing else', () => {
+      const [monitor, ...others] = all<PodMonitor>(monitoring(), 'PodMonitor');
+      expect(others).toEqual([]);
+      expect(monitor!.metadata.namespace).toBe('vigil');
+      const endpoint = monitor!.spec.podMetricsEndpoints[0]!;
+      expect(endpoint.path).toBe('/metrics');
+      const selects = (labels: Labels) =>
+        monitor!.spec.selector.matchExpressions.every(
+          (e) => e.operator === 'In' && e.values.includes(labels[e.key] ?? ''),
+        );
+      const deployments = all<Deployment>(monitoring(), 'Deployment');
+      const scraped = deployments.filter((d) => selects(d.spec.template.metadata.labels));
+      expect(scraped.map((d) => d.metadata.name).sort()).toEqual(
+        ['vigil-fusion', 'vigil-inference', 'vigil-ingest', 'vigil-spectrogram'].sort(),
+      );
+      for (const d of scraped) {
+        const port = mainContainer(d).ports?.find((p) => p.name === endpoint.port);
+        // The port the health checks use is the one that serves /metrics.
+        expect(port?.containerPort).toBe(8080);
+        expect(mainContainer(d).readinessProbe?.httpGet?.port).toBe(endpoint.port);
+      }
+    });
+
+    it('ships the Grafana dashboard for the sidecar, every panel on the chosen Prometheus', () => {
+      const map = find<ConfigMap>(monitoring(), 'ConfigMap', 'vigil-grafana-dashboard');
+      expect(map.metadata.labels?.grafana_dashboard).toBe('1');
+      expect(map.metadata.namespace).toBe('vigil');
+      const dashboard = JSON.parse(map.data['vigil-dashboard.json']!) as {
+        uid: string;
+        panels: { targets: { expr: string; datasource: { uid: string } }[] }[];
+      };
+      expect(dashboard.uid).toBe('vigil-overview');
+      expect(dashboard.panels.length).toBeGreaterThan(10);
+      for (const target of dashboard.panels.flatMap((p) => p.targets)) {
+        expect(target.datasource.uid).toBe('${datasource}');
+        expect(target.expr).toMatch(/\b(vigil|process|nodejs)_[a-z_]+/);
+      }
+      // The base deployment stays free of Prometheus Operator objects.
+      expect(all<K8sObject>(base(), 'PodMonitor')).toEqual([]);
     });
   });
 

@@ -186,6 +186,7 @@ describe('the four microservices on a real Kafka broker', () => {
           streamId,
           labels: { camera: 'Lobby' },
           rulesProfile: 'default',
+          requestId: `start-${run}`,
         },
         operator(),
       );
@@ -211,6 +212,15 @@ describe('the four microservices on a real Kafka broker', () => {
         if (state !== 'STREAM_STATE_ENDED') await new Promise((r) => setTimeout(r, 100));
       }
       expect(state).toBe('STREAM_STATE_ENDED');
+      // The client retries its start (a lost answer): the same key gets the run it made, ended,
+      // and no second run of the clip.
+      const retried = await unary<{ streamId: string; state: string }>(
+        ingestApi.streams,
+        'StartStream',
+        { source: fixture(CLIPS.comp01), streamId, requestId: `start-${run}` },
+        operator(),
+      );
+      expect(retried).toMatchObject({ streamId, state: 'STREAM_STATE_ENDED' });
       const objects = await unary<{ detections: { cls: string }[] }>(
         inferenceApi.inference,
         'DetectObjects',
@@ -229,7 +239,17 @@ describe('the four microservices on a real Kafka broker', () => {
       expect(await scrape('inference')).toMatch(
         /vigil_inference_seconds_count\{[^}]*modality="video"/,
       );
-      expect(await scrape('ingest')).toContain('process_cpu_seconds_total');
+      const ingest = await scrape('ingest');
+      expect(ingest).toContain('process_cpu_seconds_total');
+      expect(ingest).toMatch(
+        /vigil_bus_bytes_total\{[^}]*topic="vigil.media.audio",direction="published"[^}]*\} [1-9]/,
+      );
+      expect(await scrape('spectrogram')).toMatch(
+        /vigil_bus_handle_seconds_count\{[^}]*topic="vigil.media.audio",group="vigil-spectrogram"/,
+      );
+      expect(await scrape('fusion')).toMatch(
+        /vigil_consumer_lag_messages\{[^}]*topic="vigil.detections",group="vigil-fusion"/,
+      );
     } finally {
       ingestApi.close();
       fusionApi.close();

@@ -212,31 +212,47 @@ export async function embeddedEventIds(
   }
 }
 
-/** The four services as separate processes, one of each, with restarts under new names. */
+/** The four services as separate processes, one of each or more, with restarts under new names. */
 export class ServiceSet {
-  private readonly running = new Map<ServiceApp, ServiceProcess>();
+  private readonly running = new Map<ServiceApp, ServiceProcess[]>();
   private generation = 0;
 
   constructor(private readonly tag: string) {}
 
   async start(): Promise<void> {
     for (const app of ['ingest', 'spectrogram', 'inference', 'fusion'] as const) {
-      this.running.set(app, this.spawn(app));
+      this.running.set(app, [this.spawn(app)]);
     }
-    await Promise.all([...this.running.values()].map((s) => s.ready()));
+    await Promise.all([...this.running.values()].flat().map((s) => s.ready()));
   }
 
-  /** SIGKILL, then a new process of the same service after `downMs`, ready when this resolves. */
-  async crash(app: ServiceApp, downMs = 1_000): Promise<void> {
-    await this.running.get(app)!.kill9();
+  /** Starts more replicas of a service until it has `replicas`, ready when this resolves. */
+  async scale(app: ServiceApp, replicas: number): Promise<void> {
+    const processes = this.running.get(app)!;
+    const added: ServiceProcess[] = [];
+    while (processes.length < replicas) {
+      const replica = this.spawn(app);
+      processes.push(replica);
+      added.push(replica);
+    }
+    await Promise.all(added.map((s) => s.ready()));
+  }
+
+  /**
+   * SIGKILL of one replica, then a new process in its place after `downMs`, ready when this
+   * resolves.
+   */
+  async crash(app: ServiceApp, downMs = 1_000, replica = 0): Promise<void> {
+    const processes = this.running.get(app)!;
+    await processes[replica]!.kill9();
     await sleep(downMs);
     const replacement = this.spawn(app);
-    this.running.set(app, replacement);
+    processes[replica] = replacement;
     await replacement.ready();
   }
 
   async stop(): Promise<void> {
-    await Promise.all([...this.running.values()].map((s) => s.stop()));
+    await Promise.all([...this.running.values()].flat().map((s) => s.stop()));
   }
 
   private spawn(app: ServiceApp): ServiceProcess {

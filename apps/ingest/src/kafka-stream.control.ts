@@ -15,6 +15,7 @@ import {
 import type { Bus, Subscription } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
 import { Topics } from '@app/contracts';
+import { REQUEST_HEADER } from '@app/pipeline';
 import { type ApiConfig, API_CONFIG, BUS, SERVICE_CONFIG } from '@app/service';
 
 /**
@@ -51,7 +52,8 @@ export class KafkaStreamControl
     this.subscription = await this.bus.subscribe(
       Topics.streamStatus,
       `vigil-ingest-api.${this.config.instanceId}`,
-      async ({ value }) => void this.registry.apply(value, defaults),
+      async ({ value, headers }) =>
+        void this.registry.apply(value, defaults, headers[REQUEST_HEADER]),
       { startFrom: 'earliest' },
     );
   }
@@ -71,6 +73,10 @@ export class KafkaStreamControl
   }
 
   async start(spec: StreamSpec): Promise<StreamInfo> {
+    // A retry of a start this deployment made (here or on another replica): the same answer,
+    // no second command. One that raced its first try here is caught by ingest's ledger.
+    const made = this.registry.startedBy(spec.streamId, spec.requestId);
+    if (made) return made;
     if (this.registry.isRunning(spec.streamId)) {
       throw new ApiError(ApiErrorCode.ALREADY_EXISTS, `stream ${spec.streamId} is already running`);
     }
@@ -91,6 +97,7 @@ export class KafkaStreamControl
       labels: spec.labels,
       rulesProfile: spec.rulesProfile,
       models: spec.models,
+      ...(spec.requestId ? { requestId: spec.requestId } : {}),
     });
     return this.registry.register(spec);
   }

@@ -18,6 +18,8 @@ export interface StreamSpec {
   models: string[];
   rulesProfile: string;
   labels: Record<string, string>;
+  /** The caller's idempotency key: a retried StartStream answers the stream it started. */
+  requestId?: string;
 }
 
 export interface StreamInfo extends Omit<StreamSpec, 'source'> {

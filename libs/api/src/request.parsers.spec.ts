@@ -31,6 +31,15 @@ function fieldOf(run: () => unknown): string | undefined {
 }
 
 describe('streamSpec', () => {
+  it('keeps an idempotency key and refuses a malformed one by its .proto name', () => {
+    const source = 'rtsp://cam-3.local/stream1';
+    expect(streamSpec({ source, requestId: 'req-1' }, capabilities).requestId).toBe('req-1');
+    expect(streamSpec({ source }, capabilities)).not.toHaveProperty('requestId');
+    expect(fieldOf(() => streamSpec({ source, requestId: 'a b' }, capabilities))).toBe(
+      'request_id',
+    );
+  });
+
   it('refuses a local file outside the media roots with PERMISSION_DENIED', () => {
     expect(() => streamSpec({ source: '/etc/passwd' }, capabilities)).toThrow(
       expect.objectContaining({ code: ApiErrorCode.PERMISSION_DENIED, field: 'source' }),

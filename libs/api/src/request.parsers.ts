@@ -89,6 +89,7 @@ interface StartStreamRequest {
   models?: string[];
   rulesProfile?: string;
   labels?: Record<string, string>;
+  requestId?: string;
 }
 
 export function streamSpec(
@@ -118,6 +119,7 @@ export function streamSpec(
     models: models.length > 0 ? [...new Set(models)] : capabilities.models,
     rulesProfile: rulesProfile(request.rulesProfile, capabilities, 'rules_profile'),
     labels: labels(request.labels ?? {}),
+    ...(request.requestId ? { requestId: streamId(request.requestId, 'request_id') } : {}),
   };
   // Last: a request with a bad field hears about the field before the policy. Then what ingest
   // would refuse later (a missing file, a protocol off the whitelist) is refused at the call.

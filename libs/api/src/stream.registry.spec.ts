@@ -73,6 +73,20 @@ describe('StreamRegistry', () => {
     expect(streams.runningCount()).toBe(0);
   });
 
+  it('answers a retried start with the stream its idempotency key made, even once it ended', () => {
+    const streams = registry();
+    streams.register({ ...spec('cam-k'), requestId: 'req-1' });
+    expect(streams.startedBy('cam-k', 'req-1')?.state).toBe('starting');
+    streams.apply({ streamId: 'cam-k', state: 'ended', source: '' }, defaults);
+    expect(streams.startedBy('cam-k', 'req-1')?.state).toBe('ended');
+    expect(streams.startedBy('cam-k', 'req-2')).toBeUndefined();
+    expect(streams.startedBy('cam-k', undefined)).toBeUndefined();
+    // Another replica learns the key from the statuses of the run.
+    const other = registry();
+    other.apply({ streamId: 'cam-k', state: 'started', source: 'x' }, defaults, 'req-1');
+    expect(other.startedBy('cam-k', 'req-1')?.state).toBe('started');
+  });
+
   it('learns streams it did not start (another replica, the CLI)', () => {
     const streams = registry();
     streams.apply({ streamId: 'other', state: 'started', source: '/clips/x.mp4' }, defaults);

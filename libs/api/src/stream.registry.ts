@@ -34,11 +34,20 @@ export class StreamRegistry {
     return info;
   }
 
-  apply(status: StreamStatus, defaults: Omit<StreamSpec, 'streamId' | 'source'>): StreamInfo {
+  /**
+   * `requestId`: the idempotency key of the start command the status's run came from, when it
+   * had one (its statuses carry it in a header).
+   */
+  apply(
+    status: StreamStatus,
+    defaults: Omit<StreamSpec, 'streamId' | 'source'>,
+    requestId?: string,
+  ): StreamInfo {
     const at = this.now();
     const known = this.streams.get(status.streamId);
     const info: StreamInfo = {
       ...(known ?? { ...defaults, streamId: status.streamId, startedAt: at }),
+      ...(requestId ? { requestId } : {}),
       source: status.source || known?.source || '',
       state: status.state,
       hasAudio: status.hasAudio ?? known?.hasAudio,
@@ -60,6 +69,12 @@ export class StreamRegistry {
 
   list(): StreamInfo[] {
     return [...this.streams.values()].map((info) => ({ ...info }));
+  }
+
+  /** The stream a start with this idempotency key already made, if any: a retry's answer. */
+  startedBy(streamId: string, requestId: string | undefined): StreamInfo | undefined {
+    const info = this.streams.get(streamId);
+    return requestId !== undefined && info?.requestId === requestId ? { ...info } : undefined;
   }
 
   isRunning(streamId: string): boolean {

@@ -79,4 +79,19 @@ export interface Bus {
   close(): Promise<void>;
 }
 
+/**
+ * What a bus reports about its traffic, for whoever exposes it (Prometheus): messages and bytes
+ * per topic, handling time per consumer group, dead letters and how far a group is behind.
+ * Every call is cheap and synchronous; the bus never waits on its observer.
+ */
+export interface BusObserver {
+  /** `bytes` is the encoded size; undefined on a bus that does not encode (in memory). */
+  published(topic: string, bytes: number | undefined): void;
+  handled(topic: string, group: string, bytes: number | undefined, seconds: number): void;
+  /** `cause`: the payload could not be decoded, or its handler kept failing. */
+  deadLettered(topic: string, group: string, cause: 'decode' | 'handler'): void;
+  /** Messages of a partition published but not yet handled by the group; undefined: no longer owned. */
+  lag(topic: string, group: string, partition: number, messages: number | undefined): void;
+}
+
 export const BUS = Symbol('Bus');

@@ -16,7 +16,14 @@ import {
   logLevel,
   type Producer,
 } from 'kafkajs';
-import type { Bus, Headers, MessageHandler, SubscribeOptions, Subscription } from './bus.interface';
+import type {
+  Bus,
+  BusObserver,
+  Headers,
+  MessageHandler,
+  SubscribeOptions,
+  Subscription,
+} from './bus.interface';
 import { CommitTracker } from './commit.tracker';
 import { handleInContext } from './message.context';
 
@@ -50,6 +57,7 @@ export interface KafkaBusOptions {
   /** Codec per topic; defaults to the protobuf codecs of the Vigil topics. */
   codecs?: <T>(topic: Topic<T>) => Codec<T>;
   logger?: BusLogger;
+  observer?: BusObserver;
 }
 
 /** The broker cannot be reached: a deployment problem, not a message problem. */
@@ -141,11 +149,13 @@ export class KafkaBus implements Bus {
 
   async publish<T>(topic: Topic<T>, key: string, value: T, headers: Headers = {}): Promise<void> {
     await this.connect([topic]);
+    const bytes = Buffer.from(this.encode(topic, value));
     await this.producer.send({
       topic: topic.name,
       acks: -1,
-      messages: [{ key, value: Buffer.from(this.encode(topic, value)), headers }],
+      messages: [{ key, value: bytes, headers }],
     });
+    this.options.observer?.published(topic.name, bytes.length);
   }
 
   async subscribe<T>(
@@ -183,11 +193,23 @@ export class KafkaBus implements Bus {
     );
     // Every join is a new generation: kafkajs reads each assigned partition again from its
     // committed offset, so whatever was held under the previous assignment is read again too.
+    const observer = this.options.observer;
+    let owned: readonly number[] = [];
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = [...(payload.memberAssignment[topic.name] ?? [])].sort((a, b) => a - b);
+      // Another member reports the partitions this one gave up.
+      for (const lost of owned.filter((p) => !assigned.includes(p))) {
+        observer?.lag(topic.name, group, lost, undefined);
+      }
+      owned = assigned;
       offsets.reassign(assigned);
       options.onAssigned?.(assigned);
     });
+    // kafkajs knows each partition's high watermark at the end of a batch: lag without a
+    // round trip to the broker.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) =>
+      observer?.lag(topic.name, group, payload.partition, Math.max(0, Number(payload.offsetLag))),
+    );
     await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
@@ -197,10 +219,12 @@ export class KafkaBus implements Bus {
         const bytes = message.value ?? Buffer.alloc(0);
         const offset = Number(message.offset);
         const tracker = offsets.tracker(partition);
+        const started = performance.now();
         let value: T | undefined;
         try {
           value = codec.decode(bytes);
         } catch (error) {
+          observer?.deadLettered(topic.name, group, 'decode');
           await this.deadLetter(topic, group, partition, message, headers, error);
         }
         if (value !== undefined) {
@@ -226,6 +250,7 @@ export class KafkaBus implements Bus {
             heartbeat,
           );
         }
+        observer?.handled(topic.name, group, bytes.length, (performance.now() - started) / 1000);
         tracker.handled(offset);
         await offsets.commit(partition, tracker);
       },
@@ -237,6 +262,7 @@ export class KafkaBus implements Bus {
         // Releases that came in just before must reach the broker before the group is left.
         await offsets.flush();
         await consumer.disconnect();
+        owned.forEach((p) => observer?.lag(topic.name, group, p, undefined));
       },
       caughtUp: async () => {
         const ends = await this.admin.fetchTopicOffsets(topic.name);
@@ -335,6 +361,7 @@ export class KafkaBus implements Bus {
         }
       }
     }
+    this.options.observer?.deadLettered(topic.name, group, 'handler');
     await this.deadLetter(topic, group, partition, message, headers, lastError);
   }
 

@@ -18,6 +18,39 @@ async function until(predicate: () => boolean): Promise<void> {
 }
 
 describe('MemoryBus', () => {
+  it('reports its traffic: publishes, handling time, lag behind the end, dead letters', async () => {
+    const observer = {
+      published: jest.fn(),
+      handled: jest.fn(),
+      deadLettered: jest.fn(),
+      lag: jest.fn(),
+    };
+    const bus = new MemoryBus({ partitions: 1, retryDelayMs: 1, observer });
+    const gate = deferred();
+    let handled = 0;
+    await bus.subscribe(topic, 'g', async (m) => {
+      if (m.value === 0) await gate.promise;
+      if (m.value === 2) throw new Error('two is bad');
+      handled++;
+    });
+    for (let i = 0; i < 3; i++) await bus.publish(topic, 'k', i);
+    gate.resolve();
+    await bus.idle();
+    expect(handled).toBe(2);
+    // The dead letter is published too, to a topic nobody reads: not counted as published.
+    expect(observer.published.mock.calls).toEqual([
+      [topic.name, undefined],
+      [topic.name, undefined],
+      [topic.name, undefined],
+    ]);
+    expect(observer.handled).toHaveBeenCalledTimes(3);
+    expect(observer.handled).toHaveBeenCalledWith(topic.name, 'g', undefined, expect.any(Number));
+    // Message 0 was handled while 1 and 2 waited behind it.
+    expect(observer.lag.mock.calls.map((c) => c[3])).toEqual([2, 1, 0]);
+    expect(observer.deadLettered).toHaveBeenCalledWith(topic.name, 'g', 'handler');
+    await bus.close();
+  });
+
   it('keeps per-key order and gives every group every message', async () => {
     const bus = new MemoryBus({ partitions: 3 });
     const seenA: string[] = [];

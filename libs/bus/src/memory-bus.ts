@@ -3,6 +3,7 @@ import { deadLetterTopic } from '@app/contracts';
 import type {
   Bus,
   BusMessage,
+  BusObserver,
   Headers,
   MessageHandler,
   SubscribeOptions,
@@ -27,6 +28,7 @@ export interface MemoryBusOptions {
    * again when it subscribes again; beyond this many behind the end it starts afresh.
    */
   retainDeparted?: number;
+  observer?: BusObserver;
 }
 
 interface Waiter {
@@ -106,6 +108,7 @@ export class MemoryBus implements Bus {
   private readonly capacity: number;
   private readonly retryDelayMs: number;
   private readonly retainDeparted: number;
+  private readonly observer?: BusObserver;
   private closed = false;
 
   constructor(options: MemoryBusOptions = {}) {
@@ -113,6 +116,7 @@ export class MemoryBus implements Bus {
     this.capacity = options.capacity ?? 64;
     this.retryDelayMs = options.retryDelayMs ?? 50;
     this.retainDeparted = options.retainDeparted ?? 64 * this.capacity;
+    this.observer = options.observer;
   }
 
   async publish<T>(topic: Topic<T>, key: string, value: T, headers: Headers = {}): Promise<void> {
@@ -123,6 +127,7 @@ export class MemoryBus implements Bus {
       await new Promise<void>((resolve) => partition.spaceWaiters.push({ resolve }));
     }
     if (partition.groups.size === 0 && partition.departed.size === 0) return;
+    this.observer?.published(topic.name, undefined);
     partition.log.push({
       topic: topic.name,
       key,
@@ -229,8 +234,12 @@ export class MemoryBus implements Bus {
       if (cursor.closed) return;
       const offset = cursor.next;
       const message = partition.log[offset - partition.base];
+      const started = performance.now();
       await this.handle(topicName, { ...message, hold: () => cursor.offsets.hold(offset) }, cursor);
       cursor.offsets.handled(offset);
+      const seconds = (performance.now() - started) / 1000;
+      this.observer?.handled(topicName, cursor.group, undefined, seconds);
+      this.observer?.lag(topicName, cursor.group, message.partition, partition.end - offset - 1);
       cursor.next += 1;
       this.release(partition);
     }
@@ -247,6 +256,7 @@ export class MemoryBus implements Bus {
         if (attempt < cursor.maxAttempts) await delay(this.retryDelayMs * attempt);
       }
     }
+    this.observer?.deadLettered(topicName, cursor.group, 'handler');
     await this.publish(deadLetterTopic({ name: topicName }), message.key, message.value as never, {
       ...message.headers,
       'x-vigil-dlq-reason': errorMessage(lastError),

@@ -1,6 +1,11 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { EXECUTION_PROVIDERS, type ExecutionProvider } from '@app/models';
+import {
+  EXECUTION_PROVIDERS,
+  type ExecutionProvider,
+  TENSORRT_PRECISIONS,
+  type TensorRtPrecision,
+} from '@app/models';
 import { ConfigError } from './config.error';
 import { type Env, boolean, integer, number, oneOf } from './env.parsers';
 
@@ -13,6 +18,9 @@ export interface VigilConfig {
   audioModel: string;
   videoModel: string;
   executionProvider: ExecutionProvider;
+  /** With the tensorrt provider: the precision its engines are built in, and where they are cached. */
+  tensorrtPrecision: TensorRtPrecision;
+  tensorrtCacheDir: string;
   /** onnxruntime intra-op threads per session; stages already overlap on the cores. */
   inferenceThreads: number;
   /** Frames per second sampled from video for detection. */
@@ -30,9 +38,12 @@ export function loadLogLevel(env: Env, fallback: LogLevel = 'warn'): LogLevel {
   return oneOf(env, 'VIGIL_LOG_LEVEL', LOG_LEVELS, fallback);
 }
 
+function cacheHome(env: Env): string {
+  return env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
+}
+
 export function defaultModelsDir(env: Env): string {
-  const cache = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
-  return join(cache, 'vigil', 'models');
+  return join(cacheHome(env), 'vigil', 'models');
 }
 
 /** Overrides from the command line win over the environment. */
@@ -42,6 +53,8 @@ export function loadConfig(env: Env, overrides: Partial<VigilConfig> = {}): Vigi
     audioModel: env.VIGIL_AUDIO_MODEL || 'efficientat-mn04',
     videoModel: env.VIGIL_VIDEO_MODEL || 'yolox-nano',
     executionProvider: oneOf(env, 'VIGIL_EXECUTION_PROVIDER', EXECUTION_PROVIDERS, 'cpu'),
+    tensorrtPrecision: oneOf(env, 'VIGIL_TENSORRT_PRECISION', TENSORRT_PRECISIONS, 'fp16'),
+    tensorrtCacheDir: env.VIGIL_TENSORRT_CACHE_DIR || join(cacheHome(env), 'vigil', 'tensorrt'),
     inferenceThreads: integer(env, 'VIGIL_INFERENCE_THREADS', 1, 1, 64),
     fps: number(env, 'VIGIL_FPS', 5, 0.1, 60),
     motionGating: boolean(env, 'VIGIL_MOTION_GATING', true),

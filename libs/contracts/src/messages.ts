@@ -177,6 +177,8 @@ export type StreamCommand =
       models?: string[];
       /** A file plays again from the start when it ends, each pass its own run. */
       loop?: boolean;
+      /** The caller's idempotency key: a start carrying one a run already has is applied once. */
+      requestId?: string;
     }
   | { streamId: string; action: 'stop' };
 

@@ -103,6 +103,7 @@ describe('protobuf codecs', () => {
       labels: { camera: 'Lobby', site: 'HQ' },
       rulesProfile: 'indoor',
       models: ['yolox-nano'],
+      requestId: 'req-7f3a',
     },
     { streamId: 'cam-1', action: 'stop' },
   ];

@@ -305,6 +305,7 @@ export const streamCommandCodec = codec<StreamCommand>(
       ...(Object.keys(labels).length > 0 ? { labels } : {}),
       ...(p.rulesProfile ? { rulesProfile: p.rulesProfile as string } : {}),
       ...((p.models as string[] | undefined)?.length ? { models: p.models as string[] } : {}),
+      ...(p.requestId ? { requestId: p.requestId as string } : {}),
     };
   },
 );

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 type IncidentState = 'opened' | 'updated' | 'escalated' | 'closed';
 type Modality = 'audio' | 'video';
@@ -49,6 +49,45 @@ export class VigilMetrics {
     registers: [this.registry],
   });
 
+  private readonly captureToIncident = new Histogram({
+    name: 'vigil_capture_to_incident_seconds',
+    help: 'Live streams: from the capture of an incident trigger to fusion deciding the alert (opened or escalated), by severity.',
+    labelNames: ['severity'] as const,
+    buckets: [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+    registers: [this.registry],
+  });
+  private readonly busMessages = new Counter({
+    name: 'vigil_bus_messages_total',
+    help: 'Messages published to a topic (group empty) or handled by a consumer group.',
+    labelNames: ['topic', 'direction', 'group'] as const,
+    registers: [this.registry],
+  });
+  private readonly busBytes = new Counter({
+    name: 'vigil_bus_bytes_total',
+    help: 'Encoded bytes published to or handled from a topic (Kafka only: the in-memory bus does not encode).',
+    labelNames: ['topic', 'direction', 'group'] as const,
+    registers: [this.registry],
+  });
+  private readonly handleSeconds = new Histogram({
+    name: 'vigil_bus_handle_seconds',
+    help: 'Time a consumer group took to handle one message of a topic, retries included.',
+    labelNames: ['topic', 'group'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  private readonly deadLetters = new Counter({
+    name: 'vigil_bus_dead_letters_total',
+    help: 'Messages a consumer group sent to <topic>.dlq: undecodable, or its handler kept failing.',
+    labelNames: ['topic', 'group', 'cause'] as const,
+    registers: [this.registry],
+  });
+  private readonly consumerLag = new Gauge({
+    name: 'vigil_consumer_lag_messages',
+    help: 'Messages of a partition published but not yet handled by this process for its group.',
+    labelNames: ['topic', 'group', 'partition'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { app: string; processMetrics?: boolean }) {
     this.registry.setDefaultLabels({ app: options.app });
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
@@ -75,6 +114,32 @@ export class VigilMetrics {
     this.inferenceSeconds.observe({ modality, model }, seconds);
     this.batchSize.observe({ modality, model }, items);
   }
+
+  /** A live incident's alert, `seconds` after its trigger was captured. */
+  incidentLatency(severity: string, seconds: number): void {
+    this.captureToIncident.observe({ severity }, seconds);
+  }
+
+  /** As a bus's BusObserver. */
+  readonly busObserver = {
+    published: (topic: string, bytes: number | undefined) => {
+      this.busMessages.inc({ topic, direction: 'published', group: '' });
+      if (bytes !== undefined)
+        this.busBytes.inc({ topic, direction: 'published', group: '' }, bytes);
+    },
+    handled: (topic: string, group: string, bytes: number | undefined, seconds: number) => {
+      this.busMessages.inc({ topic, direction: 'handled', group });
+      if (bytes !== undefined) this.busBytes.inc({ topic, direction: 'handled', group }, bytes);
+      this.handleSeconds.observe({ topic, group }, seconds);
+    },
+    deadLettered: (topic: string, group: string, cause: 'decode' | 'handler') =>
+      this.deadLetters.inc({ topic, group, cause }),
+    lag: (topic: string, group: string, partition: number, messages: number | undefined) => {
+      const labels = { topic, group, partition: String(partition) };
+      if (messages === undefined) this.consumerLag.remove(labels);
+      else this.consumerLag.set(labels, messages);
+    },
+  };
 
   /** As the webhook dispatcher's DeliveryObserver. */
   readonly webhookObserver = {

@@ -1,7 +1,7 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { strictMock } from '@app/testing/strict-mock';
 import { OnnxSessionFactory } from './onnx-session.factory';
-import type { ModelsLogger, OrtRuntime } from './onnx-session.factory';
+import type { ModelsLogger, OrtRuntime, TensorRtOptions } from './onnx-session.factory';
 
 class FakeTensor {
   constructor(
@@ -99,6 +99,37 @@ describe('OnnxSessionFactory', () => {
       expect.objectContaining({ executionProviders: ['tensorrt', 'cuda', 'cpu'] }),
     );
     expect(logger.log).toHaveBeenCalledWith('/m/a.onnx: running on tensorrt');
+  });
+
+  it('asks TensorRT for the configured precision and engine cache, and leaves what the user set', async () => {
+    const { logger, runtime } = setup(async () => fakeSession());
+    const trt = (tensorrt: TensorRtOptions, env: Record<string, string | undefined>) =>
+      new OnnxSessionFactory(
+        logger,
+        { executionProvider: 'tensorrt', tensorrt },
+        async () => runtime,
+        env,
+      ).create('/m/a.onnx');
+    const int8: Record<string, string | undefined> = {};
+    await trt({ precision: 'int8', cacheDir: '/var/cache/trt' }, int8);
+    expect(int8).toEqual({
+      ORT_TENSORRT_FP16_ENABLE: '1',
+      ORT_TENSORRT_INT8_ENABLE: '1',
+      ORT_TENSORRT_ENGINE_CACHE_ENABLE: '1',
+      ORT_TENSORRT_CACHE_PATH: '/var/cache/trt',
+    });
+    const user: Record<string, string | undefined> = { ORT_TENSORRT_FP16_ENABLE: '1' };
+    await trt({ precision: 'fp32' }, user);
+    expect(user).toEqual({ ORT_TENSORRT_FP16_ENABLE: '1', ORT_TENSORRT_INT8_ENABLE: '0' });
+    // Other providers touch nothing.
+    const cuda: Record<string, string | undefined> = {};
+    await new OnnxSessionFactory(
+      logger,
+      { executionProvider: 'cuda', tensorrt: { precision: 'int8' } },
+      async () => runtime,
+      cuda,
+    ).create('/m/a.onnx');
+    expect(cuda).toEqual({});
   });
 
   it('passes plain float32 data in and out', async () => {

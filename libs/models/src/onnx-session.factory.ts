@@ -5,8 +5,22 @@ import { loadWorkerRuntime } from './onnx-worker.runtime';
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
 export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
 
+export const TENSORRT_PRECISIONS = ['fp32', 'fp16', 'int8'] as const;
+export type TensorRtPrecision = (typeof TENSORRT_PRECISIONS)[number];
+
+export interface TensorRtOptions {
+  /**
+   * What TensorRT may build its engines in. int8 needs a model with its quantization in it
+   * (QDQ, as the INT8 model folders have) or a calibration table; fp16 suits FP32 models.
+   */
+  precision: TensorRtPrecision;
+  /** Built engines are cached here: building one takes minutes, loading it a second. */
+  cacheDir?: string;
+}
+
 export interface OnnxSessionOptions {
   executionProvider?: ExecutionProvider;
+  tensorrt?: TensorRtOptions;
   /**
    * Threads inside one operator. Default 1: the pipeline already overlaps decoding, features
    * and inference on small machines, and more threads per session fight those stages for cores.
@@ -96,6 +110,8 @@ export class OnnxSessionFactory {
     private readonly logger: ModelsLogger,
     private readonly options: OnnxSessionOptions = {},
     private readonly loadRuntime: () => Promise<OrtRuntime> = loadWorkerRuntime,
+    /** The process environment, where onnxruntime's TensorRT provider reads its settings. */
+    private readonly environment: Record<string, string | undefined> = process.env,
   ) {
     const threads = options.intraOpNumThreads;
     if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) {
@@ -112,6 +128,7 @@ export class OnnxSessionFactory {
   async create(modelPath: string): Promise<ModelSession> {
     const runtime = await this.loadRuntime();
     const wanted = this.options.executionProvider ?? 'cpu';
+    if (wanted === 'tensorrt') this.configureTensorRt();
     if (wanted !== 'cpu') {
       try {
         const session = await runtime.InferenceSession.create(
@@ -133,6 +150,26 @@ export class OnnxSessionFactory {
     );
     this.logger.log(`${modelPath}: running on cpu`);
     return new OrtModelSession(session, runtime, 'cpu');
+  }
+
+  /**
+   * onnxruntime-node passes no TensorRT provider options (a device id only), so precision and
+   * the engine cache go through the variables the provider reads when it starts. What the user
+   * set in the environment wins.
+   */
+  private configureTensorRt(): void {
+    const { precision = 'fp16', cacheDir } = this.options.tensorrt ?? {};
+    const settings: Record<string, string | undefined> = {
+      ORT_TENSORRT_FP16_ENABLE: precision === 'fp32' ? '0' : '1',
+      ORT_TENSORRT_INT8_ENABLE: precision === 'int8' ? '1' : '0',
+      ORT_TENSORRT_ENGINE_CACHE_ENABLE: cacheDir ? '1' : undefined,
+      ORT_TENSORRT_CACHE_PATH: cacheDir,
+    };
+    for (const [name, value] of Object.entries(settings)) {
+      if (value !== undefined && this.environment[name] === undefined) {
+        this.environment[name] = value;
+      }
+    }
   }
 
   private sessionOptions(

@@ -1,4 +1,4 @@
-import { MemoryBus } from '@app/bus';
+import { type BusObserver, MemoryBus } from '@app/bus';
 import {
   type DetectionSet,
   type SecurityEvent,
@@ -31,6 +31,8 @@ export interface EmbeddedPipelineOptions {
   /** Motion gating before the object detector; off when unset. */
   motion?: MotionGateOptions;
   metrics?: PipelineMetrics;
+  /** Traffic of the in-memory bus (messages, handling time, lag), for /metrics. */
+  busObserver?: BusObserver;
   /** Called for each incident as soon as fusion decides it. */
   onEvent?: (event: SecurityEvent) => void;
 }
@@ -82,7 +84,7 @@ const STAGE_INPUTS: readonly Topic<unknown>[] = [
  */
 export class EmbeddedPipeline {
   /** Open to the parts `vigil serve` adds around the stages (evidence, history, API). */
-  readonly bus = new MemoryBus();
+  readonly bus: MemoryBus;
   private readonly ingest: IngestStage;
   private readonly spectrogram: SpectrogramStage;
   private readonly inference: InferenceStage;
@@ -93,6 +95,7 @@ export class EmbeddedPipeline {
 
   constructor(private readonly options: EmbeddedPipelineOptions) {
     const { audioModel, videoModel } = options;
+    this.bus = new MemoryBus({ observer: options.busObserver });
     const features = audioModel.manifest.features!;
     this.ingest = new IngestStage(
       this.bus,

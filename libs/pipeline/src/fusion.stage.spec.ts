@@ -2,7 +2,8 @@ import { MemoryBus } from '@app/bus';
 import { type DetectionSet, type SecurityEvent, type StreamStatus, Topics } from '@app/contracts';
 import { defaultRuleSet, runScopedEventId } from '@app/fusion';
 import { FusionStage } from './fusion.stage';
-import { RULES_PROFILE_HEADER, RUN_HEADER } from './stream-headers';
+import { NO_METRICS } from './pipeline.ports';
+import { CAPTURE_EPOCH_HEADER, RULES_PROFILE_HEADER, RUN_HEADER } from './stream-headers';
 
 function set(
   streamId: string,
@@ -62,6 +63,26 @@ describe('FusionStage', () => {
     expect(restarted!.id).not.toBe(first!.id); // a new run: a new incident, not a replay
     expect(restarted!.incidentId).not.toBe(first!.incidentId);
     expect({ ...first, id: plain!.id, incidentId: plain!.incidentId }).toEqual(plain);
+  });
+
+  it('times a live alert from the capture of its trigger, and only alerts (not updates or closing)', async () => {
+    const metrics = { ...NO_METRICS, incidentLatency: jest.fn() };
+    const epoch = 1_764_300_000_000;
+    const events = await fuse(
+      'cam-l',
+      { [RUN_HEADER]: String(epoch), [CAPTURE_EPOCH_HEADER]: String(epoch) },
+      // The gunshot at 2 s of the stream is decided 2.6 s after the run's media time 0.
+      (bus) =>
+        new FusionStage(bus, defaultRuleSet(), { metrics, clock: { now: () => epoch + 2600 } }),
+    );
+    expect(events.map((e) => e.state)).toEqual(['opened', 'closed']);
+    expect(metrics.incidentLatency).toHaveBeenCalledTimes(1);
+    expect(metrics.incidentLatency.mock.calls[0][0]).toBe(events[0]!.severity);
+    expect(metrics.incidentLatency.mock.calls[0][1]).toBeCloseTo(0.6, 6);
+    // A file run carries no capture clock: nothing to time.
+    const file = { ...NO_METRICS, incidentLatency: jest.fn() };
+    await fuse('cam-f', {}, (bus) => new FusionStage(bus, defaultRuleSet(), { metrics: file }));
+    expect(file.incidentLatency).not.toHaveBeenCalled();
   });
 
   it('decides each stream with the rules profile its messages name', async () => {

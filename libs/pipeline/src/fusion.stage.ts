@@ -1,5 +1,11 @@
 import type { Bus, BusMessage, Headers, Subscription } from '@app/bus';
-import { type DetectionSet, type Modality, type SecurityEvent, Topics } from '@app/contracts';
+import {
+  type DetectionSet,
+  type Modality,
+  type SecurityEvent,
+  Topics,
+  isNotification,
+} from '@app/contracts';
 import {
   FusionEngine,
   type FusionEngineOptions,
@@ -9,7 +15,12 @@ import {
 import { type CheckpointOptions, FusionCheckpointer } from './fusion.checkpointer';
 import { Groups, NO_METRICS, type PipelineMetrics } from './pipeline.ports';
 import { type IdleTimeouts, StreamIdleWatch } from './stream-idle.watch';
-import { DEFAULT_RULES_PROFILE, RULES_PROFILE_HEADER, RUN_HEADER } from './stream-headers';
+import {
+  CAPTURE_EPOCH_HEADER,
+  DEFAULT_RULES_PROFILE,
+  RULES_PROFILE_HEADER,
+  RUN_HEADER,
+} from './stream-headers';
 
 export interface FusionStageOptions extends FusionEngineOptions {
   /** Named rule sets besides the default one, chosen per stream by RULES_PROFILE_HEADER. */
@@ -179,7 +190,16 @@ export class FusionStage {
         : version;
       await this.bus.publish(Topics.events, event.streamId, event, headers);
       this.metrics.incidentVersion(event);
+      this.observeLatency(event, headers);
     }
+  }
+
+  private observeLatency(event: SecurityEvent, headers: Headers): void {
+    const epochMs = Number(headers[CAPTURE_EPOCH_HEADER]);
+    const trigger = event.evidence[0];
+    if (!isNotification(event) || !Number.isFinite(epochMs) || !trigger) return;
+    const capturedMs = epochMs + trigger.atSec * 1000;
+    this.metrics.incidentLatency(event.severity, Math.max(0, this.clock.now() - capturedMs) / 1000);
   }
 
   private async publishStatus(

@@ -1,5 +1,11 @@
 import { MemoryBus } from '@app/bus';
-import { type AudioChunk, type StreamStatus, type VideoFrame, Topics } from '@app/contracts';
+import {
+  type AudioChunk,
+  type StreamStatus,
+  type Topic,
+  type VideoFrame,
+  Topics,
+} from '@app/contracts';
 import {
   type DecodeOptions,
   type DecodeSession,
@@ -10,6 +16,7 @@ import {
 } from '@app/media';
 import { strictMock } from '@app/testing/strict-mock';
 import { HANDED_OVER, IngestStage, type IngestStageOptions } from './ingest.stage';
+import { CAPTURE_EPOCH_HEADER } from './stream-headers';
 
 const OPTIONS: IngestStageOptions = {
   audio: { sampleRate: 32000, chunkSamples: 3200 },
@@ -47,46 +54,51 @@ async function recorder(bus: MemoryBus) {
   return { audio, video, status };
 }
 
+/** A decoder of two chunks (0, 0.1 s) and two frames (0, 0.2 s). */
+function twoOfEach(): MediaDecoder {
+  const summary: DecodeSummary = {
+    audioSec: 0.2,
+    videoFrames: 2,
+    droppedFrames: 0,
+    truncated: false,
+    warnings: [],
+    stopped: false,
+  };
+  return strictMock<MediaDecoder>('MediaDecoder', {
+    open: jest.fn(() =>
+      session({
+        audio: () =>
+          items(
+            [0, 0.1].map((startSec, index) => ({
+              index,
+              startSec,
+              sampleRate: 32000,
+              samples: new Float32Array(3200),
+            })),
+          ),
+        video: () =>
+          items(
+            [0, 0.2].map((ptsSec, index) => ({
+              index,
+              ptsSec,
+              width: 4,
+              height: 4,
+              pixelFormat: 'bgr24' as const,
+              pixels: new Uint8Array(48),
+              geometry: GEOMETRY,
+            })),
+          ),
+        done: Promise.resolve(summary),
+      }),
+    ),
+  });
+}
+
 describe('IngestStage', () => {
   it('publishes chunks and frames in order, then end markers on both topics and an ended status', async () => {
     const bus = new MemoryBus({ partitions: 2 });
     const seen = await recorder(bus);
-    const summary: DecodeSummary = {
-      audioSec: 0.2,
-      videoFrames: 2,
-      droppedFrames: 0,
-      truncated: false,
-      warnings: [],
-      stopped: false,
-    };
-    const decoder = strictMock<MediaDecoder>('MediaDecoder', {
-      open: jest.fn(() =>
-        session({
-          audio: () =>
-            items(
-              [0, 0.1].map((startSec, index) => ({
-                index,
-                startSec,
-                sampleRate: 32000,
-                samples: new Float32Array(3200),
-              })),
-            ),
-          video: () =>
-            items(
-              [0, 0.2].map((ptsSec, index) => ({
-                index,
-                ptsSec,
-                width: 4,
-                height: 4,
-                pixelFormat: 'bgr24' as const,
-                pixels: new Uint8Array(48),
-                geometry: GEOMETRY,
-              })),
-            ),
-          done: Promise.resolve(summary),
-        }),
-      ),
-    });
+    const decoder = twoOfEach();
     const progress: number[] = [];
     const result = await new IngestStage(bus, decoder, OPTIONS).run({
       streamId: 'cam',
@@ -109,6 +121,39 @@ describe('IngestStage', () => {
     expect(seen.status[0].source).not.toContain('pw');
     expect(Math.max(...progress)).toBeCloseTo(0.2);
     await bus.close();
+  });
+
+  it('stamps a live run’s media with its capture clock from the first chunk, and a file’s with none', async () => {
+    const headersOf = async (live: boolean) => {
+      const bus = new MemoryBus({ partitions: 1 });
+      const seen: Record<string, string | undefined>[] = [];
+      const topics: Topic<unknown>[] = [Topics.audio, Topics.video, Topics.streamStatus];
+      for (const topic of topics) {
+        await bus.subscribe(topic, 't', async (m) => {
+          const final = (m.value as { final?: boolean }).final ? 'final' : undefined;
+          seen.push({ topic: m.topic, epoch: m.headers[CAPTURE_EPOCH_HEADER], final });
+        });
+      }
+      const clock = { now: jest.fn(() => 10_000) };
+      await new IngestStage(bus, twoOfEach(), { ...OPTIONS, clock }).run({
+        streamId: 'cam',
+        source: 'rtsp://cam/1',
+        live,
+      });
+      await bus.idle();
+      await bus.close();
+      return seen;
+    };
+    const live = await headersOf(true);
+    // Everything arrived at 10 000 ms: media time 0 was captured at 9 900 ms if the first chunk
+    // (0–0.1 s) came first, at 10 000 ms if the first frame (0 s) did; one clock for the run.
+    const media = live.filter((m) => m.topic !== Topics.streamStatus.name && !m.final);
+    expect(media.length).toBe(4);
+    const epochs = [...new Set(media.map((m) => m.epoch))];
+    expect(epochs.length).toBe(1);
+    expect(['9900', '10000']).toContain(epochs[0]);
+    expect(live.filter((m) => m.topic === Topics.streamStatus.name && m.epoch)).toEqual([]);
+    expect((await headersOf(false)).filter((m) => m.epoch)).toEqual([]);
   });
 
   it('on a decode failure still closes the stream downstream, reports why, and rethrows', async () => {

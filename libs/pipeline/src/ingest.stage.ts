@@ -9,6 +9,7 @@ import {
   type VideoOutputOptions,
   redactUrl,
 } from '@app/media';
+import { CAPTURE_EPOCH_HEADER } from './stream-headers';
 
 export interface IngestStageOptions {
   audio: AudioOutputOptions;
@@ -20,6 +21,7 @@ export interface IngestStageOptions {
    * Off when left out (one process, nobody to take over).
    */
   checkpointSec?: number;
+  clock?: { now(): number };
 }
 
 /**
@@ -117,6 +119,17 @@ export class IngestStage {
     // say no more than the lesser of the two, or a resume would leave a gap in the other.
     const reached = { audio: offset + resumeAt, video: offset + resumeAt };
     const info = await session.info.catch(async (error) => this.fail(run, session, error));
+    const clock = this.options.clock ?? Date;
+    // A live run's media carry its capture clock from the first chunk or frame on (fusion
+    // measures capture-to-incident latency with it); the status messages need none.
+    let mediaHeaders = headers;
+    const captured = (endSec: number): Headers => {
+      if (run.live && mediaHeaders === headers) {
+        const epoch = Math.round(clock.now() - endSec * 1000);
+        mediaHeaders = { ...headers, [CAPTURE_EPOCH_HEADER]: String(epoch) };
+      }
+      return mediaHeaders;
+    };
     try {
       run.onInfo?.(info);
       const started = {
@@ -139,6 +152,7 @@ export class IngestStage {
         for await (const chunk of session.audio()) {
           const startSec = offset + seekSec + chunk.startSec;
           if (startSec < offset + resumeAt - 1e-6) continue;
+          const endSec = startSec + chunk.samples.length / this.options.audio.sampleRate;
           await this.bus.publish(
             Topics.audio,
             streamId,
@@ -149,9 +163,9 @@ export class IngestStage {
               sampleRate: this.options.audio.sampleRate,
               samples: chunk.samples,
             },
-            headers,
+            captured(endSec),
           );
-          reached.audio = startSec + chunk.samples.length / this.options.audio.sampleRate;
+          reached.audio = endSec;
           run.onProgress?.(reached.audio);
           await checkpoint();
         }
@@ -171,7 +185,7 @@ export class IngestStage {
             pixelFormat: this.options.video.pixelFormat,
             geometry: frame.geometry,
           };
-          await this.bus.publish(Topics.video, streamId, message, headers);
+          await this.bus.publish(Topics.video, streamId, message, captured(ptsSec));
           reached.video = ptsSec + 1 / videoOptions.fps;
           run.onProgress?.(message.ptsSec);
           await checkpoint();

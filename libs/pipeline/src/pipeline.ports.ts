@@ -34,6 +34,8 @@ export interface PipelineMetrics {
   streamIdle(verdict: 'stalled' | 'ended' | 'resumed'): void;
   detectorFrame(outcome: 'run' | 'skipped'): void;
   inference(modality: Modality, model: string, seconds: number, items: number): void;
+  /** A live stream's alert, `seconds` after its trigger was captured. */
+  incidentLatency(severity: string, seconds: number): void;
 }
 
 export const NO_METRICS: PipelineMetrics = {
@@ -41,4 +43,5 @@ export const NO_METRICS: PipelineMetrics = {
   streamIdle: () => undefined,
   detectorFrame: () => undefined,
   inference: () => undefined,
+  incidentLatency: () => undefined,
 };

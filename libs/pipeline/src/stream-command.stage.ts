@@ -1,7 +1,7 @@
 import type { Bus, BusMessage, Subscription } from '@app/bus';
 import { type StreamCommand, Topics } from '@app/contracts';
 import { redactUrl } from '@app/media';
-import { COMMAND_HEADER } from './stream-headers';
+import { COMMAND_HEADER, REQUEST_HEADER } from './stream-headers';
 import { StreamLedger } from './stream.ledger';
 import type { StreamRequest, StreamSupervisor } from './stream.supervisor';
 
@@ -85,7 +85,7 @@ export class StreamCommandStage {
     }
     // Statuses published before this command was read decide what it still asks for.
     await this.ledgerSubscription!.caughtUp();
-    const decision = this.ledger.decide(streamId, id);
+    const decision = this.ledger.decide(streamId, id, command.requestId);
     if (decision.action === 'skip') {
       this.log(`${streamId}: command ${id} needs nothing (${decision.reason})`);
       return;
@@ -93,7 +93,11 @@ export class StreamCommandStage {
     const request = this.options.requestFor(command);
     this.supervisor.start({
       ...request,
-      headers: { ...request.headers, [COMMAND_HEADER]: id },
+      headers: {
+        ...request.headers,
+        [COMMAND_HEADER]: id,
+        ...(command.requestId ? { [REQUEST_HEADER]: command.requestId } : {}),
+      },
       ...(decision.action === 'resume'
         ? { resume: { atSec: decision.atSec, headers: decision.headers } }
         : {}),

@@ -64,8 +64,21 @@ export function decodeLabelsHeader(
 export const RULES_PROFILE_HEADER = 'x-vigil-rules-profile';
 export const DEFAULT_RULES_PROFILE = 'default';
 
+/**
+ * The idempotency key of the start command a run came from (StartStream's request_id): its
+ * statuses carry it, so a retried start finds the run it already made, on any replica.
+ */
+export const REQUEST_HEADER = 'x-vigil-request';
+
 /** One start of a live stream (its start time, set by the supervisor): event ids are scoped to it. */
 export const RUN_HEADER = 'x-vigil-run';
+
+/**
+ * A live run's capture clock: the wall time (ms since the epoch) at which its media time 0 was
+ * captured, estimated by ingest from when the first chunk or frame arrived. Fusion measures
+ * capture-to-incident latency with it; files, decoded faster than real time, carry none.
+ */
+export const CAPTURE_EPOCH_HEADER = 'x-vigil-capture-epoch';
 
 /** The headers that carry a stream's choices to every stage after ingest. */
 export function streamHeaders(choices: {

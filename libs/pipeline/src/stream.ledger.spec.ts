@@ -53,4 +53,28 @@ describe('StreamLedger', () => {
     ledger.apply(status('started'), from('2:12'));
     expect(ledger.decide('cam', '2:12')).toMatchObject({ action: 'resume', atSec: 0 });
   });
+
+  it('applies a start once per idempotency key, whichever command carried it', () => {
+    const ledger = new StreamLedger();
+    ledger.apply(status('started', 2), from('2:10', { 'x-vigil-request': 'req-1' }));
+    ledger.apply(status('ended'), from('2:10', { 'x-vigil-request': 'req-1' }));
+    // The retry's command came later: without the key it would start the clip again.
+    expect(ledger.decide('cam', '2:11', 'req-1')).toMatchObject({ action: 'skip' });
+    expect(ledger.decide('cam', '2:11', 'req-2')).toEqual({ action: 'start' });
+    expect(ledger.decide('cam', '2:11')).toEqual({ action: 'start' });
+  });
+
+  it('takes fusion’s verdicts as about the last run: stalled is resumed, ended by the idle timeout is not', () => {
+    const ledger = new StreamLedger();
+    ledger.apply(status('started', 4.5), from('2:10'));
+    ledger.apply({ ...status('stalled'), source: '' }, {});
+    expect(ledger.decide('cam', '2:10')).toEqual({
+      action: 'resume',
+      atSec: 4.5,
+      headers: { 'x-vigil-command': '2:10' },
+    });
+    ledger.apply({ ...status('ended'), source: '' }, {});
+    expect(ledger.decide('cam', '2:10')).toMatchObject({ action: 'skip' });
+    expect(ledger.decide('cam', '2:11')).toEqual({ action: 'start' });
+  });
 });

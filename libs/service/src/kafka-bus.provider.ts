@@ -2,6 +2,7 @@ import { Logger, type Provider } from '@nestjs/common';
 import { KafkaBus, type KafkaBusOptions } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
 import { Topics } from '@app/contracts';
+import { VigilMetrics } from '@app/metrics';
 import { BUS, SERVICE_CONFIG } from './service.tokens';
 
 const HOUR = 3_600_000;
@@ -34,13 +35,14 @@ export function kafkaBusOptions(config: ServiceConfig): KafkaBusOptions {
 export function kafkaBusProvider(partitionsConsumedConcurrently = 1): Provider {
   return {
     provide: BUS,
-    inject: [SERVICE_CONFIG],
-    useFactory: async (config: ServiceConfig) => {
+    inject: [SERVICE_CONFIG, VigilMetrics],
+    useFactory: async (config: ServiceConfig, metrics: VigilMetrics) => {
       const logger = new Logger('kafka');
       const bus = new KafkaBus({
         ...kafkaBusOptions(config),
         partitionsConsumedConcurrently,
         logger,
+        observer: metrics.busObserver,
       });
       await bus.connect();
       return bus;

@@ -33,6 +33,7 @@ export function runtimeProviders(configToken: symbol): Provider[] {
         new OnnxSessionFactory(new Logger('onnxruntime'), {
           executionProvider: config.executionProvider,
           intraOpNumThreads: config.inferenceThreads,
+          tensorrt: { precision: config.tensorrtPrecision, cacheDir: config.tensorrtCacheDir },
         }),
     },
     {

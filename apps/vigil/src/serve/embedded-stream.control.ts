@@ -38,6 +38,9 @@ export class EmbeddedStreamControl extends StreamControl {
   }
 
   async start(spec: StreamSpec): Promise<StreamInfo> {
+    // A retry of a start that was made: the same answer, nothing started again.
+    const made = this.registry.startedBy(spec.streamId, spec.requestId);
+    if (made) return made;
     // Streams and clip analyses share the pipeline's stream ids.
     if (this.pipeline.isActive(spec.streamId)) {
       throw new ApiError(ApiErrorCode.ALREADY_EXISTS, `stream ${spec.streamId} is already running`);

@@ -56,6 +56,7 @@ export class ServeRuntime implements OnApplicationShutdown {
     const metrics = new VigilMetrics({ app: 'serve' });
     const pipeline = new EmbeddedPipeline({
       metrics,
+      busObserver: metrics.busObserver,
       decoder,
       audioModel,
       videoModel,
