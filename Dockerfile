@@ -20,7 +20,8 @@ ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json .npmrc ./
-# The build needs no CUDA libraries, whatever the runtime gets.
+# The build needs no CUDA libraries, whatever the runtime gets. (npm 11 skips onnxruntime-node's
+# install script by package.json's allowScripts; the variable makes npm 10, this image's, skip it.)
 RUN --mount=type=cache,target=/root/.npm \
     ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 COPY . .
@@ -35,10 +36,13 @@ FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 ARG ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
-# The environment variable wins over .npmrc's onnxruntime-node-install=skip.
+# onnxruntime-node's install script (the CUDA download) is denied in package.json's allowScripts
+# (npm 11) and skipped by the variable (npm 10); a CUDA image runs it on its own, once.
 RUN --mount=type=cache,target=/root/.npm \
-    ONNXRUNTIME_NODE_INSTALL="$ONNXRUNTIME_NODE_INSTALL" \
-    npm ci --omit=dev --omit=optional --no-audit --no-fund
+    ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --omit=optional --no-audit --no-fund \
+    && if [ "$ONNXRUNTIME_NODE_INSTALL" != skip ]; then \
+      ONNXRUNTIME_NODE_INSTALL="$ONNXRUNTIME_NODE_INSTALL" node node_modules/onnxruntime-node/script/install; \
+    fi
 # onnxruntime-node ships its native libraries for every OS and CPU (~290 MB): keep this one's.
 RUN arch="$(node -p process.arch)" \
     && find node_modules/onnxruntime-node/bin -mindepth 2 -maxdepth 2 ! -name linux -exec rm -rf {} + \

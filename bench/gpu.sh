@@ -8,8 +8,8 @@
 # Prerequisites on the machine (checked first, each named when missing):
 #   - an NVIDIA driver (nvidia-smi) and the CUDA 12 + cuDNN 9 runtime libraries the onnxruntime
 #     GPU providers link against (and TensorRT 10 for the tensorrt rows);
-#   - onnxruntime-node installed with its GPU providers: `npm ci --onnxruntime-node-install=cuda12`
-#     (the project's .npmrc skips that download; this overrides it);
+#   - onnxruntime-node's GPU providers, which its install script downloads and package.json's
+#     allowScripts skips: `ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install`;
 #   - the project built (npm run build), ffmpeg, and the models (VIGIL_MODELS_DIR, default
 #     ../shared/models), INT8 folders included if bench/int8 is to compare them.
 # A provider that cannot start falls back to the CPU with a warning: the rows then say "cpu",
@@ -26,7 +26,7 @@ command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 [ -d dist/apps ] || missing+=("dist/ (npm run build)")
 ort_bin=$(ls -d node_modules/onnxruntime-node/bin/napi-v*/linux/x64 2>/dev/null | head -n 1)
 [ -n "$ort_bin" ] && ls "$ort_bin"/libonnxruntime_providers_cuda.so >/dev/null 2>&1 ||
-  missing+=("onnxruntime-node GPU providers (npm ci --onnxruntime-node-install=cuda12)")
+  missing+=("onnxruntime-node GPU providers (ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install)")
 if [ ${#missing[@]} -gt 0 ]; then
   printf 'gpu.sh: cannot run here; missing:\n' >&2
   printf '  - %s\n' "${missing[@]}" >&2

@@ -468,6 +468,8 @@ describe('vigil serve as a process', () => {
     });
     try {
       let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       const address = await new Promise<string>((resolve, reject) => {
         child.stdout.on('data', (chunk: Buffer) => {
           stdout += chunk.toString();
@@ -498,6 +500,19 @@ describe('vigil serve as a process', () => {
         api.close();
       }
       expect(stdout).toContain('vigil serve: stopping');
+      // Its logs (stderr, not a terminal) are JSON lines: here the warning about the open API.
+      const logs = stderr
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(logs).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          app: 'vigil',
+          context: 'vigil serve',
+          msg: expect.stringContaining('no API tokens configured'),
+        }),
+      );
     } finally {
       child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 import { NestFactory } from '@nestjs/core';
-import { loadConfig } from '@app/config';
+import { loadConfig, loadLogLevel } from '@app/config';
 import { AnalyzeService } from './analyze/analyze.service';
 import { type Command, USAGE, parseCommand } from './cli/cli.args';
 import { ExitCode, describeFailure } from './cli/cli.errors';
@@ -27,10 +27,9 @@ import { GrpcWebhookApi } from './webhooks/webhook-api.client';
 import { WebhooksService } from './webhooks/webhooks.service';
 import { VigilModule } from './vigil.module';
 
-/** serve reads its log level with its config; until then, the environment's or 'log'. */
+/** serve logs what it does (`log`) unless VIGIL_LOG_LEVEL says otherwise. */
 function logLevel() {
-  const level = process.env.VIGIL_LOG_LEVEL;
-  return level === 'error' || level === 'warn' || level === 'debug' ? level : 'log';
+  return loadLogLevel(process.env, 'log');
 }
 
 const VERSION = '0.1.0';

@@ -25,6 +25,7 @@ import type {
   Subscription,
 } from './bus.interface';
 import { CommitTracker } from './commit.tracker';
+import { handleInContext } from './message.context';
 
 export interface BusLogger {
   log(message: string): void;
@@ -235,15 +236,17 @@ export class KafkaBus implements Bus {
             headers,
             maxAttempts,
             () =>
-              handler({
-                topic: topic.name,
-                key,
-                value: value as T,
-                headers,
-                offset,
-                partition,
-                hold: () => tracker.hold(offset),
-              }),
+              handleInContext({ topic: topic.name, key, headers, offset, partition }, () =>
+                handler({
+                  topic: topic.name,
+                  key,
+                  value: value as T,
+                  headers,
+                  offset,
+                  partition,
+                  hold: () => tracker.hold(offset),
+                }),
+              ),
             heartbeat,
           );
         }

@@ -11,6 +11,7 @@ import type {
 } from './bus.interface';
 import { CommitTracker } from './commit.tracker';
 import { partitionFor } from './partitioner';
+import { handleInContext } from './message.context';
 
 export interface MemoryBusOptions {
   /** Partitions per topic; keys hash onto them like Kafka's default partitioner. */
@@ -264,7 +265,7 @@ export class MemoryBus implements Bus {
     let lastError: unknown;
     for (let attempt = 1; attempt <= cursor.maxAttempts; attempt++) {
       try {
-        await cursor.handler(message);
+        await handleInContext(message, () => cursor.handler(message));
         return;
       } catch (error) {
         lastError = error;

@@ -1,5 +1,5 @@
 import { ConfigError } from './config.error';
-import { loadConfig } from './config.schema';
+import { loadConfig, loadLogLevel } from './config.schema';
 
 describe('loadConfig', () => {
   it('fills defaults, with models in the user cache', () => {
@@ -36,5 +36,16 @@ describe('loadConfig', () => {
 
   it('rejects an out-of-range override', () => {
     expect(() => loadConfig({}, { fps: 0 })).toThrow(/fps: must be a number/);
+  });
+});
+
+describe('loadLogLevel', () => {
+  it('reads VIGIL_LOG_LEVEL, falls back when unset and names the key when wrong', () => {
+    expect(loadLogLevel({ VIGIL_LOG_LEVEL: 'debug' })).toBe('debug');
+    expect(loadLogLevel({})).toBe('warn');
+    expect(loadLogLevel({ VIGIL_LOG_LEVEL: '' }, 'log')).toBe('log');
+    expect(() => loadLogLevel({ VIGIL_LOG_LEVEL: 'info' })).toThrow(
+      new ConfigError('VIGIL_LOG_LEVEL', 'must be one of error, warn, log, debug, got "info"'),
+    );
   });
 });

@@ -38,6 +38,11 @@ export interface VigilConfig {
   logLevel: LogLevel;
 }
 
+/** VIGIL_LOG_LEVEL, validated; commands that read no other config (serve, at first) ask this. */
+export function loadLogLevel(env: Env, fallback: LogLevel = 'warn'): LogLevel {
+  return oneOf(env, 'VIGIL_LOG_LEVEL', LOG_LEVELS, fallback);
+}
+
 function cacheHome(env: Env): string {
   return env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
 }
@@ -61,7 +66,7 @@ export function loadConfig(env: Env, overrides: Partial<VigilConfig> = {}): Vigi
     liveFrameMaxAgeMs: integer(env, 'VIGIL_LIVE_FRAME_MAX_AGE_MS', 1000, 50, 600_000),
     rulesFile: env.VIGIL_RULES_FILE || undefined,
     ffmpegPath: env.FFMPEG_PATH || undefined,
-    logLevel: oneOf(env, 'VIGIL_LOG_LEVEL', LOG_LEVELS, 'warn'),
+    logLevel: loadLogLevel(env),
   };
   const merged = { ...config, ...stripUndefined(overrides) };
   if (!(merged.fps >= 0.1 && merged.fps <= 60)) {

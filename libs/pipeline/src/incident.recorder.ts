@@ -1,3 +1,4 @@
+import { withLogContext } from '@app/logging';
 import type { Bus, BusMessage, Headers, Subscription } from '@app/bus';
 import { Topics, type SecurityEvent, isNotification } from '@app/contracts';
 import {
@@ -123,7 +124,17 @@ export class IncidentRecorder {
    * record (skipped, or already stored: a replay). Throws when the history cannot store it, so
    * the bus retries and, failing that, dead-letters it.
    */
-  async record(event: SecurityEvent, headers: Headers = {}): Promise<StoredEvent | undefined> {
+  record(event: SecurityEvent, headers: Headers = {}): Promise<StoredEvent | undefined> {
+    // Its warnings (evidence late or failed, labels) name the incident and its stream.
+    return withLogContext({ streamId: event.streamId, incidentId: event.incidentId }, () =>
+      this.recordInContext(event, headers),
+    );
+  }
+
+  private async recordInContext(
+    event: SecurityEvent,
+    headers: Headers,
+  ): Promise<StoredEvent | undefined> {
     if (this.skip(event, headers)) return undefined;
     // Replayed after a crash or a rebalance: its alerts were queued with it the first time.
     if (this.deps.events.get(event.id)) return undefined;

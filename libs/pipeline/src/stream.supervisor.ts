@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { withLogContext } from '@app/logging';
 import { MediaErrorCode, isMediaError, redactUrl } from '@app/media';
 import { HANDED_OVER, type IngestStage } from './ingest.stage';
 import { RUN_HEADER } from './stream-headers';
@@ -93,7 +94,10 @@ export class StreamSupervisor {
   start(request: StreamRequest): boolean {
     if (this.running.has(request.streamId)) return false;
     const controller = new AbortController();
-    const done = this.supervise(request, controller.signal)
+    // Whatever the run logs, reconnects included, names its stream.
+    const done = withLogContext({ streamId: request.streamId }, () =>
+      this.supervise(request, controller.signal),
+    )
       .then((): StreamOutcome =>
         controller.signal.reason === HANDED_OVER ? 'handed-over' : 'closed',
       )

@@ -54,7 +54,11 @@ export class IncidentDesk {
       maxAgeMs: config.evidence.maxAgeDays * DAY_MS,
       maxBytes: config.evidence.maxBytes,
     });
-    this.feed = new EventFeed({ latestSeq: this.events.latestSeq() });
+    this.feed = new EventFeed({
+      latestSeq: this.events.latestSeq(),
+      // A subscriber that threw is logged like everything else, not on the bare console.
+      warn: (message) => this.logger.warn(message),
+    });
     const { publicUrl, linkSecret, linkTtlSec } = config.evidence;
     this.links =
       publicUrl && linkSecret

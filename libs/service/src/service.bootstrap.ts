@@ -1,17 +1,11 @@
 import 'reflect-metadata';
-import { ConsoleLogger, type DynamicModule, type LogLevel } from '@nestjs/common';
+import { type DynamicModule, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { MicroserviceOptions } from '@nestjs/microservices';
 import { type ApiServiceKey, grpcServerOptions } from '@app/api';
 import { type ServiceConfig, loadServiceConfig } from '@app/config';
+import { PinoNestLogger, createLogger } from '@app/logging';
 import { type ApiConfig, loadApiConfig } from './api-config.loader';
-
-const LEVELS: Record<ServiceConfig['logLevel'], LogLevel[]> = {
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  log: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
 
 /**
  * Starts one microservice: config validated once (a bad value stops it naming the key), then
@@ -31,13 +25,23 @@ export async function runService(
     // The same file `vigil serve --config` reads; the user-facing parts only.
     api = loadApiConfig(process.env.VIGIL_CONFIG_FILE || undefined, process.env);
   } catch (error) {
-    process.stderr.write(`vigil-${app}: ${(error as Error).message}\n`);
+    // Logged like the rest (JSON unless on a terminal), at a level no setting can hide.
+    createLogger({ app: `vigil-${app}`, level: 'error', fd: 2 }).fatal(
+      `cannot start: ${(error as Error).message}`,
+    );
     process.exit(2);
   }
-  const logger = new ConsoleLogger(`vigil-${app}`, {
-    logLevels: LEVELS[config.logLevel],
-    timestamp: true,
-  });
+  // JSON lines on stdout (readable ones on a terminal), each with the app and the replica.
+  const logger = new PinoNestLogger(
+    createLogger({
+      app: `vigil-${app}`,
+      level: config.logLevel,
+      fd: 1,
+      base: { instanceId: config.instanceId },
+    }),
+  );
+  // Lines logged before Nest takes the logger over (module factories) go the same way.
+  Logger.overrideLogger(logger);
   try {
     const grpc = services.length > 0 ? api.grpc : undefined;
     if (grpc) {

@@ -1,24 +1,14 @@
-import { ConsoleLogger, type LogLevel } from '@nestjs/common';
-import type { LogLevel as VigilLogLevel } from '@app/config';
+import type { LogLevel } from '@app/config';
+import { PinoNestLogger, createLogger } from '@app/logging';
 
-const LEVELS: Record<VigilLogLevel, LogLevel[]> = {
-  error: ['fatal', 'error'],
-  warn: ['fatal', 'error', 'warn'],
-  log: ['fatal', 'error', 'warn', 'log'],
-  debug: ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'],
-};
-
-/** Every log line goes to stderr: stdout belongs to the report (and to `--json` consumers). */
-export class StderrLogger extends ConsoleLogger {
-  constructor(level: VigilLogLevel) {
-    super('vigil', { logLevels: LEVELS[level] });
-  }
-
-  protected override printMessages(
-    messages: unknown[],
-    context?: string,
-    logLevel?: LogLevel,
-  ): void {
-    super.printMessages(messages, context, logLevel, 'stderr');
+/**
+ * The CLI's diagnostic logs (Nest's and every `new Logger(…)`), through pino on stderr: stdout
+ * belongs to the report (and to `--json` consumers). Readable lines on a terminal, JSON lines
+ * otherwise (`vigil serve` under a supervisor). The report, `--json` lines and the progress
+ * bar are output, not logs, and do not pass here.
+ */
+export class StderrLogger extends PinoNestLogger {
+  constructor(level: LogLevel) {
+    super(createLogger({ app: 'vigil', level, fd: 2 }));
   }
 }
