@@ -1,7 +1,7 @@
 /**
  * INT8 against FP32, per model, in one run: the speed half of each model's INT8 verdict.
  *
- *   npm run bench:int8   (BENCH_ROUNDS=n, BENCH_CALLS=n; needs `npm run quantize` first)
+ *   npm run bench:int8   (BENCH_ROUNDS=n, BENCH_CALLS=n, BENCH_MODELS=a,b; needs `npm run quantize`)
  *
  * Each catalogued model with an INT8 variant is loaded twice (fp32, int8) through the same
  * ModelLoader and session factory Vigil runs (worker-thread onnxruntime), at 1 and 2 intra-op
@@ -37,24 +37,42 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** Milliseconds per call, median over rounds, the two calls alternating round by round. */
-async function race(fp32: Call, int8: Call): Promise<{ fp32: number; int8: number }> {
+interface Timing {
+  /** Wall milliseconds per call. */
+  wall: number;
+  /** CPU milliseconds per call, every thread of this process (the session's worker included). */
+  cpu: number;
+}
+
+/**
+ * Per call, median over rounds, the two calls alternating round by round. CPU time is printed
+ * beside wall time: on a shared machine wall time mostly measures the neighbours, while CPU
+ * time still measures the work (at 1 thread; at 2, spinning threads count too).
+ */
+async function race(fp32: Call, int8: Call): Promise<{ fp32: Timing; int8: Timing }> {
   for (let i = 0; i < 3; i++) {
     await fp32();
     await int8();
   }
-  const times = { fp32: [] as number[], int8: [] as number[] };
+  const wall = { fp32: [] as number[], int8: [] as number[] };
+  const cpu = { fp32: [] as number[], int8: [] as number[] };
   for (let round = 0; round < ROUNDS; round++) {
     for (const [key, call] of [
       ['fp32', fp32],
       ['int8', int8],
     ] as const) {
       const started = performance.now();
+      const cpuStarted = process.cpuUsage();
       for (let k = 0; k < CALLS; k++) await call();
-      times[key].push((performance.now() - started) / CALLS);
+      const used = process.cpuUsage(cpuStarted);
+      wall[key].push((performance.now() - started) / CALLS);
+      cpu[key].push((used.user + used.system) / 1000 / CALLS);
     }
   }
-  return { fp32: median(times.fp32), int8: median(times.int8) };
+  return {
+    fp32: { wall: median(wall.fp32), cpu: median(cpu.fp32) },
+    int8: { wall: median(wall.int8), cpu: median(cpu.int8) },
+  };
 }
 
 function metroWindows(count: number): { data: Float32Array; frames: number }[] {
@@ -76,11 +94,16 @@ async function main(): Promise<void> {
   console.log(machineLine());
   await checkQuietMachine();
   const repository = new ModelRepository(modelsPathWithInt8());
-  const names = Object.keys(MODEL_CATALOG).filter((n) => MODEL_CATALOG[n]!.int8);
+  const only = process.env.BENCH_MODELS?.split(',');
+  const names = Object.keys(MODEL_CATALOG).filter(
+    (n) => MODEL_CATALOG[n]!.int8 && (!only || only.includes(n)),
+  );
   console.log(
     `${ROUNDS} rounds x ${CALLS} calls; ms per call (median of rounds); ratio = fp32/int8`,
   );
-  console.log('model              input        threads   fp32 ms   int8 ms   ratio');
+  console.log(
+    'model              input        threads |  wall fp32   int8   ratio |   cpu fp32   int8   ratio',
+  );
   for (const name of names) {
     for (const threads of [1, 2]) {
       const factory = new OnnxSessionFactory(quiet, { intraOpNumThreads: threads });
@@ -114,10 +137,12 @@ async function main(): Promise<void> {
       }
       for (const [input, fp32, int8] of cases) {
         const ms = await race(fp32, int8);
+        const cells = (key: keyof Timing) =>
+          `${ms.fp32[key].toFixed(2).padStart(9)} ${ms.int8[key].toFixed(2).padStart(6)} ` +
+          `${(ms.fp32[key] / ms.int8[key]).toFixed(2).padStart(6)}x`;
         console.log(
-          `${name.padEnd(18)} ${input.padEnd(12)} ${String(threads).padStart(7)} ` +
-            `${ms.fp32.toFixed(2).padStart(9)} ${ms.int8.toFixed(2).padStart(9)} ` +
-            `${(ms.fp32 / ms.int8).toFixed(2).padStart(7)}x`,
+          `${name.padEnd(18)} ${input.padEnd(12)} ${String(threads).padStart(7)} |` +
+            `${cells('wall')} |${cells('cpu')}`,
         );
       }
     }

@@ -10,6 +10,7 @@ import {
   iou,
 } from '@app/models';
 import { detectorFrame, fixture, int8ModelsDir, modelsDir } from '@app/testing';
+import { runCli } from '@app/testing/cli-runner';
 
 /**
  * The INT8 variants `npm run quantize` makes (scripts/quantize), loaded the way Vigil loads
@@ -107,5 +108,45 @@ describe('INT8 models (made by npm run quantize)', () => {
     const bare = new ModelLoader(new ModelRepository(modelsDir()), sessions);
     const loaded = await bare.video('yolox-nano');
     expect(loaded).toMatchObject({ precision: 'fp32', manifest: { name: 'yolox-nano' } });
+  });
+});
+
+describe('vigil with INT8 models (the CLI)', () => {
+  jest.setTimeout(120_000);
+
+  it('lists and verifies the INT8 variants from the second folder of VIGIL_MODELS_DIR', async () => {
+    const models = [modelsDir(), int8ModelsDir()].join(delimiter);
+    const list = await runCli(['models', 'list', '--models', models]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(
+      /yolox-nano-int8\s+object-detection\s+int8\s+[\d.]+ MB\s+installed/,
+    );
+    expect(list.stdout).toMatch(/yolox-nano\s+object-detection\s+fp32\s+3\.71 MB\s+installed/);
+    const verify = await runCli(['models', 'verify', 'yolox-nano-int8', 'fastestdet-int8'], {
+      VIGIL_MODELS_DIR: models,
+    });
+    expect(verify.stdout).toBe('  yolox-nano-int8: ok\n  fastestdet-int8: ok\n');
+    expect(verify.code).toBe(0);
+  });
+
+  it('analyze --precision int8 without the variants fails with the command that makes them', async () => {
+    const result = await runCli(
+      ['analyze', fixture('reference/dog.jpg'), '--precision', 'int8', '--json'],
+      { VIGIL_MODELS_DIR: modelsDir() },
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /no INT8 variant of efficientat-mn04 \(efficientat-mn04-int8\) in .*`npm run quantize`.*or use fp32 precision/,
+    );
+  });
+
+  it('analyze --precision int8 runs the variants and says so', async () => {
+    const result = await runCli(
+      ['analyze', fixture('reference/dog.jpg'), '--precision', 'int8', '--json'],
+      { VIGIL_MODELS_DIR: [modelsDir(), int8ModelsDir()].join(delimiter), VIGIL_LOG_LEVEL: 'log' },
+    );
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/yolox-nano: int8 \(yolox-nano-int8; asked for\)/);
+    expect(result.stderr).toMatch(/efficientat-mn04: int8 \(efficientat-mn04-int8; asked for\)/);
   });
 });
