@@ -1,7 +1,10 @@
-import { delimiter } from 'node:path';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import {
   MODEL_CATALOG,
   ModelLoader,
+  type ModelManifest,
   ModelRepository,
   OnnxSessionFactory,
   PrecisionError,
@@ -78,6 +81,9 @@ describe('INT8 models (made by npm run quantize)', () => {
       const [a, b] = await Promise.all([fp32.video(name), int8.video(name)]);
       expect(a.precision).toBe('fp32');
       expect(b).toMatchObject({ precision: 'int8', manifest: { name: `${name}-int8` } });
+      // Tuned like its FP32 model now, whatever its model.json copied when it was made.
+      expect(b.manifest.labelGroups).toEqual(a.manifest.labelGroups);
+      expect(b.manifest.nms).toEqual(a.manifest.nms);
       const frame = detectorFrame(a.manifest, fixture('reference/dog.jpg'));
       fp32Boxes = await a.detector.detect(frame);
       int8Boxes = await b.detector.detect(frame);
@@ -102,6 +108,31 @@ describe('INT8 models (made by npm run quantize)', () => {
     await expect(failure).rejects.toBeInstanceOf(PrecisionError);
     await expect(failure).rejects.toMatchObject({ code: PrecisionErrorCode.NO_INT8_VARIANT });
     await expect(failure).rejects.toThrow(/no INT8 variant of fastestdet .*`npm run quantize`/);
+  });
+
+  it("runs a variant with its FP32 model's current tuning, not the copy in its model.json", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'vigil-int8-'));
+    try {
+      cpSync(join(int8ModelsDir(), 'fastestdet-int8'), join(root, 'fastestdet-int8'), {
+        recursive: true,
+      });
+      const file = join(root, 'fastestdet-int8', 'model.json');
+      const copied = JSON.parse(readFileSync(file, 'utf8')) as ModelManifest;
+      copied.labelGroups.person!.threshold = 0.99;
+      writeFileSync(file, JSON.stringify(copied));
+      const loader = new ModelLoader(
+        new ModelRepository([modelsDir(), root].join(delimiter)),
+        sessions,
+        { precision: { video: 'int8' } },
+      );
+      const loaded = await loader.video('fastestdet');
+      expect(loaded.manifest.name).toBe('fastestdet-int8');
+      expect(loaded.manifest.labelGroups.person!.threshold).toBe(
+        MODEL_CATALOG.fastestdet!.labelGroups.person!.threshold,
+      );
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('falls back to FP32 under auto when the variants are missing', async () => {

@@ -46,7 +46,7 @@ export class ModelLoader {
   /** `name` is the FP32 model's; its INT8 variant loads where the precision choice says so. */
   async audio(name: string, options?: AudioTaggerOptions): Promise<LoadedAudioModel> {
     const { model, precision } = this.choose(name, this.options.precision?.audio);
-    const { manifest, onnxPath } = this.repository.resolve(model);
+    const { manifest, onnxPath } = this.resolveTuned(name, model);
     if (manifest.task !== 'audio-tagging')
       throw new Error(`${name} is a ${manifest.task} model, not audio-tagging`);
     const labels = this.repository.labels(model);
@@ -58,7 +58,7 @@ export class ModelLoader {
 
   async video(name: string): Promise<LoadedVideoModel> {
     const { model, precision } = this.choose(name, this.options.precision?.video);
-    const { manifest, onnxPath } = this.repository.resolve(model);
+    const { manifest, onnxPath } = this.resolveTuned(name, model);
     if (manifest.task !== 'object-detection') {
       throw new Error(`${name} is a ${manifest.task} model, not object-detection`);
     }
@@ -66,6 +66,25 @@ export class ModelLoader {
     const mapper = new BoxLabelMapper(labels, manifest.labelGroups, manifest.nms?.iou);
     const detector = new ObjectDetector(await this.sessions.create(onnxPath), manifest, labels);
     return { manifest, labels, precision, detector, mapper };
+  }
+
+  /**
+   * A variant runs with its FP32 model's tuning as in effect now (label groups, thresholds,
+   * decisions, windows, NMS), not the copy its model.json took when it was made: retuning the
+   * catalog must not need a re-quantization, and the INT8 verdict was measured with this tuning.
+   */
+  private resolveTuned(name: string, model: string) {
+    const resolved = this.repository.resolve(model);
+    if (model === name) return resolved;
+    const tuning = this.repository.manifest(name);
+    const manifest: ModelManifest = {
+      ...resolved.manifest,
+      labelGroups: tuning.labelGroups,
+      ...(tuning.decisions ? { decisions: tuning.decisions } : {}),
+      ...(tuning.features ? { features: tuning.features } : {}),
+      ...(tuning.nms ? { nms: tuning.nms } : {}),
+    };
+    return { ...resolved, manifest };
   }
 
   private choose(name: string, choice: PrecisionChoice = 'auto') {
