@@ -79,7 +79,7 @@ describe('vigil models', () => {
       expect(verify.stdout.match(/: ok/g)).toHaveLength(3);
 
       const list = await runCli(['models', 'list', '--models', target]);
-      expect(list.stdout).toMatch(/yolox-nano\s+object-detection\s+3\.71 MB\s+installed/);
+      expect(list.stdout).toMatch(/yolox-nano\s+object-detection\s+fp32\s+3\.71 MB\s+installed/);
     } finally {
       mirror.server.close();
     }

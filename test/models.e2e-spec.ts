@@ -1,32 +1,14 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FrameGeometry } from '@app/contracts';
-import {
-  iou,
-  MODEL_CATALOG,
-  ModelLoader,
-  ModelRepository,
-  OnnxSessionFactory,
-  scaledGeometry,
-} from '@app/models';
-import type {
-  LoadedAudioModel,
-  LoadedVideoModel,
-  ModelManifest,
-  ModelsLogger,
-  RawBox,
-} from '@app/models';
-import { fixture, modelsDir } from '@app/testing';
+import { iou, MODEL_CATALOG, ModelLoader, ModelRepository, OnnxSessionFactory } from '@app/models';
+import type { LoadedAudioModel, LoadedVideoModel, ModelsLogger, RawBox } from '@app/models';
+import { detectorFrame, fixture, modelsDir } from '@app/testing';
 
 /**
  * The catalogued models, run for real on the reference inputs of ../shared/fixtures
  * (see FIXTURES.md for where the expected numbers come from).
  */
-
-const FFMPEG =
-  process.env.FFMPEG_PATH ?? (existsSync('/usr/bin/ffmpeg') ? '/usr/bin/ffmpeg' : 'ffmpeg');
 
 const quietLogger = (): ModelsLogger & { log: jest.Mock; warn: jest.Mock } => ({
   log: jest.fn(),
@@ -36,49 +18,6 @@ const quietLogger = (): ModelsLogger & { log: jest.Mock; warn: jest.Mock } => ({
 function readF32(path: string): Float32Array {
   const buf = readFileSync(path);
   return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-}
-
-/**
- * Decodes a picture the way the detector's manifest asks (letterbox top-left or stretch) and
- * reads the source and scaled sizes back from ffmpeg's showinfo, so the geometry is what ffmpeg
- * really did. Bilinear scaling: the detectors' reference numbers come from cv2's INTER_LINEAR.
- */
-function detectorFrame(manifest: ModelManifest, path: string) {
-  const { width, height, resize, padColor } = manifest.input;
-  const filter =
-    resize === 'letterbox-topleft'
-      ? `showinfo,scale=${width}:${height}:force_original_aspect_ratio=decrease:flags=bilinear,showinfo,` +
-        `format=bgr24,pad=${width}:${height}:0:0:color=${padColor}`
-      : `showinfo,scale=${width}:${height}:flags=bilinear,showinfo`;
-  const res = spawnSync(
-    FFMPEG,
-    [
-      '-v',
-      'info',
-      '-nostats',
-      '-i',
-      path,
-      '-frames:v',
-      '1',
-      '-vf',
-      filter,
-      '-f',
-      'rawvideo',
-      '-pix_fmt',
-      'bgr24',
-      'pipe:1',
-    ],
-    { maxBuffer: 1 << 26 },
-  );
-  if (res.status !== 0) throw new Error(`ffmpeg failed: ${res.stderr.toString().slice(-400)}`);
-  const sizes = [...res.stderr.toString().matchAll(/Parsed_showinfo.* s:(\d+)x(\d+)/g)].map((m) => [
-    Number(m[1]),
-    Number(m[2]),
-  ]);
-  const [[sourceW, sourceH], [scaledW, scaledH]] = sizes as [[number, number], [number, number]];
-  const geometry: FrameGeometry = scaledGeometry(sourceW, sourceH, scaledW, scaledH);
-  const pixels = new Uint8Array(res.stdout.buffer, res.stdout.byteOffset, res.stdout.byteLength);
-  return { pixels, width: width!, height: height!, geometry };
 }
 
 function best(boxes: RawBox[], label: string): RawBox {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { delimiter, join, resolve } from 'node:path';
 
 /**
  * The one place tests find third-party models and recordings. They live in ../shared (or
@@ -20,6 +20,27 @@ function locate(envKey: string, fallback: string, what: string): string {
 
 export function modelsDir(): string {
   return locate('VIGIL_MODELS_DIR', 'models', 'Models');
+}
+
+/**
+ * The INT8 variants scripts/quantize makes from the shared FP32 models (never committed: they
+ * are generated, into .cache/models-int8 unless VIGIL_INT8_MODELS_DIR says otherwise).
+ */
+export function int8ModelsDir(): string {
+  const dir = process.env.VIGIL_INT8_MODELS_DIR ?? resolve(repoRoot, '.cache', 'models-int8');
+  if (!existsSync(dir)) {
+    throw new Error(
+      `INT8 models not found at ${dir}. Make them with \`npm run quantize\` ` +
+        '(scripts/quantize; Python 3.11, offline once its pinned packages are installed) ' +
+        'or set VIGIL_INT8_MODELS_DIR.',
+    );
+  }
+  return dir;
+}
+
+/** The shared FP32 models and the generated INT8 ones, as one VIGIL_MODELS_DIR path list. */
+export function modelsPathWithInt8(): string {
+  return [modelsDir(), int8ModelsDir()].join(delimiter);
 }
 
 export function fixturesDir(): string {

@@ -73,6 +73,7 @@ async function run(argv: string[]): Promise<number> {
     return serve(
       command.configFile,
       command.modelsDir,
+      command.precision,
       new StderrLogger(logLevel()),
       process.stdout,
     );
@@ -80,7 +81,12 @@ async function run(argv: string[]): Promise<number> {
   const config = loadConfig(process.env, {
     modelsDir: command.modelsDir,
     ...(command.kind === 'analyze' || command.kind === 'eval'
-      ? { fps: command.fps, rulesFile: command.rulesFile }
+      ? {
+          fps: command.fps,
+          rulesFile: command.rulesFile,
+          audioPrecision: command.precision,
+          videoPrecision: command.precision,
+        }
       : {}),
   });
   // Labels and bars are checked before models load: a typo fails in milliseconds.

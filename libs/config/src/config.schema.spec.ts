@@ -34,6 +34,34 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [key]: value })).toThrow(message);
   });
 
+  it('chooses precision per model: auto by default, VIGIL_PRECISION for both, per-model keys win', () => {
+    expect(loadConfig({})).toMatchObject({ audioPrecision: 'auto', videoPrecision: 'auto' });
+    expect(loadConfig({ VIGIL_PRECISION: 'fp32' })).toMatchObject({
+      audioPrecision: 'fp32',
+      videoPrecision: 'fp32',
+    });
+    expect(loadConfig({ VIGIL_PRECISION: 'fp32', VIGIL_VIDEO_PRECISION: 'int8' })).toMatchObject({
+      audioPrecision: 'fp32',
+      videoPrecision: 'int8',
+    });
+    // --precision on the command line arrives as overrides and wins over the environment.
+    expect(
+      loadConfig(
+        { VIGIL_VIDEO_PRECISION: 'int8' },
+        { audioPrecision: 'fp32', videoPrecision: 'fp32' },
+      ),
+    ).toMatchObject({ audioPrecision: 'fp32', videoPrecision: 'fp32' });
+  });
+
+  it.each(['VIGIL_PRECISION', 'VIGIL_AUDIO_PRECISION', 'VIGIL_VIDEO_PRECISION'])(
+    'names the key of a bad precision (%s)',
+    (key) => {
+      expect(() => loadConfig({ [key]: 'int4' })).toThrow(
+        `${key}: must be one of auto, int8, fp32, got "int4"`,
+      );
+    },
+  );
+
   it('rejects an out-of-range override', () => {
     expect(() => loadConfig({}, { fps: 0 })).toThrow(/fps: must be a number/);
   });

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import {
   EXECUTION_PROVIDERS,
   type ExecutionProvider,
+  PRECISION_CHOICES,
+  type PrecisionChoice,
   TENSORRT_PRECISIONS,
   type TensorRtPrecision,
 } from '@app/models';
@@ -17,6 +19,9 @@ export interface VigilConfig {
   modelsDir: string;
   audioModel: string;
   videoModel: string;
+  /** fp32, int8, or auto: INT8 only where the model's catalog entry records that it won. */
+  audioPrecision: PrecisionChoice;
+  videoPrecision: PrecisionChoice;
   executionProvider: ExecutionProvider;
   /** With the tensorrt provider: the precision its engines are built in, and where they are cached. */
   tensorrtPrecision: TensorRtPrecision;
@@ -53,10 +58,13 @@ export function defaultModelsDir(env: Env): string {
 
 /** Overrides from the command line win over the environment. */
 export function loadConfig(env: Env, overrides: Partial<VigilConfig> = {}): VigilConfig {
+  const precision = oneOf(env, 'VIGIL_PRECISION', PRECISION_CHOICES, 'auto');
   const config: VigilConfig = {
     modelsDir: env.VIGIL_MODELS_DIR || defaultModelsDir(env),
     audioModel: env.VIGIL_AUDIO_MODEL || 'efficientat-mn04',
     videoModel: env.VIGIL_VIDEO_MODEL || 'yolox-nano',
+    audioPrecision: oneOf(env, 'VIGIL_AUDIO_PRECISION', PRECISION_CHOICES, precision),
+    videoPrecision: oneOf(env, 'VIGIL_VIDEO_PRECISION', PRECISION_CHOICES, precision),
     executionProvider: oneOf(env, 'VIGIL_EXECUTION_PROVIDER', EXECUTION_PROVIDERS, 'cpu'),
     tensorrtPrecision: oneOf(env, 'VIGIL_TENSORRT_PRECISION', TENSORRT_PRECISIONS, 'fp16'),
     tensorrtCacheDir: env.VIGIL_TENSORRT_CACHE_DIR || join(cacheHome(env), 'vigil', 'tensorrt'),

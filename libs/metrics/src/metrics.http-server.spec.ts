@@ -8,6 +8,7 @@ describe('MetricsHttpServer', () => {
     metrics.detectorFrame('skipped');
     metrics.detectorFrame('skipped');
     metrics.inference('audio', 'efficientat-mn04', 0.004, 3);
+    metrics.inference('video', 'yolox-nano-int8', 0.01, 1, 'int8');
     metrics.webhookObserver.dead({ subscriptionId: 'ops' });
     metrics.incidentLatency('high', 0.3);
     metrics.busObserver.published('vigil.media.audio', 1000);
@@ -28,6 +29,13 @@ describe('MetricsHttpServer', () => {
       expect(text).toContain('vigil_detector_frames_total{outcome="skipped",app="test"} 2');
       expect(text).toMatch(
         /^vigil_inference_batch_size_sum\{[^}]*modality="audio",model="efficientat-mn04"\} 3$/m,
+      );
+      // Inference time names the precision in use (fp32 unless said).
+      expect(text).toContain(
+        'vigil_inference_seconds_count{app="test",modality="audio",model="efficientat-mn04",precision="fp32"} 1',
+      );
+      expect(text).toContain(
+        'vigil_inference_seconds_count{app="test",modality="video",model="yolox-nano-int8",precision="int8"} 1',
       );
       expect(text).toContain(
         'vigil_webhook_deliveries_total{subscription="ops",outcome="dead",app="test"} 1',

@@ -36,8 +36,8 @@ export class VigilMetrics {
   });
   private readonly inferenceSeconds = new Histogram({
     name: 'vigil_inference_seconds',
-    help: 'Time of one model call (a batch of audio windows or one frame), by modality and model.',
-    labelNames: ['modality', 'model'] as const,
+    help: 'Time of one model call (a batch of audio windows or one frame), by modality, model and precision (fp32, int8).',
+    labelNames: ['modality', 'model', 'precision'] as const,
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
@@ -120,8 +120,14 @@ export class VigilMetrics {
     this.dropped.inc({ reason });
   }
 
-  inference(modality: Modality, model: string, seconds: number, items: number): void {
-    this.inferenceSeconds.observe({ modality, model }, seconds);
+  inference(
+    modality: Modality,
+    model: string,
+    seconds: number,
+    items: number,
+    precision: 'fp32' | 'int8' = 'fp32',
+  ): void {
+    this.inferenceSeconds.observe({ modality, model, precision }, seconds);
     this.batchSize.observe({ modality, model }, items);
   }
 

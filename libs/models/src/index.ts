@@ -2,6 +2,7 @@ export * from './model.manifest';
 export * from './model.catalog';
 export * from './model.repository';
 export * from './model.loader';
+export * from './precision.resolver';
 export * from './label-file.parser';
 export * from './model-session';
 export * from './onnx-session.factory';

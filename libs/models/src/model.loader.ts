@@ -2,14 +2,17 @@ import { AudioTagger } from './audio-tagger.runner';
 import type { AudioTaggerOptions } from './audio-tagger.runner';
 import { BoxLabelMapper } from './box-label.mapper';
 import { LabelGroupMapper } from './label-group.mapper';
-import type { ModelManifest } from './model.manifest';
+import type { ModelManifest, Precision } from './model.manifest';
 import type { ModelRepository } from './model.repository';
 import { ObjectDetector } from './object-detector.runner';
-import type { OnnxSessionFactory } from './onnx-session.factory';
+import type { ModelsLogger, OnnxSessionFactory } from './onnx-session.factory';
+import { type PrecisionChoice, PrecisionResolver } from './precision.resolver';
 
 export interface LoadedAudioModel {
   manifest: ModelManifest;
   labels: string[];
+  /** The precision in use (the manifest is the variant's: `<name>-int8` under int8). */
+  precision: Precision;
   tagger: AudioTagger;
   mapper: LabelGroupMapper;
 }
@@ -17,36 +20,76 @@ export interface LoadedAudioModel {
 export interface LoadedVideoModel {
   manifest: ModelManifest;
   labels: string[];
+  precision: Precision;
   detector: ObjectDetector;
   mapper: BoxLabelMapper;
 }
 
+export interface ModelLoaderOptions {
+  /** Per modality; `auto` (the default) follows each model's recorded INT8 verdict. */
+  precision?: { audio?: PrecisionChoice; video?: PrecisionChoice };
+  logger?: ModelsLogger;
+}
+
 /** Wires a model from the repository to a session and its label groups. */
 export class ModelLoader {
+  private readonly precisions: PrecisionResolver;
+
   constructor(
     private readonly repository: ModelRepository,
     private readonly sessions: OnnxSessionFactory,
-  ) {}
+    private readonly options: ModelLoaderOptions = {},
+  ) {
+    this.precisions = new PrecisionResolver(repository);
+  }
 
+  /** `name` is the FP32 model's; its INT8 variant loads where the precision choice says so. */
   async audio(name: string, options?: AudioTaggerOptions): Promise<LoadedAudioModel> {
-    const { manifest, onnxPath } = this.repository.resolve(name);
+    const { model, precision } = this.choose(name, this.options.precision?.audio);
+    const { manifest, onnxPath } = this.resolveTuned(name, model);
     if (manifest.task !== 'audio-tagging')
       throw new Error(`${name} is a ${manifest.task} model, not audio-tagging`);
-    const labels = this.repository.labels(name);
+    const labels = this.repository.labels(model);
     // Build the mapper first: a label-group typo should fail before a session is paid for.
     const mapper = new LabelGroupMapper(labels, manifest.labelGroups, 'audio');
     const tagger = new AudioTagger(await this.sessions.create(onnxPath), manifest, options);
-    return { manifest, labels, tagger, mapper };
+    return { manifest, labels, precision, tagger, mapper };
   }
 
   async video(name: string): Promise<LoadedVideoModel> {
-    const { manifest, onnxPath } = this.repository.resolve(name);
+    const { model, precision } = this.choose(name, this.options.precision?.video);
+    const { manifest, onnxPath } = this.resolveTuned(name, model);
     if (manifest.task !== 'object-detection') {
       throw new Error(`${name} is a ${manifest.task} model, not object-detection`);
     }
-    const labels = this.repository.labels(name);
+    const labels = this.repository.labels(model);
     const mapper = new BoxLabelMapper(labels, manifest.labelGroups, manifest.nms?.iou);
     const detector = new ObjectDetector(await this.sessions.create(onnxPath), manifest, labels);
-    return { manifest, labels, detector, mapper };
+    return { manifest, labels, precision, detector, mapper };
+  }
+
+  /**
+   * A variant runs with its FP32 model's tuning as in effect now (label groups, thresholds,
+   * decisions, windows, NMS), not the copy its model.json took when it was made: retuning the
+   * catalog must not need a re-quantization, and the INT8 verdict was measured with this tuning.
+   */
+  private resolveTuned(name: string, model: string) {
+    const resolved = this.repository.resolve(model);
+    if (model === name) return resolved;
+    const tuning = this.repository.manifest(name);
+    const manifest: ModelManifest = {
+      ...resolved.manifest,
+      labelGroups: tuning.labelGroups,
+      ...(tuning.decisions ? { decisions: tuning.decisions } : {}),
+      ...(tuning.features ? { features: tuning.features } : {}),
+      ...(tuning.nms ? { nms: tuning.nms } : {}),
+    };
+    return { ...resolved, manifest };
+  }
+
+  private choose(name: string, choice: PrecisionChoice = 'auto') {
+    const chosen = this.precisions.resolve(name, choice);
+    this.options.logger?.log(`${name}: ${chosen.precision} (${chosen.model}; ${chosen.reason})`);
+    return chosen;
   }
 }

@@ -93,4 +93,48 @@ describe('validateManifest', () => {
   it('rejects a non-object', () => {
     expect(problemsOf(null)).toEqual(['(root): must be an object']);
   });
+  describe('precision', () => {
+    const base = () =>
+      JSON.parse(JSON.stringify(MODEL_CATALOG['yolox-nano'])) as Record<string, unknown>;
+
+    it('accepts an INT8 model that names its source, and an FP32 entry with a verdict', () => {
+      const quantized = {
+        ...base(),
+        int8: undefined,
+        precision: 'int8',
+        quantization: {
+          source: { name: 'yolox-nano', file: 'yolox_nano.onnx', sha256: 'a'.repeat(64) },
+          method: 'static-qdq-per-channel',
+        },
+      };
+      expect(() => validateManifest(quantized)).not.toThrow();
+      const planned = {
+        ...base(),
+        int8: {
+          method: 'static-qdq',
+          verdict: {
+            ship: false,
+            maxF1Drop: 0.4,
+            speedup: { threads1: 1.2, threads2: 1.1 },
+            note: 'measured',
+          },
+        },
+      };
+      expect(() => validateManifest(planned)).not.toThrow();
+    });
+
+    it('names every bad precision key', () => {
+      const bad = {
+        ...base(),
+        precision: 'int4',
+        int8: { verdict: { ship: 'yes', speedup: { threads1: 0 } } },
+      };
+      expect(() => validateManifest(bad)).toThrow(/precision: must be one of fp32, int8/);
+      expect(() => validateManifest(bad)).toThrow(/int8\.method: is required/);
+      expect(() => validateManifest(bad)).toThrow(/int8\.verdict\.ship: must be true or false/);
+      expect(() => validateManifest(bad)).toThrow(/int8\.verdict\.speedup\.threads1: must be > 0/);
+      const unsourced = { ...base(), int8: undefined, precision: 'int8' };
+      expect(() => validateManifest(unsourced)).toThrow(/quantization: is required/);
+    });
+  });
 });

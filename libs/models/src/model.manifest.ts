@@ -29,6 +29,38 @@ export type ResizeMode = (typeof RESIZE_MODES)[number];
 export const COMBINE_RULES = ['max', 'noisy-or', 'sum'] as const;
 export type CombineRule = (typeof COMBINE_RULES)[number];
 
+/** Numeric precision of a model file's weights and arithmetic. */
+export const PRECISIONS = ['fp32', 'int8'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
+/**
+ * What an FP32 catalog entry knows of its INT8 variant (`<name>-int8`, made by
+ * scripts/quantize): how it is made, and the measured verdict that `auto` precision follows.
+ */
+export interface Int8Plan {
+  /** The quantizer's method (scripts/quantize/quantize.py lists them). */
+  method: string;
+  verdict?: Int8Verdict;
+}
+
+export interface Int8Verdict {
+  /** Whether `auto` precision runs the INT8 variant: accuracy passed and it was faster. */
+  ship: boolean;
+  /** Largest per-class F1 drop (FP32 − INT8) over the eval corpus; the bar is 0.02. */
+  maxF1Drop: number;
+  /** FP32 time / INT8 time of one model call, 1 and 2 intra-op threads (`npm run bench:int8`). */
+  speedup: { threads1: number; threads2: number };
+  /** Where and how it was measured, in words. */
+  note: string;
+}
+
+/** Provenance of a quantized model: written by scripts/quantize into its model.json. */
+export interface QuantizationProvenance {
+  source: { name: string; file: string; sha256: string };
+  method: string;
+  [detail: string]: unknown;
+}
+
 /** The log-mel recipe the model was trained on: features always follow their model. */
 export type FeatureRecipe = LogMelRecipe;
 
@@ -100,6 +132,12 @@ export interface ModelManifest {
   labelGroups: LabelGroups;
   decisions?: ManifestDecisions;
   nms?: { iou: number; scoreThreshold: number };
+  /** Absent means fp32. */
+  precision?: Precision;
+  /** Present on quantized models: which FP32 file they were made from, and how. */
+  quantization?: QuantizationProvenance;
+  /** On FP32 entries that have an INT8 variant. */
+  int8?: Int8Plan;
 }
 
 export class ManifestError extends Error {
@@ -308,6 +346,48 @@ function checkDecisions(c: Checker, value: unknown, groups: unknown): void {
   });
 }
 
+const SHA256 = /^[0-9a-f]{64}$/;
+
+function checkPrecision(c: Checker, m: Json): void {
+  c.optional(m, 'precision', '', (v, k) => c.oneOf(v, k, PRECISIONS));
+  if (m.precision === 'int8') {
+    // A quantized file must say what it was made from, so a stale one can be told apart.
+    const q = c.object(m.quantization, 'quantization');
+    if (q) {
+      const src = c.object(q.source, 'quantization.source');
+      if (src) {
+        c.string(src.name, 'quantization.source.name');
+        c.string(src.file, 'quantization.source.file');
+        c.string(
+          src.sha256,
+          'quantization.source.sha256',
+          SHA256,
+          'must be 64 lowercase hex digits',
+        );
+      }
+      c.string(q.method, 'quantization.method');
+    }
+    if (m.int8 !== undefined) c.problem('int8', 'belongs on the FP32 entry, not on an int8 model');
+  }
+  c.optional(m, 'int8', '', (v, k) => {
+    const plan = c.object(v, k);
+    if (!plan) return;
+    c.string(plan.method, `${k}.method`);
+    c.optional(plan, 'verdict', `${k}.`, (vv, kk) => {
+      const verdict = c.object(vv, kk);
+      if (!verdict) return;
+      if (typeof verdict.ship !== 'boolean') c.problem(`${kk}.ship`, 'must be true or false');
+      c.number(verdict.maxF1Drop, `${kk}.maxF1Drop`);
+      const speedup = c.object(verdict.speedup, `${kk}.speedup`);
+      if (speedup) {
+        c.number(speedup.threads1, `${kk}.speedup.threads1`, positive, 'must be > 0');
+        c.number(speedup.threads2, `${kk}.speedup.threads2`, positive, 'must be > 0');
+      }
+      c.string(verdict.note, `${kk}.note`);
+    });
+  });
+}
+
 /** Checks an untrusted value (a parsed model.json) and returns it typed, or throws naming every bad key. */
 export function validateManifest(value: unknown, source = 'model.json'): ModelManifest {
   const c = new Checker();
@@ -372,6 +452,8 @@ export function validateManifest(value: unknown, source = 'model.json'): ModelMa
   } else if (m.task === 'object-detection') {
     c.problem('nms', 'is required for object-detection');
   }
+
+  checkPrecision(c, m);
 
   if (c.problems.length > 0) throw new ManifestError(source, c.problems);
   return value as ModelManifest;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { MODEL_CATALOG } from './model.catalog';
 import type { ModelManifest } from './model.manifest';
 import { ManifestError } from './model.manifest';
@@ -134,5 +134,60 @@ describe('ModelRepository', () => {
     expect(result.ok).toBe(false);
     expect(result.actualSizeBytes).toBe(ONNX_BYTES.length + 1);
     expect(result.expectedSha256).toBe(SHA);
+  });
+  describe('several folders (VIGIL_MODELS_DIR as a path list)', () => {
+    let second: string;
+    beforeEach(() => {
+      second = mkdtempSync(join(tmpdir(), 'vigil-models-2-'));
+    });
+    afterEach(() => rmSync(second, { recursive: true, force: true }));
+
+    it('finds each model in the first folder that has it, and lists models of every folder', () => {
+      install('tiny', { 'model.onnx': ONNX_BYTES, 'coco_labels.txt': LABELS });
+      const own = {
+        ...manifest('tiny-int8'),
+        int8: undefined,
+        precision: 'int8',
+        quantization: {
+          source: { name: 'tiny', file: 'model.onnx', sha256: SHA },
+          method: 'static-qdq',
+        },
+      };
+      mkdirSync(join(second, 'tiny-int8'));
+      writeFileSync(join(second, 'tiny-int8', 'model.json'), JSON.stringify(own));
+      writeFileSync(join(second, 'tiny-int8', 'model.onnx'), ONNX_BYTES);
+      writeFileSync(join(second, 'tiny-int8', 'coco_labels.txt'), LABELS);
+      const repo = new ModelRepository([dir, second].join(delimiter), catalog);
+      expect(repo.roots).toEqual([dir, second]);
+      expect(repo.names()).toEqual(['tiny', 'tiny-int8']);
+      expect(repo.folder('tiny')).toBe(join(dir, 'tiny'));
+      expect(repo.folder('tiny-int8')).toBe(join(second, 'tiny-int8'));
+      // Not installed anywhere: a pull would put it in the first folder.
+      expect(repo.folder('other')).toBe(join(dir, 'other'));
+      expect(repo.isInstalled('tiny-int8')).toBe(true);
+      expect(repo.isInstalled('other')).toBe(false);
+    });
+
+    it('verifies a quantized model against the catalog checksum of its FP32 source', async () => {
+      const stale = {
+        ...manifest('tiny-int8'),
+        int8: undefined,
+        precision: 'int8',
+        quantization: {
+          source: { name: 'tiny', file: 'model.onnx', sha256: 'f'.repeat(64) },
+          method: 'static-qdq',
+        },
+      };
+      mkdirSync(join(second, 'tiny-int8'));
+      writeFileSync(join(second, 'tiny-int8', 'model.json'), JSON.stringify(stale));
+      writeFileSync(join(second, 'tiny-int8', 'model.onnx'), ONNX_BYTES);
+      writeFileSync(join(second, 'tiny-int8', 'coco_labels.txt'), LABELS);
+      const repo = new ModelRepository([dir, second].join(delimiter), catalog);
+      expect(await repo.verify('tiny-int8')).toMatchObject({
+        ok: false,
+        sourceOk: false,
+        actualSha256: SHA,
+      });
+    });
   });
 });

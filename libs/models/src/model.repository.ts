@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { parseLabelFile } from './label-file.parser';
 import { MODEL_CATALOG } from './model.catalog';
 import { ManifestError, validateManifest } from './model.manifest';
@@ -46,6 +46,11 @@ export interface VerifyResult {
   actualSizeBytes: number;
   /** The labels file matches the manifest's sha256 (true when the manifest names none). */
   labelsOk: boolean;
+  /**
+   * A quantized model only: whether the FP32 file it was made from is the one the catalog
+   * names now (false: made from other weights; run the quantizer again).
+   */
+  sourceOk?: boolean;
 }
 
 const MODEL_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
@@ -54,26 +59,37 @@ const MODEL_NAME = /^[a-z0-9][a-z0-9._-]*$/i;
  * Finds models on disk. A folder `<modelsDir>/<name>` holds the .onnx and labels; its own
  * `model.json`, when present, replaces the catalog entry wholesale, which is how users bring
  * their own models or retune a catalogued one without a release.
+ *
+ * `modelsDir` may list several folders like PATH (`:` on POSIX): the first holding a model's
+ * folder wins, and pulls go to the first. Generated models (the INT8 variants that
+ * scripts/quantize makes) then live in a folder of their own beside the downloaded ones.
  */
 export class ModelRepository {
   private readonly labelCache = new Map<string, string[]>();
+  /** The folders searched, in order. */
+  readonly roots: readonly string[];
 
   constructor(
     readonly modelsDir: string,
     private readonly catalog: Readonly<Record<string, ModelManifest>> = MODEL_CATALOG,
-  ) {}
+  ) {
+    this.roots = modelsDir.split(delimiter).filter((dir) => dir.length > 0);
+    if (this.roots.length === 0) throw new Error('no models folder given');
+  }
 
-  /** Catalogued names, then user models found only on disk. */
+  /** Catalogued names, then user and generated models found only on disk. */
   names(): string[] {
     const names = Object.keys(this.catalog);
-    if (!existsSync(this.modelsDir)) return names;
-    for (const entry of readdirSync(this.modelsDir, { withFileTypes: true })) {
-      const isUserModel =
-        entry.isDirectory() &&
-        MODEL_NAME.test(entry.name) &&
-        !names.includes(entry.name) &&
-        existsSync(join(this.modelsDir, entry.name, 'model.json'));
-      if (isUserModel) names.push(entry.name);
+    for (const root of this.roots) {
+      if (!existsSync(root)) continue;
+      for (const entry of readdirSync(root, { withFileTypes: true })) {
+        const isUserModel =
+          entry.isDirectory() &&
+          MODEL_NAME.test(entry.name) &&
+          !names.includes(entry.name) &&
+          existsSync(join(root, entry.name, 'model.json'));
+        if (isUserModel) names.push(entry.name);
+      }
     }
     return names;
   }
@@ -81,7 +97,19 @@ export class ModelRepository {
   folder(name: string): string {
     // The name becomes a path segment; reject anything that could climb out of modelsDir.
     if (!MODEL_NAME.test(name)) throw new Error(`invalid model name ${JSON.stringify(name)}`);
-    return join(this.modelsDir, name);
+    const found = this.roots.find((root) => existsSync(join(root, name)));
+    return join(found ?? this.roots[0]!, name);
+  }
+
+  /** Whether the model's files are on disk (its manifest may still be invalid). */
+  isInstalled(name: string): boolean {
+    try {
+      this.resolve(name);
+      return true;
+    } catch (error) {
+      if (error instanceof ModelNotFoundError) return false;
+      throw error;
+    }
   }
 
   /** The manifest in effect; needs no model files (a pull reads it before they exist). */
@@ -136,11 +164,19 @@ export class ModelRepository {
     });
     const actualSha256 = hash.digest('hex');
     const actualSizeBytes = statSync(onnxPath).size;
+    const source = manifest.quantization?.source;
+    const sourceOk =
+      source === undefined ? undefined : this.catalog[source.name]?.sha256 === source.sha256;
     return {
       name,
       path: onnxPath,
-      ok: actualSha256 === manifest.sha256 && actualSizeBytes === manifest.sizeBytes && labelsOk,
+      ok:
+        actualSha256 === manifest.sha256 &&
+        actualSizeBytes === manifest.sizeBytes &&
+        labelsOk &&
+        sourceOk !== false,
       labelsOk,
+      ...(sourceOk === undefined ? {} : { sourceOk }),
       expectedSha256: manifest.sha256,
       actualSha256,
       expectedSizeBytes: manifest.sizeBytes,

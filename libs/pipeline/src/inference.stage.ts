@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Bus, BusMessage, Subscription } from '@app/bus';
 import { type AudioFeatureWindow, type Detection, type VideoFrame, Topics } from '@app/contracts';
-import type { ClassDecider, ClassScore } from '@app/models';
+import type { ClassDecider, ClassScore, Precision } from '@app/models';
 import { MicroBatcher } from './micro-batcher';
 import { MotionGate, type MotionGateOptions } from './motion.gate';
 import {
@@ -93,7 +93,7 @@ export class InferenceStage {
     };
     this.audioBatcher = new MicroBatcher(
       (windows) =>
-        this.timed('audio', this.audio!.name, windows.length, () => this.audio!.score(windows)),
+        this.timed('audio', this.audio!, windows.length, () => this.audio!.score(windows)),
       options.maxAudioBatch ?? 16,
     );
   }
@@ -228,12 +228,12 @@ export class InferenceStage {
 
   private runDetector(frame: VideoFrame): Promise<Detection[]> {
     this.metrics.detectorFrame('run');
-    return this.timed('video', this.video!.name, 1, () => this.video!.detect(frame));
+    return this.timed('video', this.video!, 1, () => this.video!.detect(frame));
   }
 
   private async timed<T>(
     modality: 'audio' | 'video',
-    model: string,
+    model: { name: string; precision?: Precision },
     items: number,
     call: () => Promise<T>,
   ): Promise<T> {
@@ -241,7 +241,8 @@ export class InferenceStage {
     try {
       return await call();
     } finally {
-      this.metrics.inference(modality, model, (performance.now() - started) / 1000, items);
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.inference(modality, model.name, seconds, items, model.precision ?? 'fp32');
     }
   }
 }

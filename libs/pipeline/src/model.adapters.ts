@@ -3,6 +3,7 @@ import {
   type ClassScore,
   type LoadedAudioModel,
   type LoadedVideoModel,
+  type Precision,
   ClassDecider,
   decisionPolicyOf,
 } from '@app/models';
@@ -11,9 +12,11 @@ import type { AudioClassifier, FrameDetector } from './pipeline.ports';
 /** An audio tagger plus its label groups, seen by the stages as one classifier. */
 export class TaggerClassifier implements AudioClassifier {
   readonly name: string;
+  readonly precision: Precision;
 
   constructor(private readonly model: LoadedAudioModel) {
     this.name = model.manifest.name;
+    this.precision = model.precision;
   }
 
   async score(windows: readonly { data: Float32Array; frames: number }[]): Promise<ClassScore[][]> {
@@ -29,9 +32,11 @@ export class TaggerClassifier implements AudioClassifier {
 /** An object detector plus its label groups, seen by the stages as one frame detector. */
 export class BoxDetector implements FrameDetector {
   readonly name: string;
+  readonly precision: Precision;
 
   constructor(private readonly model: LoadedVideoModel) {
     this.name = model.manifest.name;
+    this.precision = model.precision;
   }
 
   async detect(frame: VideoFrame): Promise<Detection[]> {

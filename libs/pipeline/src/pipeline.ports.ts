@@ -1,5 +1,5 @@
 import type { Detection, Modality, SecurityEvent, VideoFrame } from '@app/contracts';
-import type { ClassDecider, ClassScore } from '@app/models';
+import type { ClassDecider, ClassScore, Precision } from '@app/models';
 
 /**
  * What the stages need from the models, narrowed to the two calls they make. Keeps the stages
@@ -7,6 +7,8 @@ import type { ClassDecider, ClassScore } from '@app/models';
  */
 export interface AudioClassifier {
   readonly name: string;
+  /** fp32 when absent; named in the inference metrics. */
+  readonly precision?: Precision;
   /** Every class's score per window, in input order. */
   score(windows: readonly { data: Float32Array; frames: number }[]): Promise<ClassScore[][]>;
   /** Fresh decisions-over-time state for one stream (hysteresis, baseline, one impulse one class). */
@@ -15,6 +17,7 @@ export interface AudioClassifier {
 
 export interface FrameDetector {
   readonly name: string;
+  readonly precision?: Precision;
   detect(frame: VideoFrame): Promise<Detection[]>;
 }
 
@@ -35,7 +38,13 @@ export interface PipelineMetrics {
   detectorFrame(outcome: 'run' | 'skipped'): void;
   /** A live frame dropped before the detector: a newer one waited behind it, or it was too old. */
   frameDropped(reason: 'superseded' | 'stale'): void;
-  inference(modality: Modality, model: string, seconds: number, items: number): void;
+  inference(
+    modality: Modality,
+    model: string,
+    seconds: number,
+    items: number,
+    precision: Precision,
+  ): void;
   /** A live stream's alert, `seconds` after its trigger was captured. */
   incidentLatency(severity: string, seconds: number): void;
 }

@@ -38,9 +38,16 @@ export function runtimeProviders(configToken: symbol): Provider[] {
     },
     {
       provide: ModelLoader,
-      inject: [ModelRepository, OnnxSessionFactory],
-      useFactory: (repository: ModelRepository, sessions: OnnxSessionFactory) =>
-        new ModelLoader(repository, sessions),
+      inject: [configToken, ModelRepository, OnnxSessionFactory],
+      useFactory: (
+        config: VigilConfig,
+        repository: ModelRepository,
+        sessions: OnnxSessionFactory,
+      ) =>
+        new ModelLoader(repository, sessions, {
+          precision: { audio: config.audioPrecision, video: config.videoPrecision },
+          logger: new Logger('models'),
+        }),
     },
   ];
 }

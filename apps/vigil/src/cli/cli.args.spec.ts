@@ -25,6 +25,31 @@ describe('parseCommand', () => {
     });
   });
 
+  it('takes --precision on analyze, eval and serve', () => {
+    expect(parseCommand(['analyze', 'clip.mp4', '--precision', 'int8'])).toMatchObject({
+      kind: 'analyze',
+      precision: 'int8',
+    });
+    expect(parseCommand(['eval', 'labels.json', '--precision', 'fp32'])).toMatchObject({
+      kind: 'eval',
+      precision: 'fp32',
+    });
+    expect(parseCommand(['serve', '--precision', 'auto'])).toMatchObject({
+      kind: 'serve',
+      precision: 'auto',
+    });
+    expect(parseCommand(['analyze', 'clip.mp4'])).toMatchObject({ precision: undefined });
+  });
+
+  it('rejects an unknown precision, and --precision where nothing runs a model', () => {
+    expect(() => parseCommand(['analyze', 'clip.mp4', '--precision', 'int4'])).toThrow(
+      new UsageError('--precision must be one of auto, int8, fp32, got "int4"'),
+    );
+    expect(() => parseCommand(['models', 'list', '--precision', 'int8'])).toThrow(
+      '--precision goes with analyze, eval or serve',
+    );
+  });
+
   it('parses models actions', () => {
     expect(parseCommand(['models', 'pull', 'yolox-nano', '--mirror', 'http://m'])).toEqual({
       kind: 'models',

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { PRECISION_CHOICES, type PrecisionChoice } from '@app/models';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -9,12 +10,13 @@ export class UsageError extends Error {
 
 export const USAGE = `Usage:
   vigil analyze <file|url> [--json] [--rules FILE] [--fps N] [--models DIR] [--stream-id ID]
+                [--precision auto|int8|fp32]
   vigil eval <labels.json>... [--root DIR] [--json] [--min-recall R|CLASS=R]... [--max-false-alerts N]
-             [--jobs N] [--rules FILE] [--fps N] [--models DIR]
+             [--jobs N] [--rules FILE] [--fps N] [--models DIR] [--precision auto|int8|fp32]
   vigil models list [--models DIR]
   vigil models verify [NAME...] [--models DIR]
   vigil models pull [NAME...] [--models DIR] [--mirror URL]
-  vigil serve [--config FILE] [--models DIR]   (gRPC API, webhooks, history; VIGIL_GRPC_ADDRESS, VIGIL_DATA_DIR)
+  vigil serve [--config FILE] [--models DIR] [--precision auto|int8|fp32]   (gRPC API, webhooks, history; VIGIL_GRPC_ADDRESS, VIGIL_DATA_DIR)
   vigil stream start <file|url> [--stream-id ID] [--live] [--loop]   (to a Kafka deployment: KAFKA_BROKERS)
   vigil stream stop <stream-id>
   vigil webhooks list-dead [--subscription ID] [--json] [--address HOST:PORT] [--ca FILE]
@@ -22,9 +24,10 @@ export const USAGE = `Usage:
                  (the dead letters of a running vigil serve or fusion; token in VIGIL_API_TOKEN)
   vigil --help | --version
 
-Environment: VIGIL_MODELS_DIR, VIGIL_AUDIO_MODEL, VIGIL_VIDEO_MODEL, VIGIL_FPS,
-VIGIL_RULES_FILE, VIGIL_EXECUTION_PROVIDER (cpu|cuda|tensorrt), VIGIL_INFERENCE_THREADS,
-FFMPEG_PATH, VIGIL_LOG_LEVEL.
+Environment: VIGIL_MODELS_DIR (folders separated by ':'), VIGIL_AUDIO_MODEL, VIGIL_VIDEO_MODEL,
+VIGIL_PRECISION, VIGIL_AUDIO_PRECISION, VIGIL_VIDEO_PRECISION (auto|int8|fp32; auto: INT8 where
+the model's catalog entry records that it won), VIGIL_FPS, VIGIL_RULES_FILE,
+VIGIL_EXECUTION_PROVIDER (cpu|cuda|tensorrt), VIGIL_INFERENCE_THREADS, FFMPEG_PATH, VIGIL_LOG_LEVEL.
 Exit codes: 0 success, 1 the input or a model could not be used (eval: below a bar),
 2 bad arguments, configuration or labels.`;
 
@@ -39,6 +42,7 @@ export type Command =
       fps?: number;
       modelsDir?: string;
       streamId?: string;
+      precision?: PrecisionChoice;
     }
   | {
       kind: 'eval';
@@ -51,6 +55,7 @@ export type Command =
       rulesFile?: string;
       fps?: number;
       modelsDir?: string;
+      precision?: PrecisionChoice;
     }
   | {
       kind: 'models';
@@ -59,7 +64,7 @@ export type Command =
       modelsDir?: string;
       mirror?: string;
     }
-  | { kind: 'serve'; configFile?: string; modelsDir?: string }
+  | { kind: 'serve'; configFile?: string; modelsDir?: string; precision?: PrecisionChoice }
   | {
       kind: 'stream';
       action: 'start';
@@ -101,6 +106,7 @@ export function parseCommand(argv: readonly string[]): Command {
         rules: { type: 'string' },
         fps: { type: 'string' },
         models: { type: 'string' },
+        precision: { type: 'string' },
         'stream-id': { type: 'string' },
         mirror: { type: 'string' },
         config: { type: 'string' },
@@ -130,6 +136,10 @@ export function parseCommand(argv: readonly string[]): Command {
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
   const [command, ...rest] = positionals;
+  const precision = precisionOf(values.precision);
+  if (precision !== undefined && !['analyze', 'eval', 'serve'].includes(command ?? '')) {
+    throw new UsageError('--precision goes with analyze, eval or serve');
+  }
   switch (command) {
     case 'analyze': {
       if (rest.length !== 1) throw new UsageError('analyze takes exactly one file or URL');
@@ -141,6 +151,7 @@ export function parseCommand(argv: readonly string[]): Command {
         fps: fpsOf(values.fps),
         modelsDir: values.models,
         streamId: values['stream-id'],
+        precision,
       };
     }
     case 'eval': {
@@ -163,6 +174,7 @@ export function parseCommand(argv: readonly string[]): Command {
         rulesFile: values.rules,
         fps: fpsOf(values.fps),
         modelsDir: values.models,
+        precision,
       };
     }
     case 'models': {
@@ -174,7 +186,7 @@ export function parseCommand(argv: readonly string[]): Command {
     }
     case 'serve': {
       if (rest.length > 0) throw new UsageError('serve takes no positional arguments');
-      return { kind: 'serve', configFile: values.config, modelsDir: values.models };
+      return { kind: 'serve', configFile: values.config, modelsDir: values.models, precision };
     }
     case 'stream': {
       const [action, target, ...extra] = rest;
@@ -224,6 +236,16 @@ export function parseCommand(argv: readonly string[]): Command {
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
+}
+
+function precisionOf(raw: string | undefined): PrecisionChoice | undefined {
+  if (raw === undefined) return undefined;
+  if (!(PRECISION_CHOICES as readonly string[]).includes(raw)) {
+    throw new UsageError(
+      `--precision must be one of ${PRECISION_CHOICES.join(', ')}, got "${raw}"`,
+    );
+  }
+  return raw as PrecisionChoice;
 }
 
 function fpsOf(raw: string | undefined): number | undefined {

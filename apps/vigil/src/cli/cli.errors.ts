@@ -3,7 +3,7 @@ import { ConfigError } from '@app/config';
 import { EvalLabelsError } from '@app/evaluation';
 import { RuleSetError } from '@app/fusion';
 import { MediaError, MediaErrorCode } from '@app/media';
-import { ManifestError, ModelNotFoundError } from '@app/models';
+import { ManifestError, ModelNotFoundError, PrecisionError, PrecisionErrorCode } from '@app/models';
 import { PipelineError } from '@app/pipeline';
 import { DownloadError } from '../models/model.downloader';
 import { PullError } from '../models/models.service';
@@ -29,6 +29,13 @@ const MEDIA_EXIT: Record<MediaErrorCode, ExitCode> = {
   [MediaErrorCode.ABORTED]: ExitCode.failed,
 };
 
+/** Every precision error code has an exit code: the models asked for cannot be used. */
+const PRECISION_EXIT: Record<PrecisionErrorCode, ExitCode> = {
+  [PrecisionErrorCode.NO_INT8_VARIANT]: ExitCode.failed,
+  [PrecisionErrorCode.STALE_INT8_VARIANT]: ExitCode.failed,
+  [PrecisionErrorCode.NOT_FP32]: ExitCode.usage,
+};
+
 /** One line for the user and an exit code; stack traces only when asked for. */
 export function describeFailure(error: unknown): { code: ExitCode; message: string } {
   if (error instanceof UsageError)
@@ -41,6 +48,9 @@ export function describeFailure(error: unknown): { code: ExitCode; message: stri
     return { code: ExitCode.usage, message: error.message };
   }
   if (error instanceof MediaError) return { code: MEDIA_EXIT[error.code], message: error.message };
+  if (error instanceof PrecisionError) {
+    return { code: PRECISION_EXIT[error.code], message: error.message };
+  }
   if (
     error instanceof ModelNotFoundError ||
     error instanceof ManifestError ||

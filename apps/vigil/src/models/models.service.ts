@@ -54,8 +54,9 @@ export class ModelsService {
       const manifest = this.repository.manifest(name);
       const installed = this.isInstalled(name);
       out.write(
-        `  ${name.padEnd(18)} ${manifest.task.padEnd(17)} ${(manifest.sizeBytes / 1e6).toFixed(2).padStart(6)} MB  ` +
-          `${installed ? 'installed' : 'missing  '}  ${manifest.license}\n`,
+        `  ${name.padEnd(22)} ${manifest.task.padEnd(17)} ${(manifest.precision ?? 'fp32').padEnd(4)} ` +
+          `${(manifest.sizeBytes / 1e6).toFixed(2).padStart(6)} MB  ` +
+          `${installed ? 'installed' : 'missing  '}  ${manifest.license}${int8Note(manifest)}\n`,
       );
     }
     return ExitCode.ok;
@@ -148,7 +149,17 @@ export class ModelsService {
   }
 }
 
+/** Whether `auto` precision takes the INT8 variant, as the catalog's measured verdict says. */
+function int8Note(manifest: ModelManifest): string {
+  const verdict = manifest.int8?.verdict;
+  if (!verdict) return '';
+  return verdict.ship ? '  (auto: int8)' : '  (auto: fp32, int8 measured not worth it)';
+}
+
 function mismatch(result: VerifyResult): string {
   if (!result.labelsOk) return 'MISMATCH in the labels file (sha256 differs from the catalog)';
+  if (result.sourceOk === false) {
+    return 'STALE: quantized from other FP32 weights than the catalog names (run `npm run quantize`)';
+  }
   return `MISMATCH sha256 ${result.actualSha256}, expected ${result.expectedSha256}`;
 }

@@ -9,6 +9,7 @@ import {
   grpcServerOptions,
   splitAddress,
 } from '@app/api';
+import type { PrecisionChoice } from '@app/models';
 import { loadServeConfig, type ServeConfig } from '@app/service';
 import { ServeModule } from './serve.module';
 import { ServeRuntime } from './serve.runtime';
@@ -60,10 +61,15 @@ export async function startServer(
 export async function serve(
   configFile: string | undefined,
   modelsDir: string | undefined,
+  precision: PrecisionChoice | undefined,
   logger: LoggerService,
   out: NodeJS.WritableStream,
 ): Promise<number> {
-  const config = loadServeConfig(configFile, process.env, { modelsDir });
+  const config = loadServeConfig(configFile, process.env, {
+    modelsDir,
+    audioPrecision: precision,
+    videoPrecision: precision,
+  });
   const server = await startServer(config, logger);
   const tls = config.grpc.tls
     ? config.grpc.tls.requireClientCert
