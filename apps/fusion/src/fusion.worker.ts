@@ -47,6 +47,8 @@ export class FusionWorker extends StageWorker {
       // The desk's tap and recorder subscribe before fusion decides anything.
       start: async () => {
         await this.desk.start();
+        // The web console on http.address / VIGIL_HTTP_ADDRESS; streams are ingest's here.
+        await this.desk.serveConsole(this.api.tokens);
         await stage.start();
       },
       stop: async () => {

@@ -103,6 +103,7 @@ export class ServeRuntime implements OnApplicationShutdown {
       },
     );
     await this.desk.start();
+    await this.desk.serveConsole(this.config.tokens, this.streams);
     await this.pipeline.start();
     if (this.config.metricsAddress) {
       this.metricsHttp = new MetricsHttpServer(this.metrics);
