@@ -102,6 +102,11 @@ describeWithChromium('the web console in chromium', () => {
     await page.locator('#start-stream input[name=streamId]').fill('lobby');
     await page.locator('#start-stream button[type=submit]').click();
     await page.locator('li[data-stream="lobby"]').waitFor();
+    // Its state moves on by itself (pushed), no refresh clicked.
+    await page
+      .locator('li[data-stream="lobby"] .badge')
+      .filter({ hasText: /started|ended/ })
+      .waitFor({ timeout: 60_000 });
     await snap(page, 'streams');
 
     await page.locator('nav a[href="#/"]').click();

@@ -82,7 +82,8 @@ export interface StreamInfo {
 
 export type Change =
   | { type: 'incident'; eventSeq: number; incident: IncidentSummary }
-  | { type: 'action'; actionSeq: number; action: IncidentAction; incident: IncidentSummary };
+  | { type: 'action'; actionSeq: number; action: IncidentAction; incident: IncidentSummary }
+  | { type: 'stream'; stream: StreamInfo };
 
 export class ApiFailure extends Error {
   constructor(

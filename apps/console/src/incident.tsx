@@ -12,7 +12,8 @@ export function IncidentPage(props: { id: string; live: LiveFeed; session: Sessi
   useEffect(() => {
     let cancelled = false;
     const unsubscribe = live.subscribe(
-      (change) => change.incident.incidentId === id && setVersion((n) => n + 1),
+      (change) =>
+        change.type !== 'stream' && change.incident.incidentId === id && setVersion((n) => n + 1),
       () => setVersion((n) => n + 1),
     );
     void live

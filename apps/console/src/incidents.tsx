@@ -34,6 +34,7 @@ export function IncidentList({ live }: { live: LiveFeed }) {
     let loaded = false;
     const unsubscribe = live.subscribe(
       (change) => {
+        if (change.type === 'stream') return;
         if (!loaded) early.push(change);
         else setIncidents((list) => merge(list ?? [], change.incident, filters));
       },
@@ -46,7 +47,12 @@ export function IncidentList({ live }: { live: LiveFeed }) {
         ({ incidents: list }) => {
           if (cancelled) return;
           loaded = true;
-          setIncidents(early.reduce((acc, c) => merge(acc, c.incident, filters), list));
+          setIncidents(
+            early.reduce(
+              (acc, c) => (c.type === 'stream' ? acc : merge(acc, c.incident, filters)),
+              list,
+            ),
+          );
           setError('');
         },
         (failure: Error) => !cancelled && setError(failure.message),

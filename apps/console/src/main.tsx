@@ -103,7 +103,7 @@ function App() {
         {incident ? (
           <IncidentPage id={decodeURIComponent(incident[1]!)} live={live} session={session} />
         ) : route === '/streams' ? (
-          <StreamsPage session={session} />
+          <StreamsPage session={session} live={live} />
         ) : (
           <IncidentList live={live} />
         )}

@@ -1,16 +1,36 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiFailure, api, type Session, type StreamInfo } from './api';
 import { when } from './format';
+import type { LiveFeed } from './live';
 
 const RUNNING = ['starting', 'started', 'reconnecting', 'stalled'];
 
-export function StreamsPage({ session }: { session: Session }) {
+export function StreamsPage({ session, live }: { session: Session; live: LiveFeed }) {
   const [streams, setStreams] = useState<StreamInfo[] | null>(null);
   const [error, setError] = useState('');
   const [reload, setReload] = useState(0);
   const operator = session.role === 'operator' && session.canControlStreams;
 
+  // States as they change (starting, started, failed with its reason, ended), pushed live.
+  useEffect(
+    () =>
+      live.subscribe(
+        (change) => {
+          if (change.type !== 'stream') return;
+          setStreams((list) =>
+            [
+              change.stream,
+              ...(list ?? []).filter((s) => s.streamId !== change.stream.streamId),
+            ].sort((a, b) => b.startedAt - a.startedAt || a.streamId.localeCompare(b.streamId)),
+          );
+        },
+        () => setReload((n) => n + 1),
+      ),
+    [live],
+  );
+
   useEffect(() => {
+    void live.open();
     api<{ streams: StreamInfo[] }>('GET', '/api/streams').then(
       ({ streams: list }) => {
         setStreams(list);

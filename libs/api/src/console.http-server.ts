@@ -107,6 +107,7 @@ export class ConsoleHttpServer {
   }
 
   async close(): Promise<void> {
+    this.console.close();
     if (!this.server) return;
     for (const response of this.live) response.end();
     this.server.closeAllConnections();
@@ -412,9 +413,11 @@ export class ConsoleHttpServer {
     });
     response.write(': vigil console live feed\nretry: 2000\n\n');
     const send = (change: ConsoleChange) => {
-      if (change.type === 'incident')
+      if (change.type === 'incident') {
         position.eventSeq = Math.max(position.eventSeq, change.eventSeq);
-      else position.actionSeq = Math.max(position.actionSeq, change.actionSeq);
+      } else if (change.type === 'action') {
+        position.actionSeq = Math.max(position.actionSeq, change.actionSeq);
+      }
       const id = `${position.eventSeq}-${position.actionSeq}`;
       response.write(`id: ${id}\nevent: ${change.type}\ndata: ${JSON.stringify(change)}\n\n`);
       if (response.writableLength > MAX_SSE_BACKLOG_BYTES) response.end();

@@ -79,7 +79,9 @@ export interface IncidentQuery {
 /** What a live console hears, in the order it happened. */
 export type ConsoleChange =
   | { type: 'incident'; eventSeq: number; incident: IncidentSummary }
-  | { type: 'action'; actionSeq: number; action: IncidentAction; incident: IncidentSummary };
+  | { type: 'action'; actionSeq: number; action: IncidentAction; incident: IncidentSummary }
+  /** A stream's state now; not replayed on reconnect (the console reloads the list). */
+  | { type: 'stream'; stream: StreamInfo };
 
 export interface ConsoleFeed {
   onStored(listener: (stored: StoredEvent) => void): () => void;
@@ -95,6 +97,7 @@ const MAX_CATCH_UP = 1000;
  */
 export class ConsoleService {
   private readonly listeners = new Set<(change: ConsoleChange) => void>();
+  private readonly unsubscribe: (() => void)[] = [];
 
   constructor(
     private readonly events: EventRepository,
@@ -104,9 +107,16 @@ export class ConsoleService {
     /** Absent where streams are run elsewhere (the fusion service). */
     private readonly streamControl?: StreamControl,
   ) {
-    feed.onStored((stored) =>
-      this.emit({ type: 'incident', eventSeq: stored.seq, incident: this.summary(stored) }),
+    this.unsubscribe.push(
+      feed.onStored((stored) =>
+        this.emit({ type: 'incident', eventSeq: stored.seq, incident: this.summary(stored) }),
+      ),
     );
+    if (streamControl) {
+      this.unsubscribe.push(
+        streamControl.onChange((stream) => this.emit({ type: 'stream', stream })),
+      );
+    }
   }
 
   /**
@@ -244,6 +254,12 @@ export class ConsoleService {
     const registered = (change: ConsoleChange) => listener(change);
     this.listeners.add(registered);
     return () => void this.listeners.delete(registered);
+  }
+
+  /** Stops hearing the history and the streams (the server closes). */
+  close(): void {
+    for (const off of this.unsubscribe.splice(0)) off();
+    this.listeners.clear();
   }
 
   get canControlStreams(): boolean {

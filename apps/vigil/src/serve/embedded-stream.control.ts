@@ -76,6 +76,10 @@ export class EmbeddedStreamControl extends StreamControl {
     return this.registry.get(streamId);
   }
 
+  override onChange(listener: (info: StreamInfo) => void): () => void {
+    return this.registry.onChange(listener);
+  }
+
   list(): StreamInfo[] {
     return this.registry.list();
   }
