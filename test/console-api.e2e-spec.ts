@@ -3,9 +3,15 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiTokenRegistry, ConsoleHttpServer, ConsoleService } from '@app/api';
+import type { DetectionSet } from '@app/contracts';
 import { FolderEvidenceStore } from '@app/evidence';
-import { EventRepository, HistoryDatabase, IncidentActionRepository } from '@app/history';
-import { EventFeed } from '@app/pipeline';
+import {
+  EventRepository,
+  HistoryDatabase,
+  IncidentActionRepository,
+  StreamSuppressionRepository,
+} from '@app/history';
+import { EventFeed, SuppressionGate } from '@app/pipeline';
 import { makeIncident } from '@app/testing/incident.factory';
 
 /**
@@ -29,6 +35,7 @@ describe('console HTTP API', () => {
   let events: EventRepository;
   let actions: IncidentActionRepository;
   let feed: EventFeed;
+  let gate: SuppressionGate;
   let server: ConsoleHttpServer;
   let base: string;
   const incident = makeIncident(1, { streamId: 'lobby' });
@@ -84,7 +91,11 @@ describe('console HTTP API', () => {
     );
     events.save(incident, { evidenceRefs: [{ ...ref, name: 'audio.wav' }] });
     feed.publish(events.get(incident.id)!);
-    const service = new ConsoleService(events, actions, store, feed);
+    gate = new SuppressionGate();
+    const service = new ConsoleService(events, actions, store, feed, undefined, {
+      repository: new StreamSuppressionRepository(database),
+      gate,
+    });
     server = new ConsoleHttpServer(
       service,
       new ApiTokenRegistry([
@@ -307,5 +318,61 @@ describe('console HTTP API', () => {
     expect(data.incident).toMatchObject({ incidentId: second.incidentId, disposition: 'new' });
     expect(saved.seq).toBe(2);
     controller.abort();
+  });
+
+  it('turns a false alarm into a visible, expiring, undoable suppression that fusion reads', async () => {
+    const third = makeIncident(3, {
+      streamId: 'kennel',
+      trigger: 'dog_bark',
+      triggers: ['dog_bark'],
+    });
+    events.save(third);
+    const detections: DetectionSet = {
+      streamId: 'kennel',
+      modality: 'audio',
+      seq: 1,
+      startSec: 0,
+      endSec: 1,
+      atSec: 0.5,
+      model: 'm',
+      detections: [{ modality: 'audio', cls: 'dog_bark', score: 0.9, labels: [] }],
+    };
+    const before = actions.forIncident(third.incidentId);
+    for (const [body, status] of [
+      [{ action: 'resolve', suppressMinutes: 60 }, 400],
+      [{ action: 'false_alarm', suppressMinutes: 0 }, 400],
+      [{ action: 'false_alarm', suppressMinutes: 60 * 24 * 8 }, 400],
+      [{ action: 'false_alarm', suppressMinutes: '60' }, 400],
+    ] as const) {
+      expect((await act(OPERATOR, body, third.incidentId)).status).toBe(status);
+    }
+    expect(actions.forIncident(third.incidentId)).toEqual(before);
+    expect(gate.filter(detections).detections).toHaveLength(1);
+
+    const marked = await act(
+      OPERATOR,
+      { action: 'false_alarm', note: 'the neighbour’s dog', suppressMinutes: 60 },
+      third.incidentId,
+    );
+    expect(marked.status).toBe(201);
+    const [made] = marked.json.suppressions as { id: number; streamId: string; cls: string }[];
+    expect(made).toMatchObject({ streamId: 'kennel', cls: 'dog_bark' });
+    expect(gate.filter(detections).detections).toHaveLength(0);
+    const detail = await call('GET', `/api/incidents/${third.incidentId}`, {
+      headers: bearer(VIEWER),
+    });
+    expect((detail.json.suppressions as unknown[]).length).toBe(1);
+
+    const lift = (token: string, id: string | number) =>
+      call('DELETE', `/api/suppressions/${id}`, { headers: bearer(token) });
+    expect((await lift(VIEWER, made!.id)).status).toBe(403);
+    expect((await lift(OPERATOR, 'abc')).status).toBe(400);
+    expect((await lift(OPERATOR, 999)).status).toBe(404);
+    expect(gate.filter(detections).detections).toHaveLength(0);
+    expect((await lift(OPERATOR, made!.id)).status).toBe(200);
+    expect((await lift(OPERATOR, made!.id)).status).toBe(412);
+    expect(gate.filter(detections).detections).toHaveLength(1);
+    const listed = await call('GET', '/api/suppressions', { headers: bearer(VIEWER) });
+    expect(listed.json.suppressions).toEqual([]);
   });
 });

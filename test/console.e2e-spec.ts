@@ -176,8 +176,22 @@ describeWithChromium('the web console in chromium', () => {
     await expectText(page, '#disposition', 'acknowledged');
     await expectText(page, '#timeline', 'checked the lobby camera');
     expect(await page.locator('#acknowledge').count()).toBe(0);
+
+    // A false alarm after all: the trigger class is ignored on this stream for an hour,
+    // shown on every console, and lifted again by the operator.
+    await page.locator('.actions select[name=suppress]').selectOption('60');
+    await page.locator('#false-alarm').click();
+    await expectText(page, '#disposition', 'false alarm');
+    await expectText(page, '#suppressions [data-suppression]', 'glass_break');
+    await expectText(wall, '#suppressions [data-suppression]', 'glass_break');
+    expect(await wall.locator('#suppressions button').count()).toBe(0);
+    await snap(page, 'false-alarm');
+    await page.locator('#suppressions button').click();
+    await page.locator('#suppressions').waitFor({ state: 'detached' });
+    await wall.locator('#suppressions').waitFor({ state: 'detached' });
+
     await page.locator('a[href="#/"]').first().click();
-    await expectText(page, `li[data-incident="${incidentId}"] [data-disposition]`, 'acknowledged');
+    await expectText(page, `li[data-incident="${incidentId}"] [data-disposition]`, 'false alarm');
   });
 
   it('keeps a wrong token on the sign-in page', async () => {

@@ -65,6 +65,7 @@ export interface IncidentDetail {
   }[];
   actions: IncidentAction[];
   evidence: { name: string; contentType: string; bytes: number; url: string }[];
+  suppressions: Suppression[];
 }
 
 export interface StreamInfo {
@@ -83,7 +84,24 @@ export interface StreamInfo {
 export type Change =
   | { type: 'incident'; eventSeq: number; incident: IncidentSummary }
   | { type: 'action'; actionSeq: number; action: IncidentAction; incident: IncidentSummary }
-  | { type: 'stream'; stream: StreamInfo };
+  | { type: 'stream'; stream: StreamInfo }
+  | { type: 'suppression'; suppressions: Suppression[] };
+
+export type IncidentChange = Extract<Change, { incident: IncidentSummary }>;
+
+export function isIncidentChange(change: Change): change is IncidentChange {
+  return change.type === 'incident' || change.type === 'action';
+}
+
+export interface Suppression {
+  id: number;
+  streamId: string;
+  cls: string;
+  until: number;
+  incidentId: string;
+  createdBy: string;
+  createdAt: number;
+}
 
 export class ApiFailure extends Error {
   constructor(

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ApiFailure, api, type IncidentDetail, type Session } from './api';
+import { ApiFailure, api, type IncidentDetail, type Session, isIncidentChange } from './api';
 import { ACTION_LABEL, DISPOSITION_LABEL, streamName, streamTime, when } from './format';
 import type { LiveFeed } from './live';
 
@@ -13,7 +13,9 @@ export function IncidentPage(props: { id: string; live: LiveFeed; session: Sessi
     let cancelled = false;
     const unsubscribe = live.subscribe(
       (change) =>
-        change.type !== 'stream' && change.incident.incidentId === id && setVersion((n) => n + 1),
+        (change.type === 'suppression' ||
+          (isIncidentChange(change) && change.incident.incidentId === id)) &&
+        setVersion((n) => n + 1),
       () => setVersion((n) => n + 1),
     );
     void live
@@ -52,6 +54,7 @@ export function IncidentPage(props: { id: string; live: LiveFeed; session: Sessi
         </span>
       </p>
       {session.role === 'operator' && <Actions detail={detail} />}
+      <Suppressions detail={detail} operator={session.role === 'operator'} />
       <h3>Evidence</h3>
       <div class="evidence">
         {evidence['snapshot.jpg'] ? (
@@ -86,6 +89,7 @@ export function IncidentPage(props: { id: string; live: LiveFeed; session: Sessi
 
 function Actions({ detail }: { detail: IncidentDetail }) {
   const [note, setNote] = useState('');
+  const [suppress, setSuppress] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const disposition = detail.incident.disposition;
@@ -97,9 +101,14 @@ function Actions({ detail }: { detail: IncidentDetail }) {
       await api(
         'POST',
         `/api/incidents/${encodeURIComponent(detail.incident.incidentId)}/actions`,
-        { action, note },
+        {
+          action,
+          note,
+          ...(action === 'false_alarm' && suppress ? { suppressMinutes: Number(suppress) } : {}),
+        },
       );
       setNote('');
+      setSuppress('');
     } catch (failure) {
       setError(failure instanceof ApiFailure ? failure.message : String(failure));
     } finally {
@@ -116,6 +125,19 @@ function Actions({ detail }: { detail: IncidentDetail }) {
         value={note}
         onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)}
       />
+      <label>
+        With a false alarm, ignore {detail.incident.triggers.join(', ')} on this stream for
+        <select
+          name="suppress"
+          value={suppress}
+          onChange={(e) => setSuppress((e.target as HTMLSelectElement).value)}
+        >
+          <option value="">no time (feedback only)</option>
+          <option value="60">1 hour</option>
+          <option value="480">8 hours</option>
+          <option value="1440">24 hours</option>
+        </select>
+      </label>
       <div class="buttons">
         {disposition === 'new' && (
           <button id="acknowledge" disabled={busy} onClick={act('acknowledge')}>
@@ -131,6 +153,37 @@ function Actions({ detail }: { detail: IncidentDetail }) {
       </div>
       {error && <p class="error">{error}</p>}
     </form>
+  );
+}
+
+/** Classes ignored on this incident's stream ("false alarm" feedback), until they expire or are lifted. */
+function Suppressions({ detail, operator }: { detail: IncidentDetail; operator: boolean }) {
+  const [error, setError] = useState('');
+  if (detail.suppressions.length === 0) return null;
+  const lift = (id: number) => async () => {
+    try {
+      await api('DELETE', `/api/suppressions/${id}`);
+    } catch (failure) {
+      setError(failure instanceof ApiFailure ? failure.message : String(failure));
+    }
+  };
+  return (
+    <section class="suppressions" id="suppressions">
+      <h3>Suppressed on {detail.incident.streamId}</h3>
+      <ul>
+        {detail.suppressions.map((s) => (
+          <li key={s.id} data-suppression={s.cls}>
+            <strong>{s.cls}</strong> ignored until {when(s.until)} (by {s.createdBy})
+            {operator && (
+              <button class="secondary" onClick={lift(s.id)}>
+                Lift
+              </button>
+            )}
+          </li>
+        ))}
+      </ul>
+      {error && <p class="error">{error}</p>}
+    </section>
   );
 }
 

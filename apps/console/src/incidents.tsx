@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, type Change, type IncidentSummary } from './api';
+import { api, type IncidentChange, type IncidentSummary, isIncidentChange } from './api';
 import {
   DISPOSITION_LABEL,
   type Filters,
@@ -30,11 +30,11 @@ export function IncidentList({ live }: { live: LiveFeed }) {
   useEffect(() => {
     let cancelled = false;
     // Changes that arrive while the list loads are applied on top of it once it is in.
-    const early: Change[] = [];
+    const early: IncidentChange[] = [];
     let loaded = false;
     const unsubscribe = live.subscribe(
       (change) => {
-        if (change.type === 'stream') return;
+        if (!isIncidentChange(change)) return;
         if (!loaded) early.push(change);
         else setIncidents((list) => merge(list ?? [], change.incident, filters));
       },
@@ -47,12 +47,7 @@ export function IncidentList({ live }: { live: LiveFeed }) {
         ({ incidents: list }) => {
           if (cancelled) return;
           loaded = true;
-          setIncidents(
-            early.reduce(
-              (acc, c) => (c.type === 'stream' ? acc : merge(acc, c.incident, filters)),
-              list,
-            ),
-          );
+          setIncidents(early.reduce((acc, c) => merge(acc, c.incident, filters), list));
           setError('');
         },
         (failure: Error) => !cancelled && setError(failure.message),

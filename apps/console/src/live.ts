@@ -27,7 +27,7 @@ export class LiveFeed {
         resolve();
       });
       source.addEventListener('error', () => this.setConnected(false));
-      for (const type of ['incident', 'action', 'stream'] as const) {
+      for (const type of ['incident', 'action', 'stream', 'suppression'] as const) {
         source.addEventListener(type, (message) => {
           const change = JSON.parse((message as MessageEvent<string>).data) as Change;
           for (const listener of [...this.listeners]) listener(change);

@@ -40,6 +40,7 @@ export class FusionWorker extends StageWorker {
       profiles,
       idle: this.config.streamIdle,
       metrics: this.metrics,
+      suppressions: this.desk.suppressionGate,
       // The view of everyone's checkpoints is this replica's own, read whole at each start.
       checkpoint: { everySec: 2, viewGroup: `vigil-fusion-state-view.${this.config.instanceId}` },
     });

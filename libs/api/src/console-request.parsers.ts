@@ -91,9 +91,29 @@ export function signInBody(value: unknown): string {
   return token;
 }
 
-export function actionBody(value: unknown): { action: IncidentActionKind; note: string } {
+export const MAX_SUPPRESS_MINUTES = 7 * 24 * 60;
+
+export function actionBody(value: unknown): {
+  action: IncidentActionKind;
+  note: string;
+  suppressMinutes?: number;
+} {
   const body = asObject(value);
-  only(body, ['action', 'note']);
+  only(body, ['action', 'note', 'suppressMinutes']);
+  const minutes = body.suppressMinutes;
+  if (
+    minutes !== undefined &&
+    !(
+      Number.isSafeInteger(minutes) &&
+      (minutes as number) >= 1 &&
+      (minutes as number) <= MAX_SUPPRESS_MINUTES
+    )
+  ) {
+    throw ApiError.invalid(
+      'suppressMinutes',
+      `must be a whole number from 1 to ${MAX_SUPPRESS_MINUTES}`,
+    );
+  }
   const action = body.action;
   if (typeof action !== 'string' || !(INCIDENT_ACTIONS as readonly string[]).includes(action)) {
     throw ApiError.invalid('action', `must be one of ${INCIDENT_ACTIONS.join(', ')}`);
@@ -101,6 +121,7 @@ export function actionBody(value: unknown): { action: IncidentActionKind; note: 
   return {
     action: action as IncidentActionKind,
     note: (optionalString(body, 'note', MAX_ACTION_NOTE) ?? '').trim(),
+    ...(minutes !== undefined ? { suppressMinutes: minutes as number } : {}),
   };
 }
 

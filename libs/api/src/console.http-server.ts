@@ -170,8 +170,23 @@ export class ConsoleHttpServer {
         pattern: /^\/api\/incidents\/([^/]+)\/actions$/,
         role: 'operator',
         handle: async (ctx, [id]) => {
-          const { action, note } = actionBody(await this.body(ctx));
-          json(ctx.response, 201, c.act(id!, action, note, ctx.caller!.principal));
+          const { action, note, suppressMinutes } = actionBody(await this.body(ctx));
+          json(ctx.response, 201, c.act(id!, action, note, ctx.caller!.principal, suppressMinutes));
+        },
+      },
+      {
+        method: 'GET',
+        pattern: /^\/api\/suppressions$/,
+        role: 'viewer',
+        handle: (ctx) => json(ctx.response, 200, { suppressions: c.activeSuppressions() }),
+      },
+      {
+        method: 'DELETE',
+        pattern: /^\/api\/suppressions\/([^/]+)$/,
+        role: 'operator',
+        handle: (ctx, [id]) => {
+          if (!/^\d{1,15}$/.test(id!)) throw ApiError.invalid('id', 'must be a suppression id');
+          json(ctx.response, 200, c.liftSuppression(Number(id), ctx.caller!.principal));
         },
       },
       {

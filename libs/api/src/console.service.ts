@@ -8,9 +8,11 @@ import {
   type IncidentDisposition,
   MAX_PAGE_SIZE,
   type StoredEvent,
+  type StreamSuppression,
+  type StreamSuppressionRepository,
   dispositionOf,
 } from '@app/history';
-import { ApiError } from './api.error';
+import { ApiError, ApiErrorCode } from './api.error';
 import type { ApiPrincipal } from './api-token.registry';
 import type { StreamControl, StreamInfo, StreamSpec } from './api.ports';
 
@@ -55,6 +57,14 @@ export interface IncidentDetail {
   }[];
   actions: IncidentAction[];
   evidence: { name: string; contentType: string; bytes: number; url: string }[];
+  /** What holds on the incident's stream now. */
+  suppressions: StreamSuppression[];
+}
+
+/** Where suppressions are kept, and the gate fusion reads them from. */
+export interface ConsoleSuppressions {
+  repository: StreamSuppressionRepository;
+  gate: { replace(list: readonly StreamSuppression[]): void };
 }
 
 /** `open`/`closed` is the incident's own life; the others are the operators' disposition. */
@@ -81,7 +91,9 @@ export type ConsoleChange =
   | { type: 'incident'; eventSeq: number; incident: IncidentSummary }
   | { type: 'action'; actionSeq: number; action: IncidentAction; incident: IncidentSummary }
   /** A stream's state now; not replayed on reconnect (the console reloads the list). */
-  | { type: 'stream'; stream: StreamInfo };
+  | { type: 'stream'; stream: StreamInfo }
+  /** Every suppression that holds now, after one was added or lifted. */
+  | { type: 'suppression'; suppressions: StreamSuppression[] };
 
 export interface ConsoleFeed {
   onStored(listener: (stored: StoredEvent) => void): () => void;
@@ -106,6 +118,7 @@ export class ConsoleService {
     feed: ConsoleFeed,
     /** Absent where streams are run elsewhere (the fusion service). */
     private readonly streamControl?: StreamControl,
+    private readonly suppressions?: ConsoleSuppressions,
   ) {
     this.unsubscribe.push(
       feed.onStored((stored) =>
@@ -177,6 +190,7 @@ export class ConsoleService {
       })),
       actions: this.actions.forIncident(incidentId),
       evidence: [...byName.values()],
+      suppressions: this.activeSuppressions().filter((x) => x.streamId === newest.event.streamId),
     };
   }
 
@@ -194,12 +208,25 @@ export class ConsoleService {
     throw ApiError.notFound(`evidence "${name}" of incident ${incidentId}`);
   }
 
+  /**
+   * Records an operator's action. A false alarm may also suppress the incident's trigger
+   * classes on its stream for `suppressMinutes`, where this process runs fusion's gate.
+   */
   act(
     incidentId: string,
     action: IncidentActionKind,
     note: string,
     principal: ApiPrincipal,
-  ): { action: IncidentAction; incident: IncidentSummary } {
+    suppressMinutes?: number,
+  ): { action: IncidentAction; incident: IncidentSummary; suppressions: StreamSuppression[] } {
+    if (suppressMinutes !== undefined) {
+      if (action !== 'false_alarm') {
+        throw ApiError.invalid('suppressMinutes', 'goes with a false_alarm only');
+      }
+      if (!this.suppressions) {
+        throw new ApiError(ApiErrorCode.FAILED_PRECONDITION, 'suppressMinutes: not available here');
+      }
+    }
     const recorded = this.actions.record({
       incidentId,
       action,
@@ -209,7 +236,36 @@ export class ConsoleService {
     });
     const incident = this.getIncident(incidentId).incident;
     this.emit({ type: 'action', actionSeq: recorded.seq, action: recorded, incident });
-    return { action: recorded, incident };
+    let suppressions: StreamSuppression[] = [];
+    if (suppressMinutes !== undefined && this.suppressions) {
+      suppressions = this.suppressions.repository.create({
+        streamId: incident.streamId,
+        classes: incident.triggers,
+        forMs: suppressMinutes * 60_000,
+        incidentId,
+        actor: principal.name,
+      });
+      this.suppressionsChanged();
+    }
+    return { action: recorded, incident, suppressions };
+  }
+
+  activeSuppressions(): StreamSuppression[] {
+    return this.suppressions?.repository.active() ?? [];
+  }
+
+  /** Undo a suppression before it expires. */
+  liftSuppression(id: number, principal: ApiPrincipal): StreamSuppression {
+    if (!this.suppressions) throw ApiError.notFound(`suppression ${id}`);
+    const lifted = this.suppressions.repository.lift(id, principal.name);
+    this.suppressionsChanged();
+    return lifted;
+  }
+
+  private suppressionsChanged(): void {
+    const active = this.activeSuppressions();
+    this.suppressions?.gate.replace(active);
+    this.emit({ type: 'suppression', suppressions: active });
   }
 
   /** `<event seq>-<action seq>`: where a live console is, so a reconnect misses nothing. */

@@ -23,4 +23,23 @@ export const INCIDENT_ACTION_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX incident_actions_incident_seq ON incident_actions (incident_id, seq);
     `,
   },
+  {
+    name: 'actions/002-stream-suppressions',
+    up: `
+      -- "False alarm" feedback: a class ignored on one stream until a time, undone by lifting
+      -- it. Rows stay after they expire or are lifted, as part of the audit trail.
+      CREATE TABLE stream_suppressions (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        stream_id    TEXT    NOT NULL,
+        cls          TEXT    NOT NULL,
+        until_ms     INTEGER NOT NULL,
+        incident_id  TEXT    NOT NULL,
+        created_by   TEXT    NOT NULL,
+        created_at   INTEGER NOT NULL,
+        lifted_by    TEXT,
+        lifted_at    INTEGER
+      );
+      CREATE INDEX stream_suppressions_until ON stream_suppressions (until_ms);
+    `,
+  },
 ];

@@ -7,3 +7,4 @@ export * from './event.repository';
 export * from './event-filter.matcher';
 export * from './incident-action.migrations';
 export * from './incident-action.repository';
+export * from './stream-suppression.repository';

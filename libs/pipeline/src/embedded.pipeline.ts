@@ -1,3 +1,4 @@
+import type { SuppressionGate } from './suppression.gate';
 import { MemoryBus } from '@app/bus';
 import {
   type DetectionSet,
@@ -33,6 +34,8 @@ export interface EmbeddedPipelineOptions {
   metrics?: PipelineMetrics;
   /** Called for each incident as soon as fusion decides it. */
   onEvent?: (event: SecurityEvent) => void;
+  /** Operators' per-stream suppressions (`vigil serve`'s console). */
+  suppressions?: SuppressionGate;
 }
 
 export interface AnalysisResult extends IngestResult {
@@ -113,6 +116,7 @@ export class EmbeddedPipeline {
     this.fusion = new FusionStage(this.bus, options.rules, {
       profiles: options.profiles,
       metrics: options.metrics,
+      suppressions: options.suppressions,
     });
     this.streams = new StreamSupervisor(this.ingest);
   }

@@ -3,6 +3,7 @@ import { type DetectionSet, type SecurityEvent, type StreamStatus, Topics } from
 import { defaultRuleSet, runScopedEventId } from '@app/fusion';
 import { FusionStage } from './fusion.stage';
 import { RULES_PROFILE_HEADER, RUN_HEADER } from './stream-headers';
+import { SuppressionGate } from './suppression.gate';
 
 function set(
   streamId: string,
@@ -75,6 +76,20 @@ describe('FusionStage', () => {
     expect(await fuse('cam-q', { [RULES_PROFILE_HEADER]: 'quiet' }, withProfiles)).toEqual([]);
     const [loud] = await fuse('cam-q', {}, withProfiles);
     expect(loud!.rule).toBe('gunshot');
+  });
+
+  it('ignores a class an operator suppressed on that stream, until it expires', async () => {
+    let now = 1_000;
+    const gate = new SuppressionGate(() => now);
+    const withGate = (bus: MemoryBus) =>
+      new FusionStage(bus, defaultRuleSet(), { suppressions: gate });
+    gate.replace([{ streamId: 'cam-s', cls: 'gunshot', until: 2_000 }]);
+    expect(await fuse('cam-s', {}, withGate)).toEqual([]);
+    const [other] = await fuse('cam-t', {}, withGate); // another stream is not affected
+    expect(other!.rule).toBe('gunshot');
+    now = 2_000; // expired
+    const [again] = await fuse('cam-s', {}, withGate);
+    expect(again!.rule).toBe('gunshot');
   });
 });
 

@@ -12,8 +12,13 @@ import {
 import type { Bus } from '@app/bus';
 import type { VigilMetrics } from '@app/metrics';
 import { EvidenceWriter, FolderEvidenceStore } from '@app/evidence';
-import { EventRepository, HistoryDatabase, IncidentActionRepository } from '@app/history';
-import { EventFeed, EvidenceTap, IncidentRecorder } from '@app/pipeline';
+import {
+  EventRepository,
+  HistoryDatabase,
+  IncidentActionRepository,
+  StreamSuppressionRepository,
+} from '@app/history';
+import { EventFeed, EvidenceTap, IncidentRecorder, SuppressionGate } from '@app/pipeline';
 import {
   DeadLetterService,
   WebhookBodyBuilder,
@@ -38,6 +43,8 @@ export class IncidentDesk {
   readonly events: EventRepository;
   /** The operators' audit trail (acknowledge, resolve, false alarm), in the same file. */
   readonly actions: IncidentActionRepository;
+  /** "False alarm" feedback: classes ignored per stream for a while, read by fusion's gate. */
+  readonly suppressions: StreamSuppressionRepository;
   readonly evidenceStore: FolderEvidenceStore;
   readonly feed: EventFeed;
   readonly links?: EvidenceLinkSigner;
@@ -60,10 +67,14 @@ export class IncidentDesk {
     private readonly config: Pick<ApiConfig, 'history' | 'evidence' | 'webhooks' | 'http'>,
     ffmpegBinary: string,
     metrics?: VigilMetrics,
+    /** The gate fusion filters detections through; the desk keeps it up to date. */
+    readonly suppressionGate: SuppressionGate = new SuppressionGate(),
   ) {
     this.database = new HistoryDatabase({ path: config.history.path });
     this.events = new EventRepository(this.database);
     this.actions = new IncidentActionRepository(this.database);
+    this.suppressions = new StreamSuppressionRepository(this.database);
+    this.suppressionGate.replace(this.suppressions.active());
     this.evidenceStore = new FolderEvidenceStore({
       root: config.evidence.dir,
       maxAgeMs: config.evidence.maxAgeDays * DAY_MS,
@@ -142,6 +153,7 @@ export class IncidentDesk {
       this.evidenceStore,
       this.feed,
       streams,
+      { repository: this.suppressions, gate: this.suppressionGate },
     );
     this.consoleHttp = new ConsoleHttpServer(service, new ApiTokenRegistry(tokens), {
       assetsDir: consoleAssetsDir(),
