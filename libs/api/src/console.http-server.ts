@@ -19,6 +19,8 @@ const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 /** A console whose socket backs up this far is dropped; it reconnects and catches up. */
 const MAX_SSE_BACKLOG_BYTES = 1024 * 1024;
 const SSE_HEARTBEAT_MS = 20_000;
+/** Open live feeds at once: each costs a socket and a listener, so they are bounded. */
+const MAX_LIVE = 256;
 const ASSET_NAME = /^[A-Za-z0-9._-]{1,100}$/;
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -415,6 +417,12 @@ export class ConsoleHttpServer {
    */
   private openLive(ctx: RequestContext): void {
     const { request, response } = ctx;
+    if (this.live.size >= MAX_LIVE) {
+      throw new ApiError(
+        ApiErrorCode.RESOURCE_EXHAUSTED,
+        `${MAX_LIVE} consoles are already following live; try again later`,
+      );
+    }
     const from = parseCursor(
       header(request, 'last-event-id') ?? ctx.url.searchParams.get('cursor') ?? undefined,
     );

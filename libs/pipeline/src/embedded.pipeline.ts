@@ -1,4 +1,3 @@
-import type { SuppressionGate } from './suppression.gate';
 import { MemoryBus } from '@app/bus';
 import {
   type DetectionSet,
@@ -20,6 +19,7 @@ import { mediaOptionsFor } from './media-options';
 import type { MotionGateOptions } from './motion.gate';
 import { SpectrogramStage } from './spectrogram.stage';
 import { StreamSupervisor } from './stream.supervisor';
+import type { SuppressionGate } from './suppression.gate';
 
 export interface EmbeddedPipelineOptions {
   decoder: MediaDecoder;

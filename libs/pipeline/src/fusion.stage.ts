@@ -1,4 +1,3 @@
-import type { SuppressionGate } from './suppression.gate';
 import type { Bus, BusMessage, Headers, Subscription } from '@app/bus';
 import { type DetectionSet, type Modality, type SecurityEvent, Topics } from '@app/contracts';
 import {
@@ -11,6 +10,7 @@ import { type CheckpointOptions, FusionCheckpointer } from './fusion.checkpointe
 import { Groups, NO_METRICS, type PipelineMetrics } from './pipeline.ports';
 import { type IdleTimeouts, StreamIdleWatch } from './stream-idle.watch';
 import { DEFAULT_RULES_PROFILE, RULES_PROFILE_HEADER, RUN_HEADER } from './stream-headers';
+import type { SuppressionGate } from './suppression.gate';
 
 export interface FusionStageOptions extends FusionEngineOptions {
   /** Named rule sets besides the default one, chosen per stream by RULES_PROFILE_HEADER. */
