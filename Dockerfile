@@ -29,6 +29,7 @@ ARG APP
 RUN test -n "$APP" || { echo 'set --build-arg APP=<ingest|spectrogram|inference|fusion|vigil>' >&2; exit 1; }
 RUN npx nest build "$APP" \
     && if [ "$APP" != vigil ]; then npx nest build vigil; fi \
+    && if [ "$APP" = vigil ] || [ "$APP" = fusion ]; then node scripts/build-console.js; fi \
     && test -f "dist/apps/$APP/main.js" && test -f dist/apps/vigil/main.js
 
 # ---- production node_modules; ONNXRUNTIME_NODE_INSTALL=cuda12 adds the CUDA provider -----------

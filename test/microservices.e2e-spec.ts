@@ -98,6 +98,8 @@ async function expectSameEvents(expected: Map<string, string[]>): Promise<void> 
 /** The API parts: ingest serves StreamService, fusion EventService, inference InferenceService. */
 const OPERATOR = `operator-${run}-token-0123456789`;
 const grpcPorts = { ingest: 0, fusion: 0, inference: 0 };
+/** Fusion holds the history, so it serves the web console in this deployment. */
+let consolePort = 0;
 let apiEnv: Record<string, string> = {};
 
 function apiSetup(): void {
@@ -117,6 +119,7 @@ function apiSetup(): void {
   grpcPorts.ingest = base;
   grpcPorts.fusion = base + 1;
   grpcPorts.inference = base + 2;
+  consolePort = base + 3;
   apiEnv = { VIGIL_CONFIG_FILE: configFile };
 }
 
@@ -133,7 +136,10 @@ beforeAll(async () => {
     new ServiceProcess('ingest', `ingest-${run}`, grpcEnv('ingest')).start(),
     new ServiceProcess('spectrogram', `spectrogram-${run}`).start(),
     new ServiceProcess('inference', `inference-a-${run}`, grpcEnv('inference')).start(),
-    new ServiceProcess('fusion', `fusion-${run}`, grpcEnv('fusion')).start(),
+    new ServiceProcess('fusion', `fusion-${run}`, {
+      ...grpcEnv('fusion'),
+      VIGIL_HTTP_ADDRESS: `127.0.0.1:${consolePort}`,
+    }).start(),
   );
   await Promise.all(services.map((s) => s.ready()));
   observer = new KafkaBus({ brokers: kafkaBrokers(), clientId: `observer-${run}` });
@@ -172,7 +178,7 @@ describe('the four microservices on a real Kafka broker', () => {
           r: object,
           m: unknown,
         ) => ClientReadableStream<{
-          event: { id: string; streamId: string; rule: string };
+          event: { id: string; incidentId: string; streamId: string; rule: string };
           streamLabels: Record<string, string>;
           evidence: { name: string }[];
         }>
@@ -199,6 +205,22 @@ describe('the four microservices on a real Kafka broker', () => {
         'snapshot.jpg',
         'spectrogram.png',
       ]);
+      // The web console, served by fusion: the incident with its evidence; no stream control.
+      const consoleUrl = `http://127.0.0.1:${consolePort}`;
+      const auth = { authorization: `Bearer ${OPERATOR}` };
+      const listed = (await (
+        await fetch(`${consoleUrl}/api/incidents?stream=${streamId}`, { headers: auth })
+      ).json()) as { incidents: { incidentId: string }[] };
+      // By incident: it may have moved on to its next version (closed) by now.
+      expect(listed.incidents.map((i) => i.incidentId)).toContain(record!.event.incidentId);
+      const session = await (await fetch(`${consoleUrl}/api/session`, { headers: auth })).json();
+      expect(session).toMatchObject({ name: 'e2e', role: 'operator', canControlStreams: false });
+      const start = await fetch(`${consoleUrl}/api/streams`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ source: fixture(CLIPS.comp01) }),
+      });
+      expect(start.status).toBe(404);
       // Any ingest replica answers from the status topic it follows.
       let state = '';
       for (let i = 0; i < 300 && state !== 'STREAM_STATE_ENDED'; i++) {

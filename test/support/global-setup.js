@@ -29,7 +29,10 @@ function newestSource(dir) {
     if (entry.name === 'node_modules' || entry.name.startsWith('.')) continue;
     const path = join(dir, entry.name);
     if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (/\.(ts|json|proto)$/.test(entry.name) && !entry.name.endsWith('.spec.ts')) {
+    else if (
+      /\.(ts|tsx|css|html|json|proto)$/.test(entry.name) &&
+      !entry.name.endsWith('.spec.ts')
+    ) {
       newest = Math.max(newest, statSync(path).mtimeMs);
     }
   }
@@ -53,10 +56,11 @@ module.exports = async function globalSetup(globalConfig) {
   const selected = globalConfig.selectProjects ?? selectedProjects(process.argv);
   if (selected.length > 0 && !selected.includes('e2e')) return;
   const sources = Math.max(...['apps', 'libs'].map((d) => newestSource(join(ROOT, d))));
-  const stale = APPS.some((app) => {
-    const bundle = join(ROOT, 'dist', 'apps', app, 'main.js');
-    return !existsSync(bundle) || statSync(bundle).mtimeMs < sources;
-  });
+  const bundles = [
+    ...APPS.map((app) => join(ROOT, 'dist', 'apps', app, 'main.js')),
+    join(ROOT, 'dist', 'console', 'app.js'),
+  ];
+  const stale = bundles.some((bundle) => !existsSync(bundle) || statSync(bundle).mtimeMs < sources);
   if (stale) {
     process.stdout.write(
       '\n[setup] building the service bundles (dist/ is missing or older than the sources)\n',
@@ -66,6 +70,8 @@ module.exports = async function globalSetup(globalConfig) {
 
   // Every `vigil serve` a test starts picks a free port for /metrics, so suites can run side by side.
   process.env.VIGIL_METRICS_ADDRESS ??= '127.0.0.1:0';
+  // …and for the web console, which `vigil serve` would otherwise open on 8080.
+  process.env.VIGIL_HTTP_ADDRESS ??= '127.0.0.1:0';
 
   const configured = process.env.KAFKA_BROKERS;
   const [host, port] = (configured ?? '127.0.0.1:9092').split(',')[0].split(':');

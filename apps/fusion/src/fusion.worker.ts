@@ -40,6 +40,7 @@ export class FusionWorker extends StageWorker {
       profiles,
       idle: this.config.streamIdle,
       metrics: this.metrics,
+      suppressions: this.desk.suppressionGate,
       // The view of everyone's checkpoints is this replica's own, read whole at each start.
       checkpoint: { everySec: 2, viewGroup: `vigil-fusion-state-view.${this.config.instanceId}` },
     });
@@ -47,6 +48,8 @@ export class FusionWorker extends StageWorker {
       // The desk's tap and recorder subscribe before fusion decides anything.
       start: async () => {
         await this.desk.start();
+        // The web console on http.address / VIGIL_HTTP_ADDRESS; streams are ingest's here.
+        await this.desk.serveConsole(this.api.tokens);
         await stage.start();
       },
       stop: async () => {

@@ -10,6 +10,8 @@ export enum ApiErrorCode {
   ALREADY_EXISTS = 'ALREADY_EXISTS',
   /** Too big, too many streams, too many concurrent analyses. */
   RESOURCE_EXHAUSTED = 'RESOURCE_EXHAUSTED',
+  /** A request body over the limit: RESOURCE_EXHAUSTED on gRPC, 413 on HTTP. */
+  TOO_LARGE = 'TOO_LARGE',
   UNAUTHENTICATED = 'UNAUTHENTICATED',
   PERMISSION_DENIED = 'PERMISSION_DENIED',
   /** The request is valid but the server is not set up for it (a model not loaded). */

@@ -43,6 +43,13 @@ export abstract class StreamControl {
   abstract stop(streamId: string): Promise<StreamInfo>;
   abstract get(streamId: string): StreamInfo | undefined;
   abstract list(): StreamInfo[];
+  /**
+   * Hears each change of a stream's state where this process follows them (the web console
+   * pushes it); the default hears nothing.
+   */
+  onChange(_listener: (info: StreamInfo) => void): () => void {
+    return () => undefined;
+  }
   /** What StartStream may ask for; local files only under `mediaRoots`. */
   abstract capabilities(): {
     models: string[];

@@ -11,6 +11,7 @@ export const GRPC_STATUS: Readonly<Record<ApiErrorCode, GrpcStatus>> = {
   [ApiErrorCode.NOT_FOUND]: GrpcStatus.NOT_FOUND,
   [ApiErrorCode.ALREADY_EXISTS]: GrpcStatus.ALREADY_EXISTS,
   [ApiErrorCode.RESOURCE_EXHAUSTED]: GrpcStatus.RESOURCE_EXHAUSTED,
+  [ApiErrorCode.TOO_LARGE]: GrpcStatus.RESOURCE_EXHAUSTED,
   [ApiErrorCode.UNAUTHENTICATED]: GrpcStatus.UNAUTHENTICATED,
   [ApiErrorCode.PERMISSION_DENIED]: GrpcStatus.PERMISSION_DENIED,
   [ApiErrorCode.FAILED_PRECONDITION]: GrpcStatus.FAILED_PRECONDITION,
@@ -25,6 +26,7 @@ export const HTTP_STATUS: Readonly<Record<ApiErrorCode, number>> = {
   [ApiErrorCode.NOT_FOUND]: 404,
   [ApiErrorCode.ALREADY_EXISTS]: 409,
   [ApiErrorCode.RESOURCE_EXHAUSTED]: 429,
+  [ApiErrorCode.TOO_LARGE]: 413,
   [ApiErrorCode.UNAUTHENTICATED]: 401,
   [ApiErrorCode.PERMISSION_DENIED]: 403,
   [ApiErrorCode.FAILED_PRECONDITION]: 412,
@@ -49,6 +51,7 @@ const MEDIA: Readonly<Record<MediaErrorCode, ApiErrorCode>> = {
 const HISTORY: Readonly<Record<HistoryErrorCode, ApiErrorCode>> = {
   'invalid-argument': ApiErrorCode.INVALID_ARGUMENT,
   'not-found': ApiErrorCode.NOT_FOUND,
+  conflict: ApiErrorCode.FAILED_PRECONDITION,
 };
 
 const EVIDENCE: Readonly<Record<EvidenceErrorCode, ApiErrorCode>> = {

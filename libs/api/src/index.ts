@@ -23,3 +23,8 @@ export * from './evidence.http-server';
 export * from './media-roots.policy';
 export * from './webhook.controller';
 export * from './webhook-request.parsers';
+export * from './console.service';
+export * from './console.http-server';
+export * from './console-session.store';
+export * from './console-request.parsers';
+export * from './console-assets.locator';

@@ -87,6 +87,21 @@ describe('StreamRegistry', () => {
     expect(other.startedBy('cam-k', 'req-1')?.state).toBe('started');
   });
 
+  it('tells listeners each change of state, as a copy, until they unsubscribe', () => {
+    const streams = registry();
+    const heard: string[] = [];
+    const off = streams.onChange((info) => {
+      heard.push(`${info.streamId} ${info.state}${info.reason ? ` (${info.reason})` : ''}`);
+      info.state = 'ended'; // a copy: the registry keeps its own
+    });
+    streams.register(spec('cam-1'));
+    streams.apply({ streamId: 'cam-1', state: 'failed', source: '', reason: 'refused' }, defaults);
+    expect(streams.get('cam-1')!.state).toBe('failed');
+    off();
+    streams.apply({ streamId: 'cam-1', state: 'started', source: '' }, defaults);
+    expect(heard).toEqual(['cam-1 starting', 'cam-1 failed (refused)']);
+  });
+
   it('learns streams it did not start (another replica, the CLI)', () => {
     const streams = registry();
     streams.apply({ streamId: 'other', state: 'started', source: '/clips/x.mp4' }, defaults);

@@ -12,6 +12,7 @@ const DEFAULT_MAX_FINISHED = 1000;
  */
 export class StreamRegistry {
   private readonly streams = new Map<string, StreamInfo>();
+  private readonly listeners = new Set<(info: StreamInfo) => void>();
 
   constructor(
     private readonly now: () => number = Date.now,
@@ -31,6 +32,7 @@ export class StreamRegistry {
     this.streams.delete(spec.streamId); // re-insert: Map order is age order for pruning
     this.streams.set(spec.streamId, info);
     this.prune();
+    this.notify(info);
     return info;
   }
 
@@ -59,7 +61,19 @@ export class StreamRegistry {
     if (!known) this.streams.set(status.streamId, info);
     else Object.assign(known, info);
     this.prune();
+    this.notify(known ?? info);
     return known ?? info;
+  }
+
+  /** Hears every change of a stream's state (a copy); returns the unsubscribe. */
+  onChange(listener: (info: StreamInfo) => void): () => void {
+    const registered = (info: StreamInfo) => listener(info);
+    this.listeners.add(registered);
+    return () => void this.listeners.delete(registered);
+  }
+
+  private notify(info: StreamInfo): void {
+    for (const listener of [...this.listeners]) listener({ ...info });
   }
 
   get(streamId: string): StreamInfo | undefined {

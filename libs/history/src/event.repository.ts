@@ -87,6 +87,7 @@ export class EventRepository {
   private readonly insertClass: Statement<[string, number]>;
   private readonly selectById: Statement<[string], EventRow>;
   private readonly selectSeqById: Statement<[string], { seq: number }>;
+  private readonly selectIncident: Statement<[string], EventRow>;
   private readonly updateRefs: Statement<[string, string]>;
   private readonly selectCount: Statement<[], { n: number }>;
   private readonly selectLatestSeq: Statement<[], { seq: number }>;
@@ -114,6 +115,9 @@ export class EventRepository {
     );
     this.selectById = db.prepare(`SELECT ${COLUMNS} FROM events WHERE id = ?`);
     this.selectSeqById = db.prepare('SELECT seq FROM events WHERE id = ?');
+    this.selectIncident = db.prepare(
+      `SELECT ${COLUMNS} FROM events WHERE incident_id = ? ORDER BY version, seq`,
+    );
     this.updateRefs = db.prepare('UPDATE events SET evidence_refs = ? WHERE id = ?');
     this.selectCount = db.prepare('SELECT count(*) AS n FROM events');
     // The highest seq ever assigned, not max(seq) of the rows left: once retention has emptied
@@ -181,6 +185,11 @@ export class EventRepository {
   get(id: string): StoredEvent | undefined {
     const row = this.selectById.get(id);
     return row && toStored(row);
+  }
+
+  /** Every stored version of an incident, oldest first; empty when none is stored. */
+  incident(incidentId: string): StoredEvent[] {
+    return this.selectIncident.all(incidentId).map(toStored);
   }
 
   /** One page of events matching the query, in storage order. */

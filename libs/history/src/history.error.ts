@@ -1,8 +1,10 @@
 /**
  * What a caller did wrong, in terms a gRPC layer maps without parsing messages:
- * `invalid-argument` → INVALID_ARGUMENT and `not-found` → NOT_FOUND, with the field named.
+ * `invalid-argument` → INVALID_ARGUMENT, `not-found` → NOT_FOUND and `conflict` (the request
+ * does not fit the record's state: an incident already resolved) → FAILED_PRECONDITION, with
+ * the field named.
  */
-export type HistoryErrorCode = 'invalid-argument' | 'not-found';
+export type HistoryErrorCode = 'invalid-argument' | 'not-found' | 'conflict';
 
 export class HistoryError extends Error {
   constructor(

@@ -5,3 +5,6 @@ export * from './stored-event.types';
 export * from './event.migrations';
 export * from './event.repository';
 export * from './event-filter.matcher';
+export * from './incident-action.migrations';
+export * from './incident-action.repository';
+export * from './stream-suppression.repository';

@@ -19,6 +19,7 @@ import { mediaOptionsFor } from './media-options';
 import type { MotionGateOptions } from './motion.gate';
 import { SpectrogramStage } from './spectrogram.stage';
 import { StreamSupervisor } from './stream.supervisor';
+import type { SuppressionGate } from './suppression.gate';
 
 export interface EmbeddedPipelineOptions {
   decoder: MediaDecoder;
@@ -37,6 +38,8 @@ export interface EmbeddedPipelineOptions {
   busObserver?: BusObserver;
   /** Called for each incident as soon as fusion decides it. */
   onEvent?: (event: SecurityEvent) => void;
+  /** Operators' per-stream suppressions (`vigil serve`'s console). */
+  suppressions?: SuppressionGate;
 }
 
 export interface AnalysisResult extends IngestResult {
@@ -118,6 +121,7 @@ export class EmbeddedPipeline {
     this.fusion = new FusionStage(this.bus, options.rules, {
       profiles: options.profiles,
       metrics: options.metrics,
+      suppressions: options.suppressions,
     });
     this.streams = new StreamSupervisor(this.ingest);
   }

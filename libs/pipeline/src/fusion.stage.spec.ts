@@ -4,6 +4,7 @@ import { defaultRuleSet, runScopedEventId } from '@app/fusion';
 import { FusionStage } from './fusion.stage';
 import { NO_METRICS } from './pipeline.ports';
 import { CAPTURE_EPOCH_HEADER, RULES_PROFILE_HEADER, RUN_HEADER } from './stream-headers';
+import { SuppressionGate } from './suppression.gate';
 
 function set(
   streamId: string,
@@ -96,6 +97,20 @@ describe('FusionStage', () => {
     expect(await fuse('cam-q', { [RULES_PROFILE_HEADER]: 'quiet' }, withProfiles)).toEqual([]);
     const [loud] = await fuse('cam-q', {}, withProfiles);
     expect(loud!.rule).toBe('gunshot');
+  });
+
+  it('ignores a class an operator suppressed on that stream, until it expires', async () => {
+    let now = 1_000;
+    const gate = new SuppressionGate(() => now);
+    const withGate = (bus: MemoryBus) =>
+      new FusionStage(bus, defaultRuleSet(), { suppressions: gate });
+    gate.replace([{ streamId: 'cam-s', cls: 'gunshot', until: 2_000 }]);
+    expect(await fuse('cam-s', {}, withGate)).toEqual([]);
+    const [other] = await fuse('cam-t', {}, withGate); // another stream is not affected
+    expect(other!.rule).toBe('gunshot');
+    now = 2_000; // expired
+    const [again] = await fuse('cam-s', {}, withGate);
+    expect(again!.rule).toBe('gunshot');
   });
 });
 

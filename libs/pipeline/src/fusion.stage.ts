@@ -21,6 +21,7 @@ import {
   RULES_PROFILE_HEADER,
   RUN_HEADER,
 } from './stream-headers';
+import type { SuppressionGate } from './suppression.gate';
 
 export interface FusionStageOptions extends FusionEngineOptions {
   /** Named rule sets besides the default one, chosen per stream by RULES_PROFILE_HEADER. */
@@ -38,6 +39,8 @@ export interface FusionStageOptions extends FusionEngineOptions {
    * (one process, where nothing outlives the engine anyway).
    */
   checkpoint?: CheckpointOptions;
+  /** Operators' per-stream suppressions ("false alarm" feedback); none when unset. */
+  suppressions?: SuppressionGate;
 }
 
 /** Detection sets → incidents on `vigil.events`, through the rules engine. */
@@ -54,6 +57,7 @@ export class FusionStage {
   private idleTimer?: NodeJS.Timeout;
   private readonly metrics: PipelineMetrics;
   private readonly checkpointer?: FusionCheckpointer;
+  private readonly suppressions?: SuppressionGate;
 
   constructor(
     private readonly bus: Bus,
@@ -66,9 +70,11 @@ export class FusionStage {
       clock = Date,
       metrics = NO_METRICS,
       checkpoint,
+      suppressions,
       ...engineOptions
     } = options;
     if (checkpoint) this.checkpointer = new FusionCheckpointer(bus, checkpoint);
+    this.suppressions = suppressions;
     this.clock = clock;
     this.metrics = metrics;
     if (idle) {
@@ -158,7 +164,7 @@ export class FusionStage {
       this.metrics.streamIdle('resumed');
       await this.publishStatus(set.streamId, 'started', 'detections resumed');
     }
-    await this.publishEvents(engine.ingest(set), headers);
+    await this.publishEvents(engine.ingest(this.suppressions?.filter(set) ?? set), headers);
     await this.checkpointer?.decided(message, engine, this.profileOf(headers));
     if (set.final && !engine.isOpen(set.streamId)) {
       this.idle?.forget(set.streamId);

@@ -18,3 +18,4 @@ export * from './stream.supervisor';
 export * from './stream-idle.watch';
 export * from './stream-command.stage';
 export * from './stream.ledger';
+export * from './suppression.gate';

@@ -30,10 +30,26 @@ describe('the API config file', () => {
     expect(serve.history.path).toBe('/data/history.sqlite');
     expect(serve.evidence.dir).toBe('/data/evidence');
     expect(serve.tokens).toEqual([]);
+    expect(serve.http).toEqual({ address: '127.0.0.1:8080', secureCookie: false });
     expect(loadApiConfig(undefined, {}).grpc).toBeUndefined();
+    expect(loadApiConfig(undefined, {}).http).toBeUndefined();
     expect(loadApiConfig(undefined, { VIGIL_GRPC_ADDRESS: '0.0.0.0:50051' }).grpc?.address).toBe(
       '0.0.0.0:50051',
     );
+  });
+
+  it('serves the console where http.address or VIGIL_HTTP_ADDRESS says, or nowhere with off', () => {
+    const path = file('http: { address: 0.0.0.0:8443, secureCookie: true }');
+    expect(loadServeConfig(path, {}).http).toEqual({ address: '0.0.0.0:8443', secureCookie: true });
+    expect(loadServeConfig(path, { VIGIL_HTTP_ADDRESS: '127.0.0.1:9000' }).http?.address).toBe(
+      '127.0.0.1:9000',
+    );
+    expect(loadServeConfig(undefined, { VIGIL_HTTP_ADDRESS: 'off' }).http).toBeUndefined();
+    expect(loadApiConfig(path, {}).http?.address).toBe('0.0.0.0:8443');
+    expect(keyOf(() => loadServeConfig(undefined, { VIGIL_HTTP_ADDRESS: 'nowhere' }))).toBe(
+      'VIGIL_HTTP_ADDRESS',
+    );
+    expect(keyOf(() => loadServeConfig(file('http: { port: 80 }'), {}))).toBe('http.port');
   });
 
   it('reads tokens and secrets from the environment and paths relative to the file', () => {

@@ -38,6 +38,8 @@ export interface ApiConfig {
     linkTtlSec: number;
   };
   webhooks: WebhookSubscription[];
+  /** The web console and its JSON API; absent: not served (`off`, or no address given). */
+  http?: { address: string; secureCookie: boolean };
 }
 
 /** `vigil serve`: the API parts plus the pipeline's own settings. */
@@ -51,6 +53,7 @@ export interface ServeConfig extends ApiConfig {
 export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
 
 export const DEFAULT_SERVE_ADDRESS = '127.0.0.1:50051';
+export const DEFAULT_CONSOLE_ADDRESS = '127.0.0.1:8080';
 
 /** `vigil serve`'s config: the API file with a gRPC address always set (loopback by default). */
 export function loadServeConfig(
@@ -58,7 +61,7 @@ export function loadServeConfig(
   env: Env,
   overrides: Partial<VigilConfig> = {},
 ): ServeConfig {
-  const api = loadApiConfig(file, env, DEFAULT_SERVE_ADDRESS);
+  const api = loadApiConfig(file, env, DEFAULT_SERVE_ADDRESS, DEFAULT_CONSOLE_ADDRESS);
   // --rules, then VIGIL_RULES_FILE, then the file's rules.default, then the shipped rules.
   const fileRules = env.VIGIL_RULES_FILE || overrides.rulesFile ? undefined : api.rulesFile;
   const metrics = env.VIGIL_METRICS_ADDRESS || DEFAULT_METRICS_ADDRESS;
@@ -89,6 +92,7 @@ export function loadApiConfig(
   file: string | undefined,
   env: Env,
   defaultAddress?: string,
+  defaultHttpAddress?: string,
 ): ApiConfig {
   const raw = file ? readConfigFile(file) : {};
   const base = file ? dirname(resolve(file)) : process.cwd();
@@ -225,6 +229,22 @@ export function loadApiConfig(
   }
 
   const webhooks = parseWebhookSubscriptions(root.raw('webhooks') ?? [], 'webhooks', env);
+
+  const http = root.object('http');
+  const fileHttpAddress = http.string('address');
+  const httpAddress = env.VIGIL_HTTP_ADDRESS || fileHttpAddress || defaultHttpAddress;
+  const secureCookie = http.boolean('secureCookie') ?? false;
+  http.done();
+  if (
+    httpAddress !== undefined &&
+    httpAddress !== 'off' &&
+    !/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/.test(httpAddress)
+  ) {
+    throw new ConfigError(
+      env.VIGIL_HTTP_ADDRESS ? 'VIGIL_HTTP_ADDRESS' : 'http.address',
+      `must be host:port or off, got "${httpAddress}"`,
+    );
+  }
   root.done();
 
   return {
@@ -237,6 +257,9 @@ export function loadApiConfig(
     history: historyConfig,
     evidence: evidenceConfig,
     webhooks,
+    ...(httpAddress && httpAddress !== 'off'
+      ? { http: { address: httpAddress, secureCookie } }
+      : {}),
   };
 }
 

@@ -1,10 +1,24 @@
 import { Logger } from '@nestjs/common';
-import { EvidenceHttpServer, EvidenceLinkSigner } from '@app/api';
+import {
+  type ApiToken,
+  ApiTokenRegistry,
+  ConsoleHttpServer,
+  ConsoleService,
+  EvidenceHttpServer,
+  EvidenceLinkSigner,
+  type StreamControl,
+  consoleAssetsDir,
+} from '@app/api';
 import type { Bus } from '@app/bus';
 import type { VigilMetrics } from '@app/metrics';
 import { EvidenceWriter, FolderEvidenceStore } from '@app/evidence';
-import { EventRepository, HistoryDatabase } from '@app/history';
-import { EventFeed, EvidenceTap, IncidentRecorder } from '@app/pipeline';
+import {
+  EventRepository,
+  HistoryDatabase,
+  IncidentActionRepository,
+  StreamSuppressionRepository,
+} from '@app/history';
+import { EventFeed, EvidenceTap, IncidentRecorder, SuppressionGate } from '@app/pipeline';
 import {
   DeadLetterService,
   WebhookBodyBuilder,
@@ -27,6 +41,10 @@ export class IncidentDesk {
   private readonly logger = new Logger('incidents');
   readonly database: HistoryDatabase;
   readonly events: EventRepository;
+  /** The operators' audit trail (acknowledge, resolve, false alarm), in the same file. */
+  readonly actions: IncidentActionRepository;
+  /** "False alarm" feedback: classes ignored per stream for a while, read by fusion's gate. */
+  readonly suppressions: StreamSuppressionRepository;
   readonly evidenceStore: FolderEvidenceStore;
   readonly feed: EventFeed;
   readonly links?: EvidenceLinkSigner;
@@ -37,18 +55,26 @@ export class IncidentDesk {
   readonly tap: EvidenceTap;
   readonly recorder: IncidentRecorder;
   private evidenceHttp?: EvidenceHttpServer;
+  private consoleHttp?: ConsoleHttpServer;
+  /** Where the web console is served, once started. */
+  consoleAddress?: string;
   private sweepTimer?: NodeJS.Timeout;
   /** Where the evidence links are served, once started. */
   evidenceAddress?: string;
 
   constructor(
     bus: Bus,
-    private readonly config: Pick<ApiConfig, 'history' | 'evidence' | 'webhooks'>,
+    private readonly config: Pick<ApiConfig, 'history' | 'evidence' | 'webhooks' | 'http'>,
     ffmpegBinary: string,
     metrics?: VigilMetrics,
+    /** The gate fusion filters detections through; the desk keeps it up to date. */
+    readonly suppressionGate: SuppressionGate = new SuppressionGate(),
   ) {
     this.database = new HistoryDatabase({ path: config.history.path });
     this.events = new EventRepository(this.database);
+    this.actions = new IncidentActionRepository(this.database);
+    this.suppressions = new StreamSuppressionRepository(this.database);
+    this.suppressionGate.replace(this.suppressions.active());
     this.evidenceStore = new FolderEvidenceStore({
       root: config.evidence.dir,
       maxAgeMs: config.evidence.maxAgeDays * DAY_MS,
@@ -119,9 +145,31 @@ export class IncidentDesk {
     this.sweepTimer.unref();
   }
 
+  /**
+   * The web console on `http.address`, with the gRPC API's tokens and roles; `streams` where
+   * this process can start and stop them (`vigil serve`), not in the fusion service.
+   */
+  async serveConsole(tokens: readonly ApiToken[], streams?: StreamControl): Promise<void> {
+    if (!this.config.http) return;
+    const service = new ConsoleService(
+      this.events,
+      this.actions,
+      this.evidenceStore,
+      this.feed,
+      streams,
+      { repository: this.suppressions, gate: this.suppressionGate },
+    );
+    this.consoleHttp = new ConsoleHttpServer(service, new ApiTokenRegistry(tokens), {
+      assetsDir: consoleAssetsDir(),
+      secureCookie: this.config.http.secureCookie,
+    });
+    this.consoleAddress = await this.consoleHttp.listen(this.config.http.address);
+  }
+
   /** After the streams ended: records what is in flight, then lets go of the file. */
   async stop(): Promise<void> {
     clearInterval(this.sweepTimer);
+    await this.consoleHttp?.close();
     await this.recorder.stop();
     await this.dispatcher.stop();
     await this.tap.stop();
@@ -136,6 +184,8 @@ export class IncidentDesk {
         maxCount: this.config.history.maxEvents,
       });
       if (removed > 0) this.logger.log(`retention: ${removed} events removed`);
+      const actions = this.actions.sweep();
+      if (actions > 0) this.logger.log(`retention: ${actions} operator actions removed`);
       // Given-up deliveries keep their bodies for inspection, for as long as events are kept.
       const dead = this.outbox.pruneDead(
         Date.now() - Math.round(this.config.history.maxAgeDays * DAY_MS),

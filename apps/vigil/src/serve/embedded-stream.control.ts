@@ -80,6 +80,10 @@ export class EmbeddedStreamControl extends StreamControl {
     return info && this.withDrops(info);
   }
 
+  override onChange(listener: (info: StreamInfo) => void): () => void {
+    return this.registry.onChange(listener);
+  }
+
   list(): StreamInfo[] {
     return this.registry.list().map((info) => this.withDrops(info));
   }

@@ -20,6 +20,8 @@ export interface RunningServer {
   /** host:port the gRPC API listens on (port 0 in the config is resolved). */
   grpcAddress: string;
   evidenceAddress?: string;
+  /** host:port of the web console, when served. */
+  consoleAddress?: string;
   runtime: ServeRuntime;
   close(): Promise<void>;
 }
@@ -49,6 +51,7 @@ export async function startServer(
   return {
     grpcAddress,
     evidenceAddress: runtime.desk.evidenceAddress,
+    consoleAddress: runtime.desk.consoleAddress,
     runtime,
     close: async () => {
       // grpc-js's graceful shutdown waits for every open call: end the endless ones first.
@@ -83,6 +86,7 @@ export async function serve(
       `  history: ${config.history.path}`,
       `  evidence: ${config.evidence.dir}${server.evidenceAddress ? ` (links served on ${server.evidenceAddress})` : ''}`,
       `  webhooks: ${config.webhooks.length}`,
+      `  console: ${server.consoleAddress ? `http://${server.consoleAddress}/` : 'off'}`,
       `  metrics: ${server.runtime.metricsAddress ? `http://${server.runtime.metricsAddress}/metrics` : 'off'}`,
       '',
     ].join('\n'),

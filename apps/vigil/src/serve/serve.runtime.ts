@@ -7,7 +7,7 @@ import { FfmpegRunner } from '@app/evidence';
 import { loadRuleProfiles, loadRuleSet } from '@app/fusion';
 import type { FfmpegLocator, MediaDecoder } from '@app/media';
 import type { ModelLoader } from '@app/models';
-import { EmbeddedPipeline, isAnalysisOrigin } from '@app/pipeline';
+import { EmbeddedPipeline, SuppressionGate, isAnalysisOrigin } from '@app/pipeline';
 import { IncidentDesk, type ServeConfig } from '@app/service';
 import { EmbeddedClipAnalyzer } from './embedded-clip.analyzer';
 import { EmbeddedStreamControl } from './embedded-stream.control';
@@ -54,7 +54,10 @@ export class ServeRuntime implements OnApplicationShutdown {
     ]);
     const models: [string, string] = [audioModel.manifest.name, videoModel.manifest.name];
     const metrics = new VigilMetrics({ app: 'serve' });
+    // Filled from the history by the desk; fusion reads it for every detection set.
+    const suppressions = new SuppressionGate();
     const pipeline = new EmbeddedPipeline({
+      suppressions,
       metrics,
       busObserver: metrics.busObserver,
       decoder,
@@ -71,7 +74,7 @@ export class ServeRuntime implements OnApplicationShutdown {
     const runtime = new ServeRuntime(
       config,
       pipeline,
-      new IncidentDesk(pipeline.bus, config, ffmpeg, metrics),
+      new IncidentDesk(pipeline.bus, config, ffmpeg, metrics, suppressions),
       registry,
       new DirectInference(audioModel, videoModel, new FfmpegRunner({ binary: ffmpeg })),
       new EmbeddedStreamControl(pipeline, registry, {
@@ -105,6 +108,7 @@ export class ServeRuntime implements OnApplicationShutdown {
       },
     );
     await this.desk.start();
+    await this.desk.serveConsole(this.config.tokens, this.streams);
     await this.pipeline.start();
     if (this.config.metricsAddress) {
       this.metricsHttp = new MetricsHttpServer(this.metrics);

@@ -1,0 +1,74 @@
+import type { Disposition, IncidentSummary, Severity } from './api';
+
+export const SEVERITIES: Severity[] = ['low', 'medium', 'high', 'critical'];
+export const SEVERITY_RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
+
+export const DISPOSITION_LABEL: Record<Disposition, string> = {
+  new: 'new',
+  acknowledged: 'acknowledged',
+  resolved: 'resolved',
+  false_alarm: 'false alarm',
+};
+
+export const ACTION_LABEL = {
+  acknowledge: 'Acknowledged',
+  resolve: 'Resolved',
+  false_alarm: 'Marked a false alarm',
+} as const;
+
+export function when(ms: number): string {
+  return new Date(ms).toLocaleString();
+}
+
+export function streamTime(sec: number): string {
+  const m = Math.floor(sec / 60);
+  const s = sec - m * 60;
+  return `${m}:${s.toFixed(1).padStart(4, '0')}`;
+}
+
+export function streamName(incident: Pick<IncidentSummary, 'streamId' | 'streamLabels'>): string {
+  const camera = incident.streamLabels.camera ?? incident.streamLabels.name;
+  return camera ? `${camera} (${incident.streamId})` : incident.streamId;
+}
+
+export interface Filters {
+  stream: string;
+  severity: '' | Severity;
+  state: '' | 'open' | 'closed' | Disposition;
+  from: string;
+  to: string;
+}
+
+export const NO_FILTERS: Filters = { stream: '', severity: '', state: '', from: '', to: '' };
+
+/** The same test the server applies, for incidents pushed live. */
+export function matches(incident: IncidentSummary, filters: Filters): boolean {
+  if (filters.stream && incident.streamId !== filters.stream) return false;
+  if (filters.severity && SEVERITY_RANK[incident.severity] < SEVERITY_RANK[filters.severity]) {
+    return false;
+  }
+  if (filters.state === 'open' && incident.state === 'closed') return false;
+  if (filters.state === 'closed' && incident.state !== 'closed') return false;
+  if (
+    filters.state &&
+    filters.state !== 'open' &&
+    filters.state !== 'closed' &&
+    incident.disposition !== filters.state
+  ) {
+    return false;
+  }
+  if (filters.from && incident.updatedAt < new Date(filters.from).getTime()) return false;
+  if (filters.to && incident.updatedAt >= new Date(filters.to).getTime()) return false;
+  return true;
+}
+
+export function query(filters: Filters): string {
+  const params = new URLSearchParams();
+  if (filters.stream) params.set('stream', filters.stream);
+  if (filters.severity) params.set('severity', filters.severity);
+  if (filters.state) params.set('state', filters.state);
+  if (filters.from) params.set('from', new Date(filters.from).toISOString());
+  if (filters.to) params.set('to', new Date(filters.to).toISOString());
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}

@@ -1,0 +1,388 @@
+import type { Severity } from '@app/contracts';
+import type { EvidenceStore } from '@app/evidence';
+import {
+  type EventRepository,
+  type IncidentAction,
+  type IncidentActionKind,
+  type IncidentActionRepository,
+  type IncidentDisposition,
+  MAX_PAGE_SIZE,
+  type StoredEvent,
+  type StreamSuppression,
+  type StreamSuppressionRepository,
+  dispositionOf,
+} from '@app/history';
+import { ApiError, ApiErrorCode } from './api.error';
+import type { ApiPrincipal } from './api-token.registry';
+import type { StreamControl, StreamInfo, StreamSpec } from './api.ports';
+
+/** An incident as a console lists it: its newest version, and where the operators are with it. */
+export interface IncidentSummary {
+  incidentId: string;
+  /** The newest version's event id. */
+  eventId: string;
+  streamId: string;
+  streamLabels: Record<string, string>;
+  title: string;
+  rule: string;
+  severity: Severity;
+  /** The incident's own life: opened, updated, escalated, closed. */
+  state: StoredEvent['event']['state'];
+  version: number;
+  trigger: string;
+  triggers: string[];
+  startSec: number;
+  endSec: number;
+  /** Wall-clock ms of the newest version. */
+  updatedAt: number;
+  disposition: IncidentDisposition;
+  evidence: string[];
+}
+
+export interface IncidentDetail {
+  incident: IncidentSummary;
+  versions: {
+    eventId: string;
+    version: number;
+    state: string;
+    severity: Severity;
+    rule: string;
+    title: string;
+    trigger: string;
+    triggers: string[];
+    startSec: number;
+    endSec: number;
+    occurredAt: number;
+    detections: StoredEvent['event']['evidence'];
+  }[];
+  actions: IncidentAction[];
+  evidence: { name: string; contentType: string; bytes: number; url: string }[];
+  /** What holds on the incident's stream now. */
+  suppressions: StreamSuppression[];
+}
+
+/** Where suppressions are kept, and the gate fusion reads them from. */
+export interface ConsoleSuppressions {
+  repository: StreamSuppressionRepository;
+  gate: { replace(list: readonly StreamSuppression[]): void };
+}
+
+/** `open`/`closed` is the incident's own life; the others are the operators' disposition. */
+export const INCIDENT_STATE_FILTERS = [
+  'open',
+  'closed',
+  'new',
+  'acknowledged',
+  'resolved',
+  'false_alarm',
+] as const;
+export type IncidentStateFilter = (typeof INCIDENT_STATE_FILTERS)[number];
+
+export interface IncidentQuery {
+  streamId?: string;
+  minSeverity?: Severity;
+  state?: IncidentStateFilter;
+  from?: number;
+  to?: number;
+}
+
+/** What a live console hears, in the order it happened. */
+export type ConsoleChange =
+  | { type: 'incident'; eventSeq: number; incident: IncidentSummary }
+  | { type: 'action'; actionSeq: number; action: IncidentAction; incident: IncidentSummary }
+  /** A stream's state now; not replayed on reconnect (the console reloads the list). */
+  | { type: 'stream'; stream: StreamInfo }
+  /** Every suppression that holds now, after one was added or lifted. */
+  | { type: 'suppression'; suppressions: StreamSuppression[] };
+
+export interface ConsoleFeed {
+  onStored(listener: (stored: StoredEvent) => void): () => void;
+}
+
+/** Catch-up after a reconnect reads this many events at most; more means "reload the list". */
+const MAX_CATCH_UP = 1000;
+
+/**
+ * What the web console does, over the same history, evidence store and stream control as the
+ * gRPC API: incidents grouped from their versions, the operators' audit trail, and one ordered
+ * feed of changes (new versions from fusion, actions from any console).
+ */
+export class ConsoleService {
+  private readonly listeners = new Set<(change: ConsoleChange) => void>();
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly events: EventRepository,
+    private readonly actions: IncidentActionRepository,
+    private readonly evidenceStore: Pick<EvidenceStore, 'get'>,
+    feed: ConsoleFeed,
+    /** Absent where streams are run elsewhere (the fusion service). */
+    private readonly streamControl?: StreamControl,
+    private readonly suppressions?: ConsoleSuppressions,
+  ) {
+    this.unsubscribe.push(
+      feed.onStored((stored) =>
+        this.emit({ type: 'incident', eventSeq: stored.seq, incident: this.summary(stored) }),
+      ),
+    );
+    if (streamControl) {
+      this.unsubscribe.push(
+        streamControl.onChange((stream) => this.emit({ type: 'stream', stream })),
+      );
+    }
+  }
+
+  /**
+   * Incidents newest first, from the newest versions matching the filter (at most 500 of
+   * them, so the answer is bounded; the time range reaches further back).
+   */
+  listIncidents(query: IncidentQuery): { incidents: IncidentSummary[]; cursor: string } {
+    const cursor = this.cursor();
+    const page = this.events.list({
+      ...(query.streamId ? { streamIds: [query.streamId] } : {}),
+      ...(query.minSeverity ? { minSeverity: query.minSeverity } : {}),
+      ...(query.from !== undefined ? { from: query.from } : {}),
+      ...(query.to !== undefined ? { to: query.to } : {}),
+      pageSize: MAX_PAGE_SIZE,
+      order: 'newest-first',
+    });
+    const seen = new Set<string>();
+    const incidents: IncidentSummary[] = [];
+    for (const stored of page.events) {
+      if (seen.has(stored.event.incidentId)) continue;
+      seen.add(stored.event.incidentId);
+      const summary = this.summary(stored);
+      if (matchesState(summary, query.state)) incidents.push(summary);
+    }
+    return { incidents, cursor };
+  }
+
+  getIncident(incidentId: string): IncidentDetail {
+    const versions = this.events.incident(incidentId);
+    const newest = versions[versions.length - 1];
+    if (!newest) throw ApiError.notFound(`incident ${incidentId}`);
+    const byName = new Map<string, IncidentDetail['evidence'][number]>();
+    for (const stored of versions) {
+      for (const ref of stored.evidenceRefs) {
+        byName.set(ref.name, {
+          name: ref.name,
+          contentType: ref.contentType,
+          bytes: ref.bytes,
+          url: `/api/incidents/${encodeURIComponent(incidentId)}/evidence/${encodeURIComponent(ref.name)}`,
+        });
+      }
+    }
+    return {
+      incident: this.summary(newest),
+      versions: versions.map(({ event, occurredAt }) => ({
+        eventId: event.id,
+        version: event.version,
+        state: event.state,
+        severity: event.severity,
+        rule: event.rule,
+        title: event.title,
+        trigger: event.trigger,
+        triggers: event.triggers,
+        startSec: event.startSec,
+        endSec: event.endSec,
+        occurredAt,
+        detections: event.evidence,
+      })),
+      actions: this.actions.forIncident(incidentId),
+      evidence: [...byName.values()],
+      suppressions: this.activeSuppressions().filter((x) => x.streamId === newest.event.streamId),
+    };
+  }
+
+  /** The newest version's file of that name (a later version's replaces an earlier one's). */
+  async evidence(
+    incidentId: string,
+    name: string,
+  ): Promise<{ bytes: Uint8Array; contentType: string }> {
+    const versions = this.events.incident(incidentId);
+    if (versions.length === 0) throw ApiError.notFound(`incident ${incidentId}`);
+    for (const stored of [...versions].reverse()) {
+      const ref = stored.evidenceRefs.find((r) => r.name === name);
+      if (ref) return this.evidenceStore.get(ref.key);
+    }
+    throw ApiError.notFound(`evidence "${name}" of incident ${incidentId}`);
+  }
+
+  /**
+   * Records an operator's action. A false alarm may also suppress the incident's trigger
+   * classes on its stream for `suppressMinutes`, where this process runs fusion's gate.
+   */
+  act(
+    incidentId: string,
+    action: IncidentActionKind,
+    note: string,
+    principal: ApiPrincipal,
+    suppressMinutes?: number,
+  ): { action: IncidentAction; incident: IncidentSummary; suppressions: StreamSuppression[] } {
+    if (suppressMinutes !== undefined) {
+      if (action !== 'false_alarm') {
+        throw ApiError.invalid('suppressMinutes', 'goes with a false_alarm only');
+      }
+      if (!this.suppressions) {
+        throw new ApiError(ApiErrorCode.FAILED_PRECONDITION, 'suppressMinutes: not available here');
+      }
+    }
+    const recorded = this.actions.record({
+      incidentId,
+      action,
+      note,
+      actor: principal.name,
+      role: principal.role,
+    });
+    const incident = this.getIncident(incidentId).incident;
+    this.emit({ type: 'action', actionSeq: recorded.seq, action: recorded, incident });
+    let suppressions: StreamSuppression[] = [];
+    if (suppressMinutes !== undefined && this.suppressions) {
+      suppressions = this.suppressions.repository.create({
+        streamId: incident.streamId,
+        classes: incident.triggers,
+        forMs: suppressMinutes * 60_000,
+        incidentId,
+        actor: principal.name,
+      });
+      this.suppressionsChanged();
+    }
+    return { action: recorded, incident, suppressions };
+  }
+
+  activeSuppressions(): StreamSuppression[] {
+    return this.suppressions?.repository.active() ?? [];
+  }
+
+  /** Undo a suppression before it expires. */
+  liftSuppression(id: number, principal: ApiPrincipal): StreamSuppression {
+    if (!this.suppressions) throw ApiError.notFound(`suppression ${id}`);
+    const lifted = this.suppressions.repository.lift(id, principal.name);
+    this.suppressionsChanged();
+    return lifted;
+  }
+
+  private suppressionsChanged(): void {
+    const active = this.activeSuppressions();
+    this.suppressions?.gate.replace(active);
+    this.emit({ type: 'suppression', suppressions: active });
+  }
+
+  /** `<event seq>-<action seq>`: where a live console is, so a reconnect misses nothing. */
+  cursor(): string {
+    return `${this.events.latestSeq()}-${this.actions.latestSeq()}`;
+  }
+
+  /**
+   * What happened after `cursor`, events first then actions (each in its own order); undefined
+   * when it is too much to replay, and the console should reload its list instead.
+   */
+  changesAfter(cursor: { eventSeq: number; actionSeq: number }): ConsoleChange[] | undefined {
+    const changes: ConsoleChange[] = [];
+    let eventSeq = cursor.eventSeq;
+    for (;;) {
+      const batch = this.events.after(eventSeq, {}, 100);
+      for (const stored of batch) {
+        changes.push({ type: 'incident', eventSeq: stored.seq, incident: this.summary(stored) });
+        eventSeq = stored.seq;
+      }
+      if (changes.length > MAX_CATCH_UP) return undefined;
+      if (batch.length < 100) break;
+    }
+    const actions = this.actions.after(cursor.actionSeq, MAX_CATCH_UP + 1);
+    if (actions.length > MAX_CATCH_UP) return undefined;
+    for (const action of actions) {
+      const versions = this.events.incident(action.incidentId);
+      const newest = versions[versions.length - 1];
+      if (newest) {
+        changes.push({
+          type: 'action',
+          actionSeq: action.seq,
+          action,
+          incident: this.summary(newest),
+        });
+      }
+    }
+    return changes;
+  }
+
+  onChange(listener: (change: ConsoleChange) => void): () => void {
+    const registered = (change: ConsoleChange) => listener(change);
+    this.listeners.add(registered);
+    return () => void this.listeners.delete(registered);
+  }
+
+  /** Stops hearing the history and the streams (the server closes). */
+  close(): void {
+    for (const off of this.unsubscribe.splice(0)) off();
+    this.listeners.clear();
+  }
+
+  get canControlStreams(): boolean {
+    return this.streamControl !== undefined;
+  }
+
+  listStreams(): StreamInfo[] {
+    return (this.streamControl?.list() ?? []).sort(
+      (a, b) => b.startedAt - a.startedAt || a.streamId.localeCompare(b.streamId),
+    );
+  }
+
+  streamCapabilities() {
+    return this.requireStreams().capabilities();
+  }
+
+  startStream(spec: StreamSpec): Promise<StreamInfo> {
+    return this.requireStreams().start(spec);
+  }
+
+  stopStream(streamId: string): Promise<StreamInfo> {
+    return this.requireStreams().stop(streamId);
+  }
+
+  private requireStreams(): StreamControl {
+    if (!this.streamControl) {
+      throw ApiError.notFound('stream control (streams are run by the ingest service here)');
+    }
+    return this.streamControl;
+  }
+
+  private summary(stored: StoredEvent): IncidentSummary {
+    const { event } = stored;
+    return {
+      incidentId: event.incidentId,
+      eventId: event.id,
+      streamId: event.streamId,
+      streamLabels: stored.streamLabels ?? {},
+      title: event.title,
+      rule: event.rule,
+      severity: event.severity,
+      state: event.state,
+      version: event.version,
+      trigger: event.trigger,
+      triggers: event.triggers,
+      startSec: event.startSec,
+      endSec: event.endSec,
+      updatedAt: stored.occurredAt,
+      disposition: dispositionOf(this.actions.forIncident(event.incidentId)),
+      evidence: stored.evidenceRefs.map((r) => r.name),
+    };
+  }
+
+  private emit(change: ConsoleChange): void {
+    for (const listener of [...this.listeners]) listener(change);
+  }
+}
+
+function matchesState(summary: IncidentSummary, state: IncidentStateFilter | undefined): boolean {
+  switch (state) {
+    case undefined:
+      return true;
+    case 'open':
+      return summary.state !== 'closed';
+    case 'closed':
+      return summary.state === 'closed';
+    default:
+      return summary.disposition === state;
+  }
+}
