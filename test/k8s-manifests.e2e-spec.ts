@@ -776,6 +776,18 @@ describe('k8s manifests', () => {
     expect(read).toEqual({ name: written!.name, mountPath: modelsDir, readOnly: true });
   });
 
+  it('serves the operator console from fusion alone, on a named port its Service routes', () => {
+    const fusion = deployment(base(), 'fusion');
+    const container = mainContainer(fusion);
+    const address = env(container, 'VIGIL_HTTP_ADDRESS')?.value ?? '';
+    const port = container.ports?.find((p) => p.name === 'console');
+    expect(address).toBe(`0.0.0.0:${port?.containerPort}`);
+    const service = find<Service>(base(), 'Service', 'vigil-fusion');
+    expect(service.spec.ports.find((p) => p.name === 'console')?.targetPort).toBe('console');
+    // Not in the shared environment: ingest and inference serve no console.
+    expect(envConfig().data.VIGIL_HTTP_ADDRESS).toBeUndefined();
+  });
+
   it('serves gRPC on 50051 for ingest, inference and fusion through Services that select their pods', () => {
     expect(envConfig().data.VIGIL_GRPC_ADDRESS).toBe('0.0.0.0:50051');
     for (const app of ['ingest', 'inference', 'fusion']) {
