@@ -368,6 +368,12 @@ describe('vigil serve gRPC API', () => {
       expect(text).toMatch(/vigil_consumer_lag_messages\{[^}]*topic="vigil.media.video"/);
       expect(text).toContain('process_cpu_seconds_total');
       expect((await fetch(`http://${server.runtime.metricsAddress}/other`)).status).toBe(404);
+      // The console's port serves the same scrape, without a session (curl :8080/metrics).
+      const viaConsole = await fetch(`http://${server.consoleAddress}/metrics`);
+      expect(viaConsole.status).toBe(200);
+      expect(await viaConsole.text()).toMatch(
+        /vigil_incident_versions_total\{[^}]*rule="intrusion"/,
+      );
       // Every query of the Grafana dashboard in k8s/ names a metric family this scrape declares.
       const dashboard = readFileSync(
         join(__dirname, '..', 'k8s', 'components', 'monitoring', 'vigil-dashboard.json'),

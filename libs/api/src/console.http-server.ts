@@ -48,6 +48,12 @@ export interface ConsoleHttpOptions {
   maxBodyBytes?: number;
   /** Adds `Secure` to the session cookie: set it when the console is reached over HTTPS. */
   secureCookie?: boolean;
+  /**
+   * The process's Prometheus metrics, also served on GET /metrics here: the one port an
+   * integrator curls on `vigil serve` (Prometheus scrapes without a session, as on the services'
+   * health port).
+   */
+  metrics?: { scrape(): Promise<{ contentType: string; body: string }> };
 }
 
 interface Caller {
@@ -116,10 +122,23 @@ export class ConsoleHttpServer {
     await new Promise((resolve) => this.server!.close(resolve));
   }
 
+  private metricsRoute(metrics: NonNullable<ConsoleHttpOptions['metrics']>): Route {
+    return {
+      method: 'GET',
+      pattern: /^\/metrics$/,
+      handle: async ({ response }) => {
+        const { contentType, body } = await metrics.scrape();
+        response.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+        response.end(body);
+      },
+    };
+  }
+
   private buildRoutes(): Route[] {
     const c = this.console;
     return [
       { method: 'GET', pattern: /^\/$/, handle: (ctx) => this.asset(ctx, 'index.html') },
+      ...(this.options.metrics ? [this.metricsRoute(this.options.metrics)] : []),
       {
         method: 'GET',
         pattern: /^\/assets\/([^/]+)$/,

@@ -131,12 +131,17 @@ export class IngestStage {
     const reached = { audio: offset + resumeAt, video: offset + resumeAt };
     const pacer = run.live ? undefined : this.options.pacer;
     const info = await session.info.catch(async (error) => this.fail(run, session, error));
-    // A live run's media carry its capture clock from the first chunk or frame on (fusion
-    // measures capture-to-incident latency with it); the status messages need none.
+    // A live run's media carry its capture clock (fusion measures capture-to-incident latency
+    // with it); the status messages need none. Media time t was captured no later than it
+    // arrived, so arrival − t bounds media time 0 from above, and the least bound seen is the
+    // best: the first chunks come late, in one burst after ffmpeg's probe.
     let mediaHeaders = headers;
+    let epoch = Infinity;
     const captured = (endSec: number, at?: number): Headers => {
-      if (run.live && mediaHeaders === headers) {
-        const epoch = Math.round((at ?? this.now()) - endSec * 1000);
+      if (!run.live) return headers;
+      const bound = Math.round((at ?? this.now()) - endSec * 1000);
+      if (bound < epoch) {
+        epoch = bound;
         mediaHeaders = { ...headers, [CAPTURE_EPOCH_HEADER]: String(epoch) };
       }
       return mediaHeaders;

@@ -66,7 +66,7 @@ export class IncidentDesk {
     bus: Bus,
     private readonly config: Pick<ApiConfig, 'history' | 'evidence' | 'webhooks' | 'http'>,
     ffmpegBinary: string,
-    metrics?: VigilMetrics,
+    private readonly metrics?: VigilMetrics,
     /** The gate fusion filters detections through; the desk keeps it up to date. */
     readonly suppressionGate: SuppressionGate = new SuppressionGate(),
   ) {
@@ -162,6 +162,7 @@ export class IncidentDesk {
     this.consoleHttp = new ConsoleHttpServer(service, new ApiTokenRegistry(tokens), {
       assetsDir: consoleAssetsDir(),
       secureCookie: this.config.http.secureCookie,
+      ...(this.metrics ? { metrics: this.metrics } : {}),
     });
     this.consoleAddress = await this.consoleHttp.listen(this.config.http.address);
   }
