@@ -28,6 +28,8 @@ export interface VigilConfig {
   tensorrtCacheDir: string;
   /** onnxruntime intra-op threads per session; stages already overlap on the cores. */
   inferenceThreads: number;
+  /** Object detector sessions, each on its own worker thread: frames of several streams at once. */
+  detectorWorkers: number;
   /** Frames per second sampled from video for detection. */
   fps: number;
   /** Run the object detector only on frames where something moved (or every 2 s). */
@@ -69,6 +71,7 @@ export function loadConfig(env: Env, overrides: Partial<VigilConfig> = {}): Vigi
     tensorrtPrecision: oneOf(env, 'VIGIL_TENSORRT_PRECISION', TENSORRT_PRECISIONS, 'fp16'),
     tensorrtCacheDir: env.VIGIL_TENSORRT_CACHE_DIR || join(cacheHome(env), 'vigil', 'tensorrt'),
     inferenceThreads: integer(env, 'VIGIL_INFERENCE_THREADS', 1, 1, 64),
+    detectorWorkers: integer(env, 'VIGIL_DETECTOR_WORKERS', 1, 1, 16),
     fps: number(env, 'VIGIL_FPS', 5, 0.1, 60),
     motionGating: boolean(env, 'VIGIL_MOTION_GATING', true),
     liveFrameMaxAgeMs: integer(env, 'VIGIL_LIVE_FRAME_MAX_AGE_MS', 1000, 50, 600_000),

@@ -20,3 +20,4 @@ export * from './object-detector.runner';
 export { logit, sigmoid } from './sigmoid';
 export * from './onnx-worker.runtime';
 export * from './class.decider';
+export * from './session.pool';

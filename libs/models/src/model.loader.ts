@@ -7,6 +7,7 @@ import type { ModelRepository } from './model.repository';
 import { ObjectDetector } from './object-detector.runner';
 import type { ModelsLogger, OnnxSessionFactory } from './onnx-session.factory';
 import { type PrecisionChoice, PrecisionResolver } from './precision.resolver';
+import { SessionPool } from './session.pool';
 
 export interface LoadedAudioModel {
   manifest: ModelManifest;
@@ -28,6 +29,8 @@ export interface LoadedVideoModel {
 export interface ModelLoaderOptions {
   /** Per modality; `auto` (the default) follows each model's recorded INT8 verdict. */
   precision?: { audio?: PrecisionChoice; video?: PrecisionChoice };
+  /** Detector sessions, each on a worker thread of its own (1 by default); see SessionPool. */
+  detectorWorkers?: number;
   logger?: ModelsLogger;
 }
 
@@ -64,7 +67,12 @@ export class ModelLoader {
     }
     const labels = this.repository.labels(model);
     const mapper = new BoxLabelMapper(labels, manifest.labelGroups, manifest.nms?.iou);
-    const detector = new ObjectDetector(await this.sessions.create(onnxPath), manifest, labels);
+    const workers = this.options.detectorWorkers ?? 1;
+    const sessions = await Promise.all(
+      Array.from({ length: workers }, () => this.sessions.create(onnxPath)),
+    );
+    const session = sessions.length === 1 ? sessions[0]! : new SessionPool(sessions);
+    const detector = new ObjectDetector(session, manifest, labels);
     return { manifest, labels, precision, detector, mapper };
   }
 

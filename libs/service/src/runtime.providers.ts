@@ -46,6 +46,7 @@ export function runtimeProviders(configToken: symbol): Provider[] {
       ) =>
         new ModelLoader(repository, sessions, {
           precision: { audio: config.audioPrecision, video: config.videoPrecision },
+          detectorWorkers: config.detectorWorkers,
           logger: new Logger('models'),
         }),
     },
