@@ -54,10 +54,10 @@ async function recorder(bus: MemoryBus) {
   return { audio, video, status };
 }
 
-/** A decoder of two chunks (0, 0.1 s) and two frames (0, 0.2 s). */
-function twoOfEach(): MediaDecoder {
+/** A decoder of two chunks (0, 0.1 s) and two frames (0, 0.2 s); no chunks with `audio: false`. */
+function twoOfEach({ audio = true } = {}): MediaDecoder {
   const summary: DecodeSummary = {
-    audioSec: 0.2,
+    audioSec: audio ? 0.2 : 0,
     videoFrames: 2,
     droppedFrames: 0,
     truncated: false,
@@ -69,7 +69,7 @@ function twoOfEach(): MediaDecoder {
       session({
         audio: () =>
           items(
-            [0, 0.1].map((startSec, index) => ({
+            (audio ? [0, 0.1] : []).map((startSec, index) => ({
               index,
               startSec,
               sampleRate: 32000,
@@ -291,31 +291,7 @@ describe('IngestStage', () => {
       't',
       async (m) => void stamps.push(m.headers[LIVE_FRAME_HEADER]),
     );
-    const frames = () =>
-      items(
-        [0, 0.2].map((ptsSec, index) => ({
-          index,
-          ptsSec,
-          width: 4,
-          height: 4,
-          pixelFormat: 'bgr24' as const,
-          pixels: new Uint8Array(48),
-          geometry: GEOMETRY,
-        })),
-      );
-    const summary = {
-      audioSec: 0,
-      videoFrames: 2,
-      droppedFrames: 0,
-      truncated: false,
-      warnings: [],
-      stopped: false,
-    };
-    const decoder = strictMock<MediaDecoder>('MediaDecoder', {
-      open: jest.fn(() =>
-        session({ audio: () => items([]), video: frames, done: Promise.resolve(summary) }),
-      ),
-    });
+    const decoder = twoOfEach({ audio: false });
     let now = 7_000;
     const stage = new IngestStage(bus, decoder, { ...OPTIONS, now: () => (now += 40) });
     await stage.run({ streamId: 'cam', source: 'rtsp://cam/1', live: true, closeStream: false });
