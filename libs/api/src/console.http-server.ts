@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
 import { Logger } from '@nestjs/common';
 import { ApiError, ApiErrorCode } from './api.error';
@@ -9,8 +8,8 @@ import type { ApiPrincipal, ApiTokenRegistry } from './api-token.registry';
 import { actionBody, incidentQuery, signInBody, startStreamBody } from './console-request.parsers';
 import { type ConsoleSession, ConsoleSessionStore, csrfMatches } from './console-session.store';
 import type { ConsoleChange, ConsoleService } from './console.service';
-import { splitAddress } from './evidence.http-server';
 import { HTTP_STATUS, toApiError } from './grpc-status.mapper';
+import { listenOn } from './http.listener';
 import { streamId, streamSpec } from './request.parsers';
 
 export const SESSION_COOKIE = 'vigil_session';
@@ -104,14 +103,8 @@ export class ConsoleHttpServer {
   }
 
   async listen(address: string): Promise<string> {
-    const [host, port] = splitAddress(address);
     this.server = createServer((request, response) => void this.handle(request, response));
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, host, resolve);
-    });
-    const bound = this.server.address() as AddressInfo;
-    return `${host.includes(':') ? `[${host}]` : host}:${bound.port}`;
+    return listenOn(this.server, address);
   }
 
   async close(): Promise<void> {

@@ -1,10 +1,10 @@
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
 import type { EvidenceStore } from '@app/evidence';
 import { ApiError, ApiErrorCode } from './api.error';
 import type { EvidenceLinkSigner } from './evidence-link.signer';
 import { HTTP_STATUS, toApiError } from './grpc-status.mapper';
+import { listenOn } from './http.listener';
 
 const ROUTE = /^\/evidence\/([^/]+)\/([^/]+)$/;
 
@@ -22,14 +22,8 @@ export class EvidenceHttpServer {
   ) {}
 
   async listen(address: string): Promise<string> {
-    const [host, port] = splitAddress(address);
     this.server = createServer((request, response) => void this.handle(request, response));
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, host, resolve);
-    });
-    const bound = this.server.address() as AddressInfo;
-    return `${host}:${bound.port}`;
+    return listenOn(this.server, address);
   }
 
   async close(): Promise<void> {
@@ -77,9 +71,4 @@ function decoded(part: string): string {
   } catch {
     throw new ApiError(ApiErrorCode.INVALID_ARGUMENT, 'the link is malformed');
   }
-}
-
-export function splitAddress(address: string): [string, number] {
-  const at = address.lastIndexOf(':');
-  return [address.slice(0, at).replace(/^\[|\]$/g, ''), Number(address.slice(at + 1))];
 }

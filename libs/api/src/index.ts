@@ -20,6 +20,7 @@ export * from './stream.controller';
 export * from './stream.registry';
 export * from './evidence-link.signer';
 export * from './evidence.http-server';
+export * from './http.listener';
 export * from './media-roots.policy';
 export * from './webhook.controller';
 export * from './webhook-request.parsers';
