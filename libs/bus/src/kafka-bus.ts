@@ -1,4 +1,5 @@
 import {
+  COMPACTED_SEGMENT_MS,
   COMPACTED_TOPICS,
   type Codec,
   type Topic,
@@ -433,8 +434,13 @@ export class KafkaBus implements Bus {
             ...(this.options.retentionMs?.[name]
               ? [{ name: 'retention.ms', value: String(this.options.retentionMs[name]) }]
               : []),
-            // Keyed state: the latest message per key is what matters, however old.
-            ...(COMPACTED_TOPICS.has(name) ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+            // Keyed state: the latest message per key is what matters (see COMPACTED_TOPICS).
+            ...(COMPACTED_TOPICS.has(name)
+              ? [
+                  { name: 'cleanup.policy', value: COMPACTED_TOPICS.get(name)! },
+                  { name: 'segment.ms', value: String(COMPACTED_SEGMENT_MS) },
+                ]
+              : []),
           ],
         })),
       });

@@ -88,6 +88,15 @@ export const CAPTURE_EPOCH_HEADER = 'x-vigil-capture-epoch';
  */
 export const LIVE_FRAME_HEADER = 'x-vigil-live-ms';
 
+/**
+ * The headers that name a run (what its statuses carry), out of those on one of its media or
+ * detection messages: without what ingest stamps on media only.
+ */
+export function runHeaders(headers: Headers): Headers {
+  const { [CAPTURE_EPOCH_HEADER]: _epoch, [LIVE_FRAME_HEADER]: _sent, ...run } = headers;
+  return run;
+}
+
 /** The headers that carry a stream's choices to every stage after ingest. */
 export function streamHeaders(choices: {
   labels?: Record<string, string>;

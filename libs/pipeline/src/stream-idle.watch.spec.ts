@@ -7,8 +7,11 @@ describe('StreamIdleWatch', () => {
     watch.seen('b', {}, 0);
     expect(watch.check(9_999)).toEqual({ stalled: [], ended: [] });
     watch.seen('b', {}, 9_999);
-    expect(watch.check(10_000)).toEqual({ stalled: ['a'], ended: [] });
-    expect(watch.check(20_000)).toEqual({ stalled: ['b'], ended: [] }); // a: said already
+    expect(watch.check(10_000)).toEqual({
+      stalled: [{ streamId: 'a', headers: { h: '1' } }],
+      ended: [],
+    });
+    expect(watch.check(20_000)).toEqual({ stalled: [{ streamId: 'b', headers: {} }], ended: [] }); // a: said already
     expect(watch.check(30_000)).toEqual({
       stalled: [],
       ended: [{ streamId: 'a', headers: { h: '1' } }],

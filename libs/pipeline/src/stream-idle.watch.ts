@@ -15,7 +15,7 @@ interface Watched {
 }
 
 export interface IdleVerdicts {
-  stalled: string[];
+  stalled: { streamId: string; headers: Headers }[];
   ended: { streamId: string; headers: Headers }[];
 }
 
@@ -58,7 +58,7 @@ export class StreamIdleWatch {
         this.streams.delete(streamId);
       } else if (idleSec >= this.timeouts.stalledSec && !watched.stalled) {
         watched.stalled = true;
-        verdicts.stalled.push(streamId);
+        verdicts.stalled.push({ streamId, headers: watched.headers });
       }
     }
     return verdicts;
