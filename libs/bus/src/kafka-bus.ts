@@ -172,8 +172,10 @@ export class KafkaBus implements Bus {
    */
   async publishEncoded(messages: readonly EncodedMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    const names = [...new Set(messages.map((m) => m.topic))];
-    await this.connect(names.map((name) => ({ name })));
+    await this.connect([]);
+    // Only the topics written: an edge's principal may describe those and nothing else (not
+    // even their dead-letter topics, which central consumers write).
+    await this.ensureTopics([...new Set(messages.map((m) => m.topic))]);
     const byTopic = new Map<string, { key: string; value: Buffer; headers: Headers }[]>();
     for (const m of messages) {
       const list = byTopic.get(m.topic) ?? [];

@@ -10,7 +10,10 @@ export interface RunningEdge {
   close(): Promise<void>;
 }
 
-/** Starts `vigil edge` and resolves once its streams are started; the CLI, tests and bench share it. */
+/**
+ * Starts `vigil edge` and resolves once its pipeline and uplink run; `runtime.startStreams()`
+ * then starts its cameras. The CLI, the e2e test and the bench share it.
+ */
 export async function startEdge(
   config: EdgeConfig,
   logger: LoggerService | false,
@@ -37,6 +40,7 @@ export async function edge(
   });
   const running = await startEdge(config, logger);
   const { runtime } = running;
+  runtime.startStreams();
   out.write(
     [
       `vigil edge ${config.edgeId}: ${config.streams.length} stream(s) → Kafka ${config.service.kafka.brokers.join(',')} (${config.service.kafka.ssl ? 'TLS' : 'plaintext'}${config.service.kafka.sasl ? `, SASL ${config.service.kafka.sasl.mechanism}` : ''})`,

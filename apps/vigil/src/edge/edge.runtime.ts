@@ -126,6 +126,11 @@ export class EdgeRuntime implements OnApplicationShutdown {
     // Age is also judged while nothing is appended (every stream stopped, the link down).
     this.pruneTimer = setInterval(() => void this.spool.prune().catch(() => undefined), 10_000);
     this.pruneTimer.unref();
+    this.health.setReady(true);
+  }
+
+  /** Starts the streams of the config file (apart from start, so a caller can watch from the first message). */
+  startStreams(): void {
     for (const stream of this.config.streams) {
       this.pipeline.streams.start({
         streamId: stream.streamId,
@@ -139,7 +144,6 @@ export class EdgeRuntime implements OnApplicationShutdown {
             : {},
       });
     }
-    this.health.setReady(true);
   }
 
   /** Durable before the local bus commits it: the encoded message, as it will go upstream. */
