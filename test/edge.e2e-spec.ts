@@ -76,7 +76,11 @@ describe('vigil edge across a cut uplink', () => {
     dir = mkdtempSync(join(tmpdir(), 'vigil-edge-'));
     central = new KafkaBus({ brokers: broker.brokers.split(','), clientId: 'central-test' });
     await central.connect();
-    centralFusion = new FusionStage(central, await loadRuleSet());
+    // As the fusion service runs it: streams without detections are stalled, then ended; the
+    // cut below is longer than endedSec, and an edge's stream must not be ended by it.
+    centralFusion = new FusionStage(central, await loadRuleSet(), {
+      idle: { stalledSec: 5, endedSec: 10, edgeEndedSec: 3600 },
+    });
     await centralFusion.start();
     await central.subscribe(Topics.detections, 'test-central-detections', async (m) => {
       if (m.key === STREAM) arrived.push({ set: m.value, headers: m.headers });

@@ -1,5 +1,6 @@
-/** The id an edge gives each message it forwards: `<edge id>:<seq in its spool>`. */
-export const EDGE_SEQ_HEADER = 'x-vigil-edge-seq';
+import { EDGE_SEQ_HEADER } from '@app/bus';
+
+export { EDGE_SEQ_HEADER };
 
 /**
  * Recognises a message an edge sent twice. An edge resends a batch whose acknowledgement it
