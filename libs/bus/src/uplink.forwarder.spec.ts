@@ -93,6 +93,19 @@ describe('UplinkForwarder', () => {
     expect(FlakySink.closed).toBeGreaterThanOrEqual(3);
   });
 
+  it('stops without waiting for a far side that stopped answering, keeping the batch spooled', async () => {
+    for (let n = 0; n < 3; n++) await append(n);
+    const hanging: UplinkSink = {
+      send: () => new Promise(() => undefined),
+      close: async () => undefined,
+    };
+    const uplink = new UplinkForwarder(spool, () => hanging);
+    uplink.start();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await uplink.stop();
+    expect(spool.pending).toBe(3);
+  });
+
   it('leaves what it could not send in the spool for the next process', async () => {
     FlakySink.down = true;
     for (let n = 0; n < 4; n++) await append(n);

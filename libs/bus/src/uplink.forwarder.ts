@@ -87,8 +87,11 @@ export class UplinkForwarder {
       }
       try {
         this.sink ??= this.connect();
-        await this.sink.send(records);
+        // A stop does not wait out a request to a far side that stopped answering: what was in
+        // flight stays in the spool and goes again at the next start (its ids say it is a copy).
+        await untilAborted(this.sink.send(records), signal);
       } catch (error) {
+        if (signal.aborted) break;
         this.options.observer?.failed(error);
         this.options.observer?.up(false);
         const failed = this.sink;
@@ -111,6 +114,21 @@ export class UplinkForwarder {
       if (this.spool.pending === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
     }
   }
+}
+
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    work.catch(() => undefined); // settled by nobody now: not an unhandled rejection
+    return Promise.reject(new Error('stopped'));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(new Error('stopped'));
+    signal.addEventListener('abort', stop, { once: true });
+    work.then(
+      (value) => (signal.removeEventListener('abort', stop), resolve(value)),
+      (error: unknown) => (signal.removeEventListener('abort', stop), reject(error)),
+    );
+  });
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
