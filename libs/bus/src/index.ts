@@ -4,3 +4,6 @@ export * from './partitioner';
 export * from './kafka-bus';
 export * from './commit.tracker';
 export * from './message.context';
+export * from './disk.spool';
+export * from './uplink.forwarder';
+export * from './kafka-uplink.sink';

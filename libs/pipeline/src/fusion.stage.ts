@@ -12,6 +12,7 @@ import {
   type RuleSet,
   runScopedEventId,
 } from '@app/fusion';
+import { EdgeCopyFilter } from './edge-copy.filter';
 import { type CheckpointOptions, FusionCheckpointer } from './fusion.checkpointer';
 import { Groups, NO_METRICS, type PipelineMetrics } from './pipeline.ports';
 import { type IdleTimeouts, StreamIdleWatch } from './stream-idle.watch';
@@ -59,6 +60,8 @@ export class FusionStage {
   private readonly metrics: PipelineMetrics;
   private readonly checkpointer?: FusionCheckpointer;
   private readonly suppressions?: SuppressionGate;
+  /** Copies of detections an edge sent twice (a resend after a lost acknowledgement). */
+  private readonly edgeCopies = new EdgeCopyFilter();
 
   constructor(
     private readonly bus: Bus,
@@ -157,6 +160,7 @@ export class FusionStage {
 
   private async onDetections(message: BusMessage<DetectionSet>): Promise<void> {
     const { value: set, headers } = message;
+    if (!this.edgeCopies.isNew(set.streamId, headers)) return;
     // Events go out before the detection's offset is committed: a crash replays, never loses.
     // An unknown profile cannot reach here through the API (it validates); a hand-made command
     // falls back to the default rules rather than dropping the stream.
