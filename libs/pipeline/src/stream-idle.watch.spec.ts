@@ -35,7 +35,12 @@ describe('StreamIdleWatch', () => {
     const watch = new StreamIdleWatch({ stalledSec: 10, endedSec: 30, edgeEndedSec: 600 });
     watch.seen('edge-cam', { [EDGE_SEQ_HEADER]: 'site-1.abc:41' }, 0);
     watch.seen('central-cam', {}, 0);
-    expect(watch.check(10_000).stalled.sort()).toEqual(['central-cam', 'edge-cam']);
+    expect(
+      watch
+        .check(10_000)
+        .stalled.map((s) => s.streamId)
+        .sort(),
+    ).toEqual(['central-cam', 'edge-cam']);
     expect(watch.check(30_000).ended.map((e) => e.streamId)).toEqual(['central-cam']);
     expect(watch.check(599_000)).toEqual({ stalled: [], ended: [] });
     expect(watch.check(600_000).ended.map((e) => e.streamId)).toEqual(['edge-cam']);
