@@ -3,16 +3,21 @@ import {
   type DetectionSet,
   type Modality,
   type SecurityEvent,
+  type SiteDirectory,
   Topics,
   isNotification,
+  siteKey,
 } from '@app/contracts';
 import {
+  type EngineSnapshot,
   FusionEngine,
   type FusionEngineOptions,
   type RuleSet,
+  SiteEngine,
+  type SiteSnapshot,
   runScopedEventId,
 } from '@app/fusion';
-import { type CheckpointOptions, FusionCheckpointer } from './fusion.checkpointer';
+import { type CheckpointOptions, FusionCheckpointer, type FusionUnit } from './fusion.checkpointer';
 import { Groups, NO_METRICS, type PipelineMetrics } from './pipeline.ports';
 import { type IdleTimeouts, StreamIdleWatch } from './stream-idle.watch';
 import {
@@ -41,6 +46,17 @@ export interface FusionStageOptions extends FusionEngineOptions {
   checkpoint?: CheckpointOptions;
   /** Operators' per-stream suppressions ("false alarm" feedback); none when unset. */
   suppressions?: SuppressionGate;
+  /**
+   * Sites and zones of cameras: the default rules' site and zone rules span them. Their
+   * detections must come keyed by site (SiteDirectory.detectionKey) on a partitioned bus.
+   */
+  sites?: SiteDirectory;
+}
+
+/** A site's checkpoint: the site engine's state and each of its cameras' engine state. */
+interface SiteUnitState {
+  site: SiteSnapshot | null;
+  cameras: { streamId: string; profile: string; state: EngineSnapshot }[];
 }
 
 /** Detection sets → incidents on `vigil.events`, through the rules engine. */
@@ -58,6 +74,9 @@ export class FusionStage {
   private readonly metrics: PipelineMetrics;
   private readonly checkpointer?: FusionCheckpointer;
   private readonly suppressions?: SuppressionGate;
+  private readonly sites?: SiteDirectory;
+  /** Site and zone rules (the default rules'), over every site's cameras; none without sites. */
+  private readonly siteEngine?: SiteEngine;
 
   constructor(
     private readonly bus: Bus,
@@ -71,8 +90,14 @@ export class FusionStage {
       metrics = NO_METRICS,
       checkpoint,
       suppressions,
+      sites,
       ...engineOptions
     } = options;
+    if (sites && sites.sites.length > 0) {
+      this.sites = sites;
+      const siteEngine = new SiteEngine(rules, engineOptions);
+      if (siteEngine.hasRules()) this.siteEngine = siteEngine;
+    }
     if (checkpoint) this.checkpointer = new FusionCheckpointer(bus, checkpoint);
     this.suppressions = suppressions;
     this.clock = clock;
@@ -130,9 +155,10 @@ export class FusionStage {
       this.metrics.streamIdle('ended');
       const engine = this.engineFor(headers);
       for (const modality of ['audio', 'video'] as const) {
-        await this.publishEvents(engine.ingest(endOf(streamId, modality)), headers);
+        const end = endOf(streamId, modality);
+        await this.publishEvents(this.throughSite(end, engine.ingest(end), headers), headers);
       }
-      await this.checkpointer?.ended(streamId, engine, this.profileOf(headers));
+      await this.checkpointer?.ended(this.unitOf(streamId, engine), this.profileOf(headers));
       await this.publishStatus(
         streamId,
         'ended',
@@ -158,18 +184,83 @@ export class FusionStage {
     // An unknown profile cannot reach here through the API (it validates); a hand-made command
     // falls back to the default rules rather than dropping the stream.
     const engine = this.engineFor(headers);
-    if (this.checkpointer && !(await this.checkpointer.admit(message, engine))) return;
+    const unit = this.checkpointer && this.unitOf(set.streamId, engine);
+    if (unit && !(await this.checkpointer!.admit(message, unit))) return;
     const resumed = this.idle?.seen(set.streamId, headers, this.clock.now()) ?? false;
     if (resumed) {
       this.metrics.streamIdle('resumed');
       await this.publishStatus(set.streamId, 'started', 'detections resumed');
     }
-    await this.publishEvents(engine.ingest(this.suppressions?.filter(set) ?? set), headers);
-    await this.checkpointer?.decided(message, engine, this.profileOf(headers));
+    const admitted = this.suppressions?.filter(set) ?? set;
+    await this.publishEvents(this.throughSite(admitted, engine.ingest(admitted), headers), headers);
+    if (unit) await this.checkpointer!.decided(message, unit, this.profileOf(headers));
     if (set.final && !engine.isOpen(set.streamId)) {
       this.idle?.forget(set.streamId);
       this.closed(set.streamId);
     }
+  }
+
+  /**
+   * A site camera's set goes on to the site engine with the versions the camera's engine
+   * decided for it: out come the site's versions and the camera's, marked where a site
+   * incident took them in. A camera in no site passes as it is.
+   */
+  private throughSite(
+    set: DetectionSet,
+    decided: SecurityEvent[],
+    headers: Headers,
+  ): SecurityEvent[] {
+    const placement = this.sites?.placementOf(set.streamId);
+    if (!placement) return decided;
+    const own = decided.map((event) => ({ ...event, site: placement.site }));
+    if (!this.siteEngine) return own;
+    // Live cameras line up on their capture clocks; files (none) on their media time.
+    const epochMs = Number(headers[CAPTURE_EPOCH_HEADER]);
+    const originSec = Number.isFinite(epochMs) ? epochMs / 1000 : 0;
+    return this.siteEngine.ingest(placement, set, own, originSec);
+  }
+
+  /** What one checkpoint key covers: the stream, or the whole site of a site's camera. */
+  private unitOf(streamId: string, engine: FusionEngine): FusionUnit {
+    const site = this.siteEngine && this.sites?.placementOf(streamId)?.site;
+    if (!site) {
+      return {
+        key: streamId,
+        isOpen: () => engine.isOpen(streamId),
+        snapshot: () => engine.snapshot(streamId),
+        restore: (state) => engine.restore(streamId, state as EngineSnapshot),
+      };
+    }
+    const siteEngine = this.siteEngine!;
+    const cameras = this.sites!.camerasOf(site);
+    return {
+      key: siteKey(site),
+      isOpen: () =>
+        siteEngine.isOpen(site) || cameras.some((c) => this.openEngineOf(c) !== undefined),
+      snapshot: (): SiteUnitState => ({
+        site: siteEngine.snapshot(site) ?? null,
+        cameras: cameras.flatMap((streamId) => {
+          const open = this.openEngineOf(streamId);
+          return open ? [{ streamId, profile: open[0], state: open[1].snapshot(streamId)! }] : [];
+        }),
+      }),
+      restore: (state) => {
+        const unit = state as SiteUnitState;
+        if (unit.site) siteEngine.restore(site, unit.site);
+        for (const camera of unit.cameras) {
+          this.engineOfProfile(camera.profile).restore(camera.streamId, camera.state);
+        }
+      },
+    };
+  }
+
+  /** The engine (and its profile) holding a stream's state, if any does. */
+  private openEngineOf(streamId: string): [string, FusionEngine] | undefined {
+    return [...this.engines].find(([, engine]) => engine.isOpen(streamId));
+  }
+
+  private engineOfProfile(profile: string): FusionEngine {
+    return this.engines.get(profile) ?? this.engines.get(DEFAULT_RULES_PROFILE)!;
   }
 
   private profileOf(headers: Headers): string {
@@ -187,13 +278,16 @@ export class FusionStage {
   private async publishEvents(decided: SecurityEvent[], headers: Headers): Promise<void> {
     const run = headers[RUN_HEADER];
     for (const version of decided) {
-      const event = run
-        ? {
-            ...version,
-            id: runScopedEventId(version.id, run),
-            incidentId: runScopedEventId(version.incidentId, run),
-          }
-        : version;
+      // A site incident's times are its site's, shared by cameras of different runs: no run
+      // scopes it (a live site's are on the capture clock, which never repeats).
+      const event =
+        run && !version.cameras
+          ? {
+              ...version,
+              id: runScopedEventId(version.id, run),
+              incidentId: runScopedEventId(version.incidentId, run),
+            }
+          : version;
       await this.bus.publish(Topics.events, event.streamId, event, headers);
       this.metrics.incidentVersion(event);
       this.observeLatency(event, headers);
