@@ -289,6 +289,50 @@ describe('SiteEngine', () => {
     ]);
   });
 
+  it('waits for a camera whose next window may still peak earlier than its last', () => {
+    const site = new SiteEngine(defaultRuleSet());
+    const cameras = new FusionEngine(defaultRuleSet());
+    const events: SecurityEvent[] = [];
+    const feed = (set: DetectionSet) =>
+      events.push(...site.ingest(SITES.placementOf(set.streamId)!, set, cameras.ingest(set)));
+    // Overlapping windows: cam-b's window from 3 s peaks at 3.9 s, its next (from 3.25 s)
+    // at 3.3 s, with the gunshot. cam-a runs far ahead meanwhile.
+    const window = (streamId: string, startSec: number, atSec: number, shot = false) => ({
+      ...audio(streamId, atSec, shot ? 'gunshot' : undefined),
+      startSec,
+      endSec: startSec + 1,
+    });
+    feed(window('cam-b', 3, 3.9));
+    for (let t = 0.5; t <= 8; t += 0.25) feed(window('cam-a', t - 0.5, t, t === 3.5));
+    feed(window('cam-b', 3.25, 3.3, true));
+    for (let t = 3.5; t <= 8; t += 0.25) feed(window('cam-b', t, t + 0.5));
+    for (const id of ['cam-a', 'cam-b']) {
+      feed(final(id, 'audio'));
+      feed(final(id, 'video'));
+    }
+    const opened = events.find((e) => e.cameras && e.state === 'opened');
+    expect(opened).toMatchObject({ streamId: 'cam-b', cameras: ['cam-b', 'cam-a'], startSec: 3.3 });
+  });
+
+  it('waits for a configured camera that has not sent anything yet, until it is away', () => {
+    const site = new SiteEngine(defaultRuleSet(), { camerasOf: (id) => SITES.camerasOf(id) });
+    const cameras = new FusionEngine(defaultRuleSet());
+    const events: SecurityEvent[] = [];
+    const feed = (set: DetectionSet) =>
+      events.push(...site.ingest(SITES.placementOf(set.streamId)!, set, cameras.ingest(set)));
+    // cam-a runs 8 s ahead before cam-b sends its first set; cam-c never does.
+    for (let t = 0.5; t <= 8; t += 0.25) feed(audio('cam-a', t, gunshotAt(4.5)(t)));
+    for (let t = 0.5; t <= 8; t += 0.25) feed(audio('cam-b', t, gunshotAt(4.75)(t)));
+    expect(events).toEqual([]);
+    expect(site.missing('hq')).toEqual(['cam-c']);
+
+    events.push(...site.away('hq', 'cam-c'));
+    expect(site.missing('hq')).toEqual([]);
+    const opened = events.find((e) => e.cameras && e.state === 'opened');
+    expect(opened).toMatchObject({ cameras: ['cam-a', 'cam-b'], rule: 'site_gunshot' });
+    expect(events.filter(isNotification)).toEqual([opened]);
+  });
+
   it('changes nothing without site rules', () => {
     const rules = parseRuleSet({
       version: 1,

@@ -18,6 +18,12 @@ export interface SiteEngineOptions {
   maxHeld?: number;
   /** Sightings older than this behind the newest coverage are forgotten (unless still needed). */
   historySec?: number;
+  /**
+   * Every camera a site is configured with. Until each has sent its first set (or is said to
+   * be away: `away`), the site decides nothing: a camera whose first detections come late must
+   * still count, however the cameras' sets interleave. Only the cameras heard from when unset.
+   */
+  camerasOf?: (site: string) => readonly string[];
 }
 
 interface CameraState {
@@ -25,7 +31,7 @@ interface CameraState {
   /** Site time of this camera's media time 0 (its capture clock on live runs, else 0). */
   originSec: number;
   lastStartSec: Record<Modality, number | null>;
-  /** Site time of the latest set per modality: every detection at or before it is in. */
+  /** Site time of the latest set's start per modality: every detection at or before it is in. */
   reached: Record<Modality, number | null>;
   ended: Record<Modality, boolean>;
 }
@@ -81,9 +87,12 @@ export interface SiteSnapshot {
   held: Held[];
   /** Cameras' incidents already decided: absorbed (with the site incident's id) or not (''). */
   settled: [string, string][];
+  /** Configured cameras not waited for (not running): see SiteEngine.away. */
+  away: string[];
 }
 
 interface SiteState {
+  site: string;
   cameras: Map<string, CameraState>;
   sightings: Map<CanonicalClass, SiteSighting[]>;
   episodeEnd: Map<CanonicalClass, number>;
@@ -94,6 +103,7 @@ interface SiteState {
   walkedToSec: number;
   held: Held[];
   settled: Map<string, string>;
+  away: Set<string>;
 }
 
 type Outcome = { rule: Rule; site: SiteFiring; evidence: EventEvidence[] } | 'undecided';
@@ -139,7 +149,7 @@ export class SiteEngine {
 
   constructor(
     private readonly ruleSet: RuleSet,
-    options: SiteEngineOptions = {},
+    private readonly options: SiteEngineOptions = {},
   ) {
     this.rules = ruleSet.rules.filter((rule) => rule.scope !== 'stream');
     ruleSet.rules.forEach((rule, index) => this.ruleIndex.set(rule, index));
@@ -182,9 +192,11 @@ export class SiteEngine {
     if (fresh) {
       if (set.final) camera.ended[modality] = true;
       else {
+        // A set's start, not its moment: audio windows overlap and a window's peak may come
+        // before the previous one's, but every later set starts (and peaks) after this start.
         camera.reached[modality] = Math.max(
           camera.reached[modality] ?? -Infinity,
-          origin + set.atSec,
+          origin + set.startSec,
         );
         for (const detection of set.detections) {
           const list = state.sightings.get(detection.cls) ?? [];
@@ -201,14 +213,46 @@ export class SiteEngine {
       }
     }
     this.hold(state, set.streamId, cameraEvents);
+    return this.settle(placement.site, state);
+  }
+
+  /**
+   * Configured cameras of a site that sent nothing yet, not said to be away: the site waits
+   * for them. The caller says a camera is away once it waited long enough (a clock's call,
+   * so not a pure one: only a camera that is really down makes it matter).
+   */
+  missing(site: string): string[] {
+    const state = this.sites.get(site);
+    if (!state) return [];
+    return this.expected(site).filter((c) => !state.cameras.has(c) && !state.away.has(c));
+  }
+
+  /** Stops waiting for a camera that sent nothing; it counts again once it does. */
+  away(site: string, camera: string): SecurityEvent[] {
+    const state = this.sites.get(site);
+    if (!state || state.cameras.has(camera)) return [];
+    state.away.add(camera);
+    return this.settle(site, state);
+  }
+
+  /** The sites the engine holds state of. */
+  openSites(): string[] {
+    return [...this.sites.keys()];
+  }
+
+  private settle(site: string, state: SiteState): SecurityEvent[] {
     const out = this.decide(state);
     out.push(...this.release(state));
     this.prune(state);
     const allEnded = [...state.cameras.values()].every((c) => c.ended.audio && c.ended.video);
     if (allEnded && state.held.length === 0 && !state.incident.snapshot()) {
-      this.sites.delete(placement.site);
+      this.sites.delete(site);
     }
     return out;
+  }
+
+  private expected(site: string): readonly string[] {
+    return this.options.camerasOf?.(site) ?? [];
   }
 
   /** True while the engine holds state for the site (until all its cameras ended). */
@@ -231,6 +275,7 @@ export class SiteEngine {
         walkedToSec: encode(state.walkedToSec),
         held: state.held,
         settled: [...state.settled],
+        away: [...state.away],
       } satisfies SiteSnapshot),
     ) as SiteSnapshot;
   }
@@ -239,6 +284,7 @@ export class SiteEngine {
     const incident = new IncidentTracker(siteKey(site), site);
     incident.restore(snapshot.incident ?? undefined);
     this.sites.set(site, {
+      site,
       cameras: new Map(Object.entries(snapshot.cameras)),
       sightings: new Map(snapshot.sightings),
       episodeEnd: new Map(snapshot.episodeEnd),
@@ -249,6 +295,7 @@ export class SiteEngine {
       walkedToSec: decode(snapshot.walkedToSec),
       held: snapshot.held,
       settled: new Map(snapshot.settled),
+      away: new Set(snapshot.away),
     });
   }
 
@@ -412,6 +459,13 @@ export class SiteEngine {
 
   /** Site time up to which every camera's trigger-modality detections are in. */
   private frontier(state: SiteState): number {
+    // A configured camera not heard from yet may still have heard it: nothing is certain,
+    // unless every camera that did send has ended (nothing more is coming to decide with).
+    const waiting = this.expected(state.site).some(
+      (c) => !state.cameras.has(c) && !state.away.has(c),
+    );
+    const allEnded = [...state.cameras.values()].every((c) => c.ended.audio && c.ended.video);
+    if (waiting && !allEnded) return -Infinity;
     let frontier = Infinity;
     for (const camera of state.cameras.values()) {
       for (const m of this.triggerModalities) {
@@ -589,6 +643,7 @@ export class SiteEngine {
     let state = this.sites.get(site);
     if (!state) {
       state = {
+        site,
         cameras: new Map(),
         sightings: new Map(),
         episodeEnd: new Map(),
@@ -599,6 +654,7 @@ export class SiteEngine {
         walkedToSec: -Infinity,
         held: [],
         settled: new Map(),
+        away: new Set(),
       };
       this.sites.set(site, state);
     }

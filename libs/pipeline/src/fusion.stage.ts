@@ -51,6 +51,11 @@ export interface FusionStageOptions extends FusionEngineOptions {
    * detections must come keyed by site (SiteDirectory.detectionKey) on a partitioned bus.
    */
   sites?: SiteDirectory;
+  /**
+   * How long a site waits for a configured camera that sent nothing (one that is down) before
+   * it decides without it; 10 s when unset.
+   */
+  siteJoinMs?: number;
 }
 
 /** A site's checkpoint: the site engine's state and each of its cameras' engine state. */
@@ -77,6 +82,10 @@ export class FusionStage {
   private readonly sites?: SiteDirectory;
   /** Site and zone rules (the default rules'), over every site's cameras; none without sites. */
   private readonly siteEngine?: SiteEngine;
+  private readonly streamHeaders = new Map<string, Headers>();
+  private readonly siteWaitSince = new Map<string, number>();
+  private readonly siteJoinMs: number;
+  private siteTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly bus: Bus,
@@ -91,11 +100,16 @@ export class FusionStage {
       checkpoint,
       suppressions,
       sites,
+      siteJoinMs = 10_000,
       ...engineOptions
     } = options;
+    this.siteJoinMs = siteJoinMs;
     if (sites && sites.sites.length > 0) {
       this.sites = sites;
-      const siteEngine = new SiteEngine(rules, engineOptions);
+      const siteEngine = new SiteEngine(rules, {
+        ...engineOptions,
+        camerasOf: (site) => sites.camerasOf(site),
+      });
       if (siteEngine.hasRules()) this.siteEngine = siteEngine;
     }
     if (checkpoint) this.checkpointer = new FusionCheckpointer(bus, checkpoint);
@@ -123,6 +137,10 @@ export class FusionStage {
     this.subscription = await this.bus.subscribe(Topics.detections, Groups.fusion, (m) =>
       this.onDetections(m),
     );
+    if (this.siteEngine) {
+      this.siteTimer = setInterval(() => void this.checkSites().catch(() => undefined), 1000);
+      this.siteTimer.unref();
+    }
     if (this.idleTimeouts) {
       const everyMs = Math.min(1000, (this.idleTimeouts.stalledSec * 1000) / 4);
       this.idleTimer = setInterval(() => void this.checkIdle().catch(() => undefined), everyMs);
@@ -132,6 +150,7 @@ export class FusionStage {
 
   async stop(): Promise<void> {
     clearInterval(this.idleTimer);
+    clearInterval(this.siteTimer);
     await this.subscription?.close();
     await this.checkpointer?.stop();
   }
@@ -156,7 +175,8 @@ export class FusionStage {
       const engine = this.engineFor(headers);
       for (const modality of ['audio', 'video'] as const) {
         const end = endOf(streamId, modality);
-        await this.publishEvents(this.throughSite(end, engine.ingest(end), headers), headers);
+        const decided = this.runScoped(engine.ingest(end), headers);
+        await this.publishEvents(this.throughSite(end, decided, headers), headers);
       }
       await this.checkpointer?.ended(this.unitOf(streamId, engine), this.profileOf(headers));
       await this.publishStatus(
@@ -191,8 +211,10 @@ export class FusionStage {
       this.metrics.streamIdle('resumed');
       await this.publishStatus(set.streamId, 'started', 'detections resumed');
     }
+    this.noteHeaders(set.streamId, headers);
     const admitted = this.suppressions?.filter(set) ?? set;
-    await this.publishEvents(this.throughSite(admitted, engine.ingest(admitted), headers), headers);
+    const decided = this.runScoped(engine.ingest(admitted), headers);
+    await this.publishEvents(this.throughSite(admitted, decided, headers), headers);
     if (unit) await this.checkpointer!.decided(message, unit, this.profileOf(headers));
     if (set.final && !engine.isOpen(set.streamId)) {
       this.idle?.forget(set.streamId);
@@ -218,6 +240,39 @@ export class FusionStage {
     const epochMs = Number(headers[CAPTURE_EPOCH_HEADER]);
     const originSec = Number.isFinite(epochMs) ? epochMs / 1000 : 0;
     return this.siteEngine.ingest(placement, set, own, originSec);
+  }
+
+  private noteHeaders(streamId: string, headers: Headers): void {
+    this.streamHeaders.delete(streamId);
+    this.streamHeaders.set(streamId, headers);
+    // Bounded: the streams seen last are the ones whose versions may still be held.
+    if (this.streamHeaders.size > 4096) {
+      this.streamHeaders.delete(this.streamHeaders.keys().next().value!);
+    }
+  }
+
+  /**
+   * A site waits for its configured cameras that sent nothing yet; past `siteJoinMs` since the
+   * site's first set, those are taken as away (not running) and the site decides without them.
+   * Runs on a timer; public so tests drive it with their own clock.
+   */
+  async checkSites(): Promise<void> {
+    if (!this.siteEngine) return;
+    const now = this.clock.now();
+    for (const site of this.siteEngine.openSites()) {
+      const missing = this.siteEngine.missing(site);
+      if (missing.length === 0) {
+        this.siteWaitSince.delete(site);
+        continue;
+      }
+      const since = this.siteWaitSince.get(site) ?? now;
+      this.siteWaitSince.set(site, since);
+      if (now - since < this.siteJoinMs) continue;
+      this.siteWaitSince.delete(site);
+      for (const camera of missing) {
+        await this.publishEvents(this.siteEngine.away(site, camera), {});
+      }
+    }
   }
 
   /** What one checkpoint key covers: the stream, or the whole site of a site's camera. */
@@ -275,22 +330,32 @@ export class FusionStage {
     );
   }
 
-  private async publishEvents(decided: SecurityEvent[], headers: Headers): Promise<void> {
+  /**
+   * A live run's ids are its own (a camera's clock starts at 0 on every start). Not a site
+   * incident's: its time is the site's, shared by cameras of different runs (on the capture
+   * clock for live ones, which never repeats).
+   */
+  private runScoped(decided: SecurityEvent[], headers: Headers): SecurityEvent[] {
     const run = headers[RUN_HEADER];
-    for (const version of decided) {
-      // A site incident's times are its site's, shared by cameras of different runs: no run
-      // scopes it (a live site's are on the capture clock, which never repeats).
-      const event =
-        run && !version.cameras
-          ? {
-              ...version,
-              id: runScopedEventId(version.id, run),
-              incidentId: runScopedEventId(version.incidentId, run),
-            }
-          : version;
-      await this.bus.publish(Topics.events, event.streamId, event, headers);
+    if (!run) return decided;
+    return decided.map((version) => ({
+      ...version,
+      id: runScopedEventId(version.id, run),
+      incidentId: runScopedEventId(version.incidentId, run),
+    }));
+  }
+
+  /**
+   * Each version goes out with the headers of its stream's latest set (labels, run, capture
+   * clock): a site camera's version the site held may come out while another camera's set is
+   * being decided.
+   */
+  private async publishEvents(decided: SecurityEvent[], headers: Headers): Promise<void> {
+    for (const event of decided) {
+      const own = this.streamHeaders.get(event.streamId) ?? headers;
+      await this.bus.publish(Topics.events, event.streamId, event, own);
       this.metrics.incidentVersion(event);
-      this.observeLatency(event, headers);
+      this.observeLatency(event, own);
     }
   }
 
