@@ -66,6 +66,8 @@ export const EVENT_MIGRATIONS: readonly Migration[] = [
       ALTER TABLE events ADD COLUMN zone TEXT;
       ALTER TABLE events ADD COLUMN cameras TEXT CHECK (cameras IS NULL OR json_valid(cameras));
       ALTER TABLE events ADD COLUMN absorbed_by TEXT;
+      -- A stream filter also finds the site incidents naming the stream among their cameras.
+      CREATE INDEX events_site_incidents ON events (seq) WHERE cameras IS NOT NULL;
     `,
   },
 ];
