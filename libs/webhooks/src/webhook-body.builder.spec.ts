@@ -110,6 +110,29 @@ describe('WebhookBodyBuilder', () => {
     expect(json).not.toContain(SNAPSHOT.key);
   });
 
+  it('names a site incident’s site, zone and cameras, and each detection’s camera', () => {
+    const base = makeStored(3);
+    const body = new WebhookBodyBuilder().build({
+      ...base,
+      event: {
+        ...base.event,
+        site: 'hq',
+        zone: 'lobby',
+        cameras: ['cam-2', 'cam-1'],
+        evidence: base.event.evidence.map((e) => ({ ...e, streamId: 'cam-2' })),
+      },
+    });
+    expect(body.record.event).toMatchObject({
+      site: 'hq',
+      zone: 'lobby',
+      cameras: ['cam-2', 'cam-1'],
+      absorbedBy: '',
+    });
+    const evidence = body.record.event.evidence as { streamId: string }[];
+    expect(evidence.length).toBeGreaterThan(0);
+    expect(evidence.every((e) => e.streamId === 'cam-2')).toBe(true);
+  });
+
   it('gives empty labels, evidence and links when the event has none', () => {
     const body = new WebhookBodyBuilder().build(makeStored(2));
     expect(body.record).toMatchObject({ streamLabels: {}, evidence: [] });
