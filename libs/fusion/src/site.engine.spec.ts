@@ -234,28 +234,41 @@ describe('SiteEngine', () => {
   it('takes a site up where a snapshot left it, with the same versions', () => {
     const script = { 'cam-a': { audio: gunshotAt(4.5) }, 'cam-b': { audio: gunshotAt(4.75) } };
     const whole = run(script, 8, 'by-time').events;
-
-    // The same run, with the site's state carried over into a fresh engine halfway.
-    const cameras = new FusionEngine(defaultRuleSet());
-    let site = new SiteEngine(defaultRuleSet());
-    const events: SecurityEvent[] = [];
     const sets: DetectionSet[] = [];
     for (let t = 0.5; t <= 8; t += 0.25) {
       sets.push(audio('cam-a', t, gunshotAt(4.5)(t)), audio('cam-b', t, gunshotAt(4.75)(t)));
       sets.push(frame('cam-a', t), frame('cam-b', t));
     }
     for (const id of ['cam-a', 'cam-b']) sets.push(final(id, 'audio'), final(id, 'video'));
-    for (const [i, set] of sets.entries()) {
-      if (i === 76) {
-        const snapshot = site.snapshot('hq')!;
-        site = new SiteEngine(defaultRuleSet());
-        site.restore('hq', JSON.parse(JSON.stringify(snapshot)));
+    const versions = (list: SecurityEvent[]) =>
+      list.map((e) => `${e.id} ${e.state} ${e.absorbedBy ?? ''}`).sort();
+
+    // Cut at every set: the site's state and its cameras' (what a checkpoint holds) carried
+    // over into fresh engines, as a fusion replica taking the site over does.
+    let cutWhileHeld = 0;
+    for (let cut = 1; cut < sets.length; cut++) {
+      let cameras = new FusionEngine(defaultRuleSet());
+      let site = new SiteEngine(defaultRuleSet());
+      const events: SecurityEvent[] = [];
+      for (const [i, set] of sets.entries()) {
+        if (i === cut) {
+          const siteState = JSON.parse(JSON.stringify(site.snapshot('hq') ?? null));
+          if (JSON.stringify(siteState).includes('"held":[{')) cutWhileHeld++;
+          const camerasState = ['cam-a', 'cam-b'].map((id) => [id, cameras.snapshot(id)] as const);
+          cameras = new FusionEngine(defaultRuleSet());
+          site = new SiteEngine(defaultRuleSet());
+          if (siteState) site.restore('hq', siteState);
+          for (const [id, state] of camerasState) {
+            if (state) cameras.restore(id, JSON.parse(JSON.stringify(state)));
+          }
+        }
+        events.push(...site.ingest(SITES.placementOf(set.streamId)!, set, cameras.ingest(set)));
       }
-      events.push(...site.ingest(SITES.placementOf(set.streamId)!, set, cameras.ingest(set)));
+      expect({ cut, versions: versions(events) }).toEqual({ cut, versions: versions(whole) });
     }
-    const siteIds = (list: SecurityEvent[]) => list.filter((e) => e.cameras).map((e) => e.id);
-    expect(siteIds(events)).toEqual(siteIds(whole));
-    expect(events.filter(isNotification)).toHaveLength(1);
+    // Some cuts fell while the cameras' incidents waited for the site's decision.
+    expect(cutWhileHeld).toBeGreaterThan(0);
+    expect(whole.filter(isNotification)).toHaveLength(1);
   });
 
   it('puts a live camera on its capture clock, and reports the first camera’s media time', () => {
