@@ -29,7 +29,15 @@ const run = randomUUID().slice(0, 6);
 const DOOR = `site-door-${run}`;
 const HALL = `site-hall-${run}`;
 const SITE = `hq-${run}`;
-const SITES = [{ id: SITE, streams: [DOOR, HALL] }];
+/** The same cameras again, on a site whose fusion replica is killed -9 mid-incident. */
+const DOOR2 = `site-door2-${run}`;
+const HALL2 = `site-hall2-${run}`;
+const SITE2 = `depot-${run}`;
+const SITES = [
+  { id: SITE, streams: [DOOR, HALL] },
+  { id: SITE2, streams: [DOOR2, HALL2] },
+];
+const OURS = new Set([DOOR, HALL, DOOR2, HALL2]);
 
 let dir: string;
 let shifted: string;
@@ -40,6 +48,7 @@ const statuses: StreamStatus[] = [];
 /** The keys the cameras' detections and fusion's checkpoints of them travelled under. */
 const detectionKeys = new Set<string>();
 const checkpointKeys = new Set<string>();
+let site2Sets = 0;
 
 async function until(what: string, predicate: () => boolean, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -50,7 +59,7 @@ async function until(what: string, predicate: () => boolean, timeoutMs = 180_000
 }
 
 /** What one process decides for the same two cameras of the same site. */
-async function embeddedEvents(): Promise<SecurityEvent[]> {
+async function embeddedEvents(door = DOOR, hall = HALL): Promise<SecurityEvent[]> {
   const quiet = { log: () => undefined, warn: () => undefined };
   const loader = new ModelLoader(new ModelRepository(modelsDir()), new OnnxSessionFactory(quiet));
   const [audioModel, videoModel] = await Promise.all([
@@ -72,8 +81,8 @@ async function embeddedEvents(): Promise<SecurityEvent[]> {
   await pipeline.start();
   try {
     await Promise.all([
-      pipeline.analyze({ streamId: DOOR, source: fixture(CLIP) }),
-      pipeline.analyze({ streamId: HALL, source: shifted }),
+      pipeline.analyze({ streamId: door, source: fixture(CLIP) }),
+      pipeline.analyze({ streamId: hall, source: shifted }),
     ]);
     await pipeline.bus.idle();
   } finally {
@@ -106,13 +115,14 @@ beforeAll(async () => {
   await Promise.all(services.map((s) => s.ready()));
   observer = new KafkaBus({ brokers: kafkaBrokers(), clientId: `observer-sites-${run}` });
   await observer.subscribe(Topics.events, `observer-sites-${run}`, async ({ value }) => {
-    if (value.streamId === DOOR || value.streamId === HALL) events.push(value);
+    if (OURS.has(value.streamId)) events.push(value);
   });
   await observer.subscribe(Topics.streamStatus, `observer-sites-${run}`, async ({ value }) => {
-    if (value.streamId === DOOR || value.streamId === HALL) statuses.push(value);
+    if (OURS.has(value.streamId)) statuses.push(value);
   });
   await observer.subscribe(Topics.detections, `observer-sites-${run}`, async ({ value, key }) => {
     if (value.streamId === DOOR || value.streamId === HALL) detectionKeys.add(key);
+    if (value.streamId === DOOR2 || value.streamId === HALL2) site2Sets++;
   });
   await observer.subscribe(Topics.fusionState, `observer-sites-${run}`, async ({ value, key }) => {
     if ([DOOR, HALL, `site/${SITE}`].includes(value.streamId)) checkpointKeys.add(key);
@@ -135,7 +145,13 @@ describe('site fusion on the microservices', () => {
     ]);
     expect(started.map((r) => r.code)).toEqual([0, 0]);
     const ids = (list: SecurityEvent[]) =>
-      [...new Set(list.map((e) => `${e.id} ${e.absorbedBy ?? ''}`))].sort();
+      [
+        ...new Set(
+          list
+            .filter((e) => e.streamId === DOOR || e.streamId === HALL)
+            .map((e) => `${e.id} ${e.absorbedBy ?? ''}`),
+        ),
+      ].sort();
     await until(
       'both cameras’ events',
       () =>
@@ -146,18 +162,57 @@ describe('site fusion on the microservices', () => {
     await new Promise((r) => setTimeout(r, 3_000));
     expect(ids(events)).toEqual(ids(expected));
 
-    const site = events.filter((e) => e.cameras);
+    const site = events.filter((e) => e.cameras && e.site === SITE);
     expect(new Set(site.map((e) => e.incidentId)).size).toBe(1);
     expect(site.find((e) => e.state === 'opened')).toMatchObject({
       rule: 'site_impulse',
       site: SITE,
       cameras: [HALL, DOOR],
     });
-    const alerts = events.filter((e) => isNotification(e) && e.trigger === 'glass_break');
+    const alerts = events.filter(
+      (e) => isNotification(e) && e.trigger === 'glass_break' && e.site === SITE,
+    );
     expect(new Set(alerts.map((e) => e.incidentId))).toEqual(new Set([site[0].incidentId]));
     // Both cameras' detections under the site's key (one partition, one fusion replica), and
     // fusion's state of them checkpointed under it too.
     expect([...detectionKeys]).toEqual([`site/${SITE}`]);
     expect([...checkpointKeys]).toEqual([`site/${SITE}`]);
+  });
+  it('loses and doubles nothing when fusion is killed -9 mid-site: the site’s checkpoint takes it on', async () => {
+    const expected = await embeddedEvents(DOOR2, HALL2);
+    const ours = (list: SecurityEvent[]) =>
+      [
+        ...new Set(
+          list
+            .filter((e) => e.streamId === DOOR2 || e.streamId === HALL2)
+            .map((e) => `${e.id} ${e.absorbedBy ?? ''}`),
+        ),
+      ].sort();
+    const brokers = { KAFKA_BROKERS: kafkaBrokers().join(',') };
+    const started = await Promise.all([
+      runCli(['stream', 'start', fixture(CLIP), '--stream-id', DOOR2], brokers),
+      runCli(['stream', 'start', shifted, '--stream-id', HALL2], brokers),
+    ]);
+    expect(started.map((r) => r.code)).toEqual([0, 0]);
+    // Killed once the two cameras' detections neared the glass break (about 4 s of each).
+    await until('detections up to the glass break', () => site2Sets >= 60);
+    const fusion = services.find((s) => s.app === 'fusion')!;
+    await fusion.kill9();
+    const restarted = new ServiceProcess('fusion', `fusion-sites-${run}-again`, {
+      VIGIL_CONFIG_FILE: join(dir, 'vigil.yaml'),
+    }).start();
+    services.push(restarted);
+    await restarted.ready();
+    await until(
+      'both cameras’ events after the restart',
+      () =>
+        [DOOR2, HALL2].every((id) =>
+          statuses.some((s) => s.streamId === id && s.state === 'ended'),
+        ) && ours(expected).every((id) => ours(events).includes(id)),
+    );
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(ours(events)).toEqual(ours(expected));
+    const site = events.filter((e) => e.cameras && e.site === SITE2);
+    expect(new Set(site.map((e) => e.incidentId)).size).toBe(1);
   });
 });
