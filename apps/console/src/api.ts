@@ -27,6 +27,12 @@ export interface IncidentSummary {
   updatedAt: number;
   disposition: Disposition;
   evidence: string[];
+  site?: string;
+  zone?: string;
+  /** A site rule's incident: its cameras, earliest first. */
+  cameras?: string[];
+  /** A camera's incident a site incident took in: that incident's id. */
+  absorbedBy?: string;
 }
 
 export interface Detection {
@@ -35,6 +41,8 @@ export interface Detection {
   score: number;
   atSec: number;
   box?: number[];
+  /** The camera, in a site incident. */
+  streamId?: string;
 }
 
 export interface IncidentAction {

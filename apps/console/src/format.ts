@@ -26,9 +26,19 @@ export function streamTime(sec: number): string {
   return `${m}:${s.toFixed(1).padStart(4, '0')}`;
 }
 
-export function streamName(incident: Pick<IncidentSummary, 'streamId' | 'streamLabels'>): string {
+/** Where it happened: the camera, or a site incident's site, zone and cameras (earliest first). */
+export function streamName(
+  incident: Pick<IncidentSummary, 'streamId' | 'streamLabels'> &
+    Partial<Pick<IncidentSummary, 'site' | 'zone' | 'cameras' | 'absorbedBy'>>,
+): string {
+  if (incident.cameras?.length) {
+    const place = incident.zone ? `${incident.site} / ${incident.zone}` : incident.site;
+    return `site ${place}: ${incident.cameras.join(', ')}`;
+  }
   const camera = incident.streamLabels.camera ?? incident.streamLabels.name;
-  return camera ? `${camera} (${incident.streamId})` : incident.streamId;
+  const name = camera ? `${camera} (${incident.streamId})` : incident.streamId;
+  if (incident.absorbedBy) return `${name} · part of a site incident`;
+  return incident.site ? `${name} · site ${incident.site}` : name;
 }
 
 export interface Filters {

@@ -258,7 +258,10 @@ function Timeline({ detail }: { detail: IncidentDetail }) {
             {' '}
             · detections:{' '}
             {v.detections
-              .map((d) => `${d.cls} ${d.score.toFixed(2)} @ ${streamTime(d.atSec)}`)
+              .map(
+                (d) =>
+                  `${d.cls} ${d.score.toFixed(2)} @ ${streamTime(d.atSec)}${d.streamId ? ` on ${d.streamId}` : ''}`,
+              )
               .join(', ')}
           </span>
         </>

@@ -41,6 +41,7 @@ export class FusionWorker extends StageWorker {
       idle: this.config.streamIdle,
       metrics: this.metrics,
       suppressions: this.desk.suppressionGate,
+      sites: this.api.sites,
       // The view of everyone's checkpoints is this replica's own, read whole at each start.
       checkpoint: { everySec: 2, viewGroup: `vigil-fusion-state-view.${this.config.instanceId}` },
     });

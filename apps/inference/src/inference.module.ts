@@ -4,6 +4,7 @@ import type { ServiceConfig } from '@app/config';
 import { FfmpegRunner } from '@app/evidence';
 import { FfmpegLocator } from '@app/media';
 import {
+  API_CONFIG,
   type ApiConfig,
   HealthServer,
   metricsProvider,
@@ -24,6 +25,7 @@ export class InferenceModule {
       controllers: api.grpc ? [InferenceController] : [],
       providers: [
         { provide: SERVICE_CONFIG, useValue: config },
+        { provide: API_CONFIG, useValue: api },
         ...runtimeProviders(SERVICE_CONFIG),
         loadedModelsProvider,
         // Several partitions at once, so windows of different streams meet in one batch.

@@ -3,7 +3,15 @@ import type { Bus } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
 import { VigilMetrics } from '@app/metrics';
 import { BoxDetector, InferenceStage, TaggerClassifier } from '@app/pipeline';
-import { BUS, HealthServer, type Runnable, SERVICE_CONFIG, StageWorker } from '@app/service';
+import {
+  API_CONFIG,
+  type ApiConfig,
+  BUS,
+  HealthServer,
+  type Runnable,
+  SERVICE_CONFIG,
+  StageWorker,
+} from '@app/service';
 import { LOADED_MODELS, type LoadedModels } from './loaded-models.provider';
 
 /**
@@ -14,6 +22,7 @@ import { LOADED_MODELS, type LoadedModels } from './loaded-models.provider';
 export class InferenceWorker extends StageWorker {
   constructor(
     @Inject(SERVICE_CONFIG) private readonly config: ServiceConfig,
+    @Inject(API_CONFIG) private readonly api: ApiConfig,
     @Inject(BUS) bus: Bus,
     @Inject(LOADED_MODELS) private readonly models: LoadedModels,
     private readonly metrics: VigilMetrics,
@@ -29,6 +38,8 @@ export class InferenceWorker extends StageWorker {
       motion: this.config.motionGating ? {} : undefined,
       liveFrames: { maxAgeMs: this.config.liveFrameMaxAgeMs },
       metrics: this.metrics,
+      // A site's cameras on one partition: the fusion replica that owns it sees them all.
+      detectionKey: (streamId) => this.api.sites.detectionKey(streamId),
     });
   }
 }

@@ -37,6 +37,12 @@ export interface IncidentSummary {
   updatedAt: number;
   disposition: IncidentDisposition;
   evidence: string[];
+  /** Site fusion: the site, zone and cameras (earliest first) of a site rule's incident. */
+  site?: string;
+  zone?: string;
+  cameras?: string[];
+  /** A camera's incident that the site incident with this id took in (it notified instead). */
+  absorbedBy?: string;
 }
 
 export interface IncidentDetail {
@@ -366,6 +372,10 @@ export class ConsoleService {
       updatedAt: stored.occurredAt,
       disposition: dispositionOf(this.actions.forIncident(event.incidentId)),
       evidence: stored.evidenceRefs.map((r) => r.name),
+      ...(event.site ? { site: event.site } : {}),
+      ...(event.zone ? { zone: event.zone } : {}),
+      ...(event.cameras ? { cameras: event.cameras } : {}),
+      ...(event.absorbedBy ? { absorbedBy: event.absorbedBy } : {}),
     };
   }
 

@@ -6,3 +6,4 @@ export * from './protos.locator';
 export * from './stream-id';
 export * from './event-record.message';
 export * from './proto-json.printer';
+export * from './site.directory';

@@ -93,6 +93,8 @@ export interface EventEvidence {
   score: number;
   atSec: number;
   box?: [number, number, number, number];
+  /** The camera it was heard or seen on, in site incidents (whose cameras differ); else absent. */
+  streamId?: string;
 }
 
 /** An incident an operator may act on. `id` is deterministic: same input, same id. */
@@ -135,11 +137,28 @@ export interface SecurityEvent {
   triggers: (AudioClass | VideoClass)[];
   /** This version's trigger (and its confirmation) first, then earlier ones. */
   evidence: EventEvidence[];
+  /** The site of a site rule's incident, or of the camera of a per-camera one; absent outside sites. */
+  site?: string;
+  /** The zone of a zone rule's incident. */
+  zone?: string;
+  /**
+   * A site rule's incident: the cameras involved, earliest first (`streamId` is the first).
+   * Absent on per-camera incidents.
+   */
+  cameras?: string[];
+  /**
+   * A per-camera incident that a site incident took in (the same sound heard by several
+   * cameras): its versions are recorded, but operators hear of the site incident only.
+   */
+  absorbedBy?: string;
 }
 
-/** Operators hear of an incident when it opens and when it escalates, never on updates or closing. */
-export function isNotification(event: Pick<SecurityEvent, 'state'>): boolean {
-  return event.state === 'opened' || event.state === 'escalated';
+/**
+ * Operators hear of an incident when it opens and when it escalates, never on updates or
+ * closing, nor of a camera's incident a site incident absorbed (they hear of that one).
+ */
+export function isNotification(event: Pick<SecurityEvent, 'state' | 'absorbedBy'>): boolean {
+  return (event.state === 'opened' || event.state === 'escalated') && !event.absorbedBy;
 }
 
 /**

@@ -27,15 +27,28 @@ describe('toProtoJson', () => {
         triggers: ['glass_break'],
         evidence: [
           // float fields print at their 32-bit precision, as any protobuf printer does
-          { cls: 'glass_break', modality: 'MODALITY_AUDIO', score: 0.91, atSec: 1, box: [] },
+          {
+            cls: 'glass_break',
+            modality: 'MODALITY_AUDIO',
+            score: 0.91,
+            atSec: 1,
+            box: [],
+            streamId: '',
+          },
           {
             cls: 'person',
             modality: 'MODALITY_VIDEO',
             score: 0.8,
             atSec: 2,
             box: [10, 20, 110, 220],
+            streamId: '',
           },
         ],
+        // a camera's incident outside any site
+        site: '',
+        zone: '',
+        cameras: [],
+        absorbedBy: '',
       },
       // int64 as a string
       occurredAtMs: '1764303151507',

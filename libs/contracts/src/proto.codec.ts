@@ -240,6 +240,7 @@ function evidenceFromProto(p: Plain): EventEvidence {
     score: p.score as number,
     atSec: p.atSec as number,
     ...(b ? { box: b } : {}),
+    ...(p.streamId ? { streamId: p.streamId as string } : {}),
   };
 }
 
@@ -266,6 +267,10 @@ export const securityEventCodec = codec<SecurityEvent>(
       AudioClass | VideoClass
     )[],
     evidence: (p.evidence as Plain[]).map(evidenceFromProto),
+    ...(p.site ? { site: p.site as string } : {}),
+    ...(p.zone ? { zone: p.zone as string } : {}),
+    ...((p.cameras as string[] | undefined)?.length ? { cameras: p.cameras as string[] } : {}),
+    ...(p.absorbedBy ? { absorbedBy: p.absorbedBy as string } : {}),
   }),
 );
 

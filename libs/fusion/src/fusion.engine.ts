@@ -98,10 +98,12 @@ export class FusionEngine {
   private readonly maxPending: number;
   private readonly historySec: number;
 
-  constructor(
-    private readonly ruleSet: RuleSet,
-    options: FusionEngineOptions = {},
-  ) {
+  private readonly ruleSet: RuleSet;
+
+  constructor(ruleSet: RuleSet, options: FusionEngineOptions = {}) {
+    // Site and zone rules span cameras: the SiteEngine decides them.
+    this.ruleSet = { ...ruleSet, rules: ruleSet.rules.filter((rule) => rule.scope === 'stream') };
+    ruleSet = this.ruleSet;
     this.triggerClasses = new Set(ruleSet.rules.flatMap((rule) => rule.when));
     this.triggerModalities = [...new Set([...this.triggerClasses].map(modalityOf))];
     this.widestSec = Math.max(

@@ -18,6 +18,18 @@ export interface Firing {
   endSec: number;
   /** The trigger's detection, then the one confirming it (cross-modal rules). */
   evidence: EventEvidence[];
+  /** Site and zone rules: the cameras involved, earliest first, and where they are. */
+  site?: SiteFiring;
+}
+
+export interface SiteFiring {
+  cameras: string[];
+  zone?: string;
+  /**
+   * Site time (the seconds all the site's cameras share) of the first camera's media time 0:
+   * the incident reports its times in that camera's media time, as a camera's incident does.
+   */
+  originSec: number;
 }
 
 /** A detection of one of the open incident's classes: it keeps the incident open. */
@@ -41,6 +53,8 @@ export interface OpenIncident {
   lastActiveSec: number;
   endSec: number;
   evidence: EventEvidence[];
+  /** A site incident's cameras (earliest first: the first names the incident's stream). */
+  site?: SiteFiring;
 }
 
 /** Evidence an incident carries at most: the newest triggers' first. */
@@ -56,7 +70,14 @@ const MAX_EVIDENCE = 12;
 export class IncidentTracker {
   private open?: OpenIncident;
 
-  constructor(private readonly streamId: string) {}
+  /**
+   * `streamId` scopes the ids: a camera's stream id, or a site's key for a site's incidents,
+   * which then report `site` and take their stream id from their first camera.
+   */
+  constructor(
+    private readonly streamId: string,
+    private readonly site?: string,
+  ) {}
 
   /** The open incident as plain data (undefined when none is open). */
   snapshot(): OpenIncident | undefined {
@@ -113,6 +134,7 @@ export class IncidentTracker {
         lastActiveSec: firing.atSec,
         endSec: firing.endSec,
         evidence: firing.evidence,
+        ...(firing.site ? { site: structuredClone(firing.site) } : {}),
       };
       return [this.version(this.open, 'opened')];
     }
@@ -120,8 +142,13 @@ export class IncidentTracker {
     incident.endSec = Math.max(incident.endSec, firing.endSec);
     const escalates = rank > incident.rank;
     const joins = !incident.triggers.includes(firing.cls);
-    // The same class firing again is the same incident going on: nothing new to report.
-    if (!escalates && !joins) return [];
+    const newCameras = (firing.site?.cameras ?? []).filter(
+      (c) => incident.site && !incident.site.cameras.includes(c),
+    );
+    incident.site?.cameras.push(...newCameras);
+    // The same class firing again is the same incident going on: nothing new to report, unless
+    // a site incident was heard on another camera.
+    if (!escalates && !joins && newCameras.length === 0) return [];
     incident.version++;
     incident.trigger = firing.cls;
     if (joins) incident.triggers.push(firing.cls);
@@ -135,20 +162,31 @@ export class IncidentTracker {
   }
 
   private version(incident: OpenIncident, state: IncidentState): SecurityEvent {
+    const site = incident.site;
+    const origin = site?.originSec ?? 0;
     return {
       id: versionId(incident.id, incident.version),
       incidentId: incident.id,
       version: incident.version,
       state,
-      streamId: this.streamId,
+      streamId: site ? site.cameras[0] : this.streamId,
       rule: incident.rule.id,
-      title: incident.rule.title.replace('{trigger}', incident.ruleTrigger.replace('_', ' ')),
+      title: incident.rule.title
+        .replace('{trigger}', incident.ruleTrigger.replace('_', ' '))
+        .replace('{cameras}', String(site?.cameras.length ?? 1)),
       severity: incident.rule.severity,
-      startSec: round(incident.startSec),
-      endSec: round(incident.endSec),
+      startSec: round(incident.startSec - origin),
+      endSec: round(incident.endSec - origin),
       trigger: incident.trigger,
       triggers: [...incident.triggers],
       evidence: [...incident.evidence],
+      ...(site && this.site
+        ? {
+            site: this.site,
+            ...(site.zone ? { zone: site.zone } : {}),
+            cameras: [...site.cameras],
+          }
+        : {}),
     };
   }
 }

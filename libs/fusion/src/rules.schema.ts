@@ -16,8 +16,21 @@ export interface Condition {
   minCount: number;
 }
 
+/**
+ * Where a rule looks: one camera (the default), every camera of the camera's site, or of its
+ * zone. A scoped rule is either "heard by at least `minCameras` cameras within `withinSec`" or
+ * "`with` a class seen on another camera of the scope"; it fires once for the scope, naming
+ * the cameras, and only for cameras that belong to a site.
+ */
+export type RuleScope = 'stream' | 'site' | 'zone';
+
 export interface Rule {
   id: string;
+  scope: RuleScope;
+  /** Scoped rules: distinct cameras of the scope that must detect the trigger class. */
+  minCameras?: number;
+  /** Scoped rules with minCameras: how long after the first camera the others may hear it. */
+  withinSec?: number;
   /** `{trigger}` is replaced by the class that fired. */
   title: string;
   when: CanonicalClass[];
@@ -88,8 +101,14 @@ function parseRule(raw: unknown, path: string): Rule {
   ) {
     throw new RuleSetError(`${path}.severity`, `must be one of ${SEVERITIES.join(', ')}`);
   }
+  const scope = rule.scope ?? 'stream';
+  if (scope !== 'stream' && scope !== 'site' && scope !== 'zone') {
+    throw new RuleSetError(`${path}.scope`, 'must be stream, site or zone');
+  }
   return {
     id: rule.id,
+    scope,
+    ...scoped(rule, scope, path),
     title: typeof rule.title === 'string' ? rule.title : rule.id,
     when: when.map((c, i) => canonicalClass(c, `${path}.when[${i}]`)),
     with: rule.with === undefined ? undefined : parseCondition(rule.with, `${path}.with`),
@@ -97,6 +116,41 @@ function parseRule(raw: unknown, path: string): Rule {
       rule.without === undefined ? undefined : parseCondition(rule.without, `${path}.without`),
     severity: rule.severity as Severity,
     quietSec: quietSec(rule, path),
+  };
+}
+
+function scoped(
+  rule: Record<string, unknown>,
+  scope: RuleScope,
+  path: string,
+): Pick<Rule, 'minCameras' | 'withinSec'> {
+  if (scope === 'stream') {
+    for (const key of ['minCameras', 'withinSec']) {
+      if (rule[key] !== undefined) {
+        throw new RuleSetError(`${path}.${key}`, 'only site and zone rules span cameras');
+      }
+    }
+    return {};
+  }
+  if (rule.without !== undefined) {
+    throw new RuleSetError(`${path}.without`, `a ${scope} rule cannot say "without"`);
+  }
+  if (rule.with !== undefined) {
+    if (rule.minCameras !== undefined || rule.withinSec !== undefined) {
+      throw new RuleSetError(path, `a ${scope} rule has either "with" or minCameras/withinSec`);
+    }
+    return {};
+  }
+  const minCameras = rule.minCameras;
+  if (!Number.isInteger(minCameras) || (minCameras as number) < 2) {
+    throw new RuleSetError(
+      `${path}.minCameras`,
+      `an integer ≥ 2 is required (or "with": a class on another camera)`,
+    );
+  }
+  return {
+    minCameras: minCameras as number,
+    withinSec: positive(rule.withinSec ?? 1, `${path}.withinSec`),
   };
 }
 
@@ -154,6 +208,7 @@ function nonNegative(value: unknown, path: string): number {
 export function alertingClasses(ruleSet: RuleSet): Set<CanonicalClass> {
   return new Set(
     ruleSet.rules
+      .filter((rule) => rule.scope === 'stream')
       .filter((rule) => !rule.with && severityRank(rule.severity) >= severityRank('medium'))
       .flatMap((rule) => rule.when),
   );

@@ -82,8 +82,13 @@ export function compileFilter(filter: CheckedFilter): CompiledFilter {
   const clauses: string[] = [];
   const params: (string | number)[] = [];
   if (filter.streamIds) {
-    clauses.push('stream_id IN (SELECT value FROM json_each(?))');
-    params.push(JSON.stringify(filter.streamIds));
+    // A site incident is each of its cameras' too; site incidents are few and indexed apart.
+    clauses.push(
+      '(seq IN (SELECT seq FROM events WHERE stream_id IN (SELECT value FROM json_each(?))) OR ' +
+        'seq IN (SELECT seq FROM events WHERE cameras IS NOT NULL AND EXISTS (SELECT 1 FROM ' +
+        'json_each(cameras) WHERE value IN (SELECT value FROM json_each(?)))))',
+    );
+    params.push(JSON.stringify(filter.streamIds), JSON.stringify(filter.streamIds));
   }
   if (filter.classes) {
     // event_classes holds the trigger and every evidence class, indexed by class.

@@ -22,12 +22,17 @@ describe('matchesEventFilter', () => {
     const classes: CanonicalClass[] = [...AUDIO_CLASSES, ...VIDEO_CLASSES];
     const events: SecurityEvent[] = Array.from({ length: 120 }, (_, i) => {
       const trigger = pick(AUDIO_CLASSES);
+      const streamId = pick(['cam-1', 'cam-2', 'cam-3']);
+      // Every fifth a site incident, naming another camera too: a stream filter finds it by either.
+      const cameras =
+        i % 5 === 0 ? { site: 'hq', cameras: [streamId, pick(['cam-4', 'cam-2'])] } : {};
       return {
+        ...cameras,
         id: `e${i}`,
         incidentId: `e${i}`,
         version: 1,
         state: 'opened',
-        streamId: pick(['cam-1', 'cam-2', 'cam-3']),
+        streamId,
         rule: 'r',
         title: 't',
         severity: pick(SEVERITIES),
@@ -56,7 +61,7 @@ describe('matchesEventFilter', () => {
     const filters: EventFilter[] = [{}];
     for (let i = 0; i < 60; i++) {
       filters.push({
-        ...(next() < 0.5 ? { streamIds: [pick(['cam-1', 'cam-2', 'cam-3'])] } : {}),
+        ...(next() < 0.5 ? { streamIds: [pick(['cam-1', 'cam-2', 'cam-3', 'cam-4'])] } : {}),
         ...(next() < 0.6 ? { classes: [pick(classes), pick(classes)] } : {}),
         ...(next() < 0.5 ? { minSeverity: pick(SEVERITIES) } : {}),
       });
@@ -68,6 +73,8 @@ describe('matchesEventFilter', () => {
       const inMemory = events.filter((e) => matchesEventFilter(e, filter)).map((e) => e.id);
       expect({ filter, ids: inMemory }).toEqual({ filter, ids: fromSql });
     }
+    // The site incidents are found by their other camera.
+    expect(events.filter((e) => matchesEventFilter(e, { streamIds: ['cam-4'] }))).not.toEqual([]);
     database.close();
   });
 });

@@ -56,4 +56,18 @@ export const EVENT_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_incident_version ON events (incident_id, version);
     `,
   },
+  {
+    name: 'events/003-sites',
+    up: `
+      -- Site fusion: a site rule's incident names its site, zone and cameras; a camera's
+      -- incident names its site, and the site incident that took it in (absorbed_by). Stored
+      -- to be returned as they were decided; nothing filters on them yet.
+      ALTER TABLE events ADD COLUMN site TEXT;
+      ALTER TABLE events ADD COLUMN zone TEXT;
+      ALTER TABLE events ADD COLUMN cameras TEXT CHECK (cameras IS NULL OR json_valid(cameras));
+      ALTER TABLE events ADD COLUMN absorbed_by TEXT;
+      -- A stream filter also finds the site incidents naming the stream among their cameras.
+      CREATE INDEX events_site_incidents ON events (seq) WHERE cameras IS NOT NULL;
+    `,
+  },
 ];

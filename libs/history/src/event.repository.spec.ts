@@ -54,6 +54,24 @@ describe('EventRepository', () => {
   const idsOf = (...ns: number[]) => ns.map((n) => makeEvent(n).id);
 
   describe('save', () => {
+    it('keeps a site incident’s site, zone and cameras, and what absorbed a camera’s', () => {
+      const site = makeEvent(1, {
+        site: 'hq',
+        zone: 'lobby',
+        cameras: ['cam-b', 'cam-a'],
+        evidence: [
+          { cls: 'gunshot', modality: 'audio', score: 0.9, atSec: 4.25, streamId: 'cam-b' },
+          { cls: 'gunshot', modality: 'audio', score: 0.8, atSec: 4.5, streamId: 'cam-a' },
+        ],
+      });
+      const own = makeEvent(2, { site: 'hq', absorbedBy: site.incidentId });
+      repo.save(site, { occurredAt: 1 });
+      repo.save(own, { occurredAt: 2 });
+      expect(repo.get(site.id)?.event).toEqual(site);
+      expect(repo.get(own.id)?.event).toEqual(own);
+      expect(repo.get(own.id)?.event.cameras).toBeUndefined();
+    });
+
     it('stores an event with its meta and gives increasing seqs', () => {
       const first = repo.save(makeEvent(1), {
         occurredAt: 5_000,

@@ -50,6 +50,10 @@ interface EventRow {
   version: number;
   state: SecurityEvent['state'];
   triggers: string | null;
+  site: string | null;
+  zone: string | null;
+  cameras: string | null;
+  absorbed_by: string | null;
 }
 
 type InsertParams = [
@@ -71,11 +75,16 @@ type InsertParams = [
   number,
   string,
   string,
+  string | null,
+  string | null,
+  string | null,
+  string | null,
 ];
 
 const COLUMNS =
   'seq, id, stream_id, rule, title, severity, trigger_cls, start_sec, end_sec, occurred_at, ' +
-  'stored_at, evidence, stream_labels, evidence_refs, incident_id, version, state, triggers';
+  'stored_at, evidence, stream_labels, evidence_refs, incident_id, version, state, triggers, ' +
+  'site, zone, cameras, absorbed_by';
 
 /**
  * Incidents with their detections, in the order they were stored. `seq` is the cursor for
@@ -107,8 +116,8 @@ export class EventRepository {
     this.insertEvent = db.prepare(
       `INSERT INTO events (id, stream_id, rule, title, severity, severity_rank, trigger_cls,
          start_sec, end_sec, occurred_at, stored_at, evidence, stream_labels, evidence_refs,
-         incident_id, version, state, triggers)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         incident_id, version, state, triggers, site, zone, cameras, absorbed_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertClass = db.prepare(
       'INSERT INTO event_classes (cls, seq) VALUES (?, ?) ON CONFLICT DO NOTHING',
@@ -172,6 +181,10 @@ export class EventRepository {
         event.version,
         event.state,
         JSON.stringify(event.triggers),
+        event.site ?? null,
+        event.zone ?? null,
+        event.cameras ? JSON.stringify(event.cameras) : null,
+        event.absorbedBy ?? null,
       );
       const seq = Number(result.lastInsertRowid);
       const classes = [event.trigger, ...event.triggers, ...event.evidence.map((e) => e.cls)];
@@ -350,6 +363,10 @@ function toStored(row: EventRow): StoredEvent {
       version: row.version,
       state: row.state,
       evidence: JSON.parse(row.evidence) as SecurityEvent['evidence'],
+      ...(row.site !== null ? { site: row.site } : {}),
+      ...(row.zone !== null ? { zone: row.zone } : {}),
+      ...(row.cameras !== null ? { cameras: JSON.parse(row.cameras) as string[] } : {}),
+      ...(row.absorbed_by !== null ? { absorbedBy: row.absorbed_by } : {}),
     },
     occurredAt: row.occurred_at,
     storedAt: row.stored_at,

@@ -68,6 +68,7 @@ describe('HistoryDatabase', () => {
     expect(db.appliedMigrations().map((m) => m.name)).toEqual([
       'events/001-create',
       'events/002-incident-versions',
+      'events/003-sites',
       'outbox/001-create',
     ]);
     db.connection.prepare('INSERT INTO outbox (body) VALUES (?)').run('x');
@@ -135,6 +136,7 @@ describe('HistoryDatabase', () => {
     expect(second.appliedMigrations().map((m) => m.name)).toEqual([
       'events/001-create',
       'events/002-incident-versions',
+      'events/003-sites',
     ]);
     expect(events.get(makeEvent(1).id)).toMatchObject({
       seq: saved.seq,

@@ -2,10 +2,12 @@ import { type BusObserver, MemoryBus } from '@app/bus';
 import {
   type DetectionSet,
   type SecurityEvent,
+  type SiteDirectory,
   type StreamStatus,
   type Topic,
   Topics,
   deadLetterTopic,
+  siteOfKey,
 } from '@app/contracts';
 import { DetectionSegmenter, type DetectionSegment, type RuleSet } from '@app/fusion';
 import type { MediaDecoder } from '@app/media';
@@ -40,6 +42,8 @@ export interface EmbeddedPipelineOptions {
   onEvent?: (event: SecurityEvent) => void;
   /** Operators' per-stream suppressions (`vigil serve`'s console). */
   suppressions?: SuppressionGate;
+  /** Sites and zones of cameras, for site rules; none when unset. */
+  sites?: SiteDirectory;
 }
 
 export interface AnalysisResult extends IngestResult {
@@ -116,12 +120,18 @@ export class EmbeddedPipeline {
       this.bus,
       new TaggerClassifier(audioModel),
       new BoxDetector(videoModel),
-      { motion: options.motion, liveFrames: options.liveFrames, metrics: options.metrics },
+      {
+        motion: options.motion,
+        liveFrames: options.liveFrames,
+        metrics: options.metrics,
+        ...(options.sites ? { detectionKey: (id: string) => options.sites!.detectionKey(id) } : {}),
+      },
     );
     this.fusion = new FusionStage(this.bus, options.rules, {
       profiles: options.profiles,
       metrics: options.metrics,
       suppressions: options.suppressions,
+      sites: options.sites,
     });
     this.streams = new StreamSupervisor(this.ingest);
   }
@@ -164,10 +174,15 @@ export class EmbeddedPipeline {
     });
     for (const topic of STAGE_INPUTS) {
       await this.bus.subscribe(deadLetterTopic(topic), CLI_GROUP, async ({ key, headers }) => {
-        this.collectors.get(key)?.failures.push({
-          topic: topic.name,
-          reason: headers['x-vigil-dlq-reason'] ?? 'unknown',
-        });
+        // A site camera's detections are keyed by its site: each of its cameras' analyses hears.
+        const site = siteOfKey(key);
+        const streams = site ? (this.options.sites?.camerasOf(site) ?? []) : [key];
+        for (const streamId of streams) {
+          this.collectors.get(streamId)?.failures.push({
+            topic: topic.name,
+            reason: headers['x-vigil-dlq-reason'] ?? 'unknown',
+          });
+        }
       });
     }
     await this.fusion.start();

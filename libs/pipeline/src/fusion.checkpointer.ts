@@ -1,12 +1,24 @@
 import type { Bus, BusMessage, Release, Subscription } from '@app/bus';
 import { type DetectionSet, type FusionCheckpoint, Topics } from '@app/contracts';
-import type { EngineSnapshot, FusionEngine } from '@app/fusion';
 
 export interface CheckpointOptions {
   /** Stream seconds between checkpoints of a stream: what a takeover decides again at most. */
   everySec: number;
   /** A group of this replica's own: the checkpoint view is read from the start at every start. */
   viewGroup: string;
+}
+
+/**
+ * What one checkpoint key holds: a stream's engine state, or for a site (whose cameras'
+ * detections share the site's key, so one replica and one order) the site engine's state with
+ * each of its cameras' engine states. JSON-safe, opaque here.
+ */
+export interface FusionUnit {
+  /** The detections' message key: a stream id, or a site's key. */
+  readonly key: string;
+  isOpen(): boolean;
+  snapshot(): unknown;
+  restore(state: unknown): void;
 }
 
 interface Held {
@@ -26,7 +38,7 @@ interface Held {
  * downstream deduplicates them.
  */
 export class FusionCheckpointer {
-  /** The latest checkpoint of every stream, as the compacted topic says. */
+  /** The latest checkpoint of every key (stream or site), as the compacted topic says. */
   private readonly known = new Map<string, FusionCheckpoint>();
   private readonly held = new Map<string, Held>();
   /** Streams whose checkpoint this replica has read up to date since it took them on. */
@@ -56,69 +68,65 @@ export class FusionCheckpointer {
    * Before a set is decided: false for one whose effect is already in the stream's checkpoint
    * (a replay); a stream new to this replica first gets its checkpointed state back.
    */
-  async admit(message: BusMessage<DetectionSet>, engine: FusionEngine): Promise<boolean> {
-    const { streamId } = message.value;
-    if (engine.isOpen(streamId)) return true;
-    if (!this.checked.has(streamId)) {
+  async admit(message: BusMessage<DetectionSet>, unit: FusionUnit): Promise<boolean> {
+    const { key } = unit;
+    if (unit.isOpen()) return true;
+    if (!this.checked.has(key)) {
       // Whatever the last owner wrote before this replica got the partition is read first.
       await this.view?.caughtUp();
-      this.checked.add(streamId);
+      this.checked.add(key);
     }
-    const known = this.known.get(streamId);
+    const known = this.known.get(key);
     if (!known || known.partition !== message.partition) return true;
     if (message.offset <= known.offset) return false;
-    if (known.state) engine.restore(streamId, known.state as EngineSnapshot);
+    if (known.state) unit.restore(known.state);
     return true;
   }
 
   /** After a set was decided and its events published: hold it, and checkpoint when due. */
   async decided(
     message: BusMessage<DetectionSet>,
-    engine: FusionEngine,
+    unit: FusionUnit,
     profile: string,
   ): Promise<void> {
     const set = message.value;
-    const entry = this.held.get(set.streamId) ?? {
+    const entry = this.held.get(unit.key) ?? {
       releases: [],
       lastSec: -Infinity,
       partition: message.partition,
       offset: message.offset,
     };
-    this.held.set(set.streamId, entry);
+    this.held.set(unit.key, entry);
     entry.releases.push(message.hold());
     entry.partition = message.partition;
     entry.offset = message.offset;
-    const open = engine.isOpen(set.streamId);
+    const open = unit.isOpen();
     const at = set.final ? entry.lastSec : set.endSec;
     if (open && at - entry.lastSec < this.options.everySec) return;
-    await this.checkpoint(set.streamId, engine, profile, entry);
+    await this.checkpoint(unit, profile, entry);
     entry.lastSec = at;
   }
 
   /** The stream was decided as ended without a message (the idle timeout): say so, let go. */
-  async ended(streamId: string, engine: FusionEngine, profile: string): Promise<void> {
-    const entry = this.held.get(streamId);
-    if (entry) await this.checkpoint(streamId, engine, profile, entry);
+  async ended(unit: FusionUnit, profile: string): Promise<void> {
+    const entry = this.held.get(unit.key);
+    if (entry) await this.checkpoint(unit, profile, entry);
   }
 
-  private async checkpoint(
-    streamId: string,
-    engine: FusionEngine,
-    profile: string,
-    entry: Held,
-  ): Promise<void> {
-    const open = engine.isOpen(streamId);
-    await this.bus.publish(Topics.fusionState, streamId, {
-      streamId,
+  private async checkpoint(unit: FusionUnit, profile: string, entry: Held): Promise<void> {
+    const open = unit.isOpen();
+    // `streamId` carries the key: a site's checkpoint is keyed (and compacted) by the site.
+    await this.bus.publish(Topics.fusionState, unit.key, {
+      streamId: unit.key,
       profile,
       partition: entry.partition,
       offset: entry.offset,
-      state: open ? (engine.snapshot(streamId) ?? null) : null,
+      state: open ? (unit.snapshot() ?? null) : null,
     });
     entry.releases.splice(0).forEach((release) => release());
     if (!open) {
-      this.held.delete(streamId);
-      this.checked.delete(streamId);
+      this.held.delete(unit.key);
+      this.checked.delete(unit.key);
     }
   }
 }

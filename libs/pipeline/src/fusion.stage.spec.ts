@@ -1,5 +1,12 @@
 import { type Headers, MemoryBus } from '@app/bus';
-import { type DetectionSet, type SecurityEvent, type StreamStatus, Topics } from '@app/contracts';
+import {
+  type DetectionSet,
+  type SecurityEvent,
+  SiteDirectory,
+  type StreamStatus,
+  Topics,
+  isNotification,
+} from '@app/contracts';
 import { defaultRuleSet, runScopedEventId } from '@app/fusion';
 import { FusionStage } from './fusion.stage';
 import { NO_METRICS } from './pipeline.ports';
@@ -119,6 +126,107 @@ describe('FusionStage', () => {
     now = 2_000; // expired
     const [again] = await fuse('cam-s', {}, withGate);
     expect(again!.rule).toBe('gunshot');
+  });
+});
+
+describe('FusionStage with sites', () => {
+  const sites = new SiteDirectory([
+    { id: 'hq', zones: [], streams: ['cam-a', 'cam-b', 'cam-down'] },
+  ]);
+  /** Two live cameras of the site (each its own run and capture clock); cam-down never runs. */
+  async function twoCameras(bus: MemoryBus) {
+    const headers = (camera: string, epochMs: number) => ({
+      [RUN_HEADER]: String(epochMs),
+      [CAPTURE_EPOCH_HEADER]: String(epochMs),
+      [LABELS_HEADER]: JSON.stringify({ camera }),
+    });
+    // cam-b started 0.5 s after cam-a: both hear the gunshot at their own 2 s, 0.5 s apart.
+    const a = headers('A', 1_764_300_000_000);
+    const b = headers('B', 1_764_300_000_500);
+    for (let t = 0; t <= 6; t += 0.25) {
+      await bus.publish(Topics.detections, 'site/hq', set('cam-a', 'audio', t), a);
+      await bus.publish(Topics.detections, 'site/hq', set('cam-b', 'audio', t), b);
+    }
+    for (const [id, h] of [
+      ['cam-a', a],
+      ['cam-b', b],
+    ] as const) {
+      for (const modality of ['audio', 'video'] as const) {
+        await bus.publish(Topics.detections, 'site/hq', set(id, modality, 0, true), h);
+      }
+    }
+    await bus.idle();
+    return { a, b };
+  }
+
+  it('makes one incident of two live cameras, each camera’s own absorbed, run and headers its own', async () => {
+    const bus = new MemoryBus();
+    const fusion = new FusionStage(bus, defaultRuleSet(), { sites });
+    const events: { event: SecurityEvent; headers: Record<string, string> }[] = [];
+    await bus.subscribe(Topics.events, 'test', async ({ value, headers }) => {
+      events.push({ event: value, headers });
+    });
+    await fusion.start();
+    const { a, b } = await twoCameras(bus);
+    // cam-down sent nothing, but every camera that did ended: nothing more can come.
+    const decided = events.map((e) => e.event);
+    expect(decided.filter((e) => e.cameras).map((e) => [e.state, e.cameras])).toEqual([
+      ['opened', ['cam-a', 'cam-b']],
+      ['closed', ['cam-a', 'cam-b']],
+    ]);
+    const site = decided.find((e) => e.cameras)!;
+    // Site time is the capture clock: cam-b's 2 s is 0.5 s after cam-a's.
+    expect(site.evidence.map((e) => [e.streamId, e.atSec])).toEqual([
+      ['cam-a', 2],
+      ['cam-b', 2],
+    ]);
+    // The site incident is not run-scoped; the cameras' own are, each with its own run, and
+    // each goes out with its own camera's headers though the other camera's set released it.
+    const own = events.filter((e) => !e.event.cameras);
+    expect(own.map((e) => [e.event.streamId, e.event.state, e.event.absorbedBy])).toEqual(
+      expect.arrayContaining([
+        ['cam-a', 'opened', site.incidentId],
+        ['cam-b', 'opened', site.incidentId],
+      ]),
+    );
+    for (const { event, headers } of own) {
+      expect(headers).toEqual(event.streamId === 'cam-a' ? a : b);
+      expect(event.site).toBe('hq');
+    }
+    expect(decided.filter(isNotification)).toEqual([site]);
+    await fusion.stop();
+    await bus.close();
+  });
+
+  it('decides without a camera that is down once siteJoinMs passed', async () => {
+    const bus = new MemoryBus();
+    let now = 1_000_000;
+    const fusion = new FusionStage(bus, defaultRuleSet(), {
+      sites,
+      siteJoinMs: 10_000,
+      clock: { now: () => now },
+    });
+    const events: SecurityEvent[] = [];
+    await bus.subscribe(Topics.events, 'test', async ({ value }) => void events.push(value));
+    await fusion.start();
+    for (let t = 0; t <= 6; t += 0.25) {
+      await bus.publish(Topics.detections, 'site/hq', set('cam-a', 'audio', t));
+      await bus.publish(Topics.detections, 'site/hq', set('cam-b', 'audio', t));
+    }
+    await bus.idle();
+    await fusion.checkSites();
+    expect(events).toEqual([]); // cam-down may still come
+    now += 9_000;
+    await fusion.checkSites();
+    expect(events).toEqual([]);
+    now += 1_000;
+    await fusion.checkSites();
+    await bus.idle();
+    expect(events.filter(isNotification).map((e) => [e.rule, e.cameras])).toEqual([
+      ['site_gunshot', ['cam-a', 'cam-b']],
+    ]);
+    await fusion.stop();
+    await bus.close();
   });
 });
 

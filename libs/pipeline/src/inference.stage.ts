@@ -27,6 +27,12 @@ export interface InferenceStageOptions {
   /** Latency bound of live streams; see LiveFrameOptions. */
   liveFrames?: LiveFrameOptions;
   metrics?: PipelineMetrics;
+  /**
+   * The key a stream's detections are published under: its site's for cameras of a site
+   * (SiteDirectory.detectionKey), so fusion sees a site's cameras on one partition, in one
+   * order; the stream id when unset.
+   */
+  detectionKey?: (streamId: string) => string;
 }
 
 /**
@@ -122,7 +128,7 @@ export class InferenceStage {
     if (window.final) this.deciders.delete(window.streamId);
     await this.bus.publish(
       Topics.detections,
-      window.streamId,
+      this.keyOf(window.streamId),
       {
         streamId: window.streamId,
         modality: 'audio',
@@ -136,6 +142,10 @@ export class InferenceStage {
       },
       { ...headers, ...this.instance },
     );
+  }
+
+  private keyOf(streamId: string): string {
+    return this.options.detectionKey?.(streamId) ?? streamId;
   }
 
   private deciderOf(streamId: string): ClassDecider {
@@ -176,7 +186,7 @@ export class InferenceStage {
     if (frame.final) this.gates.delete(frame.streamId);
     await this.bus.publish(
       Topics.detections,
-      frame.streamId,
+      this.keyOf(frame.streamId),
       {
         streamId: frame.streamId,
         modality: 'video',

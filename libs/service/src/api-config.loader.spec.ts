@@ -103,6 +103,31 @@ describe('the API config file', () => {
     expect(keyOf(() => loadServeConfig(file(text), {}))).toBe(key);
   });
 
+  it('places cameras in their sites and zones, and names a camera in two sites', () => {
+    const config = loadApiConfig(
+      file(
+        [
+          'sites:',
+          '  - id: hq',
+          '    zones:',
+          '      - { id: lobby, streams: [cam-door, cam-desk] }',
+          '    streams: [cam-yard]',
+        ].join('\n'),
+      ),
+      {},
+    );
+    expect(config.sites.placementOf('cam-desk')).toEqual({ site: 'hq', zone: 'lobby' });
+    expect(config.sites.placementOf('cam-yard')).toEqual({ site: 'hq' });
+    expect(config.sites.detectionKey('cam-door')).toBe('site/hq');
+    expect(loadApiConfig(undefined, {}).sites.sites).toEqual([]);
+    const twice = file(
+      ['sites:', '  - { id: hq, streams: [cam-a] }', '  - { id: depot, streams: [cam-a] }'].join(
+        '\n',
+      ),
+    );
+    expect(keyOf(() => loadApiConfig(twice, {}))).toBe('sites[1].streams[0]');
+  });
+
   it('says which file cannot be read or parsed', () => {
     expect(keyOf(() => loadServeConfig(join(dir, 'missing.yaml'), {}))).toBe('--config');
     expect(keyOf(() => loadServeConfig(file('grpc: [unclosed'), {}))).toBe('--config');

@@ -3,7 +3,15 @@ import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { API_ROLES, type ApiRole, type ApiToken, type GrpcServerConfig } from '@app/api';
-import { ConfigError, ConfigReader, type Env, type VigilConfig, loadConfig } from '@app/config';
+import type { SiteDirectory } from '@app/contracts';
+import {
+  ConfigError,
+  ConfigReader,
+  type Env,
+  type VigilConfig,
+  loadConfig,
+  parseSites,
+} from '@app/config';
 import { type WebhookSubscription, parseWebhookSubscriptions } from '@app/webhooks';
 
 /**
@@ -18,6 +26,11 @@ export interface ApiConfig {
   /** `mediaRoots`: the folders whose files StartStream may play (none: no local files). */
   streams: { max: number; mediaRoots: string[] };
   analysis: { maxClipBytes: number; maxConcurrent: number };
+  /**
+   * Sites and zones of cameras (`sites`): site rules span a site's cameras, whose detections
+   * are keyed by site. Empty when the file has none.
+   */
+  sites: SiteDirectory;
   /** Named rules files a stream may choose besides the default rules. */
   rulesProfiles: Record<string, string>;
   /** The file's `rules.default`; VIGIL_RULES_FILE wins over it, the shipped rules are the fallback. */
@@ -228,6 +241,8 @@ export function loadApiConfig(
     }
   }
 
+  const sites = parseSites(root.raw('sites'));
+
   const webhooks = parseWebhookSubscriptions(root.raw('webhooks') ?? [], 'webhooks', env);
 
   const http = root.object('http');
@@ -255,6 +270,7 @@ export function loadApiConfig(
     tokens,
     streams: { max: maxStreams, mediaRoots },
     analysis: analysisConfig,
+    sites,
     rulesProfiles,
     history: historyConfig,
     evidence: evidenceConfig,

@@ -52,15 +52,28 @@ describe('WebhookBodyBuilder', () => {
           state: 'INCIDENT_STATE_OPENED',
           triggers: ['glass_break'],
           evidence: [
-            { cls: 'glass_break', modality: 'MODALITY_AUDIO', score: 0.91, atSec: 1, box: [] },
+            {
+              cls: 'glass_break',
+              modality: 'MODALITY_AUDIO',
+              score: 0.91,
+              atSec: 1,
+              box: [],
+              streamId: '',
+            },
             {
               cls: 'person',
               modality: 'MODALITY_VIDEO',
               score: 0.8,
               atSec: 2,
               box: [10, 20, 110, 220],
+              streamId: '',
             },
           ],
+          // a camera outside any site: no site, zone or cameras
+          site: '',
+          zone: '',
+          cameras: [],
+          absorbedBy: '',
         },
         occurredAtMs: String(Date.UTC(2026, 0, 1, 12, 0, 1)),
         storedAtMs: String(Date.UTC(2026, 0, 1, 12, 0, 1)),
@@ -95,6 +108,29 @@ describe('WebhookBodyBuilder', () => {
     expect(json).toContain('"streamLabels":{"camera":"Lobby","site":"HQ"}');
     // the storage key of a file is internal: receivers get links, never keys
     expect(json).not.toContain(SNAPSHOT.key);
+  });
+
+  it('names a site incident’s site, zone and cameras, and each detection’s camera', () => {
+    const base = makeStored(3);
+    const body = new WebhookBodyBuilder().build({
+      ...base,
+      event: {
+        ...base.event,
+        site: 'hq',
+        zone: 'lobby',
+        cameras: ['cam-2', 'cam-1'],
+        evidence: base.event.evidence.map((e) => ({ ...e, streamId: 'cam-2' })),
+      },
+    });
+    expect(body.record.event).toMatchObject({
+      site: 'hq',
+      zone: 'lobby',
+      cameras: ['cam-2', 'cam-1'],
+      absorbedBy: '',
+    });
+    const evidence = body.record.event.evidence as { streamId: string }[];
+    expect(evidence.length).toBeGreaterThan(0);
+    expect(evidence.every((e) => e.streamId === 'cam-2')).toBe(true);
   });
 
   it('gives empty labels, evidence and links when the event has none', () => {

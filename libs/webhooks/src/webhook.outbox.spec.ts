@@ -43,11 +43,12 @@ describe('WebhookOutbox', () => {
     expect(db.appliedMigrations().map((m) => m.name)).toEqual([
       'events/001-create',
       'events/002-incident-versions',
+      'events/003-sites',
       'outbox/001-create',
       'outbox/002-retry-budget-delivery-ids',
     ]);
     new WebhookOutbox(db, { clock: time });
-    expect(db.appliedMigrations()).toHaveLength(4);
+    expect(db.appliedMigrations()).toHaveLength(5);
   });
 
   it('upgrades an outbox from before the retry budget, keeping every row', () => {

@@ -65,6 +65,7 @@ export class ServeRuntime implements OnApplicationShutdown {
       videoModel,
       rules,
       profiles,
+      sites: config.sites,
       fps: vigil.fps,
       motion: vigil.motionGating ? {} : undefined,
       liveFrames: { maxAgeMs: vigil.liveFrameMaxAgeMs },
