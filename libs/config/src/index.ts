@@ -3,3 +3,4 @@ export * from './config.schema';
 export * from './env.parsers';
 export * from './service-config.schema';
 export * from './config.reader';
+export * from './database-url';

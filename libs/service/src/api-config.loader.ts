@@ -3,7 +3,14 @@ import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { API_ROLES, type ApiRole, type ApiToken, type GrpcServerConfig } from '@app/api';
-import { ConfigError, ConfigReader, type Env, type VigilConfig, loadConfig } from '@app/config';
+import {
+  ConfigError,
+  ConfigReader,
+  type Env,
+  type VigilConfig,
+  loadConfig,
+  loadDatabaseUrl,
+} from '@app/config';
 import { type WebhookSubscription, parseWebhookSubscriptions } from '@app/webhooks';
 
 /**
@@ -22,7 +29,11 @@ export interface ApiConfig {
   rulesProfiles: Record<string, string>;
   /** The file's `rules.default`; VIGIL_RULES_FILE wins over it, the shipped rules are the fallback. */
   rulesFile?: string;
-  history: { path: string; maxAgeDays: number; maxEvents: number };
+  /**
+   * `path`: the SQLite file, used unless `databaseUrl` (VIGIL_DATABASE_URL) names a PostgreSQL
+   * shared by replicas.
+   */
+  history: { path: string; databaseUrl?: string; maxAgeDays: number; maxEvents: number };
   evidence: {
     dir: string;
     maxAgeDays: number;
@@ -192,6 +203,7 @@ export function loadApiConfig(
   const history = root.object('history');
   const historyConfig = {
     path: path(history.string('path') ?? join(dataDir, 'history.sqlite')),
+    ...optional('databaseUrl', loadDatabaseUrl(env)),
     maxAgeDays: history.number('maxAgeDays', 0.001, 36_500) ?? 30,
     maxEvents: history.integer('maxEvents', 1, 1e9) ?? 100_000,
   };
