@@ -80,9 +80,13 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000) {
+async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+) {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
@@ -148,7 +152,7 @@ describe('webhooks through the API: one vocabulary, dead letters listed and repl
     );
     config = loadApiConfig(file, { E2E_HOOK_SECRET: SECRET });
     bus = new MemoryBus();
-    desk = new IncidentDesk(bus, config, 'ffmpeg');
+    desk = await IncidentDesk.open(bus, config, 'ffmpeg');
     await desk.start();
     app = await NestFactory.createMicroservice<MicroserviceOptions>(
       DeskApiModule.forRoot(desk, config.tokens),
@@ -168,22 +172,28 @@ describe('webhooks through the API: one vocabulary, dead letters listed and repl
   });
 
   /** What the incident recorder does: store the event and queue its deliveries together. */
-  function record(n: number): string {
+  async function record(n: number): Promise<string> {
     const event = makeIncident(n);
-    desk.database.transaction(() => {
-      const saved = desk.events.save(event, {
-        occurredAt: Date.UTC(2026, 10, 28, 4, 12, 31, 507) + n,
-        streamLabels: { site: 'HQ', camera: 'Lobby' },
-        evidenceRefs: [SNAPSHOT],
-      });
-      if (saved.inserted) desk.outbox.enqueue(desk.events.get(event.id)!, config.webhooks);
+    await desk.database.transaction(async (tx) => {
+      const saved = await desk.events.save(
+        event,
+        {
+          occurredAt: Date.UTC(2026, 10, 28, 4, 12, 31, 507) + n,
+          streamLabels: { site: 'HQ', camera: 'Lobby' },
+          evidenceRefs: [SNAPSHOT],
+        },
+        tx,
+      );
+      if (saved.inserted) {
+        await desk.outbox.enqueue((await desk.events.get(event.id, tx))!, config.webhooks, tx);
+      }
     });
     desk.dispatcher.notify();
     return event.id;
   }
 
   it('posts the EventRecord that GetEvent serves, with the same names and values', async () => {
-    const id = record(1);
+    const id = await record(1);
     await waitFor('delivered', () => receiver.accepted.some((r) => r.eventId === id));
     const body = JSON.parse(receiver.accepted.find((r) => r.eventId === id)!.body.toString());
 
@@ -227,9 +237,12 @@ describe('webhooks through the API: one vocabulary, dead letters listed and repl
 
   it('lists a dead letter to viewers and replays it for operators only', async () => {
     refusing = true;
-    const id = record(2);
+    const id = await record(2);
     const deliveryId = webhookDeliveryId('soc', id);
-    await waitFor('dead', () => desk.outbox.findDead(deliveryId)?.publishedAt !== undefined);
+    await waitFor(
+      'dead',
+      async () => (await desk.outbox.findDead(deliveryId))?.publishedAt !== undefined,
+    );
 
     const listed = await unary<{
       deadLetters: Record<string, unknown>[];
@@ -282,7 +295,7 @@ describe('webhooks through the API: one vocabulary, dead letters listed and repl
       code: status.INVALID_ARGUMENT,
       details: 'delivery_ids[0]: "x" is not a delivery id',
     });
-    expect(desk.outbox.findDead(deliveryId)).toBeDefined();
+    expect(await desk.outbox.findDead(deliveryId)).toBeDefined();
 
     refusing = false;
     const replayed = await unary<{ replayed: number }>(
@@ -309,9 +322,11 @@ describe('webhooks through the API: one vocabulary, dead letters listed and repl
 
   it('lists and replays dead letters from the CLI', async () => {
     refusing = true;
-    const ids = [record(3), record(4)];
+    const ids = [await record(3), await record(4)];
     const deliveryIds = ids.map((id) => webhookDeliveryId('soc', id));
-    await waitFor('dead', () => deliveryIds.every((d) => desk.outbox.findDead(d)));
+    await waitFor('dead', async () =>
+      (await Promise.all(deliveryIds.map((d) => desk.outbox.findDead(d)))).every(Boolean),
+    );
 
     const listed = await runCli(['webhooks', 'list-dead', '--address', address], {
       VIGIL_API_TOKEN: VIEWER,

@@ -8,7 +8,10 @@ describe('VIGIL_DATABASE_URL', () => {
   });
 
   it('takes a postgres:// or postgresql:// URL naming a database', () => {
-    for (const url of ['postgres://vigil:pw@db:5432/vigil', 'postgresql://db/vigil?sslmode=require']) {
+    for (const url of [
+      'postgres://vigil:pw@db:5432/vigil',
+      'postgresql://db/vigil?sslmode=require',
+    ]) {
       expect(loadDatabaseUrl({ VIGIL_DATABASE_URL: url })).toBe(url);
     }
   });

@@ -41,7 +41,10 @@ describe.each(sqlBackends())('SqlDatabase on $name', (backend) => {
       sqlite: 'CREATE TABLE a (v TEXT); THIS IS NOT SQL',
       postgres: 'CREATE TABLE a (v TEXT); THIS IS NOT SQL',
     };
-    await expect(open.db.migrate([broken])).rejects.toThrow();
+    // Matched by message: better-sqlite3's errors may come from another test file's realm.
+    await expect(open.db.migrate([broken])).rejects.toMatchObject({
+      message: expect.stringMatching(/syntax error/),
+    });
     expect(await open.db.migrate([table('a')])).toEqual(['test/a']);
   });
 

@@ -93,7 +93,8 @@ export class StreamSuppressionRepository {
 
   /** Undo: NOT_FOUND for an unknown id, `conflict` for one already lifted or expired. */
   async lift(id: number, actor: string): Promise<StreamSuppression> {
-    if (!Number.isSafeInteger(id)) throw new HistoryError('not-found', 'id', `no suppression ${id}`);
+    if (!Number.isSafeInteger(id))
+      throw new HistoryError('not-found', 'id', `no suppression ${id}`);
     const now = this.clock.now();
     // One conditional UPDATE: of two operators lifting at once, exactly one gets the row.
     const lifted = await this.database.get<Row>(

@@ -183,8 +183,10 @@ export class WebhookOutbox {
            CAST(? AS BIGINT), ?
          WHERE NOT EXISTS (SELECT 1 FROM webhook_dead WHERE subscription_id = ? AND event_id = ?)
          ON CONFLICT (subscription_id, event_id) DO NOTHING`,
-        [stored.seq, webhookDeliveryId(s.id, eventId), s.id, eventId, now, now, now, body]
-          .concat([s.id, eventId]),
+        [stored.seq, webhookDeliveryId(s.id, eventId), s.id, eventId, now, now, now, body].concat([
+          s.id,
+          eventId,
+        ]),
       );
       if (changes > 0) queued.push(s.id);
     }
@@ -369,11 +371,10 @@ export class WebhookOutbox {
       const select = `SELECT id FROM webhook_dead WHERE ${dialect.inList('subscription_id')}`;
       // Locked first on PostgreSQL, so a concurrent replay waits instead of inserting twice.
       await tx.all(`${select} ORDER BY id${dialect.forUpdate}`, [ids]);
-      const replayed = await tx.run(`${REPLAY} WHERE ${dialect.inList('subscription_id')} ORDER BY id`, [
-        now,
-        now,
-        ids,
-      ]);
+      const replayed = await tx.run(
+        `${REPLAY} WHERE ${dialect.inList('subscription_id')} ORDER BY id`,
+        [now, now, ids],
+      );
       await tx.run(`DELETE FROM webhook_dead WHERE ${dialect.inList('subscription_id')}`, [ids]);
       return replayed.changes;
     });
