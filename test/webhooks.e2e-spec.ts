@@ -312,7 +312,7 @@ describe('webhooks end to end', () => {
 
     await first.stop();
     const deliveredBefore = receiver.accepted.length;
-    expect(before.outbox.pendingCount()).toBe(20 - deliveredBefore);
+    expect(await before.outbox.pendingCount()).toBe(20 - deliveredBefore);
     await before.db.close();
 
     const after = await openHistory();
