@@ -10,7 +10,7 @@ import { checkFilter, compileFilter, type CheckedFilter } from './event-filter.c
 import { EVENT_MIGRATIONS } from './event.migrations';
 import { HistoryError } from './history.error';
 import { decodePageToken, encodePageToken, fingerprint } from './page.token';
-import type { SqlDatabase, SqlExecutor, SqlValue } from './sql.port';
+import { lockInTransaction, type SqlDatabase, type SqlExecutor, type SqlValue } from './sql.port';
 import type {
   EventFilter,
   EventMeta,
@@ -91,6 +91,9 @@ export class EventRepository {
     const refs = meta.evidenceRefs ?? [];
     checkRefs(refs);
     if (!tx) return this.database.transaction((own) => this.save(event, meta, own));
+    // Replicas' saves take turns, so seqs commit in the order they are drawn: Subscribe and the
+    // console resume "after seq n", which would skip a lower seq committed after a higher one.
+    await lockInTransaction(this.database.dialect, tx, 'vigil.events');
     // Looked up first: an ignored INSERT would still burn a seq, leaving a gap for every replay.
     const existing = await tx.get<{ seq: number }>('SELECT seq FROM events WHERE id = ?', [
       event.id,

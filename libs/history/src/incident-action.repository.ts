@@ -1,6 +1,6 @@
 import { HistoryError } from './history.error';
 import { INCIDENT_ACTION_MIGRATIONS } from './incident-action.migrations';
-import type { SqlDatabase } from './sql.port';
+import { lockInTransaction, type SqlDatabase } from './sql.port';
 import { SystemClock, type Clock } from './system.clock';
 
 export const INCIDENT_ACTIONS = ['acknowledge', 'resolve', 'false_alarm'] as const;
@@ -106,13 +106,10 @@ export class IncidentActionRepository {
       }
     }
     return this.database.transaction(async (tx) => {
-      if (this.database.dialect.name === 'postgres') {
-        // Read-then-write under READ COMMITTED: two replicas would both see "new" and both
-        // write. The lock is per incident and ends with the transaction.
-        await tx.get("SELECT pg_advisory_xact_lock(hashtext('incident:' || ?))", [
-          input.incidentId,
-        ]);
-      }
+      // Read-then-write: two replicas would otherwise both see "new" and both write. One lock
+      // for every action, not one per incident, so seqs also commit in order and a live
+      // console resuming after seq n never skips an action committed late below it.
+      await lockInTransaction(this.database.dialect, tx, 'vigil.incident_actions');
       const exists = await tx.get('SELECT 1 AS one FROM events WHERE incident_id = ? LIMIT 1', [
         input.incidentId,
       ]);

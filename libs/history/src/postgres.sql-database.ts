@@ -23,6 +23,7 @@ export const POSTGRES_DIALECT: SqlDialect = {
      WHERE schemaname || '.' || sequencename =
        pg_get_serial_sequence('${table}', '${column}')`,
   forUpdate: ' FOR UPDATE',
+  transactionLockSql: 'SELECT pg_advisory_xact_lock(hashtext(?))',
 };
 
 /** Fixed key of the advisory lock held while migrating: one replica migrates, the others wait. */

@@ -34,6 +34,25 @@ export interface SqlDialect {
   latestIdSql(table: string, column: string): string;
   /** Appended to a SELECT that reads a row to rewrite it: a row lock where there are any. */
   readonly forUpdate: string;
+  /**
+   * A statement taking a lock named by its one parameter until the transaction ends, where
+   * transactions can run side by side (PostgreSQL); undefined where one writer holds the whole
+   * database already (SQLite's BEGIN IMMEDIATE).
+   */
+  readonly transactionLockSql?: string;
+}
+
+/**
+ * Serialises the transactions that take the lock `name` (see SqlDialect.transactionLockSql):
+ * a read-then-write decided under it cannot race another replica's, and ids drawn under it
+ * commit in the order they were drawn.
+ */
+export async function lockInTransaction(
+  dialect: SqlDialect,
+  tx: SqlExecutor,
+  name: string,
+): Promise<void> {
+  if (dialect.transactionLockSql) await tx.get(dialect.transactionLockSql, [name]);
 }
 
 /**

@@ -84,6 +84,34 @@ async function record(
     expect(new Set(seqs).size).toBe(ns.length);
   });
 
+  it('commits seqs in the order they are drawn, so a reader resuming after seq n skips nothing', async () => {
+    let saved!: () => void;
+    const firstSaved = new Promise<void>((resolve) => (saved = resolve));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // Replica a draws seq 1 and holds its transaction open (evidence late, a slow disk).
+    const first = a.db.transaction(async (tx) => {
+      const result = await a.events.save(makeIncident(1), {}, tx);
+      saved();
+      await held;
+      return result;
+    });
+    await firstSaved;
+    let secondDone = false;
+    const second = b.events.save(makeIncident(2)).then((result) => {
+      secondDone = true;
+      return result;
+    });
+    // Round trips on a third connection: b's save has had every chance to commit by now.
+    for (let i = 0; i < 10; i++) await open.db.get('SELECT 1 AS one');
+    expect(secondDone).toBe(false);
+    expect(await open.db.all('SELECT seq FROM events')).toEqual([]);
+    release();
+    const [one, two] = await Promise.all([first, second]);
+    expect(two.seq).toBeGreaterThan(one.seq);
+    expect((await b.events.after(0)).map((s) => s.seq)).toEqual([one.seq, two.seq]);
+  });
+
   it('gives a claim on one delivery to exactly one replica', async () => {
     const soc = makeSubscription('soc');
     await record(a, 1, [soc]);
