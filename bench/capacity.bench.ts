@@ -189,7 +189,7 @@ async function ramp(gating: 'on' | 'off', precision: string, feed: string): Prom
       const dec0 = decoderCpuSec(new Set(cameras.flatMap((c) => c.pids())));
       const started = Date.now();
       while (cameras.length < n) {
-        const camera = await new LiveSource(feed, { loop: true }).listen();
+        const camera = await new LiveSource(feed, { loop: true, direct: true }).listen();
         cameras.push(camera);
         await unary(
           api.streams,

@@ -49,6 +49,16 @@ for provider in cpu cuda tensorrt:fp16 tensorrt:int8; do
     grep -v '^npm warn' | tail -n 25
 done
 
+# Detector frames batched across streams against one run per frame (yolox-nano-batch, made by
+# npm run quantize), per provider: on the CPU a batch buys nothing (see README), a GPU may differ.
+if [ -d .cache/models-int8/yolox-nano-batch ]; then
+  for provider in cpu cuda tensorrt; do
+    say "bench:batch provider=$provider"
+    VIGIL_EXECUTION_PROVIDER=$provider VIGIL_TENSORRT_CACHE_DIR="${TMPDIR:-/tmp}/vigil-trt-cache" \
+      npm run -s bench:batch 2>&1 | grep -v '^npm warn' | tail -n 10
+  done
+fi
+
 # INT8 against FP32 per model, where the INT8 bench and models are there.
 if npm run -s 2>/dev/null | grep -q 'bench:int8'; then
   for provider in cpu cuda; do

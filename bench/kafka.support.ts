@@ -853,6 +853,9 @@ export interface LiveConnection {
  * (`ffmpeg -re`, stream copy) as MPEG-TS. -flush_packets 1 and -pes_payload_size 0 write every
  * packet as soon as it is read, as an RTP camera would, instead of batching PES payloads.
  * Connections after the first `maxConnections` are closed at once (a camera that went away).
+ * `direct`: ffmpeg writes into the connection's socket itself, so the process that hosts the
+ * camera (a capacity bench measuring Vigil in this very process) only accepts the connection
+ * and moves no bytes; its connections then count no bytes and know no first byte.
  */
 export class LiveSource {
   readonly connections: LiveConnection[] = [];
@@ -863,7 +866,7 @@ export class LiveSource {
 
   constructor(
     readonly file: string,
-    private readonly options: { loop?: boolean; maxConnections?: number } = {},
+    private readonly options: { loop?: boolean; maxConnections?: number; direct?: boolean } = {},
   ) {}
 
   get url(): string {
@@ -915,10 +918,10 @@ export class LiveSource {
         '0',
         'pipe:1',
       ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
+      { stdio: ['ignore', this.options.direct ? socket : 'pipe', 'ignore'] },
     );
     this.children.add(child);
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
       connection.firstByteAt ??= now();
       connection.bytes += chunk.length;
       if (!socket.write(chunk)) {

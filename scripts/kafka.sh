@@ -16,6 +16,10 @@
 #   KAFKA_VERSION          Kafka version to fetch/run (default below)
 #   KAFKA_PORT             client listener, PLAINTEXT://127.0.0.1:<port> (default 9092)
 #   KAFKA_CONTROLLER_PORT  KRaft controller listener (default KAFKA_PORT + 1)
+#   KAFKA_EDGE_PORT, KAFKA_EDGE_ADVERTISED_PORT  a second client listener EDGE://127.0.0.1:<port>
+#                          that tells clients to come back through <advertised port>: a proxy
+#                          in front of it (the edge e2e test cuts the "uplink" there), while
+#                          clients of PLAINTEXT reach the broker directly, as central ones do
 #   KAFKA_CACHE_DIR        default <repo>/.cache/kafka
 #   KAFKA_KEEP_DATA=1      keep the log dirs of the previous run instead of a fresh store
 #   KAFKA_AUTO_CREATE_TOPICS  auto.create.topics.enable (default false: create topics explicitly)
@@ -52,6 +56,8 @@ HERE=$ROOT/scripts/kafka
 KAFKA_VERSION=${KAFKA_VERSION:-$DEFAULT_KAFKA_VERSION}
 PORT=${KAFKA_PORT:-9092}
 CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((PORT + 1))}
+EDGE_PORT=${KAFKA_EDGE_PORT:-}
+EDGE_ADVERTISED_PORT=${KAFKA_EDGE_ADVERTISED_PORT:-$EDGE_PORT}
 CACHE=${KAFKA_CACHE_DIR:-$ROOT/.cache/kafka}
 LIBS=$CACHE/$KAFKA_VERSION/libs
 DATA=$CACHE/data-$PORT
@@ -181,11 +187,11 @@ write_properties() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT${EDGE_PORT:+,EDGE://$HOST:$EDGE_PORT}
+advertised.listeners=PLAINTEXT://$HOST:$PORT${EDGE_PORT:+,EDGE://$HOST:$EDGE_ADVERTISED_PORT}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${EDGE_PORT:+,EDGE:PLAINTEXT}
 log.dirs=$DATA
 
 # One broker: every internal topic has one replica.
@@ -236,7 +242,7 @@ cmd_start() {
   ((${java_major%%.*} >= 17)) 2>/dev/null || die "Kafka $KAFKA_VERSION needs Java 17+, found java ${java_major:-?}"
   command -v node >/dev/null 2>&1 || die "node not found"
   local p
-  for p in "$PORT" "$CONTROLLER_PORT"; do
+  for p in "$PORT" "$CONTROLLER_PORT" $EDGE_PORT; do
     if port_open "$p"; then
       die "port $p on $HOST is already in use by another process (set KAFKA_PORT / KAFKA_CONTROLLER_PORT)"
     fi

@@ -636,6 +636,30 @@ describe('vigil serve gRPC API', () => {
       expect(resume.details).toMatch(/^after_event_id: /);
     });
 
+    it("answers every call with its correlation id: the client's own, else a fresh one", async () => {
+      const headersOf = (metadata: ReturnType<typeof operator>) =>
+        new Promise<string | undefined>((resolve, reject) => {
+          type Metadata = ReturnType<typeof operator>;
+          type ListStreams = (
+            request: object,
+            metadata: Metadata,
+            done: (error: Error | null) => void,
+          ) => { on(event: 'metadata', fn: (m: Metadata) => void): void };
+          const listStreams = (api.streams as unknown as { ListStreams: ListStreams }).ListStreams;
+          const call = listStreams.call(
+            api.streams,
+            {},
+            metadata,
+            (error) => error && reject(error),
+          );
+          call.on('metadata', (m) => resolve(m.get('x-correlation-id')[0] as string | undefined));
+        });
+      const traced = operator();
+      traced.set('x-correlation-id', 'console-7f3a:42');
+      expect(await headersOf(traced)).toBe('console-7f3a:42');
+      expect(await headersOf(operator())).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
     it('refuses missing and unknown tokens, and viewers starting streams', async () => {
       const none = await statusOf(unary(api.events, 'ListEvents', {}, bearer(undefined)));
       expect(none).toEqual({ code: status.UNAUTHENTICATED, details: 'missing bearer token' });

@@ -3,7 +3,8 @@ import { EFFICIENTAT_RECIPE, LogMelExtractor } from '@app/dsp';
 import {
   EvidenceErrorCode,
   EvidenceWriter,
-  FfmpegImageEncoder,
+  ImageFileEncoder,
+  PngEncoder,
   FfmpegRunner,
   FolderEvidenceStore,
   Raster,
@@ -299,11 +300,27 @@ describe('evidence for a glass break with a person in view (real ffmpeg, real cl
   });
 });
 
-describe('FfmpegImageEncoder and FfmpegRunner failures (real ffmpeg)', () => {
+describe('PngEncoder (decoded by real ffmpeg)', () => {
+  it.each(['rgb', 'bgr'] as const)('gives back every pixel of a %s raster', async (order) => {
+    // Odd size and noise: every row's filter and every byte of every channel are checked.
+    const raster = new Raster(37, 23, order);
+    for (let i = 0; i < raster.pixels.length; i++) raster.pixels[i] = (i * 7919 + (i >> 5)) & 0xff;
+    const png = await new PngEncoder().encode(raster);
+    expect(sizeOf(ffmpegInfo(png, 'png'))).toEqual([37, 23]);
+    const rgb = decodeToRgb(png, 'png');
+    const want = Buffer.alloc(raster.pixels.length);
+    for (let y = 0; y < 23; y++) {
+      for (let x = 0; x < 37; x++) want.set(raster.get(x, y), (y * 37 + x) * 3);
+    }
+    expect(rgb.equals(want)).toBe(true);
+  });
+});
+
+describe('ImageFileEncoder and FfmpegRunner failures (real ffmpeg)', () => {
   it('scales a JPEG to the size asked for', async () => {
     const raster = new Raster(40, 30, 'bgr');
     raster.fill([200, 10, 10]);
-    const jpeg = await new FfmpegImageEncoder(new FfmpegRunner({ binary: ffmpeg })).jpeg(raster, {
+    const jpeg = await new ImageFileEncoder(new FfmpegRunner({ binary: ffmpeg })).jpeg(raster, {
       width: 80,
       height: 60,
     });

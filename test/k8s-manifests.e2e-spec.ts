@@ -18,6 +18,7 @@ import { RECORDER_GROUP } from '@app/pipeline/incident.recorder';
 import { Groups } from '@app/pipeline/pipeline.ports';
 import { loadDatabaseUrl } from '@app/config/database-url';
 import { loadApiConfig } from '@app/service/api-config.loader';
+import { loadEdgeConfig } from '@app/service/edge-config.loader';
 
 /**
  * Validates k8s/ (every kustomization, rendered by the real kustomize) against the Kubernetes
@@ -141,6 +142,8 @@ interface PodSpec {
     emptyDir?: { sizeLimit?: string };
     configMap?: { name: string };
     persistentVolumeClaim?: { claimName: string; readOnly?: boolean };
+    hostPath?: { path: string; type?: string };
+    secret?: { secretName: string };
   }[];
 }
 
@@ -512,13 +515,14 @@ describe('k8s manifests', () => {
       mainContainer(deployment(base(), 'ingest')).envFrom![0]!.configMapRef!.name,
     );
 
-  it('has base and the gpu, no-keda, monitoring and postgres overlays, and every manifest file is used by one', () => {
+  it('has base and the gpu, no-keda, monitoring, edge and postgres overlays, and every manifest file is used by one', () => {
     expect([...rendered.keys()]).toEqual(
       expect.arrayContaining([
         'base',
         'overlays/gpu',
         'overlays/no-keda',
         'overlays/monitoring',
+        'overlays/edge',
         POSTGRES_OVERLAY,
       ]),
     );
@@ -1297,6 +1301,131 @@ describe('k8s manifests', () => {
       for (const app of APPS.filter((a) => a !== 'inference')) {
         expect(deployment(gpu(), app)).toEqual(deployment(base(), app));
       }
+    });
+  });
+  describe('overlays/edge', () => {
+    const edge = (): K8sObject[] => rendered.get('overlays/edge')!.objects;
+    interface DaemonSet extends K8sObject {
+      spec: {
+        selector: { matchLabels: Labels };
+        template: {
+          metadata: { labels: Labels };
+          spec: PodSpec & { nodeSelector?: Labels };
+        };
+      };
+    }
+    const daemonSet = (): DaemonSet => find<DaemonSet>(edge(), 'DaemonSet', 'vigil-edge');
+    const container = (): Container => daemonSet().spec.template.spec.containers[0]!;
+    /** What the edge process's env holds, from the ConfigMaps, Secrets and env it is given. */
+    const edgeEnv = (): Record<string, string> => {
+      const out: Record<string, string> = {};
+      for (const source of container().envFrom ?? []) {
+        if (source.configMapRef) {
+          Object.assign(out, find<ConfigMap>(edge(), 'ConfigMap', source.configMapRef.name).data);
+        }
+      }
+      for (const variable of container().env ?? []) {
+        const ref = variable.valueFrom?.secretKeyRef;
+        const value = ref
+          ? find<Secret>(edge(), 'Secret', ref.name).stringData[ref.key]
+          : variable.value;
+        if (value !== undefined) out[variable.name] = value;
+      }
+      return out;
+    };
+
+    it('runs `vigil edge` on every node labelled as an edge node, and only there', () => {
+      const pod = daemonSet().spec.template.spec;
+      expect(daemonSet().spec.selector.matchLabels).toEqual({
+        'app.kubernetes.io/name': 'vigil-edge',
+      });
+      expect(daemonSet().spec.template.metadata.labels).toMatchObject(
+        daemonSet().spec.selector.matchLabels,
+      );
+      expect(pod.nodeSelector).toEqual({ 'vigil.example.com/edge': 'true' });
+      expect(pod.tolerations?.map((t) => t.key)).toEqual(
+        expect.arrayContaining(['vigil.example.com/edge', 'node.kubernetes.io/unreachable']),
+      );
+      expect(container().command).toEqual([
+        'node',
+        'dist/apps/vigil/main.js',
+        'edge',
+        '--config',
+        '/etc/vigil-edge/$(NODE_NAME).yaml',
+      ]);
+      expect(container().image).toMatch(/\/vigil\/vigil:/);
+      expect(container().readinessProbe?.httpGet).toEqual({ path: '/health/ready', port: 'http' });
+      expect(container().livenessProbe?.httpGet).toEqual({ path: '/health/live', port: 'http' });
+      expect(container().ports).toEqual([{ name: 'http', containerPort: 8080 }]);
+      expect(container().securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+      });
+      expect(pod.securityContext?.runAsNonRoot).toBe(true);
+    });
+
+    it("loads each node's file with the real loader, spooling on the node's disk and sending over TLS with SASL", () => {
+      const nodes = find<ConfigMap>(
+        edge(),
+        'ConfigMap',
+        daemonSet().spec.template.spec.volumes!.find((v) => v.name === 'nodes')!.configMap!.name,
+      );
+      expect(Object.keys(nodes.data).length).toBeGreaterThan(0);
+      const spoolMount = container().volumeMounts!.find((m) => m.name === 'spool')!;
+      const hostPath = daemonSet().spec.template.spec.volumes!.find(
+        (v) => v.name === 'spool',
+      )!.hostPath;
+      expect(hostPath?.path).toBe('/var/lib/vigil-edge');
+      const dir = mkdtempSync(join(tmpdir(), 'vigil-edge-config-'));
+      try {
+        for (const [name, text] of Object.entries(nodes.data)) {
+          const file = join(dir, name);
+          writeFileSync(file, text);
+          const config = loadEdgeConfig(file, {
+            ...edgeEnv(),
+            VIGIL_EDGE_ID: basename(name, '.yaml'),
+          });
+          expect(config.streams.length).toBeGreaterThan(0);
+          expect(config.spool.dir.startsWith(`${spoolMount.mountPath}/`)).toBe(true);
+          expect(config.service.kafka.ssl).toBe(true);
+          expect(config.service.kafka.sasl).toMatchObject({
+            mechanism: 'scram-sha-512',
+            username: 'vigil-edge',
+          });
+          expect(config.service.healthPort).toBe(8080);
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      // The broker's certificate is checked against the CA Strimzi publishes for the cluster.
+      expect(edgeEnv().NODE_EXTRA_CA_CERTS).toBe('/etc/vigil-kafka-ca/ca.crt');
+      const ca = daemonSet().spec.template.spec.volumes!.find((v) => v.name === 'kafka-ca');
+      expect(ca?.secret?.secretName).toBe('vigil-cluster-ca-cert');
+      const listener = edgeEnv().KAFKA_BROKERS.split(':')[1];
+      const kafka = find<
+        K8sObject & { spec: { kafka: { listeners: { port: number; tls: boolean }[] } } }
+      >(edge(), 'Kafka', 'vigil');
+      expect(kafka.spec.kafka.listeners.find((l) => l.port === Number(listener))?.tls).toBe(true);
+    });
+
+    it('lets the edge principal write detections and stream status, and read nothing', () => {
+      const user = find<KafkaUser>(edge(), 'KafkaUser', 'vigil-edge');
+      const topics = user.spec.authorization.acls.filter((a) => a.resource.type === 'topic');
+      expect(topics.map((a) => a.resource.name).sort()).toEqual(
+        [Topics.detections.name, Topics.streamStatus.name].sort(),
+      );
+      for (const acl of topics) {
+        expect(acl.resource.patternType).toBe('literal');
+        expect(acl.operations.sort()).toEqual(['Describe', 'Write']);
+      }
+      expect(user.spec.authorization.acls.some((a) => a.resource.type === 'group')).toBe(false);
+      expect(user.spec.authentication.password?.valueFrom.secretKeyRef.name).toBe(
+        'vigil-edge-sasl-credentials',
+      );
+    });
+
+    it('leaves the central apps as they are in base', () => {
+      for (const app of APPS) expect(deployment(edge(), app)).toEqual(deployment(base(), app));
     });
   });
 });

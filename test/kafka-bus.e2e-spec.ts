@@ -157,6 +157,47 @@ describe('KafkaBus on a real broker', () => {
       await bus.close();
     }
   });
+
+  it('keeps one status per stream (compacted), forgetting streams silent for the retention', async () => {
+    const week = 7 * 24 * 3_600_000;
+    const bus = new KafkaBus({
+      brokers,
+      clientId: `test-${randomUUID().slice(0, 6)}`,
+      codecs,
+      retentionMs: { [Topics.streamStatus.name]: week },
+    });
+    const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+    try {
+      await bus.connect([Topics.streamStatus, Topics.fusionState]);
+      await admin.connect();
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [Topics.streamStatus, Topics.fusionState].map((t) => ({
+          type: 2, // TOPIC
+          name: t.name,
+          configNames: ['cleanup.policy', 'retention.ms', 'segment.ms'],
+        })),
+      });
+      const config = Object.fromEntries(
+        described.resources.map((r) => [
+          r.resourceName,
+          Object.fromEntries(r.configEntries.map((e) => [e.configName, e.configValue])),
+        ]),
+      );
+      expect(config[Topics.streamStatus.name]).toEqual({
+        'cleanup.policy': 'compact,delete',
+        'retention.ms': String(week),
+        'segment.ms': '3600000',
+      });
+      expect(config[Topics.fusionState.name]).toMatchObject({
+        'cleanup.policy': 'compact',
+        'segment.ms': '3600000',
+      });
+    } finally {
+      await admin.disconnect();
+      await bus.close();
+    }
+  });
 });
 
 export type { TestPayload };

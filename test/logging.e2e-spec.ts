@@ -1,10 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fixturesDir, modelsDir } from '@app/testing/fixtures';
 import { privateKafka } from '@app/testing/kafka';
 import { runCli } from '@app/testing/cli-runner';
 import { requireBuiltServices } from '@app/testing/services';
+import { apiClients, bearer, unary } from '@app/testing';
 
 /**
  * A real ingest process with its stdout a pipe, as under Kubernetes or systemd: every line it
@@ -25,12 +28,19 @@ describe('structured logs of a service (not a TTY)', () => {
   const instanceId = `logs-ingest-${randomUUID().slice(0, 8)}`;
   const streamId = `logs-${randomUUID().slice(0, 8)}`;
   const port = 19_000 + Math.floor(Math.random() * 900);
+  const grpcAddress = `127.0.0.1:${port + 1000}`;
+  const token = `operator-${randomUUID()}`;
 
   beforeAll(async () => {
     requireBuiltServices();
     // A broker of its own: on the common one, another suite's ingest in the same consumer group
     // could take this stream's command.
     kafka = privateKafka();
+    const configFile = join(mkdtempSync(join(tmpdir(), 'vigil-logs-')), 'vigil.yaml');
+    writeFileSync(
+      configFile,
+      ['auth:', '  tokens:', `    - { name: logs, role: operator, token: ${token} }`].join('\n'),
+    );
     child = spawn(process.execPath, [join(ROOT, 'dist', 'apps', 'ingest', 'main.js')], {
       cwd: ROOT,
       env: {
@@ -41,6 +51,8 @@ describe('structured logs of a service (not a TTY)', () => {
         VIGIL_HEALTH_PORT: String(port),
         VIGIL_INSTANCE_ID: instanceId,
         VIGIL_LOG_LEVEL: 'debug',
+        VIGIL_CONFIG_FILE: configFile,
+        VIGIL_GRPC_ADDRESS: grpcAddress,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -70,6 +82,23 @@ describe('structured logs of a service (not a TTY)', () => {
     child.kill('SIGTERM');
     await exited;
   }
+
+  it("ties ingest's lines about a stream to the StartStream call that asked for it", async () => {
+    const traced = `${streamId}-grpc`;
+    const metadata = bearer(token);
+    metadata.set('x-correlation-id', 'ops-ticket-4711');
+    await unary(
+      apiClients(grpcAddress).streams,
+      'StartStream',
+      { source: SOURCE, streamId: traced, live: true },
+      metadata,
+    );
+    await until(async () => records().some((r) => r.streamId === traced), 30_000);
+    const about = records().filter((r) => r.streamId === traced);
+    expect(about.length).toBeGreaterThan(0);
+    for (const record of about) expect(record.correlationId).toBe('ops-ticket-4711');
+    await unary(apiClients(grpcAddress).streams, 'StopStream', { streamId: traced }, bearer(token));
+  });
 
   it('writes JSON lines with level, time, app, instance, stream and correlation ids, no secret', async () => {
     const started = await runCli(['stream', 'start', SOURCE, '--stream-id', streamId], {

@@ -10,6 +10,12 @@ with this file's sha256 and size, "precision": "int8" and the provenance: source
 method, calibration set, tool versions). The verdict (ship it or not) stays in the catalog: it
 is measured by `npm run bench:int8` and `vigil eval --precision int8`, not here.
 
+Beside them, for every detector whose export fixes the batch at 1 ("input.fixedBatch": 1), it
+writes OUT/<name>-batch/: the same FP32 weights with a symbolic batch axis on the input and the
+output (YOLOX's graph takes its reshapes from the tensors' shapes, so only the declared shapes
+fixed it), checked here to give a batch of calibration frames exactly what one run per frame
+gives. `npm run bench:batch` measures what batching frames across streams buys with it.
+
 Methods:
   static-qdq-per-channel  QDQ, int8 weights per output channel, uint8 activations, MinMax over
                           the calibration inputs; the model is first converted to opset 13
@@ -35,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import version_converter
 from onnxruntime.quantization import (
     CalibrationDataReader,
@@ -204,6 +211,72 @@ def quantize(entry: dict, models: Path, calibration: Path, out: Path) -> dict:
     return manifest
 
 
+def dynamic_batch(entry: dict, models: Path, calibration: Path, out: Path) -> dict:
+    name = entry["name"]
+    source = models / name / entry["file"]
+    source_sha = sha256(source)
+    if source_sha != entry["sha256"]:
+        raise SystemExit(f"{name}: {source} sha256 {source_sha} differs from the catalog's")
+    model = onnx.load(source)
+    graph = model.graph
+    for value in (*graph.input, *graph.output):
+        value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    # Intermediate shapes recorded at export would pin the batch again.
+    del graph.value_info[:]
+    onnx.checker.check_model(model)
+    folder = out / f"{name}-batch"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    target = folder / (Path(entry["file"]).stem + ".batch.onnx")
+    onnx.save(model, target)
+
+    frames = Recorded(calibration, name).samples[:4]
+    one = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
+    quiet = ort.SessionOptions()
+    quiet.log_severity_level = 4  # a graph that pins the batch fails below, reported by us
+    many = ort.InferenceSession(str(target), quiet, providers=["CPUExecutionProvider"])
+    feed = entry["input"]["name"]
+    singles = np.concatenate([one.run(None, {feed: f})[0] for f in frames])
+    try:
+        batched = many.run(None, {feed: np.concatenate(frames)})[0]
+        worst = float(np.abs(singles - batched).max())
+    except Exception as error:  # onnxruntime raises its own Fail for a shape the graph pins
+        batched, worst = None, f"{type(error).__name__}: {str(error).splitlines()[0][:160]}"
+    if batched is None or worst > 1e-4:
+        # FastestDet folds the batch into the constant shapes of its channel shuffles: only a
+        # re-export from PyTorch frees it. Say so and make no folder rather than a wrong one.
+        shutil.rmtree(folder)
+        print(f"{name}-batch: not made, a batch of {len(frames)} does not run as single frames ({worst})")
+        return {}
+
+    manifest = {k: v for k, v in entry.items() if k != "int8"}
+    manifest["input"] = {k: v for k, v in entry["input"].items() if k != "fixedBatch"}
+    manifest.update(
+        {
+            "name": f"{name}-batch",
+            "file": target.name,
+            "sha256": sha256(target),
+            "sizeBytes": target.stat().st_size,
+            "upstream": {
+                **entry["upstream"],
+                "note": f"{name}/{entry['file']} with a dynamic batch axis, made by scripts/quantize "
+                "(npm run quantize); not published upstream.",
+                "pullable": False,
+            },
+            "batchExport": {
+                "source": {"name": name, "file": entry["file"], "sha256": source_sha},
+                "checkedFrames": len(frames),
+                "maxAbsDiff": worst,
+                "tools": {p: version(p) for p in ("onnx", "onnxruntime")},
+            },
+        }
+    )
+    shutil.copyfile(models / name / entry["labels"]["file"], folder / entry["labels"]["file"])
+    (folder / "model.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"{name}-batch: dynamic batch axis, {len(frames)} frames batched = single runs (max diff {worst})")
+    return manifest
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=Path, default=Path(os.environ.get("VIGIL_MODELS_DIR", REPO.parent / "shared" / "models")))
@@ -221,6 +294,10 @@ def main() -> None:
         if args.variant:
             entry["int8"] = {**entry["int8"], **json.loads(args.variant)}
         quantize(entry, args.models, args.calibration, args.out)
+    if not args.variant:
+        for entry in entries:
+            if entry.get("input", {}).get("fixedBatch") == 1:
+                dynamic_batch(entry, args.models, args.calibration, args.out)
 
 
 if __name__ == "__main__":

@@ -34,10 +34,13 @@ export async function requireKafka(): Promise<string[]> {
  * common broker: their replicas would take each other's streams. Sets KAFKA_BROKERS while it
  * runs; `stop` stops it and puts KAFKA_BROKERS back.
  */
-export function privateKafka(): { brokers: string; stop: () => void } {
+export function privateKafka(extraEnv: Record<string, string> = {}): {
+  brokers: string;
+  stop: () => void;
+} {
   const root = join(__dirname, '..', '..');
   const port = String(21_000 + Math.floor(Math.random() * 900) * 2);
-  const env = { ...process.env, KAFKA_PORT: port };
+  const env = { ...process.env, ...extraEnv, KAFKA_PORT: port };
   const out = execFileSync(join(root, 'scripts', 'kafka.sh'), ['start'], {
     cwd: root,
     env,

@@ -12,9 +12,10 @@ import {
   StreamRegistry,
   type StreamSpec,
 } from '@app/api';
-import type { Bus, Subscription } from '@app/bus';
+import { type Bus, CORRELATION_HEADER, type Headers, type Subscription } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
 import { Topics } from '@app/contracts';
+import { currentLogContext } from '@app/logging';
 import { REQUEST_HEADER } from '@app/pipeline';
 import { type ApiConfig, API_CONFIG, BUS, SERVICE_CONFIG } from '@app/service';
 
@@ -87,25 +88,35 @@ export class KafkaStreamControl
         `${running} streams are running, the most this deployment takes (streams.max)`,
       );
     }
-    await this.bus.publish(Topics.streamCommands, spec.streamId, {
-      streamId: spec.streamId,
-      action: 'start',
-      source: spec.source,
-      live: spec.live,
-      ...(spec.loop ? { loop: true } : {}),
-      fps: spec.fps,
-      labels: spec.labels,
-      rulesProfile: spec.rulesProfile,
-      models: spec.models,
-      ...(spec.requestId ? { requestId: spec.requestId } : {}),
-    });
+    await this.bus.publish(
+      Topics.streamCommands,
+      spec.streamId,
+      {
+        streamId: spec.streamId,
+        action: 'start',
+        source: spec.source,
+        live: spec.live,
+        ...(spec.loop ? { loop: true } : {}),
+        fps: spec.fps,
+        labels: spec.labels,
+        rulesProfile: spec.rulesProfile,
+        models: spec.models,
+        ...(spec.requestId ? { requestId: spec.requestId } : {}),
+      },
+      callHeaders(),
+    );
     return this.registry.register(spec);
   }
 
   async stop(streamId: string): Promise<StreamInfo> {
     const known = this.registry.get(streamId);
     if (!known) throw ApiError.notFound(`stream ${streamId}`);
-    await this.bus.publish(Topics.streamCommands, streamId, { streamId, action: 'stop' });
+    await this.bus.publish(
+      Topics.streamCommands,
+      streamId,
+      { streamId, action: 'stop' },
+      callHeaders(),
+    );
     return known;
   }
 
@@ -116,4 +127,10 @@ export class KafkaStreamControl
   list(): StreamInfo[] {
     return this.registry.list();
   }
+}
+
+/** The calling request's correlation id, so ingest's lines about the command carry it too. */
+function callHeaders(): Headers {
+  const { correlationId } = currentLogContext();
+  return correlationId ? { [CORRELATION_HEADER]: correlationId } : {};
 }

@@ -23,6 +23,7 @@ import { isStreamingSource, streamIdFor } from '@app/contracts';
 import { DEFAULT_SERVE_ADDRESS } from '@app/service';
 import { StreamsService } from './streams/streams.service';
 import { serve } from './serve/serve.command';
+import { edge } from './edge/edge.command';
 import { GrpcWebhookApi } from './webhooks/webhook-api.client';
 import { WebhooksService } from './webhooks/webhooks.service';
 import { VigilModule } from './vigil.module';
@@ -71,6 +72,15 @@ async function run(argv: string[]): Promise<number> {
   }
   if (command.kind === 'serve') {
     return serve(
+      command.configFile,
+      command.modelsDir,
+      command.precision,
+      new StderrLogger(logLevel()),
+      process.stdout,
+    );
+  }
+  if (command.kind === 'edge') {
+    return edge(
       command.configFile,
       command.modelsDir,
       command.precision,

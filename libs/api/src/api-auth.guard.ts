@@ -6,10 +6,10 @@ import {
   SetMetadata,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Metadata } from '@grpc/grpc-js';
 import { ApiError, ApiErrorCode } from './api.error';
 import { type ApiRole, roleAllows } from './api-role';
 import { ApiTokenRegistry } from './api-token.registry';
+import { metadataValue } from './call.metadata';
 
 const ROLE_KEY = 'vigil:required-role';
 
@@ -50,19 +50,6 @@ export class ApiAuthGuard implements CanActivate {
   }
 }
 
-/** Unary and server-streaming handlers get (request, metadata, call); stream calls get (call). */
 function authorizationOf(context: ExecutionContext): string | undefined {
-  const args = context.getArgs<unknown[]>();
-  const metadata = args.find(isMetadata) ?? (args[0] as { metadata?: Metadata })?.metadata;
-  const value = metadata?.get('authorization')[0];
-  return typeof value === 'string' ? value : undefined;
-}
-
-function isMetadata(value: unknown): value is Metadata {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as Metadata).get === 'function' &&
-    typeof (value as Metadata).getMap === 'function'
-  );
+  return metadataValue(context, 'authorization');
 }

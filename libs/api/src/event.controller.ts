@@ -1,4 +1,4 @@
-import { Controller, Inject, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, Inject, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import { Observable } from 'rxjs';
@@ -7,6 +7,7 @@ import { EventRepository, HistoryError } from '@app/history';
 import { ApiAuthGuard, RequireRole } from './api-auth.guard';
 import { ApiError, ApiErrorCode } from './api.error';
 import { EventStreamer } from './event.streamer';
+import { CallContextInterceptor } from './call-context.interceptor';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { grpcEventRecord } from './grpc.mappers';
 import { eventFilter, eventId, pageSize, timeBound } from './request.parsers';
@@ -25,6 +26,7 @@ interface SubscribeRequest {
 @Controller()
 @UseGuards(ApiAuthGuard)
 @UseFilters(GrpcExceptionFilter)
+@UseInterceptors(CallContextInterceptor)
 @RequireRole('viewer')
 export class EventController {
   constructor(

@@ -29,3 +29,5 @@ export * from './console.http-server';
 export * from './console-session.store';
 export * from './console-request.parsers';
 export * from './console-assets.locator';
+export * from './call-context.interceptor';
+export * from './call.metadata';

@@ -1,8 +1,9 @@
-import { Controller, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { ApiAuthGuard, RequireRole } from './api-auth.guard';
 import { ApiError } from './api.error';
 import { DirectInference, type SampleFormat } from './direct-inference.service';
+import { CallContextInterceptor } from './call-context.interceptor';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { grpcDetection } from './grpc.mappers';
 
@@ -16,6 +17,7 @@ const FORMATS: Readonly<Record<string, SampleFormat>> = {
 @Controller()
 @UseGuards(ApiAuthGuard)
 @UseFilters(GrpcExceptionFilter)
+@UseInterceptors(CallContextInterceptor)
 @RequireRole('operator')
 export class InferenceController {
   constructor(private readonly inference: DirectInference) {}

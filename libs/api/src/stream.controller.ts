@@ -1,8 +1,9 @@
-import { Controller, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { ApiAuthGuard, RequireRole } from './api-auth.guard';
 import { ApiError } from './api.error';
 import { StreamControl } from './api.ports';
+import { CallContextInterceptor } from './call-context.interceptor';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { grpcStream } from './grpc.mappers';
 import { streamId, streamSpec, streamStates } from './request.parsers';
@@ -13,6 +14,7 @@ const SERVICE = 'StreamService';
 @Controller()
 @UseGuards(ApiAuthGuard)
 @UseFilters(GrpcExceptionFilter)
+@UseInterceptors(CallContextInterceptor)
 @RequireRole('operator')
 export class StreamController {
   constructor(private readonly streams: StreamControl) {}

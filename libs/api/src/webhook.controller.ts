@@ -1,7 +1,8 @@
-import { Controller, UseFilters, UseGuards } from '@nestjs/common';
+import { Controller, UseFilters, UseGuards, UseInterceptors } from '@nestjs/common';
 import { GrpcMethod } from '@nestjs/microservices';
 import { DeadLetterService } from '@app/webhooks';
 import { ApiAuthGuard, RequireRole } from './api-auth.guard';
+import { CallContextInterceptor } from './call-context.interceptor';
 import { GrpcExceptionFilter } from './grpc-exception.filter';
 import { grpcDeadLetter } from './grpc.mappers';
 import {
@@ -16,6 +17,7 @@ const SERVICE = 'WebhookService';
 @Controller()
 @UseGuards(ApiAuthGuard)
 @UseFilters(GrpcExceptionFilter)
+@UseInterceptors(CallContextInterceptor)
 export class WebhookController {
   constructor(private readonly deadLetters: DeadLetterService) {}
 

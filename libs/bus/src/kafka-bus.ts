@@ -1,4 +1,5 @@
 import {
+  COMPACTED_SEGMENT_MS,
   COMPACTED_TOPICS,
   type Codec,
   type Topic,
@@ -58,6 +59,14 @@ export interface KafkaBusOptions {
   codecs?: <T>(topic: Topic<T>) => Codec<T>;
   logger?: BusLogger;
   observer?: BusObserver;
+}
+
+/** A message whose payload is already encoded, published as is. */
+export interface EncodedMessage {
+  topic: string;
+  key: string;
+  value: Uint8Array;
+  headers: Headers;
 }
 
 /** The broker cannot be reached: a deployment problem, not a message problem. */
@@ -156,6 +165,29 @@ export class KafkaBus implements Bus {
       messages: [{ key, value: bytes, headers }],
     });
     this.options.observer?.published(topic.name, bytes.length);
+  }
+
+  /**
+   * Publishes messages already encoded (an edge's spool draining upstream) in one request, in
+   * their order; resolves once the broker accepted every one of them.
+   */
+  async publishEncoded(messages: readonly EncodedMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.connect([]);
+    // Only the topics written: an edge's principal may describe those and nothing else (not
+    // even their dead-letter topics, which central consumers write).
+    await this.ensureTopics([...new Set(messages.map((m) => m.topic))]);
+    const byTopic = new Map<string, { key: string; value: Buffer; headers: Headers }[]>();
+    for (const m of messages) {
+      const list = byTopic.get(m.topic) ?? [];
+      list.push({ key: m.key, value: Buffer.from(m.value), headers: m.headers });
+      byTopic.set(m.topic, list);
+    }
+    await this.producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+    });
+    for (const m of messages) this.options.observer?.published(m.topic, m.value.length);
   }
 
   async subscribe<T>(
@@ -433,8 +465,13 @@ export class KafkaBus implements Bus {
             ...(this.options.retentionMs?.[name]
               ? [{ name: 'retention.ms', value: String(this.options.retentionMs[name]) }]
               : []),
-            // Keyed state: the latest message per key is what matters, however old.
-            ...(COMPACTED_TOPICS.has(name) ? [{ name: 'cleanup.policy', value: 'compact' }] : []),
+            // Keyed state: the latest message per key is what matters (see COMPACTED_TOPICS).
+            ...(COMPACTED_TOPICS.has(name)
+              ? [
+                  { name: 'cleanup.policy', value: COMPACTED_TOPICS.get(name)! },
+                  { name: 'segment.ms', value: String(COMPACTED_SEGMENT_MS) },
+                ]
+              : []),
           ],
         })),
       });

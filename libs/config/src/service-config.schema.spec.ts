@@ -18,7 +18,7 @@ describe('loadServiceConfig', () => {
       healthPort: 8080,
       instanceId: 'pod-1',
       fps: 5,
-      streamIdle: { stalledSec: 30, endedSec: 120 },
+      streamIdle: { stalledSec: 30, endedSec: 120, edgeEndedSec: 86_400 },
     });
   });
 
@@ -26,7 +26,15 @@ describe('loadServiceConfig', () => {
     const env = { KAFKA_BROKERS: 'k:9092', VIGIL_STREAM_STALLED_SEC: '5' };
     expect(
       loadServiceConfig('fusion', { ...env, VIGIL_STREAM_ENDED_SEC: '20' }).streamIdle,
-    ).toEqual({ stalledSec: 5, endedSec: 20 });
+    ).toEqual({ stalledSec: 5, endedSec: 20, edgeEndedSec: 86_400 });
+    expect(
+      loadServiceConfig('fusion', { ...env, VIGIL_EDGE_STREAM_ENDED_SEC: '3600' }).streamIdle,
+    ).toMatchObject({ edgeEndedSec: 3600 });
+    expect(() =>
+      loadServiceConfig('fusion', { ...env, VIGIL_EDGE_STREAM_ENDED_SEC: '100' }),
+    ).toThrow(
+      'VIGIL_EDGE_STREAM_ENDED_SEC: must be at least VIGIL_STREAM_ENDED_SEC (120), got 100',
+    );
     expect(() => loadServiceConfig('fusion', { ...env, VIGIL_STREAM_ENDED_SEC: '2' })).toThrow(
       'VIGIL_STREAM_ENDED_SEC: must be at least VIGIL_STREAM_STALLED_SEC (5), got 2',
     );

@@ -24,8 +24,11 @@ export interface ServiceConfig extends VigilConfig {
   healthPort: number;
   /** This replica, in logs and in the headers of what it publishes. */
   instanceId: string;
-  /** Fusion: a stream without detections this long is stalled, then decided as ended. */
-  streamIdle: { stalledSec: number; endedSec: number };
+  /**
+   * Fusion: a stream without detections this long is stalled, then decided as ended; one an
+   * edge node sends is decided as ended only after edgeEndedSec (its uplink may be down).
+   */
+  streamIdle: { stalledSec: number; endedSec: number; edgeEndedSec: number };
   /**
    * Ingest: stream seconds a file may be published ahead of the detections that came back for
    * it (the broker holds that much of a file, not all of it); 0 turns pacing off. At least the
@@ -108,5 +111,18 @@ function streamIdle(env: Env): ServiceConfig['streamIdle'] {
       `must be at least VIGIL_STREAM_STALLED_SEC (${stalledSec}), got ${endedSec}`,
     );
   }
-  return { stalledSec, endedSec };
+  const edgeEndedSec = number(
+    env,
+    'VIGIL_EDGE_STREAM_ENDED_SEC',
+    Math.max(86_400, endedSec),
+    1,
+    90 * 86_400,
+  );
+  if (edgeEndedSec < endedSec) {
+    throw new ConfigError(
+      'VIGIL_EDGE_STREAM_ENDED_SEC',
+      `must be at least VIGIL_STREAM_ENDED_SEC (${endedSec}), got ${edgeEndedSec}`,
+    );
+  }
+  return { stalledSec, endedSec, edgeEndedSec };
 }

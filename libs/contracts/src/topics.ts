@@ -37,8 +37,20 @@ export const Topics = {
   fusionState: topic<FusionCheckpoint>('vigil.fusion.state'),
 } as const;
 
-/** Topics Kafka keeps the latest message of per key, instead of a time window. */
-export const COMPACTED_TOPICS: ReadonlySet<string> = new Set([Topics.fusionState.name]);
+/**
+ * Topics Kafka keeps the latest message of per key, with their cleanup policy. Fusion's state is
+ * kept however old. The stream status topic is the record of every stream (ingest's ledger and
+ * the API's stream list are folded from it): compacted, a reader replays one status per stream
+ * instead of every checkpoint of the last week, and with `delete` as well a stream silent for the
+ * topic's retention is forgotten, so one-off clip analyses do not pile up for ever.
+ */
+export const COMPACTED_TOPICS: ReadonlyMap<string, 'compact' | 'compact,delete'> = new Map([
+  [Topics.fusionState.name, 'compact'],
+  [Topics.streamStatus.name, 'compact,delete'],
+]);
+
+/** Segments of compacted topics roll hourly: the cleaner compacts all but the newest hour. */
+export const COMPACTED_SEGMENT_MS = 3_600_000;
 
 export function deadLetterTopic<T>(source: Topic<T>): Topic<Uint8Array> {
   return { name: `${source.name}.dlq` };

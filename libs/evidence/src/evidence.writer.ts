@@ -1,6 +1,6 @@
 import type { SecurityEvent } from '@app/contracts';
 import type { EvidenceRef, EvidenceStore } from './evidence.store';
-import { FfmpegImageEncoder } from './image.encoder';
+import { ImageFileEncoder } from './image.encoder';
 import { FfmpegRunner, type FfmpegRunnerOptions } from './ffmpeg.runner';
 import {
   SnapshotRenderer,
@@ -83,7 +83,7 @@ export class EvidenceWriter {
     ffmpeg: FfmpegRunnerOptions = {},
     options: EvidenceWriterOptions = {},
   ): EvidenceWriter {
-    const encoder = new FfmpegImageEncoder(new FfmpegRunner(ffmpeg));
+    const encoder = new ImageFileEncoder(new FfmpegRunner(ffmpeg));
     return new EvidenceWriter(
       store,
       new SnapshotRenderer(encoder),

@@ -1,43 +1,26 @@
 import { strictMock } from '@app/testing';
 import type { FfmpegRunner } from './ffmpeg.runner';
-import { FfmpegImageEncoder } from './image.encoder';
+import { ImageFileEncoder } from './image.encoder';
 import { Raster } from './image.raster';
+import type { PngEncoder } from './png.encoder';
 
 function setup() {
   const run = jest.fn(async (..._args: Parameters<FfmpegRunner['run']>) => new Uint8Array([7]));
-  return { run, encoder: new FfmpegImageEncoder(strictMock<FfmpegRunner>('runner', { run })) };
+  return { run, encoder: new ImageFileEncoder(strictMock<FfmpegRunner>('runner', { run })) };
 }
 
-describe('FfmpegImageEncoder', () => {
-  it('encodes a PNG from raw rgb24 on stdin, reading nothing but the pipe', async () => {
-    const { run, encoder } = setup();
-    const raster = new Raster(4, 3, 'rgb');
-    await expect(encoder.png(raster)).resolves.toEqual(new Uint8Array([7]));
-    expect(run).toHaveBeenCalledWith(
-      [
-        '-protocol_whitelist',
-        'pipe',
-        '-f',
-        'rawvideo',
-        '-pix_fmt',
-        'rgb24',
-        '-s',
-        '4x3',
-        '-i',
-        'pipe:0',
-        '-frames:v',
-        '1',
-        '-c:v',
-        'png',
-        '-pix_fmt',
-        'rgb24',
-        '-f',
-        'image2',
-        'pipe:1',
-      ],
-      raster.pixels,
-      'PNG 4x3',
+describe('ImageFileEncoder', () => {
+  it('makes PNGs in this process, never through ffmpeg', async () => {
+    const run = jest.fn();
+    const encode = jest.fn(async () => new Uint8Array([0x89]));
+    const encoder = new ImageFileEncoder(
+      strictMock<FfmpegRunner>('runner', { run }),
+      strictMock<PngEncoder>('png', { encode }),
     );
+    const raster = new Raster(4, 3, 'rgb');
+    await expect(encoder.png(raster)).resolves.toEqual(new Uint8Array([0x89]));
+    expect(encode).toHaveBeenCalledWith(raster);
+    expect(run).not.toHaveBeenCalled();
   });
 
   it('encodes a JPEG from bgr24 as it is, scaled when asked, quality clamped to ffmpeg range', async () => {

@@ -1,5 +1,6 @@
 import { FfmpegRunner } from './ffmpeg.runner';
 import type { Raster } from './image.raster';
+import { PngEncoder } from './png.encoder';
 
 export interface JpegOptions {
   /** ffmpeg's -q:v, 2 (best) .. 31; default 3: sharp box edges and text at a few tens of kB. */
@@ -15,24 +16,18 @@ export interface ImageEncoder {
   jpeg(raster: Raster, options?: JpegOptions): Promise<Uint8Array>;
 }
 
-/** ImageEncoder on ffmpeg, so Vigil needs no image library beyond the ffmpeg it already has. */
-export class FfmpegImageEncoder implements ImageEncoder {
-  constructor(private readonly runner: Pick<FfmpegRunner, 'run'> = new FfmpegRunner()) {}
+/**
+ * PNG in this process (zlib), JPEG on the ffmpeg Vigil already has, so it needs no image
+ * library: a JPEG is a snapshot per incident, where an encoder of our own would not pay.
+ */
+export class ImageFileEncoder implements ImageEncoder {
+  constructor(
+    private readonly runner: Pick<FfmpegRunner, 'run'> = new FfmpegRunner(),
+    private readonly pngEncoder = new PngEncoder(),
+  ) {}
 
   png(raster: Raster): Promise<Uint8Array> {
-    const args = [
-      ...rawInput(raster),
-      '-frames:v',
-      '1',
-      '-c:v',
-      'png',
-      '-pix_fmt',
-      'rgb24',
-      '-f',
-      'image2',
-      'pipe:1',
-    ];
-    return this.runner.run(args, raster.pixels, `PNG ${raster.width}x${raster.height}`);
+    return this.pngEncoder.encode(raster);
   }
 
   jpeg(raster: Raster, options: JpegOptions = {}): Promise<Uint8Array> {

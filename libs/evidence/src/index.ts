@@ -6,6 +6,7 @@ export * from './evidence.writer';
 export * from './ffmpeg.runner';
 export * from './image.encoder';
 export * from './image.raster';
+export * from './png.encoder';
 export * from './snapshot.renderer';
 export * from './spectrogram.renderer';
 export * from './time-axis.layout';

@@ -137,6 +137,55 @@ export class VigilMetrics {
   }
 
   /** As a bus's BusObserver. */
+  private readonly spoolBytes = new Gauge({
+    name: 'vigil_edge_spool_bytes',
+    help: 'Edge: bytes of the on-disk spool of what waits to go upstream.',
+    registers: [this.registry],
+  });
+  private readonly spoolDropped = new Counter({
+    name: 'vigil_edge_spool_dropped_total',
+    help: 'Edge: records that left the spool undelivered: the size or age bound dropped their segment, or a crash tore the last one.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  private readonly uplinkUp = new Gauge({
+    name: 'vigil_edge_uplink_up',
+    help: 'Edge: 1 when the last send to the central Kafka succeeded, 0 when it failed.',
+    registers: [this.registry],
+  });
+  private readonly uplinkRecords = new Counter({
+    name: 'vigil_edge_uplink_records_total',
+    help: 'Edge: records the central Kafka accepted.',
+    registers: [this.registry],
+  });
+  private readonly uplinkBytes = new Counter({
+    name: 'vigil_edge_uplink_bytes_total',
+    help: 'Edge: bytes of the records the central Kafka accepted (payload, key, headers, framing).',
+    registers: [this.registry],
+  });
+  private readonly uplinkFailures = new Counter({
+    name: 'vigil_edge_uplink_failures_total',
+    help: 'Edge: sends to the central Kafka that failed (each is retried after a backoff).',
+    registers: [this.registry],
+  });
+
+  /** As an edge spool's SpoolObserver. */
+  readonly spoolObserver = {
+    dropped: (reason: 'size' | 'age' | 'torn', records: number) =>
+      this.spoolDropped.inc({ reason }, records),
+    size: (bytes: number) => this.spoolBytes.set(bytes),
+  };
+
+  /** As an edge uplink's UplinkObserver. */
+  readonly uplinkObserver = {
+    delivered: (records: number, bytes: number) => {
+      this.uplinkRecords.inc(records);
+      this.uplinkBytes.inc(bytes);
+    },
+    up: (up: boolean) => this.uplinkUp.set(up ? 1 : 0),
+    failed: () => this.uplinkFailures.inc(),
+  };
+
   readonly busObserver = {
     published: (topic: string, bytes: number | undefined) => {
       this.busMessages.inc({ topic, direction: 'published', group: '' });

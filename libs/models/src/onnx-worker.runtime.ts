@@ -27,8 +27,18 @@ parentPort.on('message', async (message) => {
       for (const [name, t] of Object.entries(message.feeds)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
       const results = await session.run(feeds);
       const out = {};
-      for (const [name, t] of Object.entries(results)) out[name] = { type: t.type, data: t.data, dims: t.dims };
-      parentPort.postMessage({ id: message.id, out });
+      const buffers = new Set();
+      for (const [name, t] of Object.entries(results)) {
+        out[name] = { type: t.type, data: t.data, dims: t.dims };
+        buffers.add(t.data.buffer);
+      }
+      // Outputs are fresh arrays nobody here keeps: handed over, not copied (a detector's is
+      // 1.2 MB a frame). Should the addon ever return a buffer that cannot move, copy it.
+      try {
+        parentPort.postMessage({ id: message.id, out }, [...buffers]);
+      } catch {
+        parentPort.postMessage({ id: message.id, out });
+      }
     } else if (message.kind === 'release') {
       await session?.release();
       parentPort.postMessage({ id: message.id });

@@ -1,9 +1,17 @@
-import { MemoryBus } from '@app/bus';
+import { type Headers, MemoryBus } from '@app/bus';
 import { type DetectionSet, type SecurityEvent, type StreamStatus, Topics } from '@app/contracts';
 import { defaultRuleSet, runScopedEventId } from '@app/fusion';
 import { FusionStage } from './fusion.stage';
 import { NO_METRICS } from './pipeline.ports';
-import { CAPTURE_EPOCH_HEADER, RULES_PROFILE_HEADER, RUN_HEADER } from './stream-headers';
+import {
+  CAPTURE_EPOCH_HEADER,
+  COMMAND_HEADER,
+  LABELS_HEADER,
+  LIVE_FRAME_HEADER,
+  REQUEST_HEADER,
+  RULES_PROFILE_HEADER,
+  RUN_HEADER,
+} from './stream-headers';
 import { SuppressionGate } from './suppression.gate';
 
 function set(
@@ -167,6 +175,41 @@ describe('FusionStage when a stream’s media stop without an end of stream', ()
     expect(statuses.map((s) => s.state)).toEqual(['stalled', 'ended']);
     expect(statuses[1]!.reason).toBe('no detections for 20 s: decided as ended');
     await expect(fusion.whenClosed('cam')).resolves.toBeUndefined();
+    await fusion.stop();
+    await bus.close();
+  });
+
+  it("names the run in its verdicts, as ingest's statuses do (the compacted topic may keep only them)", async () => {
+    const bus = new MemoryBus();
+    let now = 0;
+    const fusion = new FusionStage(bus, defaultRuleSet(), {
+      idle: { stalledSec: 5, endedSec: 20 },
+      clock: { now: () => now },
+    });
+    const statuses: Headers[] = [];
+    await bus.subscribe(
+      Topics.streamStatus,
+      'test',
+      async ({ headers }) => void statuses.push(headers),
+    );
+    await fusion.start();
+    const run = {
+      [COMMAND_HEADER]: '3:41',
+      [REQUEST_HEADER]: 'req-1',
+      [LABELS_HEADER]: '{"camera":"Gate"}',
+    };
+    await bus.publish(Topics.detections, 'cam', set('cam', 'audio', 0), {
+      ...run,
+      [CAPTURE_EPOCH_HEADER]: '1700000000000',
+      [LIVE_FRAME_HEADER]: '1700000000200',
+    });
+    await bus.idle();
+    now = 6_000;
+    await fusion.checkIdle();
+    now = 30_000;
+    await fusion.checkIdle();
+    await bus.idle();
+    expect(statuses).toEqual([run, run]);
     await fusion.stop();
     await bus.close();
   });

@@ -12,6 +12,7 @@ import {
   type RuleSet,
   runScopedEventId,
 } from '@app/fusion';
+import { EdgeCopyFilter } from './edge-copy.filter';
 import { type CheckpointOptions, FusionCheckpointer } from './fusion.checkpointer';
 import { Groups, NO_METRICS, type PipelineMetrics } from './pipeline.ports';
 import { type IdleTimeouts, StreamIdleWatch } from './stream-idle.watch';
@@ -20,6 +21,7 @@ import {
   DEFAULT_RULES_PROFILE,
   RULES_PROFILE_HEADER,
   RUN_HEADER,
+  runHeaders,
 } from './stream-headers';
 import type { SuppressionGate } from './suppression.gate';
 
@@ -58,6 +60,8 @@ export class FusionStage {
   private readonly metrics: PipelineMetrics;
   private readonly checkpointer?: FusionCheckpointer;
   private readonly suppressions?: SuppressionGate;
+  /** Copies of detections an edge sent twice (a resend after a lost acknowledgement). */
+  private readonly edgeCopies = new EdgeCopyFilter();
 
   constructor(
     private readonly bus: Bus,
@@ -118,12 +122,13 @@ export class FusionStage {
   async checkIdle(): Promise<void> {
     if (!this.idle || !this.idleTimeouts) return;
     const { stalled, ended } = this.idle.check(this.clock.now());
-    for (const streamId of stalled) {
+    for (const { streamId, headers } of stalled) {
       this.metrics.streamIdle('stalled');
       await this.publishStatus(
         streamId,
         'stalled',
         `no detections for ${this.idleTimeouts.stalledSec} s`,
+        headers,
       );
     }
     for (const { streamId, headers } of ended) {
@@ -137,6 +142,7 @@ export class FusionStage {
         streamId,
         'ended',
         `no detections for ${this.idleTimeouts.endedSec} s: decided as ended`,
+        headers,
       );
       this.closed(streamId);
     }
@@ -154,6 +160,7 @@ export class FusionStage {
 
   private async onDetections(message: BusMessage<DetectionSet>): Promise<void> {
     const { value: set, headers } = message;
+    if (!this.edgeCopies.isNew(set.streamId, headers)) return;
     // Events go out before the detection's offset is committed: a crash replays, never loses.
     // An unknown profile cannot reach here through the API (it validates); a hand-made command
     // falls back to the default rules rather than dropping the stream.
@@ -162,7 +169,7 @@ export class FusionStage {
     const resumed = this.idle?.seen(set.streamId, headers, this.clock.now()) ?? false;
     if (resumed) {
       this.metrics.streamIdle('resumed');
-      await this.publishStatus(set.streamId, 'started', 'detections resumed');
+      await this.publishStatus(set.streamId, 'started', 'detections resumed', headers);
     }
     await this.publishEvents(engine.ingest(this.suppressions?.filter(set) ?? set), headers);
     await this.checkpointer?.decided(message, engine, this.profileOf(headers));
@@ -208,13 +215,20 @@ export class FusionStage {
     this.metrics.incidentLatency(event.severity, Math.max(0, this.clock.now() - capturedMs) / 1000);
   }
 
+  /**
+   * A verdict about the run whose detections carried `headers`: it names that run (command,
+   * request, labels) as ingest's statuses do, so on the compacted status topic, where it may be
+   * all that is left of the stream, it still says which run it was about.
+   */
   private async publishStatus(
     streamId: string,
     state: 'started' | 'stalled' | 'ended',
     reason: string,
+    headers: Headers,
   ): Promise<void> {
     // Source unknown here: the registry keeps the one ingest reported.
-    await this.bus.publish(Topics.streamStatus, streamId, { streamId, state, source: '', reason });
+    const status = { streamId, state, source: '', reason };
+    await this.bus.publish(Topics.streamStatus, streamId, status, runHeaders(headers));
   }
 
   private closed(streamId: string): void {

@@ -19,3 +19,5 @@ export * from './stream-idle.watch';
 export * from './stream-command.stage';
 export * from './stream.ledger';
 export * from './suppression.gate';
+export * from './edge-copy.filter';
+export * from './edge.pipeline';

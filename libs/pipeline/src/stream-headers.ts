@@ -1,4 +1,4 @@
-import type { Headers } from '@app/bus';
+import { EDGE_SEQ_HEADER, type Headers } from '@app/bus';
 
 /**
  * Stream labels (site, camera name…) ride along in a header rather than in every payload: the
@@ -87,6 +87,21 @@ export const CAPTURE_EPOCH_HEADER = 'x-vigil-capture-epoch';
  * file has no such header and keeps every frame.
  */
 export const LIVE_FRAME_HEADER = 'x-vigil-live-ms';
+
+/**
+ * The headers that name a run (what its statuses carry), out of those on one of its media or
+ * detection messages: without what is stamped on each message (capture clock, send time, an
+ * edge's message id).
+ */
+export function runHeaders(headers: Headers): Headers {
+  const {
+    [CAPTURE_EPOCH_HEADER]: _epoch,
+    [LIVE_FRAME_HEADER]: _sent,
+    [EDGE_SEQ_HEADER]: _seq,
+    ...run
+  } = headers;
+  return run;
+}
 
 /** The headers that carry a stream's choices to every stage after ingest. */
 export function streamHeaders(choices: {

@@ -1,3 +1,4 @@
+import { EDGE_SEQ_HEADER } from './edge-copy.filter';
 import { StreamIdleWatch } from './stream-idle.watch';
 
 describe('StreamIdleWatch', () => {
@@ -7,8 +8,11 @@ describe('StreamIdleWatch', () => {
     watch.seen('b', {}, 0);
     expect(watch.check(9_999)).toEqual({ stalled: [], ended: [] });
     watch.seen('b', {}, 9_999);
-    expect(watch.check(10_000)).toEqual({ stalled: ['a'], ended: [] });
-    expect(watch.check(20_000)).toEqual({ stalled: ['b'], ended: [] }); // a: said already
+    expect(watch.check(10_000)).toEqual({
+      stalled: [{ streamId: 'a', headers: { h: '1' } }],
+      ended: [],
+    });
+    expect(watch.check(20_000)).toEqual({ stalled: [{ streamId: 'b', headers: {} }], ended: [] }); // a: said already
     expect(watch.check(30_000)).toEqual({
       stalled: [],
       ended: [{ streamId: 'a', headers: { h: '1' } }],
@@ -25,6 +29,24 @@ describe('StreamIdleWatch', () => {
     expect(watch.seen('a', {}, 1_700)).toBe(false);
     watch.forget('a');
     expect(watch.check(60_000)).toEqual({ stalled: [], ended: [] });
+  });
+
+  it('waits longer before ending a stream an edge node sends (its link may be down, its spool filling)', () => {
+    const watch = new StreamIdleWatch({ stalledSec: 10, endedSec: 30, edgeEndedSec: 600 });
+    watch.seen('edge-cam', { [EDGE_SEQ_HEADER]: 'site-1.abc:41' }, 0);
+    watch.seen('central-cam', {}, 0);
+    expect(
+      watch
+        .check(10_000)
+        .stalled.map((s) => s.streamId)
+        .sort(),
+    ).toEqual(['central-cam', 'edge-cam']);
+    expect(watch.check(30_000).ended.map((e) => e.streamId)).toEqual(['central-cam']);
+    expect(watch.check(599_000)).toEqual({ stalled: [], ended: [] });
+    expect(watch.check(600_000).ended.map((e) => e.streamId)).toEqual(['edge-cam']);
+    expect(() => new StreamIdleWatch({ stalledSec: 10, endedSec: 30, edgeEndedSec: 20 })).toThrow(
+      /edgeEndedSec/,
+    );
   });
 
   it('refuses timeouts that cannot work', () => {

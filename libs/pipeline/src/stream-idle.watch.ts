@@ -1,10 +1,19 @@
 import type { Headers } from '@app/bus';
+import { EDGE_SEQ_HEADER } from './edge-copy.filter';
 
 export interface IdleTimeouts {
   /** No detections for this long: the stream is reported stalled. */
   stalledSec: number;
   /** No detections for this long: the stream is decided as if it had ended. */
   endedSec: number;
+  /**
+   * The same for a stream an edge node sends (its detections carry an edge id): they stop
+   * while the edge's uplink is down, and the edge holds them on disk meanwhile, so silence
+   * says little about the camera. Deciding it as ended would close its incident and decide its
+   * absence rules early, and what the spool delivers later would no longer match. Default:
+   * endedSec.
+   */
+  edgeEndedSec?: number;
 }
 
 interface Watched {
@@ -15,7 +24,7 @@ interface Watched {
 }
 
 export interface IdleVerdicts {
-  stalled: string[];
+  stalled: { streamId: string; headers: Headers }[];
   ended: { streamId: string; headers: Headers }[];
 }
 
@@ -29,9 +38,13 @@ export class StreamIdleWatch {
   private readonly streams = new Map<string, Watched>();
 
   constructor(private readonly timeouts: IdleTimeouts) {
-    if (!(timeouts.stalledSec > 0) || !(timeouts.endedSec >= timeouts.stalledSec)) {
+    if (
+      !(timeouts.stalledSec > 0) ||
+      !(timeouts.endedSec >= timeouts.stalledSec) ||
+      !((timeouts.edgeEndedSec ?? timeouts.endedSec) >= timeouts.endedSec)
+    ) {
       throw new Error(
-        `stream idle timeouts: need 0 < stalledSec ≤ endedSec, got ${timeouts.stalledSec} and ${timeouts.endedSec}`,
+        `stream idle timeouts: need 0 < stalledSec ≤ endedSec ≤ edgeEndedSec, got ${timeouts.stalledSec}, ${timeouts.endedSec} and ${timeouts.edgeEndedSec}`,
       );
     }
   }
@@ -53,12 +66,16 @@ export class StreamIdleWatch {
     const verdicts: IdleVerdicts = { stalled: [], ended: [] };
     for (const [streamId, watched] of this.streams) {
       const idleSec = (nowMs - watched.lastSeenMs) / 1000;
-      if (idleSec >= this.timeouts.endedSec) {
+      const endedSec =
+        watched.headers[EDGE_SEQ_HEADER] !== undefined
+          ? (this.timeouts.edgeEndedSec ?? this.timeouts.endedSec)
+          : this.timeouts.endedSec;
+      if (idleSec >= endedSec) {
         verdicts.ended.push({ streamId, headers: watched.headers });
         this.streams.delete(streamId);
       } else if (idleSec >= this.timeouts.stalledSec && !watched.stalled) {
         watched.stalled = true;
-        verdicts.stalled.push(streamId);
+        verdicts.stalled.push({ streamId, headers: watched.headers });
       }
     }
     return verdicts;

@@ -77,4 +77,20 @@ describe('StreamLedger', () => {
     expect(ledger.decide('cam', '2:10')).toMatchObject({ action: 'skip' });
     expect(ledger.decide('cam', '2:11')).toEqual({ action: 'start' });
   });
+
+  it('decides from the one status compaction left of a stream, a verdict naming its run', () => {
+    // The status topic is compacted: a replay may find fusion's verdict and nothing before it.
+    const stalled = new StreamLedger();
+    stalled.apply({ ...status('stalled'), source: '' }, from('2:10', { 'x-vigil-request': 'r1' }));
+    // The checkpoint went with the older statuses: the run is taken on again from its start.
+    expect(stalled.decide('cam', '2:10')).toEqual({
+      action: 'resume',
+      atSec: 0,
+      headers: { 'x-vigil-command': '2:10', 'x-vigil-request': 'r1' },
+    });
+    expect(stalled.decide('cam', '2:12', 'r1')).toMatchObject({ action: 'skip' });
+    const ended = new StreamLedger();
+    ended.apply({ ...status('ended'), source: '' }, from('2:10'));
+    expect(ended.decide('cam', '2:10')).toMatchObject({ action: 'skip' });
+  });
 });

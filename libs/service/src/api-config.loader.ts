@@ -257,6 +257,8 @@ export function loadApiConfig(
       `must be host:port or off, got "${httpAddress}"`,
     );
   }
+  // `vigil edge` reads its own section of the same file (edge-config.loader.ts).
+  root.raw('edge');
   root.done();
 
   return {
@@ -275,7 +277,7 @@ export function loadApiConfig(
   };
 }
 
-function readConfigFile(file: string): unknown {
+export function readConfigFile(file: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');

@@ -8,3 +8,4 @@ export * from './api-config.loader';
 export * from './incident.desk';
 export * from './derived.provider';
 export * from './api.providers';
+export * from './edge-config.loader';

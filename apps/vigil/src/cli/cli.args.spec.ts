@@ -46,7 +46,16 @@ describe('parseCommand', () => {
       new UsageError('--precision must be one of auto, int8, fp32, got "int4"'),
     );
     expect(() => parseCommand(['models', 'list', '--precision', 'int8'])).toThrow(
-      '--precision goes with analyze, eval or serve',
+      '--precision goes with analyze, eval, serve or edge',
+    );
+  });
+
+  it('parses edge with its config file, models and precision', () => {
+    expect(
+      parseCommand(['edge', '--config', 'site.yaml', '--models', 'm', '--precision', 'int8']),
+    ).toEqual({ kind: 'edge', configFile: 'site.yaml', modelsDir: 'm', precision: 'int8' });
+    expect(() => parseCommand(['edge', 'rtsp://cam'])).toThrow(
+      new UsageError('edge takes no positional arguments'),
     );
   });
 

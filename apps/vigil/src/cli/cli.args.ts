@@ -17,6 +17,7 @@ export const USAGE = `Usage:
   vigil models verify [NAME...] [--models DIR]
   vigil models pull [NAME...] [--models DIR] [--mirror URL]
   vigil serve [--config FILE] [--models DIR] [--precision auto|int8|fp32]   (gRPC API, webhooks, history; VIGIL_GRPC_ADDRESS, VIGIL_DATA_DIR)
+  vigil edge [--config FILE] [--models DIR] [--precision auto|int8|fp32]   (cameras' detections to a central Kafka: KAFKA_BROKERS; the file's edge section)
   vigil stream start <file|url> [--stream-id ID] [--live] [--loop]   (to a Kafka deployment: KAFKA_BROKERS)
   vigil stream stop <stream-id>
   vigil webhooks list-dead [--subscription ID] [--json] [--address HOST:PORT] [--ca FILE]
@@ -65,6 +66,7 @@ export type Command =
       mirror?: string;
     }
   | { kind: 'serve'; configFile?: string; modelsDir?: string; precision?: PrecisionChoice }
+  | { kind: 'edge'; configFile?: string; modelsDir?: string; precision?: PrecisionChoice }
   | {
       kind: 'stream';
       action: 'start';
@@ -92,7 +94,15 @@ export type Command =
       caFile?: string;
     };
 
-const COMMANDS: readonly string[] = ['analyze', 'eval', 'models', 'serve', 'stream', 'webhooks'];
+const COMMANDS: readonly string[] = [
+  'analyze',
+  'edge',
+  'eval',
+  'models',
+  'serve',
+  'stream',
+  'webhooks',
+];
 
 export function parseCommand(argv: readonly string[]): Command {
   let parsed;
@@ -137,8 +147,8 @@ export function parseCommand(argv: readonly string[]): Command {
   if (values.version) return { kind: 'version' };
   const [command, ...rest] = positionals;
   const precision = precisionOf(values.precision);
-  if (precision !== undefined && !['analyze', 'eval', 'serve'].includes(command ?? '')) {
-    throw new UsageError('--precision goes with analyze, eval or serve');
+  if (precision !== undefined && !['analyze', 'eval', 'serve', 'edge'].includes(command ?? '')) {
+    throw new UsageError('--precision goes with analyze, eval, serve or edge');
   }
   switch (command) {
     case 'analyze': {
@@ -187,6 +197,10 @@ export function parseCommand(argv: readonly string[]): Command {
     case 'serve': {
       if (rest.length > 0) throw new UsageError('serve takes no positional arguments');
       return { kind: 'serve', configFile: values.config, modelsDir: values.models, precision };
+    }
+    case 'edge': {
+      if (rest.length > 0) throw new UsageError('edge takes no positional arguments');
+      return { kind: 'edge', configFile: values.config, modelsDir: values.models, precision };
     }
     case 'stream': {
       const [action, target, ...extra] = rest;

@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadApiConfig } from './api-config.loader';
+import { loadEdgeConfig } from './edge-config.loader';
+
+describe('loadEdgeConfig', () => {
+  let dir: string;
+  const env = { KAFKA_BROKERS: 'central:9093', KAFKA_SSL: 'true', HOME: '/home/x' };
+  const file = (text: string) => {
+    const path = join(dir, 'vigil.yaml');
+    writeFileSync(path, text);
+    return path;
+  };
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'edge-config-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads the edge section and the Kafka settings the services read', () => {
+    const config = loadEdgeConfig(
+      file(`
+edge:
+  id: site-12
+  spool: { dir: spool, maxBytes: 8388608, maxAgeSec: 3600, fsync: false }
+  streams:
+    - { id: lobby, source: rtsp://10.0.0.12/stream1, labels: { site: HQ } }
+    - { id: yard, source: /srv/yard.mp4, live: true, loop: true, fps: 2 }
+history: { maxAgeDays: 10 }
+`),
+      env,
+    );
+    expect(config.edgeId).toBe('site-12');
+    expect(config.spool).toEqual({
+      dir: join(dir, 'spool'),
+      maxBytes: 8388608,
+      maxAgeSec: 3600,
+      fsync: false,
+    });
+    expect(config.streams).toEqual([
+      {
+        streamId: 'lobby',
+        source: 'rtsp://10.0.0.12/stream1',
+        live: true,
+        loop: false,
+        labels: { site: 'HQ' },
+      },
+      { streamId: 'yard', source: '/srv/yard.mp4', live: true, loop: true, fps: 2, labels: {} },
+    ]);
+    expect(config.service.kafka).toMatchObject({ brokers: ['central:9093'], ssl: true });
+  });
+
+  it('defaults the spool under the data folder and the id to the host name', () => {
+    const config = loadEdgeConfig(undefined, { ...env, VIGIL_DATA_DIR: '/data' });
+    expect(config.spool).toEqual({
+      dir: '/data/edge-spool',
+      maxBytes: 1024 ** 3,
+      maxAgeSec: 7 * 86_400,
+      fsync: true,
+    });
+    expect(config.edgeId.length).toBeGreaterThan(0);
+    expect(config.streams).toEqual([]);
+  });
+
+  it('names the key at fault', () => {
+    expect(() => loadEdgeConfig(file('edge: { spool: { maxBytes: 10 } }'), env)).toThrow(
+      'edge.spool.maxBytes: must be a number between',
+    );
+    expect(() => loadEdgeConfig(file('edge: { streams: [{ source: x }] }'), env)).toThrow(
+      'edge.streams[0].id: is required',
+    );
+    expect(() =>
+      loadEdgeConfig(file('edge: { streams: [{ id: a, source: x }, { id: a, source: y }] }'), env),
+    ).toThrow('edge.streams[1].id: "a" is listed twice');
+    expect(() => loadEdgeConfig(file('edge: { stream: [] }'), env)).toThrow(
+      'edge.stream: is not a known setting',
+    );
+    expect(() => loadEdgeConfig(file('edges: {}'), env)).toThrow('edges: is not a known setting');
+    expect(() => loadEdgeConfig(undefined, { HOME: '/h' })).toThrow('KAFKA_BROKERS');
+  });
+
+  it('shares the file with vigil serve, which leaves the edge section to the edge', () => {
+    const path = file('edge: { id: site-1 }\nhistory: { maxAgeDays: 3 }\n');
+    expect(loadApiConfig(path, { HOME: '/h' }).history.maxAgeDays).toBe(3);
+  });
+});

@@ -1,0 +1,132 @@
+import { hostname } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import {
+  ConfigError,
+  ConfigReader,
+  type Env,
+  type ServiceConfig,
+  type VigilConfig,
+  loadConfig,
+  loadServiceConfig,
+} from '@app/config';
+import { defaultDataDir, readConfigFile } from './api-config.loader';
+
+/** A stream an edge node runs from its start: one of the cameras beside it. */
+export interface EdgeStream {
+  streamId: string;
+  source: string;
+  live: boolean;
+  loop: boolean;
+  fps?: number;
+  labels: Record<string, string>;
+}
+
+/** `vigil edge`: the Kafka it sends upstream to, its spool, its streams, health and metrics. */
+export interface EdgeConfig {
+  /** Kafka (TLS/SASL), health port and the pipeline's settings, as the services read them. */
+  service: ServiceConfig;
+  /** Names this node in the ids of what it sends (`x-vigil-edge-seq`). */
+  edgeId: string;
+  spool: { dir: string; maxBytes: number; maxAgeSec: number; fsync: boolean };
+  streams: EdgeStream[];
+}
+
+const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
+/** The sections of the shared config file; the edge reads `edge` and checks the rest are known. */
+const FILE_SECTIONS = new Set([
+  'grpc',
+  'auth',
+  'streams',
+  'analysis',
+  'rules',
+  'history',
+  'evidence',
+  'webhooks',
+  'http',
+  'edge',
+]);
+
+/**
+ * The `edge` section of the config file (YAML or JSON) plus the environment the services read
+ * (KAFKA_BROKERS, KAFKA_SSL, KAFKA_SASL_*, VIGIL_HEALTH_PORT…), validated once:
+ *
+ * ```yaml
+ * edge:
+ *   id: site-12              # env VIGIL_EDGE_ID wins; default: the host name
+ *   spool: { dir: /var/lib/vigil/spool, maxBytes: 1073741824, maxAgeSec: 604800, fsync: true }
+ *   streams:
+ *     - { id: lobby, source: rtsp://10.0.0.12/stream1, labels: { site: HQ } }
+ * ```
+ */
+export function loadEdgeConfig(
+  file: string | undefined,
+  env: Env,
+  overrides: Partial<VigilConfig> = {},
+): EdgeConfig {
+  const service: ServiceConfig = {
+    ...loadServiceConfig('edge', env),
+    ...loadConfig(env, overrides),
+  };
+  const raw = file ? readConfigFile(file) : {};
+  const base = file ? dirname(resolve(file)) : process.cwd();
+  const root = new ConfigReader(raw, '');
+  if (raw && typeof raw === 'object') {
+    for (const key of Object.keys(raw)) {
+      if (!FILE_SECTIONS.has(key)) throw new ConfigError(key, 'is not a known setting');
+    }
+  }
+  const edge = root.object('edge');
+  const edgeId = env.VIGIL_EDGE_ID || edge.string('id') || hostname();
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(edgeId)) {
+    throw new ConfigError(
+      env.VIGIL_EDGE_ID ? 'VIGIL_EDGE_ID' : 'edge.id',
+      'must be 1-64 letters, digits, dots, dashes or underscores',
+    );
+  }
+  const spool = edge.object('spool');
+  const dir = env.VIGIL_EDGE_SPOOL_DIR || spool.string('dir');
+  const spoolConfig = {
+    dir: dir
+      ? isAbsolute(dir)
+        ? dir
+        : resolve(base, dir)
+      : join(env.VIGIL_DATA_DIR || defaultDataDir(env), 'edge-spool'),
+    maxBytes: spool.integer('maxBytes', 4 * MiB, 1024 * GiB) ?? GiB,
+    maxAgeSec: spool.integer('maxAgeSec', 60, 90 * 86_400) ?? 7 * 86_400,
+    fsync: spool.boolean('fsync') ?? true,
+  };
+  spool.done();
+  const seen = new Set<string>();
+  const streams = edge.list('streams').map((entry, i) => {
+    const reader = new ConfigReader(entry, `edge.streams[${i}]`);
+    const streamId = reader.string('id');
+    if (!streamId || !/^[A-Za-z0-9._:-]{1,128}$/.test(streamId)) {
+      throw new ConfigError(reader.key('id'), 'is required: 1-128 letters, digits or ._:-');
+    }
+    if (seen.has(streamId))
+      throw new ConfigError(reader.key('id'), `"${streamId}" is listed twice`);
+    seen.add(streamId);
+    const source = reader.string('source');
+    if (!source) throw new ConfigError(reader.key('source'), 'is required');
+    const labelsReader = reader.object('labels');
+    const labels: Record<string, string> = {};
+    for (const name of Object.keys((reader.raw('labels') as object | undefined) ?? {})) {
+      const value = labelsReader.string(name);
+      if (value !== undefined) labels[name] = value;
+    }
+    const fps = reader.number('fps', 0.1, 60);
+    const stream: EdgeStream = {
+      streamId,
+      source,
+      live: reader.boolean('live') ?? true,
+      loop: reader.boolean('loop') ?? false,
+      ...(fps !== undefined ? { fps } : {}),
+      labels,
+    };
+    reader.done();
+    return stream;
+  });
+  edge.done();
+  return { service, edgeId, spool: spoolConfig, streams };
+}
