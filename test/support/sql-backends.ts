@@ -94,3 +94,35 @@ export function sqlBackends(): SqlBackend[] {
 export function postgresBackend(): SqlBackend | undefined {
   return sqlBackends().find((backend) => backend.name === 'postgres');
 }
+
+/**
+ * A PostgreSQL database URL of its own for a whole process under test (an IncidentDesk, a
+ * `vigil serve`): a fresh schema, chosen through the URL's `options` (search_path), dropped by
+ * dispose(). Undefined where no PostgreSQL was started.
+ */
+export async function postgresSchemaUrl(): Promise<
+  { url: string; dispose(): Promise<void> } | undefined
+> {
+  const base = testDatabaseUrl();
+  if (!base || !postgresBackend()) return undefined;
+  const schema = `t_${process.pid}_${randomBytes(6).toString('hex')}`;
+  const admin = new Pool({ connectionString: base, max: 1 });
+  try {
+    await admin.query(`CREATE SCHEMA "${schema}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return {
+    url: url.toString(),
+    async dispose() {
+      const cleanup = new Pool({ connectionString: base, max: 1 });
+      try {
+        await cleanup.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      } finally {
+        await cleanup.end();
+      }
+    },
+  };
+}
