@@ -491,7 +491,12 @@ describe('vigil serve gRPC API', () => {
       { pageSize: 500 },
       viewer(),
     );
-    expect(after.events.length).toBe(before.events.length);
+    // Nothing of the analysed clip's stream was recorded. Counted for that stream alone: the
+    // audio-only stream of the test before may still be finishing, its closing version landing
+    // in the history meanwhile.
+    const ofClip = (page: { events: EventRecord[] }) =>
+      page.events.filter((e) => e.event.streamId === incidents[0]!.streamId).length;
+    expect(ofClip(after)).toBe(ofClip(before));
   });
 
   describe('InferenceService on the reference fixtures', () => {
