@@ -334,17 +334,17 @@ class Incidents {
 
   constructor(private readonly desk: Desk) {}
 
-  record(base: bigint): Published {
+  async record(base: bigint): Promise<Published> {
     const { event, evidenceRefs, streamLabels } = intrusion(this.n++);
     const t0 = process.hrtime.bigint();
-    const stored = this.desk.database.transaction(() => {
-      const saved = this.desk.events.save(event, {
-        occurredAt: Date.now(),
-        streamLabels,
-        evidenceRefs,
-      });
+    const stored = await this.desk.database.transaction(async (tx) => {
+      const saved = await this.desk.events.save(
+        event,
+        { occurredAt: Date.now(), streamLabels, evidenceRefs },
+        tx,
+      );
       if (!saved.inserted) throw new Error(`incident ${event.id} was already stored`);
-      return this.desk.events.get(event.id)!;
+      return (await this.desk.events.get(event.id, tx))!;
     });
     const now = process.hrtime.bigint();
     this.storeNs += now - t0;
@@ -354,8 +354,8 @@ class Incidents {
     return { id: event.id, at };
   }
 
-  sample(): StoredEvent {
-    return this.desk.events.get(this.lastId)!;
+  async sample(): Promise<StoredEvent> {
+    return (await this.desk.events.get(this.lastId))!;
   }
 }
 
@@ -372,18 +372,18 @@ class ReadProbe {
   constructor(events: EventRepository) {
     const after = events.after.bind(events);
     const latestSeq = events.latestSeq.bind(events);
-    events.after = (cursor, filter, limit) => {
+    events.after = async (cursor, filter, limit) => {
       const t0 = process.hrtime.bigint();
-      const rows = after(cursor, filter, limit);
+      const rows = await after(cursor, filter, limit);
       this.ns += process.hrtime.bigint() - t0;
       this.calls++;
       this.rows += rows.length;
       if (filter?.minSeverity) this.taggedRows += rows.length;
       return rows;
     };
-    events.latestSeq = () => {
+    events.latestSeq = async () => {
       const t0 = process.hrtime.bigint();
-      const seq = latestSeq();
+      const seq = await latestSeq();
       this.ns += process.hrtime.bigint() - t0;
       this.calls++;
       return seq;
@@ -455,7 +455,7 @@ class Bench {
   async open(setup: Setup, tagged: number[] = []): Promise<void> {
     // Every stream resumes after the newest stored incident, so its start is fixed before
     // anything is published and no incident can fall between "caught up" and "waiting".
-    const afterEventId = this.incidents.record(process.hrtime.bigint()).id;
+    const afterEventId = (await this.incidents.record(process.hrtime.bigint())).id;
     await this.vms.ask({
       op: 'open',
       address: this.address,
@@ -467,7 +467,7 @@ class Bench {
     // Warm-up: connections up, every handler waiting on the feed, the JIT warm.
     for (let i = 0; i < WARMUP_EVENTS; i++) {
       await nextTurn();
-      this.incidents.record(process.hrtime.bigint());
+      await this.incidents.record(process.hrtime.bigint());
     }
     await this.awaitDelivery(WARMUP_EVENTS);
   }
@@ -508,7 +508,7 @@ class Bench {
       } else {
         await nextTurn();
       }
-      published.push(this.incidents.record(base));
+      published.push(await this.incidents.record(base));
     }
     await this.awaitDelivery(pace.events, paused);
     const cpu = process.cpuUsage(cpu0);
@@ -678,11 +678,13 @@ async function main(): Promise<void> {
       server.grpcAddress,
       await idleCpuUsPerMs(),
     );
-    incidents.record(process.hrtime.bigint());
+    await incidents.record(process.hrtime.bigint());
     const wire = apiPackageDefinition(['events'])['vigil.v1.EventService'] as unknown as {
       Subscribe: { responseSerialize(value: object): Buffer };
     };
-    const bytes = wire.Subscribe.responseSerialize(grpcEventRecord(incidents.sample())).length;
+    const bytes = wire.Subscribe.responseSerialize(
+      grpcEventRecord(await incidents.sample()),
+    ).length;
     console.log(
       `server on ${server.grpcAddress} (viewer token), clients in child process; ` +
         `server idle CPU ${f(bench.idleCpuUsPerMs / 10, 1)} %; ${bytes} bytes per EventRecord\n`,

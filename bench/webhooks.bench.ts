@@ -30,7 +30,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryBus } from '@app/bus';
 import type { SecurityEvent } from '@app/contracts';
-import { EventRepository, type EvidenceRef, HistoryDatabase } from '@app/history';
+import {
+  EventRepository,
+  type EvidenceRef,
+  HistoryDatabase,
+  SqliteSqlDatabase,
+} from '@app/history';
 import {
   HttpSender,
   WebhookBodyBuilder,
@@ -127,37 +132,44 @@ function subscription(id: string, url: string, extra: Partial<WebhookSubscriptio
 
 interface History {
   dir: string;
-  db: HistoryDatabase;
+  db: SqliteSqlDatabase;
   events: EventRepository;
   outbox: WebhookOutbox;
 }
 
-function openHistory(): History {
+async function openHistory(): Promise<History> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-bench-webhooks-'));
-  const db = new HistoryDatabase({ path: join(dir, 'history.db') });
+  const db = new SqliteSqlDatabase(new HistoryDatabase({ path: join(dir, 'history.db') }), true);
   return {
     dir,
     db,
-    events: new EventRepository(db),
-    outbox: new WebhookOutbox(db, {
+    events: await EventRepository.open(db),
+    outbox: await WebhookOutbox.open(db, {
       bodies: new WebhookBodyBuilder((id, ref) => `https://vigil.example/e/${id}/${ref.name}`),
     }),
   };
 }
 
-function closeHistory(history: History): void {
-  history.db.close();
+async function closeHistory(history: History): Promise<void> {
+  await history.db.close();
   rmSync(history.dir, { recursive: true, force: true });
 }
 
 /** What fusion does per incident: one transaction for the event and its deliveries. */
-function record(history: History, event: SecurityEvent, subs: WebhookSubscription[]): void {
-  history.db.transaction(() => {
-    const saved = history.events.save(event, {
-      streamLabels: { site: 'HQ', camera: 'Lobby' },
-      evidenceRefs: [SNAPSHOT],
-    });
-    if (saved.inserted) history.outbox.enqueue(history.events.get(event.id)!, subs);
+async function record(
+  history: History,
+  event: SecurityEvent,
+  subs: WebhookSubscription[],
+): Promise<void> {
+  await history.db.transaction(async (tx) => {
+    const saved = await history.events.save(
+      event,
+      { streamLabels: { site: 'HQ', camera: 'Lobby' }, evidenceRefs: [SNAPSHOT] },
+      tx,
+    );
+    if (saved.inserted) {
+      await history.outbox.enqueue((await history.events.get(event.id, tx))!, subs, tx);
+    }
   });
 }
 
@@ -165,8 +177,8 @@ function seconds(since: bigint): number {
   return Number(process.hrtime.bigint() - since) / 1e9;
 }
 
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 2));
+async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 2));
 }
 
 /** The reference: sign and POST each body with fetch, one at a time, reading each answer. */
@@ -220,39 +232,37 @@ async function throughDispatcher(
   subs: WebhookSubscription[],
   count: number,
 ): Promise<{ writeRate: number; deliveryRate: number; deliveries: number }> {
-  const history = openHistory();
+  const history = await openHistory();
   const run = `d${subs.length}-${Date.now()}`;
   const writeStart = process.hrtime.bigint();
-  for (let n = 1; n <= count; n++) record(history, incident(n, run), subs);
+  for (let n = 1; n <= count; n++) await record(history, incident(n, run), subs);
   const writeRate = count / seconds(writeStart);
   const bus = new MemoryBus();
   const dispatcher = new WebhookDispatcher({ outbox: history.outbox, subscriptions: subs, bus });
   const started = process.hrtime.bigint();
   dispatcher.start();
-  await until(() => history.outbox.pendingCount() === 0);
+  await until(async () => (await history.outbox.pendingCount()) === 0);
   const deliveryRate = (count * subs.length) / seconds(started);
   await dispatcher.stop();
   await bus.close();
-  closeHistory(history);
+  await closeHistory(history);
   return { writeRate, deliveryRate, deliveries: count * subs.length };
 }
 
 /** The write path without the outbox: save alone, one transaction per event. */
-function saveOnly(count: number): number {
-  const history = openHistory();
+async function saveOnly(count: number): Promise<number> {
+  const history = await openHistory();
   const run = `s-${Date.now()}`;
   const started = process.hrtime.bigint();
   for (let n = 1; n <= count; n++) {
     const event = incident(n, run);
-    history.db.transaction(() =>
-      history.events.save(event, {
-        streamLabels: { site: 'HQ', camera: 'Lobby' },
-        evidenceRefs: [SNAPSHOT],
-      }),
-    );
+    await history.events.save(event, {
+      streamLabels: { site: 'HQ', camera: 'Lobby' },
+      evidenceRefs: [SNAPSHOT],
+    });
   }
   const rate = count / seconds(started);
-  closeHistory(history);
+  await closeHistory(history);
   return rate;
 }
 
@@ -273,11 +283,11 @@ async function throughput(): Promise<void> {
   );
   console.log(`   body ${Buffer.byteLength(bodies[0])} bytes`);
   await bareFetch(url, bodies.slice(0, 200)); // warm-up: JIT, connection
-  saveOnly(200);
+  await saveOnly(200);
 
   const refBefore = await bareFetch(url, bodies);
   const sender = await senderOnly(url, bodies);
-  const save = saveOnly(EVENTS);
+  const save = await saveOnly(EVENTS);
   const one = await throughDispatcher([subscription('one', url)], EVENTS);
   const wide = await throughDispatcher([subscription('wide', url, { concurrency: 4 })], EVENTS);
   const four = await throughDispatcher(
@@ -316,15 +326,15 @@ interface Sample {
   healthyPending: number;
 }
 
-function sample(events: number, history: History): Sample {
+async function sample(events: number, history: History): Promise<Sample> {
   global.gc?.();
   const usage = process.memoryUsage();
   return {
     events,
     heapUsed: usage.heapUsed,
     rss: usage.rss,
-    deadPending: history.outbox.pendingCount('down'),
-    healthyPending: history.outbox.pendingCount('healthy'),
+    deadPending: await history.outbox.pendingCount('down'),
+    healthyPending: await history.outbox.pendingCount('healthy'),
   };
 }
 
@@ -359,29 +369,29 @@ async function memory(): Promise<void> {
     }),
     subscription('healthy', healthyUrl),
   ];
-  const history = openHistory();
+  const history = await openHistory();
   const bus = new MemoryBus();
   const dispatcher = new WebhookDispatcher({ outbox: history.outbox, subscriptions: subs, bus });
   dispatcher.start();
   const run = `m-${Date.now()}`;
-  const samples: Sample[] = [sample(0, history)];
+  const samples: Sample[] = [await sample(0, history)];
   let backlogBytes = 0;
   for (let n = 1; n <= MEMORY_EVENTS; n++) {
-    record(history, incident(n, run), subs);
+    await record(history, incident(n, run), subs);
     dispatcher.notify();
     if (n % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
     if (n % SAMPLE_EVERY === 0) {
-      await until(() => history.outbox.pendingCount('healthy') < 50);
-      samples.push(sample(n, history));
+      await until(async () => (await history.outbox.pendingCount('healthy')) < 50);
+      samples.push(await sample(n, history));
     }
   }
-  await until(() => history.outbox.pendingCount('healthy') === 0);
-  backlogBytes = history.db.connection
+  await until(async () => (await history.outbox.pendingCount('healthy')) === 0);
+  backlogBytes = history.db.history.connection
     .prepare<[], { bytes: number }>(
       "SELECT sum(length(body)) AS bytes FROM webhook_outbox WHERE subscription_id = 'down'",
     )
     .get()!.bytes;
-  const attempts = history.db.connection
+  const attempts = history.db.history.connection
     .prepare<[], { n: number }>(
       "SELECT attempts AS n FROM webhook_outbox WHERE subscription_id = 'down' ORDER BY event_seq LIMIT 1",
     )
@@ -390,7 +400,7 @@ async function memory(): Promise<void> {
   await dispatcher.stop();
   await bus.close();
   await receiver.close();
-  closeHistory(history);
+  await closeHistory(history);
 
   console.log('   events   heapUsed        rss   down pending   healthy pending');
   for (const s of samples) {

@@ -8,6 +8,7 @@ import { FolderEvidenceStore } from '@app/evidence';
 import {
   EventRepository,
   HistoryDatabase,
+  SqliteSqlDatabase,
   IncidentActionRepository,
   StreamSuppressionRepository,
 } from '@app/history';
@@ -31,7 +32,7 @@ interface Reply {
 
 describe('console HTTP API', () => {
   let dir: string;
-  let database: HistoryDatabase;
+  let database: SqliteSqlDatabase;
   let events: EventRepository;
   let actions: IncidentActionRepository;
   let feed: EventFeed;
@@ -78,10 +79,13 @@ describe('console HTTP API', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'vigil-console-api-'));
-    database = new HistoryDatabase({ path: join(dir, 'history.sqlite') });
-    events = new EventRepository(database);
-    actions = new IncidentActionRepository(database);
-    feed = new EventFeed({ latestSeq: events.latestSeq() });
+    database = new SqliteSqlDatabase(
+      new HistoryDatabase({ path: join(dir, 'history.sqlite') }),
+      true,
+    );
+    events = await EventRepository.open(database);
+    actions = await IncidentActionRepository.open(database);
+    feed = new EventFeed({ latestSeq: await events.latestSeq() });
     const store = new FolderEvidenceStore({ root: join(dir, 'evidence') });
     const ref = await store.put(
       incident.id,
@@ -89,11 +93,11 @@ describe('console HTTP API', () => {
       Buffer.from('RIFF0123456789'),
       'audio/wav',
     );
-    events.save(incident, { evidenceRefs: [{ ...ref, name: 'audio.wav' }] });
-    feed.publish(events.get(incident.id)!);
+    await events.save(incident, { evidenceRefs: [{ ...ref, name: 'audio.wav' }] });
+    feed.publish((await events.get(incident.id))!);
     gate = new SuppressionGate();
     const service = new ConsoleService(events, actions, store, feed, undefined, {
-      repository: new StreamSuppressionRepository(database),
+      repository: await StreamSuppressionRepository.open(database),
       gate,
     });
     server = new ConsoleHttpServer(
@@ -108,7 +112,7 @@ describe('console HTTP API', () => {
 
   afterAll(async () => {
     await server?.close();
-    database?.close();
+    await database?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -204,12 +208,12 @@ describe('console HTTP API', () => {
       'UNAUTHENTICATED',
     ],
   ])('refuses %s with a clear 4xx and changes nothing', async (_what, send, status, code) => {
-    const before = trail();
+    const before = await trail();
     const reply = await send();
     expect(reply.status).toBe(status);
     expect(reply.json.error?.code).toBe(code);
     expect(reply.json.error?.message).toEqual(expect.any(String));
-    expect(trail()).toEqual(before);
+    expect(await trail()).toEqual(before);
   });
 
   it('refuses bad filters naming them', async () => {
@@ -252,15 +256,15 @@ describe('console HTTP API', () => {
         body: jsonBody({ action: 'acknowledge', note: 'on it' }),
       });
 
-    const before = trail();
+    const before = await trail();
     expect((await post({})).status).toBe(403);
     expect((await post({ 'x-vigil-csrf': 'guessed' })).status).toBe(403);
     expect((await post({ 'x-vigil-csrf': csrf, origin: 'https://evil.example' })).status).toBe(403);
-    expect(trail()).toEqual(before);
+    expect(await trail()).toEqual(before);
 
     const ok = await post({ 'x-vigil-csrf': csrf, origin: base });
     expect(ok.status).toBe(201);
-    expect(trail().map((a) => [a.action, a.actor, a.role, a.note])).toEqual([
+    expect((await trail()).map((a) => [a.action, a.actor, a.role, a.note])).toEqual([
       ['acknowledge', 'desk', 'operator', 'on it'],
     ]);
 
@@ -278,7 +282,7 @@ describe('console HTTP API', () => {
     expect((await act(OPERATOR, { action: 'resolve', note: 'glazier called' })).status).toBe(201);
     const late = await act(OPERATOR, { action: 'false_alarm' });
     expect(late.status).toBe(412);
-    expect(trail().map((a) => a.action)).toEqual(['acknowledge', 'resolve']);
+    expect((await trail()).map((a) => a.action)).toEqual(['acknowledge', 'resolve']);
     const list = await call('GET', '/api/incidents?state=resolved', { headers: bearer(VIEWER) });
     expect((list.json.incidents as unknown[]).length).toBe(1);
     const open = await call('GET', '/api/incidents?state=new', { headers: bearer(VIEWER) });
@@ -311,8 +315,8 @@ describe('console HTTP API', () => {
     expect(received).toEqual(['incident 1-0', 'action 1-1', 'action 1-2', 'ready 1-2']);
 
     const second = makeIncident(2, { streamId: 'yard', severity: 'critical', rule: 'gunshot' });
-    const saved = events.save(second);
-    feed.publish(events.get(second.id)!);
+    const saved = await events.save(second);
+    feed.publish((await events.get(second.id))!);
     await readUntil(/id: 2-2\nevent: incident\ndata: (.+)\n/);
     const data = JSON.parse(/id: 2-2\nevent: incident\ndata: (.+)\n/.exec(text)![1]!);
     expect(data.incident).toMatchObject({ incidentId: second.incidentId, disposition: 'new' });
@@ -326,7 +330,7 @@ describe('console HTTP API', () => {
       trigger: 'dog_bark',
       triggers: ['dog_bark'],
     });
-    events.save(third);
+    await events.save(third);
     const detections: DetectionSet = {
       streamId: 'kennel',
       modality: 'audio',
@@ -337,7 +341,7 @@ describe('console HTTP API', () => {
       model: 'm',
       detections: [{ modality: 'audio', cls: 'dog_bark', score: 0.9, labels: [] }],
     };
-    const before = actions.forIncident(third.incidentId);
+    const before = await actions.forIncident(third.incidentId);
     for (const [body, status] of [
       [{ action: 'resolve', suppressMinutes: 60 }, 400],
       [{ action: 'false_alarm', suppressMinutes: 0 }, 400],
@@ -346,7 +350,7 @@ describe('console HTTP API', () => {
     ] as const) {
       expect((await act(OPERATOR, body, third.incidentId)).status).toBe(status);
     }
-    expect(actions.forIncident(third.incidentId)).toEqual(before);
+    expect(await actions.forIncident(third.incidentId)).toEqual(before);
     expect(gate.filter(detections).detections).toHaveLength(1);
 
     const marked = await act(

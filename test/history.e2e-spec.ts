@@ -2,7 +2,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EVENT_MIGRATIONS, EventRepository, HistoryDatabase } from '@app/history';
+import {
+  EVENT_MIGRATIONS,
+  EventRepository,
+  HistoryDatabase,
+  SqliteSqlDatabase,
+} from '@app/history';
 
 /**
  * The history file is shared by separate processes (fusion replicas, `vigil serve`, a CLI
@@ -16,7 +21,7 @@ const EVENTS = 150;
 
 /** Each writer saves the same ids 1..EVENTS (replays of one another) and a few of its own. */
 const WRITER = `
-const { EventRepository, HistoryDatabase } = require(${JSON.stringify(join(ROOT, 'libs/history/src'))});
+const { EventRepository, HistoryDatabase, SqliteSqlDatabase } = require(${JSON.stringify(join(ROOT, 'libs/history/src'))});
 const [path, writer, count] = process.argv.slice(2);
 const event = (id) => ({
   id, incidentId: id, version: 1, state: 'opened',
@@ -24,15 +29,20 @@ const event = (id) => ({
   startSec: 0, endSec: 1, trigger: 'glass_break', triggers: ['glass_break'],
   evidence: [{ cls: 'glass_break', modality: 'audio', score: 0.9, atSec: 0 }],
 });
-const db = new HistoryDatabase({ path, busyTimeoutMs: 20000 });
-const repo = new EventRepository(db);
-let inserted = 0;
-for (let i = 1; i <= Number(count); i++) {
-  if (repo.save(event('shared-' + i)).inserted) inserted++;
-  if (i % 10 === 0) repo.save(event('own-' + writer + '-' + i));
-}
-db.close();
-process.stdout.write(JSON.stringify({ inserted }));
+(async () => {
+  const db = new SqliteSqlDatabase(new HistoryDatabase({ path, busyTimeoutMs: 20000 }), true);
+  const repo = await EventRepository.open(db);
+  let inserted = 0;
+  for (let i = 1; i <= Number(count); i++) {
+    if ((await repo.save(event('shared-' + i))).inserted) inserted++;
+    if (i % 10 === 0) await repo.save(event('own-' + writer + '-' + i));
+  }
+  await db.close();
+  process.stdout.write(JSON.stringify({ inserted }));
+})().catch((error) => {
+  process.stderr.write(String(error && error.stack));
+  process.exit(1);
+});
 `;
 
 function runWriter(script: string, path: string, writer: number): Promise<{ inserted: number }> {
@@ -87,15 +97,15 @@ describe('history file shared by processes', () => {
 
     const db = new HistoryDatabase({ path });
     try {
-      const repo = new EventRepository(db);
+      const repo = await EventRepository.open(new SqliteSqlDatabase(db));
       expect(db.journalMode).toBe('wal');
       expect(db.appliedMigrations().map((m) => m.name)).toEqual(
         EVENT_MIGRATIONS.map((m) => m.name),
       );
       const own = WRITERS * (EVENTS / 10);
-      expect(repo.count()).toBe(EVENTS + own);
+      expect(await repo.count()).toBe(EVENTS + own);
 
-      const all = repo.after(0, {}, 500);
+      const all = await repo.after(0, {}, 500);
       expect(all).toHaveLength(EVENTS + own);
       const seqs = all.map((e) => e.seq);
       expect(new Set(seqs).size).toBe(seqs.length);

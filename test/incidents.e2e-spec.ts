@@ -12,7 +12,12 @@ import {
   triggerSec,
 } from '@app/evidence';
 import { loadRuleSet } from '@app/fusion';
-import { EventRepository, HistoryDatabase, type StoredEvent } from '@app/history';
+import {
+  EventRepository,
+  HistoryDatabase,
+  SqliteSqlDatabase,
+  type StoredEvent,
+} from '@app/history';
 import { FfmpegLocator, MediaDecoder } from '@app/media';
 import { ModelLoader, ModelRepository, OnnxSessionFactory } from '@app/models';
 import {
@@ -48,7 +53,7 @@ let storeRoot: string;
 let pipeline: EmbeddedPipeline;
 let tap: EvidenceTap;
 let recorder: IncidentRecorder;
-let database: HistoryDatabase;
+let database: SqliteSqlDatabase;
 let events: EventRepository;
 let store: FolderEvidenceStore;
 const results = new Map<string, AnalysisResult>();
@@ -85,8 +90,8 @@ function sourceFrame(clip: string, atSec: number): Buffer {
   ]);
 }
 
-function storedOf(streamId: string): StoredEvent[] {
-  return events.list({ streamIds: [streamId], order: 'oldest-first' }).events;
+async function storedOf(streamId: string): Promise<StoredEvent[]> {
+  return (await events.list({ streamIds: [streamId], order: 'oldest-first' })).events;
 }
 
 /** Reads an artifact back from the store and keeps a copy where a human can open it. */
@@ -120,9 +125,12 @@ beforeAll(async () => {
     fps: FPS,
   });
   store = new FolderEvidenceStore({ root: storeRoot });
-  database = new HistoryDatabase({ path: join(dir, 'history', 'vigil.sqlite') });
-  events = new EventRepository(database);
-  const feed = new EventFeed({ latestSeq: events.latestSeq() });
+  database = new SqliteSqlDatabase(
+    new HistoryDatabase({ path: join(dir, 'history', 'vigil.sqlite') }),
+    true,
+  );
+  events = await EventRepository.open(database);
+  const feed = new EventFeed({ latestSeq: await events.latestSeq() });
   feed.onStored((stored) => {
     const refs = stored.evidenceRefs.map((r) => r.key);
     onFeed.push({
@@ -150,7 +158,10 @@ beforeAll(async () => {
       database,
       events,
       feed,
-      outbox: { enqueue: () => void queuedInTransaction.push(database.connection.inTransaction) },
+      outbox: {
+        enqueue: async () =>
+          void queuedInTransaction.push(database.history.connection.inTransaction),
+      },
       logger: { warn: (message) => void warnings.push(message) },
     },
     // Generous: the timeout path is the unit tests' business; here a busy machine must not turn
@@ -175,14 +186,14 @@ afterAll(async () => {
   await recorder?.stop();
   await tap?.stop();
   await pipeline?.stop();
-  database?.close();
+  await database?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe('incidents recorded with their evidence (real pipeline, ffmpeg, models, SQLite)', () => {
-  it('comp01: stores exactly the intrusion, with its labels and three pieces of evidence', () => {
+  it('comp01: stores exactly the intrusion, with its labels and three pieces of evidence', async () => {
     const analysed = results.get('cam-comp01')!.events.map((e) => e.id);
-    const stored = storedOf('cam-comp01');
+    const stored = await storedOf('cam-comp01');
     // Its two versions: opened, then closed at the end of the clip (no evidence of its own).
     expect(stored.map((s) => [s.event.rule, s.event.state])).toEqual([
       ['intrusion', 'opened'],
@@ -199,8 +210,8 @@ describe('incidents recorded with their evidence (real pipeline, ffmpeg, models,
     ]);
   });
 
-  it('tells the feed only once the evidence is in the store, and queues alerts inside the save', () => {
-    const stored = [...storedOf('cam-comp01'), ...storedOf('cam-comp05')];
+  it('tells the feed only once the evidence is in the store, and queues alerts inside the save', async () => {
+    const stored = [...(await storedOf('cam-comp01')), ...(await storedOf('cam-comp05'))];
     expect(onFeed.map((f) => f.id)).toEqual(stored.map((s) => s.event.id));
     const closing = new Set(
       stored.filter((s) => s.event.state === 'closed').map((s) => s.event.id),
@@ -218,7 +229,7 @@ describe('incidents recorded with their evidence (real pipeline, ffmpeg, models,
   });
 
   it('comp01 snapshot: the frame at the glass break, the person on it boxed in red', async () => {
-    const [intrusion] = storedOf('cam-comp01');
+    const [intrusion] = await storedOf('cam-comp01');
     expect(intrusion.event.evidence.some((e) => e.cls === 'person')).toBe(true);
     // The frame nearest the trigger on which inference saw the person: that box is drawn.
     const atBreak = videoSets
@@ -241,7 +252,7 @@ describe('incidents recorded with their evidence (real pipeline, ffmpeg, models,
   });
 
   it('comp01 spectrogram: a PNG of the window the glass break was heard in, marker at ~4.07 s', async () => {
-    const [intrusion] = storedOf('cam-comp01');
+    const [intrusion] = await storedOf('cam-comp01');
     const heard = triggerSec(intrusion.event);
     expect(Math.abs(heard - GLASS_SEC)).toBeLessThan(0.5);
     const path = await artifact(intrusion, 'spectrogram.png', 'comp01-spectrogram.png');
@@ -249,7 +260,7 @@ describe('incidents recorded with their evidence (real pipeline, ffmpeg, models,
   });
 
   it('comp01 audio: about a second of 32 kHz WAV', async () => {
-    const [intrusion] = storedOf('cam-comp01');
+    const [intrusion] = await storedOf('cam-comp01');
     const path = await artifact(intrusion, 'audio.wav', 'comp01-audio.wav');
     const info = ffmpegInfo(path);
     expect(info).toMatch(/Audio: pcm_s16le\b.*, 32000 Hz, mono/);
@@ -260,7 +271,7 @@ describe('incidents recorded with their evidence (real pipeline, ffmpeg, models,
   });
 
   it('comp05: the unattended alarm, with a plain snapshot (nobody to box) and its marker near 2.1 s', async () => {
-    const stored = storedOf('cam-comp05');
+    const stored = await storedOf('cam-comp05');
     expect(stored.map((s) => [s.event.rule, s.event.state])).toEqual([
       ['unattended_alarm', 'opened'],
       ['unattended_alarm', 'closed'],

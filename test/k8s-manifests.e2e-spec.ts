@@ -16,6 +16,7 @@ import { type Topic, Topics, deadLetterTopic } from '@app/contracts/topics';
 import { EVIDENCE_TAP_GROUP } from '@app/pipeline/evidence.tap';
 import { RECORDER_GROUP } from '@app/pipeline/incident.recorder';
 import { Groups } from '@app/pipeline/pipeline.ports';
+import { loadDatabaseUrl } from '@app/config/database-url';
 import { loadApiConfig } from '@app/service/api-config.loader';
 import { loadEdgeConfig } from '@app/service/edge-config.loader';
 
@@ -217,6 +218,7 @@ interface Rendered {
 }
 
 const APPS = ['ingest', 'spectrogram', 'inference', 'fusion'] as const;
+const POSTGRES_OVERLAY = 'overlays/postgres';
 
 function parseObjects(yaml: string, origin: string): K8sObject[] {
   return parseAllDocuments(yaml)
@@ -513,7 +515,7 @@ describe('k8s manifests', () => {
       mainContainer(deployment(base(), 'ingest')).envFrom![0]!.configMapRef!.name,
     );
 
-  it('has base and the gpu, no-keda, monitoring and edge overlays, and every manifest file is used by one', () => {
+  it('has base and the gpu, no-keda, monitoring, edge and postgres overlays, and every manifest file is used by one', () => {
     expect([...rendered.keys()]).toEqual(
       expect.arrayContaining([
         'base',
@@ -521,6 +523,7 @@ describe('k8s manifests', () => {
         'overlays/no-keda',
         'overlays/monitoring',
         'overlays/edge',
+        POSTGRES_OVERLAY,
       ]),
     );
     const referenced = new Set<string>();
@@ -953,8 +956,10 @@ describe('k8s manifests', () => {
       const { requests, limits } = mainContainer(fusion).resources!;
       expect(quantity(requests!.memory)).toBeGreaterThanOrEqual(512 * 2 ** 20);
       expect(quantity(limits!.memory)).toBeGreaterThanOrEqual(2 ** 30);
-      // Nothing scales fusion or counts on a second replica, in any kustomization.
+      // Nothing scales fusion or counts on a second replica, in any kustomization with the
+      // SQLite history (overlays/postgres moves it to PostgreSQL: see below).
       for (const { name, objects } of rendered.values()) {
+        if (name === POSTGRES_OVERLAY) continue;
         const targets = [
           ...all<ScaledObject>(objects, 'ScaledObject').map((o) => o.spec.scaleTargetRef.name),
           ...all<K8sObject & { spec: { scaleTargetRef: { name: string } } }>(
@@ -975,6 +980,68 @@ describe('k8s manifests', () => {
         expect({ name, budgets }).toEqual({ name, budgets: [] });
         expect(deployment(objects, 'fusion').spec.replicas).toBe(1);
       }
+    });
+  });
+
+  describe('overlays/postgres: fusion replicas sharing PostgreSQL', () => {
+    const objects = (): K8sObject[] => rendered.get(POSTGRES_OVERLAY)!.objects;
+    const fusion = (): Deployment => deployment(objects(), 'fusion');
+    const env = (): EnvVar[] => mainContainer(fusion()).env ?? [];
+
+    it('runs two fusion replicas, replaced one at a time, with one kept up through drains', () => {
+      expect(fusion().spec.replicas).toBeGreaterThan(1);
+      expect(fusion().spec.strategy).toEqual({
+        type: 'RollingUpdate',
+        rollingUpdate: { maxUnavailable: 0, maxSurge: 1 },
+      });
+      const pdb = find<
+        K8sObject & { spec: { minAvailable?: number; selector: { matchLabels: Labels } } }
+      >(objects(), 'PodDisruptionBudget', 'vigil-fusion');
+      expect(pdb.spec.minAvailable).toBe(1);
+      expect(fusion().spec.template.metadata.labels).toMatchObject(pdb.spec.selector.matchLabels);
+      // the other apps as in base
+      for (const app of ['ingest', 'spectrogram', 'inference'] as const) {
+        expect(deployment(objects(), app)).toEqual(deployment(base(), app));
+      }
+    });
+
+    it('gives fusion a VIGIL_DATABASE_URL that the config accepts, its password from a Secret', () => {
+      const names = env().map((e) => e.name);
+      const url = env().find((e) => e.name === 'VIGIL_DATABASE_URL')!.value!;
+      const password = env().find((e) => e.name === 'VIGIL_DB_PASSWORD')!;
+      // $(VAR) is expanded by the kubelet only from variables defined before it.
+      expect(names.indexOf('VIGIL_DB_PASSWORD')).toBeLessThan(names.indexOf('VIGIL_DATABASE_URL'));
+      expect(url).toContain('$(VIGIL_DB_PASSWORD)');
+      const secret = find<Secret>(objects(), 'Secret', password.valueFrom!.secretKeyRef!.name);
+      expect(secret.stringData[password.valueFrom!.secretKeyRef!.key]).toMatch(/REPLACE-ME/);
+      const expanded = url.replace('$(VIGIL_DB_PASSWORD)', 'a-long-random-password');
+      expect(loadDatabaseUrl({ VIGIL_DATABASE_URL: expanded })).toBe(expanded);
+      // the host is the PostgreSQL Service, on its port
+      const service = find<Service>(objects(), 'Service', new URL(expanded).hostname);
+      expect(service.spec.ports.map((p) => p.port)).toContain(Number(new URL(expanded).port));
+      const postgres = find<
+        K8sObject & {
+          spec: {
+            replicas: number;
+            template: { metadata: { labels: Labels } };
+            volumeClaimTemplates: PersistentVolumeClaim[];
+          };
+        }
+      >(objects(), 'StatefulSet', 'vigil-postgres');
+      expect(postgres.spec.template.metadata.labels).toMatchObject(service.spec.selector);
+      expect(postgres.spec.replicas).toBe(1);
+      expect(postgres.spec.volumeClaimTemplates[0]!.spec.accessModes).toEqual(['ReadWriteOnce']);
+    });
+
+    it('shares the evidence volume between the replicas (ReadWriteMany)', () => {
+      const mount = mainContainer(fusion()).volumeMounts!.find((m) => m.name === 'data')!;
+      const volume = fusion().spec.template.spec.volumes!.find((v) => v.name === mount.name)!;
+      const claim = find<PersistentVolumeClaim>(
+        objects(),
+        'PersistentVolumeClaim',
+        volume.persistentVolumeClaim!.claimName,
+      );
+      expect(claim.spec.accessModes).toEqual(['ReadWriteMany']);
     });
   });
 

@@ -6,7 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BusMessage, MemoryBus } from '@app/bus';
 import { Topics, type WebhookDeadLetter, webhookDeadLetterCodec } from '@app/contracts';
-import { EventRepository, type EvidenceRef, HistoryDatabase } from '@app/history';
+import {
+  EventRepository,
+  type EvidenceRef,
+  HistoryDatabase,
+  SqliteSqlDatabase,
+} from '@app/history';
 import {
   HttpSender,
   WebhookBodyBuilder,
@@ -36,9 +41,13 @@ const SNAPSHOT: EvidenceRef = {
   sha256: 'ab'.repeat(32),
 };
 
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000) {
+async function waitFor(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+) {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
@@ -47,7 +56,7 @@ async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_00
 describe('webhooks end to end', () => {
   let dir: string;
   let path: string;
-  let open: { db: HistoryDatabase; events: EventRepository; outbox: WebhookOutbox }[];
+  let open: { db: SqliteSqlDatabase; events: EventRepository; outbox: WebhookOutbox }[];
   let bus: MemoryBus;
   let deadLetters: BusMessage<WebhookDeadLetter>[];
   let dispatchers: WebhookDispatcher[];
@@ -70,15 +79,15 @@ describe('webhooks end to end', () => {
     await Promise.all(dispatchers.map((d) => d.stop()));
     await Promise.all(servers.map((s) => s.close()));
     await bus.close();
-    open.forEach(({ db }) => db.close());
+    await Promise.all(open.map(({ db }) => db.close()));
     rmSync(dir, { recursive: true, force: true });
   });
 
   /** The history file as a process opens it at start. */
-  function openHistory() {
-    const db = new HistoryDatabase({ path });
-    const events = new EventRepository(db);
-    const outbox = new WebhookOutbox(db, {
+  async function openHistory() {
+    const db = new SqliteSqlDatabase(new HistoryDatabase({ path }), true);
+    const events = await EventRepository.open(db);
+    const outbox = await WebhookOutbox.open(db, {
       bodies: new WebhookBodyBuilder(
         (eventId, ref) => `https://vigil.example/evidence/${eventId}/${ref.name}`,
       ),
@@ -93,7 +102,7 @@ describe('webhooks end to end', () => {
   }
 
   function start(
-    history: ReturnType<typeof openHistory>,
+    history: Awaited<ReturnType<typeof openHistory>>,
     subs: WebhookSubscription[],
     stopGraceMs = 5_000,
   ) {
@@ -110,22 +119,27 @@ describe('webhooks end to end', () => {
   }
 
   /** What fusion does: store the event and queue its deliveries in one transaction. */
-  function record(
-    history: ReturnType<typeof openHistory>,
+  async function record(
+    history: Awaited<ReturnType<typeof openHistory>>,
     subs: WebhookSubscription[],
     ns: number[],
-  ): string[] {
-    return ns.map((n) => {
+  ): Promise<string[]> {
+    const ids: string[] = [];
+    for (const n of ns) {
       const event = makeIncident(n);
-      history.db.transaction(() => {
-        const saved = history.events.save(event, {
-          streamLabels: { site: 'HQ', camera: 'Lobby' },
-          evidenceRefs: [SNAPSHOT],
-        });
-        if (saved.inserted) history.outbox.enqueue(history.events.get(event.id)!, subs);
+      await history.db.transaction(async (tx) => {
+        const saved = await history.events.save(
+          event,
+          { streamLabels: { site: 'HQ', camera: 'Lobby' }, evidenceRefs: [SNAPSHOT] },
+          tx,
+        );
+        if (saved.inserted) {
+          await history.outbox.enqueue((await history.events.get(event.id, tx))!, subs, tx);
+        }
       });
-      return event.id;
-    });
+      ids.push(event.id);
+    }
+    return ids;
   }
 
   it('delivers signed bodies, each accepted once, failing events retried on their own', async () => {
@@ -142,10 +156,10 @@ describe('webhooks end to end', () => {
         backoff: { initialMs: 20, maxMs: 100 },
       },
     ]);
-    const history = openHistory();
+    const history = await openHistory();
     const dispatcher = start(history, subs);
 
-    const sent = record(history, subs, [1, 2, 3, 4, 5]);
+    const sent = await record(history, subs, [1, 2, 3, 4, 5]);
     dispatcher.notify();
     await waitFor('five accepted', () => receiver.accepted.length === 5);
 
@@ -196,15 +210,15 @@ describe('webhooks end to end', () => {
       },
       evidenceUrls: { snapshot: `https://vigil.example/evidence/${sent[0]}/snapshot` },
     });
-    await waitFor('outbox empty', () => history.outbox.pendingCount() === 0);
-    expect(history.outbox.listDead()).toEqual([]);
+    await waitFor('outbox empty', async () => (await history.outbox.pendingCount()) === 0);
+    expect(await history.outbox.listDead()).toEqual([]);
     expect(deadLetters).toEqual([]);
   });
 
   it('dead-letters what a silent receiver never answers while another subscriber keeps up', async () => {
     const silent = await SilentServer.start();
     const timeline: string[] = [];
-    let silentPendingWhenHealthyDone = -1;
+    let silentPendingWhenHealthyDone: Promise<number> = Promise.resolve(-1);
     const healthy = await WebhookReceiver.start(
       'healthy-secret-0123456',
       () => ({ status: 200 }),
@@ -226,25 +240,25 @@ describe('webhooks end to end', () => {
       },
       { id: 'healthy', url: healthy.url, secret: 'healthy-secret-0123456' },
     ]);
-    const history = openHistory();
+    const history = await openHistory();
     await bus.subscribe(Topics.webhookDeadLetters, 'timeline', async ({ value }) => {
       timeline.push(`dead ${value.eventId}`);
     });
     const dispatcher = start(history, subs);
 
-    const sent = record(history, subs, [1, 2, 3]);
+    const sent = await record(history, subs, [1, 2, 3]);
     dispatcher.notify();
     await waitFor('three dead letters', () => deadLetters.length === 3);
 
     // the healthy subscriber had everything before the silent one's first event was given up on
     expect(timeline.slice(0, 3)).toEqual(sent.map((id) => `healthy ${id}`));
     expect(timeline.slice(3).sort()).toEqual(sent.map((id) => `dead ${id}`).sort());
-    expect(silentPendingWhenHealthyDone).toBe(3);
+    expect(await silentPendingWhenHealthyDone).toBe(3);
     // every timed-out attempt dropped its connection, so they do not pile up (undici keeps a
     // spare one open after an abort)
     expect(silent.connections).toBeGreaterThanOrEqual(9);
     await waitFor('timed-out connections closed', () => silent.openConnections <= 2);
-    const bodies = new Map(history.outbox.listDead().map((d) => [d.eventId, d.body]));
+    const bodies = new Map((await history.outbox.listDead()).map((d) => [d.eventId, d.body]));
     expect(deadLetters.map((m) => m.key)).toEqual(['mute', 'mute', 'mute']);
     expect(deadLetters.map((m) => m.value.eventId).sort()).toEqual([...sent].sort());
     deadLetters.forEach(({ value, headers }) => {
@@ -266,14 +280,14 @@ describe('webhooks end to end', () => {
       // what the Kafka bus would carry
       expect(webhookDeadLetterCodec.decode(webhookDeadLetterCodec.encode(value))).toEqual(value);
     });
-    expect(history.outbox.pendingCount()).toBe(0);
-    await waitFor('letters marked published', () => history.outbox.unpublished().length === 0);
-    expect(
-      history.outbox
-        .listDead()
-        .map((d) => d.eventId)
-        .sort(),
-    ).toEqual([...sent].sort());
+    expect(await history.outbox.pendingCount()).toBe(0);
+    await waitFor(
+      'letters marked published',
+      async () => (await history.outbox.unpublished()).length === 0,
+    );
+    expect((await history.outbox.listDead()).map((d) => d.eventId).sort()).toEqual(
+      [...sent].sort(),
+    );
   });
 
   it('picks up a backlog left by a stopped dispatcher from the same file, nothing twice', async () => {
@@ -286,9 +300,9 @@ describe('webhooks end to end', () => {
     const subs = subscriptions([
       { id: 'soc', url: receiver.url, secret: receiver.secret, concurrency: 1 },
     ]);
-    const before = openHistory();
+    const before = await openHistory();
     const first = start(before, subs);
-    const sent = record(
+    const sent = await record(
       before,
       subs,
       Array.from({ length: 20 }, (_, i) => i + 1),
@@ -298,18 +312,18 @@ describe('webhooks end to end', () => {
 
     await first.stop();
     const deliveredBefore = receiver.accepted.length;
-    expect(before.outbox.pendingCount()).toBe(20 - deliveredBefore);
-    before.db.close();
+    expect(await before.outbox.pendingCount()).toBe(20 - deliveredBefore);
+    await before.db.close();
 
-    const after = openHistory();
-    expect(after.outbox.pendingCount()).toBe(20 - deliveredBefore);
+    const after = await openHistory();
+    expect(await after.outbox.pendingCount()).toBe(20 - deliveredBefore);
     start(after, subs);
     await waitFor('all accepted', () => receiver.accepted.length === 20);
 
     expect(deliveredBefore).toBeLessThan(20);
     expect(receiver.accepted.map((r) => r.eventId)).toEqual(sent);
     expect(receiver.requests).toHaveLength(20);
-    await waitFor('outbox empty', () => after.outbox.pendingCount() === 0);
+    await waitFor('outbox empty', async () => (await after.outbox.pendingCount()) === 0);
   });
 
   it('delivers again an attempt cut off by a shutdown, counted, with the same ids and bytes', async () => {
@@ -325,15 +339,15 @@ describe('webhooks end to end', () => {
     const subs = subscriptions([
       { id: 'soc', url: receiver.url, secret: receiver.secret, concurrency: 1 },
     ]);
-    const before = openHistory();
+    const before = await openHistory();
     const first = start(before, subs, 50);
-    const sent = record(before, subs, [1, 2]);
+    const sent = await record(before, subs, [1, 2]);
     first.notify();
     await waitFor('first request held', () => receiver.requests.length === 1);
 
     await first.stop();
-    before.db.close();
-    start(openHistory(), subs);
+    await before.db.close();
+    start(await openHistory(), subs);
     await waitFor('both accepted', () => receiver.accepted.length === 2);
 
     const [cut, again, second] = receiver.requests;
@@ -355,9 +369,9 @@ describe('webhooks end to end', () => {
     servers.push(receiver);
     const raw = [{ id: 'soc', url: receiver.url, secret: receiver.secret }];
     const subs = subscriptions(raw);
-    const history = openHistory();
-    const [id] = record(history, subs, [1]);
-    history.db.close();
+    const history = await openHistory();
+    const [id] = await record(history, subs, [1]);
+    await history.db.close();
 
     const child = spawn(
       process.execPath,
@@ -382,8 +396,8 @@ describe('webhooks end to end', () => {
       await exited;
     }
 
-    const after = openHistory();
-    expect(after.outbox.due('soc', Date.now(), 10)).toEqual([
+    const after = await openHistory();
+    expect(await after.outbox.due('soc', Date.now(), 10)).toEqual([
       expect.objectContaining({ eventId: id, attempts: 1 }),
     ]);
     start(after, subs);

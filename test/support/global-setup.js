@@ -1,8 +1,10 @@
 'use strict';
 /**
- * Before the end-to-end tests: a real Kafka broker (unless KAFKA_BROKERS names one that
- * answers), and service bundles no older than the sources they are built from. `npm test`
- * thus needs nothing started by hand; teardown stops only what setup started.
+ * Before the tests: a throw-away PostgreSQL (unless VIGIL_TEST_DATABASE_URL names one) for the
+ * history suites that run on both backends, and, for the end-to-end tests, a real Kafka broker
+ * (unless KAFKA_BROKERS names one that answers) and service bundles no older than the sources
+ * they are built from. `npm test` thus needs nothing started by hand; teardown stops only what
+ * setup started.
  */
 const { execFileSync } = require('node:child_process');
 const { existsSync, readdirSync, statSync } = require('node:fs');
@@ -52,7 +54,37 @@ function selectedProjects(argv) {
   return names;
 }
 
+/**
+ * scripts/postgres.sh start, once per run. Without Debian's postgresql the PostgreSQL half of
+ * the history suites is skipped on a developer's machine, and fails in CI.
+ */
+function startPostgres() {
+  if (process.env.VIGIL_TEST_DATABASE_URL) return;
+  let out;
+  try {
+    out = execFileSync(join(ROOT, 'scripts', 'postgres.sh'), ['start'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    const why = `${error.stderr || error.message}`.trim();
+    if (process.env.CI === 'true' || process.env.VIGIL_REQUIRE_POSTGRES === '1') {
+      throw new Error(`scripts/postgres.sh start failed: ${why}`);
+    }
+    process.stdout.write(`\n[setup] no PostgreSQL (${why}): history suites run on SQLite only\n`);
+    return;
+  }
+  const url = /VIGIL_DATABASE_URL=(\S+)/.exec(out);
+  const port = /PG_PORT=(\d+)/.exec(out);
+  if (!url || !port) throw new Error(`scripts/postgres.sh start printed no URL:\n${out}`);
+  process.env.VIGIL_TEST_DATABASE_URL = url[1];
+  process.env.VIGIL_TEST_PG_PORT = port[1];
+  process.stdout.write(`\n[setup] PostgreSQL on 127.0.0.1:${port[1]} (scripts/postgres.sh)\n`);
+}
+
 module.exports = async function globalSetup(globalConfig) {
+  startPostgres();
   const selected = globalConfig.selectProjects ?? selectedProjects(process.argv);
   if (selected.length > 0 && !selected.includes('e2e')) return;
   const sources = Math.max(...['apps', 'libs'].map((d) => newestSource(join(ROOT, d))));

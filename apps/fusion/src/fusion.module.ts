@@ -43,7 +43,7 @@ export class FusionModule {
           provide: IncidentDesk,
           inject: [BUS, FfmpegLocator, VigilMetrics],
           useFactory: (bus: Bus, locator: FfmpegLocator, metrics: VigilMetrics) =>
-            new IncidentDesk(bus, api, locator.locate(), metrics),
+            IncidentDesk.open(bus, api, locator.locate(), metrics),
         },
         metricsProvider(SERVICE_CONFIG),
         HealthServer,

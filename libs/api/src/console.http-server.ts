@@ -164,14 +164,14 @@ export class ConsoleHttpServer {
         method: 'GET',
         pattern: /^\/api\/incidents$/,
         role: 'viewer',
-        handle: (ctx) =>
-          json(ctx.response, 200, c.listIncidents(incidentQuery(ctx.url.searchParams))),
+        handle: async (ctx) =>
+          json(ctx.response, 200, await c.listIncidents(incidentQuery(ctx.url.searchParams))),
       },
       {
         method: 'GET',
         pattern: /^\/api\/incidents\/([^/]+)$/,
         role: 'viewer',
-        handle: (ctx, [id]) => json(ctx.response, 200, c.getIncident(id!)),
+        handle: async (ctx, [id]) => json(ctx.response, 200, await c.getIncident(id!)),
       },
       {
         method: 'GET',
@@ -185,22 +185,27 @@ export class ConsoleHttpServer {
         role: 'operator',
         handle: async (ctx, [id]) => {
           const { action, note, suppressMinutes } = actionBody(await this.body(ctx));
-          json(ctx.response, 201, c.act(id!, action, note, ctx.caller!.principal, suppressMinutes));
+          json(
+            ctx.response,
+            201,
+            await c.act(id!, action, note, ctx.caller!.principal, suppressMinutes),
+          );
         },
       },
       {
         method: 'GET',
         pattern: /^\/api\/suppressions$/,
         role: 'viewer',
-        handle: (ctx) => json(ctx.response, 200, { suppressions: c.activeSuppressions() }),
+        handle: async (ctx) =>
+          json(ctx.response, 200, { suppressions: await c.activeSuppressions() }),
       },
       {
         method: 'DELETE',
         pattern: /^\/api\/suppressions\/([^/]+)$/,
         role: 'operator',
-        handle: (ctx, [id]) => {
+        handle: async (ctx, [id]) => {
           if (!/^\d{1,15}$/.test(id!)) throw ApiError.invalid('id', 'must be a suppression id');
-          json(ctx.response, 200, c.liftSuppression(Number(id), ctx.caller!.principal));
+          json(ctx.response, 200, await c.liftSuppression(Number(id), ctx.caller!.principal));
         },
       },
       {
@@ -427,7 +432,7 @@ export class ConsoleHttpServer {
    * Server-sent events: every new incident version and operator action, each with an id the
    * browser sends back as Last-Event-ID on reconnect, so a dropped connection misses nothing.
    */
-  private openLive(ctx: RequestContext): void {
+  private async openLive(ctx: RequestContext): Promise<void> {
     const { request, response } = ctx;
     if (this.live.size >= MAX_LIVE) {
       throw new ApiError(
@@ -438,8 +443,20 @@ export class ConsoleHttpServer {
     const from = parseCursor(
       header(request, 'last-event-id') ?? ctx.url.searchParams.get('cursor') ?? undefined,
     );
-    const position = from ?? cursorParts(this.console.cursor());
-    const backlog = from ? this.console.changesAfter(from) : [];
+    // Heard from before the history is read, so nothing falls between the read and the
+    // subscription; what the read already covered is skipped by its seq below.
+    const heard: ConsoleChange[] = [];
+    let deliver: (change: ConsoleChange) => void = (change) => void heard.push(change);
+    const unsubscribe = this.console.onChange((change) => deliver(change));
+    let position: { eventSeq: number; actionSeq: number };
+    let backlog: ConsoleChange[] | undefined;
+    try {
+      position = from ?? cursorParts(await this.console.cursor());
+      backlog = from ? await this.console.changesAfter(from) : [];
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    }
     response.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -459,13 +476,19 @@ export class ConsoleHttpServer {
     };
     if (backlog === undefined) {
       response.write(`event: reset\ndata: {}\n\n`);
-      Object.assign(position, cursorParts(this.console.cursor()));
+      Object.assign(position, cursorParts(await this.console.cursor()));
     } else {
       for (const change of backlog) send(change);
     }
     // An id from the start, so even a console that heard nothing yet resumes from here.
     response.write(`id: ${position.eventSeq}-${position.actionSeq}\nevent: ready\ndata: {}\n\n`);
-    const unsubscribe = this.console.onChange(send);
+    for (const change of heard.splice(0)) {
+      const seen =
+        (change.type === 'incident' && change.eventSeq <= position.eventSeq) ||
+        (change.type === 'action' && change.actionSeq <= position.actionSeq);
+      if (!seen) send(change);
+    }
+    deliver = send;
     const heartbeat = setInterval(() => response.write(': ping\n\n'), SSE_HEARTBEAT_MS);
     heartbeat.unref();
     this.live.add(response);

@@ -116,6 +116,7 @@ const MAX_CATCH_UP = 1000;
 export class ConsoleService {
   private readonly listeners = new Set<(change: ConsoleChange) => void>();
   private readonly unsubscribe: (() => void)[] = [];
+  private emitting: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly events: EventRepository,
@@ -128,7 +129,11 @@ export class ConsoleService {
   ) {
     this.unsubscribe.push(
       feed.onStored((stored) =>
-        this.emit({ type: 'incident', eventSeq: stored.seq, incident: this.summary(stored) }),
+        this.emitInOrder(async () => ({
+          type: 'incident',
+          eventSeq: stored.seq,
+          incident: await this.summary(stored),
+        })),
       ),
     );
     if (streamControl) {
@@ -142,9 +147,11 @@ export class ConsoleService {
    * Incidents newest first, from the newest versions matching the filter (at most 500 of
    * them, so the answer is bounded; the time range reaches further back).
    */
-  listIncidents(query: IncidentQuery): { incidents: IncidentSummary[]; cursor: string } {
-    const cursor = this.cursor();
-    const page = this.events.list({
+  async listIncidents(
+    query: IncidentQuery,
+  ): Promise<{ incidents: IncidentSummary[]; cursor: string }> {
+    const cursor = await this.cursor();
+    const page = await this.events.list({
       ...(query.streamId ? { streamIds: [query.streamId] } : {}),
       ...(query.minSeverity ? { minSeverity: query.minSeverity } : {}),
       ...(query.from !== undefined ? { from: query.from } : {}),
@@ -152,19 +159,20 @@ export class ConsoleService {
       pageSize: MAX_PAGE_SIZE,
       order: 'newest-first',
     });
-    const seen = new Set<string>();
-    const incidents: IncidentSummary[] = [];
+    const newest = new Map<string, StoredEvent>();
     for (const stored of page.events) {
-      if (seen.has(stored.event.incidentId)) continue;
-      seen.add(stored.event.incidentId);
-      const summary = this.summary(stored);
-      if (matchesState(summary, query.state)) incidents.push(summary);
+      if (!newest.has(stored.event.incidentId)) newest.set(stored.event.incidentId, stored);
     }
+    // One query for every incident's disposition, not one per incident.
+    const dispositions = await this.actions.dispositions([...newest.keys()]);
+    const incidents = [...newest.values()]
+      .map((stored) => summaryOf(stored, dispositions.get(stored.event.incidentId) ?? 'new'))
+      .filter((summary) => matchesState(summary, query.state));
     return { incidents, cursor };
   }
 
-  getIncident(incidentId: string): IncidentDetail {
-    const versions = this.events.incident(incidentId);
+  async getIncident(incidentId: string): Promise<IncidentDetail> {
+    const versions = await this.events.incident(incidentId);
     const newest = versions[versions.length - 1];
     if (!newest) throw ApiError.notFound(`incident ${incidentId}`);
     const byName = new Map<string, IncidentDetail['evidence'][number]>();
@@ -178,8 +186,9 @@ export class ConsoleService {
         });
       }
     }
+    const actions = await this.actions.forIncident(incidentId);
     return {
-      incident: this.summary(newest),
+      incident: summaryOf(newest, dispositionOf(actions)),
       versions: versions.map(({ event, occurredAt }) => ({
         eventId: event.id,
         version: event.version,
@@ -194,9 +203,11 @@ export class ConsoleService {
         occurredAt,
         detections: event.evidence,
       })),
-      actions: this.actions.forIncident(incidentId),
+      actions,
       evidence: [...byName.values()],
-      suppressions: this.activeSuppressions().filter((x) => x.streamId === newest.event.streamId),
+      suppressions: (await this.activeSuppressions()).filter(
+        (x) => x.streamId === newest.event.streamId,
+      ),
     };
   }
 
@@ -205,7 +216,7 @@ export class ConsoleService {
     incidentId: string,
     name: string,
   ): Promise<{ bytes: Uint8Array; contentType: string }> {
-    const versions = this.events.incident(incidentId);
+    const versions = await this.events.incident(incidentId);
     if (versions.length === 0) throw ApiError.notFound(`incident ${incidentId}`);
     for (const stored of [...versions].reverse()) {
       const ref = stored.evidenceRefs.find((r) => r.name === name);
@@ -218,13 +229,17 @@ export class ConsoleService {
    * Records an operator's action. A false alarm may also suppress the incident's trigger
    * classes on its stream for `suppressMinutes`, where this process runs fusion's gate.
    */
-  act(
+  async act(
     incidentId: string,
     action: IncidentActionKind,
     note: string,
     principal: ApiPrincipal,
     suppressMinutes?: number,
-  ): { action: IncidentAction; incident: IncidentSummary; suppressions: StreamSuppression[] } {
+  ): Promise<{
+    action: IncidentAction;
+    incident: IncidentSummary;
+    suppressions: StreamSuppression[];
+  }> {
     if (suppressMinutes !== undefined) {
       if (action !== 'false_alarm') {
         throw ApiError.invalid('suppressMinutes', 'goes with a false_alarm only');
@@ -233,79 +248,95 @@ export class ConsoleService {
         throw new ApiError(ApiErrorCode.FAILED_PRECONDITION, 'suppressMinutes: not available here');
       }
     }
-    const recorded = this.actions.record({
+    const recorded = await this.actions.record({
       incidentId,
       action,
       note,
       actor: principal.name,
       role: principal.role,
     });
-    const incident = this.getIncident(incidentId).incident;
-    this.emit({ type: 'action', actionSeq: recorded.seq, action: recorded, incident });
+    const { incident } = await this.getIncident(incidentId);
+    await this.emitInOrder(async () => ({
+      type: 'action',
+      actionSeq: recorded.seq,
+      action: recorded,
+      incident,
+    }));
     let suppressions: StreamSuppression[] = [];
     if (suppressMinutes !== undefined && this.suppressions) {
-      suppressions = this.suppressions.repository.create({
+      suppressions = await this.suppressions.repository.create({
         streamId: incident.streamId,
         classes: incident.triggers,
         forMs: suppressMinutes * 60_000,
         incidentId,
         actor: principal.name,
       });
-      this.suppressionsChanged();
+      await this.suppressionsChanged();
     }
     return { action: recorded, incident, suppressions };
   }
 
-  activeSuppressions(): StreamSuppression[] {
-    return this.suppressions?.repository.active() ?? [];
+  async activeSuppressions(): Promise<StreamSuppression[]> {
+    return (await this.suppressions?.repository.active()) ?? [];
   }
 
   /** Undo a suppression before it expires. */
-  liftSuppression(id: number, principal: ApiPrincipal): StreamSuppression {
+  async liftSuppression(id: number, principal: ApiPrincipal): Promise<StreamSuppression> {
     if (!this.suppressions) throw ApiError.notFound(`suppression ${id}`);
-    const lifted = this.suppressions.repository.lift(id, principal.name);
-    this.suppressionsChanged();
+    const lifted = await this.suppressions.repository.lift(id, principal.name);
+    await this.suppressionsChanged();
     return lifted;
   }
 
-  private suppressionsChanged(): void {
-    const active = this.activeSuppressions();
+  private async suppressionsChanged(): Promise<void> {
+    const active = await this.activeSuppressions();
     this.suppressions?.gate.replace(active);
-    this.emit({ type: 'suppression', suppressions: active });
+    await this.emitInOrder(async () => ({ type: 'suppression', suppressions: active }));
   }
 
   /** `<event seq>-<action seq>`: where a live console is, so a reconnect misses nothing. */
-  cursor(): string {
-    return `${this.events.latestSeq()}-${this.actions.latestSeq()}`;
+  async cursor(): Promise<string> {
+    const [events, actions] = await Promise.all([
+      this.events.latestSeq(),
+      this.actions.latestSeq(),
+    ]);
+    return `${events}-${actions}`;
   }
 
   /**
    * What happened after `cursor`, events first then actions (each in its own order); undefined
    * when it is too much to replay, and the console should reload its list instead.
    */
-  changesAfter(cursor: { eventSeq: number; actionSeq: number }): ConsoleChange[] | undefined {
+  async changesAfter(cursor: {
+    eventSeq: number;
+    actionSeq: number;
+  }): Promise<ConsoleChange[] | undefined> {
     const changes: ConsoleChange[] = [];
     let eventSeq = cursor.eventSeq;
     for (;;) {
-      const batch = this.events.after(eventSeq, {}, 100);
+      const batch = await this.events.after(eventSeq, {}, 100);
       for (const stored of batch) {
-        changes.push({ type: 'incident', eventSeq: stored.seq, incident: this.summary(stored) });
+        changes.push({
+          type: 'incident',
+          eventSeq: stored.seq,
+          incident: await this.summary(stored),
+        });
         eventSeq = stored.seq;
       }
       if (changes.length > MAX_CATCH_UP) return undefined;
       if (batch.length < 100) break;
     }
-    const actions = this.actions.after(cursor.actionSeq, MAX_CATCH_UP + 1);
+    const actions = await this.actions.after(cursor.actionSeq, MAX_CATCH_UP + 1);
     if (actions.length > MAX_CATCH_UP) return undefined;
     for (const action of actions) {
-      const versions = this.events.incident(action.incidentId);
+      const versions = await this.events.incident(action.incidentId);
       const newest = versions[versions.length - 1];
       if (newest) {
         changes.push({
           type: 'action',
           actionSeq: action.seq,
           action,
-          incident: this.summary(newest),
+          incident: await this.summary(newest),
         });
       }
     }
@@ -353,35 +384,59 @@ export class ConsoleService {
     return this.streamControl;
   }
 
-  private summary(stored: StoredEvent): IncidentSummary {
-    const { event } = stored;
-    return {
-      incidentId: event.incidentId,
-      eventId: event.id,
-      streamId: event.streamId,
-      streamLabels: stored.streamLabels ?? {},
-      title: event.title,
-      rule: event.rule,
-      severity: event.severity,
-      state: event.state,
-      version: event.version,
-      trigger: event.trigger,
-      triggers: event.triggers,
-      startSec: event.startSec,
-      endSec: event.endSec,
-      updatedAt: stored.occurredAt,
-      disposition: dispositionOf(this.actions.forIncident(event.incidentId)),
-      evidence: stored.evidenceRefs.map((r) => r.name),
-      ...(event.site ? { site: event.site } : {}),
-      ...(event.zone ? { zone: event.zone } : {}),
-      ...(event.cameras ? { cameras: event.cameras } : {}),
-      ...(event.absorbedBy ? { absorbedBy: event.absorbedBy } : {}),
-    };
+  private async summary(stored: StoredEvent): Promise<IncidentSummary> {
+    return summaryOf(
+      stored,
+      dispositionOf(await this.actions.forIncident(stored.event.incidentId)),
+    );
+  }
+
+  /**
+   * Changes go out in the order they happened, though building one reads the history: each
+   * waits for the one before it. A change that cannot be built is dropped (a console that
+   * misses one catches up from its cursor on the next reconnect).
+   */
+  private emitInOrder(build: () => Promise<ConsoleChange>): Promise<void> {
+    const built = build();
+    this.emitting = this.emitting.then(async () => {
+      try {
+        this.emit(await built);
+      } catch {
+        // the history could not be read; see above
+      }
+    });
+    return this.emitting;
   }
 
   private emit(change: ConsoleChange): void {
     for (const listener of [...this.listeners]) listener(change);
   }
+}
+
+function summaryOf(stored: StoredEvent, disposition: IncidentDisposition): IncidentSummary {
+  const { event } = stored;
+  return {
+    incidentId: event.incidentId,
+    eventId: event.id,
+    streamId: event.streamId,
+    streamLabels: stored.streamLabels ?? {},
+    title: event.title,
+    rule: event.rule,
+    severity: event.severity,
+    state: event.state,
+    version: event.version,
+    trigger: event.trigger,
+    triggers: event.triggers,
+    startSec: event.startSec,
+    endSec: event.endSec,
+    updatedAt: stored.occurredAt,
+    disposition,
+    evidence: stored.evidenceRefs.map((r) => r.name),
+    ...(event.site ? { site: event.site } : {}),
+    ...(event.zone ? { zone: event.zone } : {}),
+    ...(event.cameras ? { cameras: event.cameras } : {}),
+    ...(event.absorbedBy ? { absorbedBy: event.absorbedBy } : {}),
+  };
 }
 
 function matchesState(summary: IncidentSummary, state: IncidentStateFilter | undefined): boolean {

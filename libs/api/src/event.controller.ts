@@ -49,7 +49,7 @@ export class EventController {
   }
 
   @GrpcMethod(SERVICE, 'ListEvents')
-  listEvents(request: {
+  async listEvents(request: {
     filter?: Parameters<typeof eventFilter>[0];
     fromMs?: number;
     toMs?: number;
@@ -57,7 +57,7 @@ export class EventController {
     pageToken?: string;
     oldestFirst?: boolean;
   }) {
-    const page = asProtoFields(() =>
+    const page = await asProtoFields(() =>
       this.events.list({
         ...eventFilter(request.filter),
         from: timeBound(request.fromMs, 'from_ms'),
@@ -71,9 +71,9 @@ export class EventController {
   }
 
   @GrpcMethod(SERVICE, 'GetEvent')
-  getEvent(request: { eventId?: string }) {
+  async getEvent(request: { eventId?: string }) {
     const id = eventId(request.eventId);
-    const stored = this.events.get(id);
+    const stored = await this.events.get(id);
     if (!stored) throw ApiError.notFound(`event ${id}`);
     return grpcEventRecord(stored);
   }
@@ -81,7 +81,7 @@ export class EventController {
   @GrpcMethod(SERVICE, 'GetEvidence')
   async getEvidence(request: { eventId?: string; name?: string }) {
     const id = eventId(request.eventId);
-    const stored = this.events.get(id);
+    const stored = await this.events.get(id);
     if (!stored) throw ApiError.notFound(`event ${id}`);
     const ref = stored.evidenceRefs.find((r) => r.name === request.name);
     if (!ref) {
@@ -123,9 +123,9 @@ const PROTO_FIELDS: Readonly<Record<string, string>> = {
   minSeverity: 'filter.min_severity',
 };
 
-function asProtoFields<T>(run: () => T): T {
+async function asProtoFields<T>(run: () => Promise<T>): Promise<T> {
   try {
-    return run();
+    return await run();
   } catch (error) {
     if (!(error instanceof HistoryError) || error.code !== 'invalid-argument') throw error;
     const field = PROTO_FIELDS[error.field] ?? error.field;

@@ -37,9 +37,9 @@ class FakeCall extends EventEmitter {
 function history(initial: number) {
   let rows = Array.from({ length: initial }, (_, i) => stored(i + 1));
   const repository = strictMock<EventRepository>('EventRepository', {
-    get: (id: string) => rows.find((r) => r.event.id === id),
-    latestSeq: () => rows.at(-1)?.seq ?? 0,
-    after: ((cursor: number, _filter: unknown, limit: number) =>
+    get: async (id: string) => rows.find((r) => r.event.id === id),
+    latestSeq: async () => rows.at(-1)?.seq ?? 0,
+    after: (async (cursor: number, _filter: unknown, limit: number) =>
       rows.filter((r) => r.seq > cursor).slice(0, limit)) as EventRepository['after'],
   });
   return { repository, add: (seq: number) => (rows = [...rows, stored(seq)]) };
@@ -60,11 +60,11 @@ describe('EventStreamer (Subscribe)', () => {
     });
     const streamer = new EventStreamer(repository, signal, new LiveCalls());
     const call = new FakeCall();
-    const stream = streamer.subscribe(
+    const stream = (await streamer.subscribe(
       {},
       'e1',
       call as unknown as ServerWritableStream<unknown, unknown>,
-    ) as Observable<{ event: { id: string } }>;
+    )) as Observable<{ event: { id: string } }>;
     const ids = await lastValueFrom(stream.pipe(take(3), toArray()));
     expect(ids.map((r) => r.event.id)).toEqual(['e2', 'e3', 'e4']);
     expect(waits[0]).toBe(3);
@@ -77,7 +77,11 @@ describe('EventStreamer (Subscribe)', () => {
       waitForSeqAfter: async () => void add(6),
     });
     const streamer = new EventStreamer(repository, signal, new LiveCalls());
-    const stream = streamer.subscribe({}, undefined, new FakeCall() as never) as Observable<{
+    const stream = (await streamer.subscribe(
+      {},
+      undefined,
+      new FakeCall() as never,
+    )) as Observable<{
       event: { id: string };
     }>;
     const [first] = await lastValueFrom(stream.pipe(take(1), toArray()));
@@ -89,8 +93,8 @@ describe('EventStreamer (Subscribe)', () => {
     let reads = 0;
     const counted = strictMock<EventRepository>('EventRepository', {
       get: repository.get.bind(repository),
-      latestSeq: () => (reads++, repository.latestSeq()),
-      after: ((...args: Parameters<EventRepository['after']>) => (
+      latestSeq: async () => (reads++, repository.latestSeq()),
+      after: (async (...args: Parameters<EventRepository['after']>) => (
         reads++,
         repository.after(...args)
       )) as never,
@@ -106,23 +110,23 @@ describe('EventStreamer (Subscribe)', () => {
       nextAfter: (seq: number) => live.find((s) => s.seq === seq + 1 && s.seq <= published),
     });
     const streamer = new EventStreamer(counted, signal, new LiveCalls());
-    const stream = streamer.subscribe(
+    const stream = (await streamer.subscribe(
       { streamIds: ['cam-1'] },
       undefined,
       new FakeCall() as never,
-    ) as Observable<{ event: { id: string } }>;
+    )) as Observable<{ event: { id: string } }>;
     const ids = await lastValueFrom(stream.pipe(take(2), toArray()));
     // e4 is another camera's: skipped in memory with the same filter the history applies.
     expect(ids.map((r) => r.event.id)).toEqual(['e3', 'e5']);
     expect(reads).toBe(3); // where to start, then one catch-up read; none per live event
   });
 
-  it('refuses an unknown resume point with NOT_FOUND naming the field', () => {
+  it('refuses an unknown resume point with NOT_FOUND naming the field', async () => {
     const { repository } = history(1);
     const streamer = new EventStreamer(repository, strictMock('EventSignal', {}), new LiveCalls());
     let error: unknown;
     try {
-      streamer.subscribe({}, 'gone', new FakeCall() as never);
+      await streamer.subscribe({}, 'gone', new FakeCall() as never);
     } catch (caught) {
       error = caught;
     }
@@ -142,7 +146,7 @@ describe('EventStreamer (Subscribe)', () => {
     const seen: string[] = [];
     call.writableNeedDrain = true;
     const subscription = (
-      streamer.subscribe({}, 'e1', call as never) as Observable<{
+      (await streamer.subscribe({}, 'e1', call as never)) as Observable<{
         event: { id: string };
       }>
     ).subscribe((record) => seen.push(record.event.id));
@@ -166,16 +170,16 @@ describe('EventStreamer (Subscribe)', () => {
         new Promise<void>((resolve) => abort.addEventListener('abort', () => resolve())),
     });
     const streamer = new EventStreamer(repository, signal, calls);
-    const ended = lastValueFrom(streamer.subscribe({}, undefined, new FakeCall() as never)).catch(
-      (error: unknown) => error,
-    );
+    const ended = lastValueFrom(
+      await streamer.subscribe({}, undefined, new FakeCall() as never),
+    ).catch((error: unknown) => error);
     await new Promise((r) => setImmediate(r));
     expect(calls.size).toBe(1);
     calls.closeAll();
     expect(await ended).toMatchObject({ code: ApiErrorCode.UNAVAILABLE });
     expect(calls.size).toBe(0);
     const late = await lastValueFrom(
-      streamer.subscribe({}, undefined, new FakeCall() as never),
+      await streamer.subscribe({}, undefined, new FakeCall() as never),
     ).catch((error: unknown) => error);
     expect(late).toMatchObject({ code: ApiErrorCode.UNAVAILABLE });
   });

@@ -41,13 +41,16 @@ export class EventStreamer {
     private readonly calls: LiveCalls,
   ) {}
 
-  /** NOT_FOUND when `afterEventId` is not stored (never was, or retention removed it). */
-  subscribe(
+  /**
+   * NOT_FOUND when `afterEventId` is not stored (never was, or retention removed it): the call
+   * fails before any record, as a thrown error the transport maps.
+   */
+  async subscribe(
     filter: EventFilter,
     afterEventId: string | undefined,
     call: ServerWritableStream<unknown, unknown>,
-  ): Observable<EventRecordMessage> {
-    let cursor = this.startingCursor(afterEventId);
+  ): Promise<Observable<EventRecordMessage>> {
+    let cursor = await this.startingCursor(afterEventId);
     return new Observable<EventRecordMessage>((subscriber) => {
       const { signal, dispose } = callSignal(call);
       const untrack = this.calls.track((error) => {
@@ -62,8 +65,8 @@ export class EventStreamer {
       const pump = async () => {
         while (!signal.aborted) {
           // The high-water mark is read before the query, so anything stored later wakes us.
-          const latest = this.events.latestSeq();
-          const batch = this.events.after(cursor, filter, RESUME_BATCH);
+          const latest = await this.events.latestSeq();
+          const batch = await this.events.after(cursor, filter, RESUME_BATCH);
           for (const stored of batch) {
             if (signal.aborted) return;
             await send(stored);
@@ -91,9 +94,9 @@ export class EventStreamer {
     });
   }
 
-  private startingCursor(afterEventId: string | undefined): number {
+  private async startingCursor(afterEventId: string | undefined): Promise<number> {
     if (!afterEventId) return this.events.latestSeq();
-    const from = this.events.get(afterEventId);
+    const from = await this.events.get(afterEventId);
     if (!from) {
       throw new ApiError(
         ApiErrorCode.NOT_FOUND,

@@ -24,9 +24,13 @@ export class WebhookController {
   /** Seeing what failed is part of watching, like ListEvents. */
   @GrpcMethod(SERVICE, 'ListDeadLetters')
   @RequireRole('viewer')
-  listDeadLetters(request: { subscriptionId?: string; pageSize?: number; pageToken?: string }) {
+  async listDeadLetters(request: {
+    subscriptionId?: string;
+    pageSize?: number;
+    pageToken?: string;
+  }) {
     const query = deadLetterPageRequest(request);
-    const page = this.deadLetters.list(query);
+    const page = await this.deadLetters.list(query);
     return {
       deadLetters: page.deadLetters.map(grpcDeadLetter),
       nextPageToken:
@@ -40,12 +44,16 @@ export class WebhookController {
   /** Sends data to receivers again: an operator's decision. */
   @GrpcMethod(SERVICE, 'ReplayDeadLetters')
   @RequireRole('operator')
-  replayDeadLetters(request: { deliveryIds?: string[]; all?: boolean; subscriptionId?: string }) {
+  async replayDeadLetters(request: {
+    deliveryIds?: string[];
+    all?: boolean;
+    subscriptionId?: string;
+  }) {
     const target = replayTarget(request);
     const replayed =
       target.kind === 'all'
-        ? this.deadLetters.replayAll(target.subscriptionId)
-        : this.deadLetters.replay(target.deliveryIds).length;
+        ? await this.deadLetters.replayAll(target.subscriptionId)
+        : (await this.deadLetters.replay(target.deliveryIds)).length;
     return { replayed };
   }
 }

@@ -7,6 +7,7 @@ import {
   type Severity,
 } from '@app/contracts';
 import { HistoryError } from './history.error';
+import type { SqlDialect, SqlValue } from './sql.port';
 import type { EventFilter } from './stored-event.types';
 
 /** A filter checked and put in canonical form: sorted, deduplicated, empty lists dropped. */
@@ -19,9 +20,9 @@ export interface CheckedFilter {
 }
 
 export interface CompiledFilter {
-  /** `AND`-joined conditions on the `events` table, or '1' when nothing is filtered. */
+  /** `AND`-joined conditions on the `events` table, or 'TRUE' when nothing is filtered. */
   where: string;
-  params: (string | number)[];
+  params: SqlValue[];
 }
 
 /** Validates a filter once, naming the offending field so the API can say INVALID_ARGUMENT. */
@@ -74,28 +75,26 @@ export function checkFilter(filter: EventFilter & { from?: number; to?: number }
 }
 
 /**
- * Turns a checked filter into SQL. Lists travel as one JSON parameter read by json_each, so
- * the SQL text depends only on which filters are set: a handful of shapes whose prepared
- * statements the repository can cache, whatever the list lengths.
+ * Turns a checked filter into SQL. Lists travel as one parameter (a JSON array read by
+ * json_each on SQLite, a text[] on PostgreSQL), so the SQL text depends only on which filters
+ * are set: a handful of shapes whose prepared statements the SQLite adapter caches, whatever the
+ * list lengths.
  */
-export function compileFilter(filter: CheckedFilter): CompiledFilter {
+export function compileFilter(filter: CheckedFilter, dialect: SqlDialect): CompiledFilter {
   const clauses: string[] = [];
-  const params: (string | number)[] = [];
+  const params: SqlValue[] = [];
   if (filter.streamIds) {
     // A site incident is each of its cameras' too; site incidents are few and indexed apart.
     clauses.push(
-      '(seq IN (SELECT seq FROM events WHERE stream_id IN (SELECT value FROM json_each(?))) OR ' +
-        'seq IN (SELECT seq FROM events WHERE cameras IS NOT NULL AND EXISTS (SELECT 1 FROM ' +
-        'json_each(cameras) WHERE value IN (SELECT value FROM json_each(?)))))',
+      `(${dialect.inList('stream_id')} OR ` +
+        `(cameras IS NOT NULL AND ${dialect.jsonArrayHasAny('cameras')}))`,
     );
-    params.push(JSON.stringify(filter.streamIds), JSON.stringify(filter.streamIds));
+    params.push(dialect.listParam(filter.streamIds), dialect.listParam(filter.streamIds));
   }
   if (filter.classes) {
     // event_classes holds the trigger and every evidence class, indexed by class.
-    clauses.push(
-      'seq IN (SELECT seq FROM event_classes WHERE cls IN (SELECT value FROM json_each(?)))',
-    );
-    params.push(JSON.stringify(filter.classes));
+    clauses.push(`seq IN (SELECT seq FROM event_classes WHERE ${dialect.inList('cls')})`);
+    params.push(dialect.listParam(filter.classes));
   }
   if (filter.minSeverity) {
     clauses.push('severity_rank >= ?');
@@ -109,5 +108,5 @@ export function compileFilter(filter: CheckedFilter): CompiledFilter {
     clauses.push('occurred_at < ?');
     params.push(filter.to);
   }
-  return { where: clauses.length ? clauses.join(' AND ') : '1', params };
+  return { where: clauses.length ? clauses.join(' AND ') : 'TRUE', params };
 }

@@ -1,9 +1,9 @@
 import type { SecurityEvent } from '@app/contracts';
 import { makeIncident as makeEvent } from '@app/testing/incident.factory';
+import { sqlBackends, type OpenBackend } from '@app/testing/sql-backends';
 import { FakeClock } from '../test/fake.clock';
 import { EventRepository } from './event.repository';
 import { EVENT_MIGRATIONS } from './event.migrations';
-import { HistoryDatabase } from './history.database';
 import { HistoryError } from './history.error';
 import type { EvidenceRef, ListEventsQuery, StoredEvent } from './stored-event.types';
 
@@ -16,10 +16,14 @@ const ref = (name: string, key = `evidence/${name}`): EvidenceRef => ({
   sha256: SHA,
 });
 
-function expectHistoryError(fn: () => unknown, code: HistoryError['code'], field: string): void {
+async function expectHistoryError(
+  fn: () => Promise<unknown>,
+  code: HistoryError['code'],
+  field: string,
+): Promise<void> {
   let thrown: unknown;
   try {
-    fn();
+    await fn();
   } catch (error) {
     thrown = error;
   }
@@ -27,24 +31,24 @@ function expectHistoryError(fn: () => unknown, code: HistoryError['code'], field
   expect(thrown).toMatchObject({ code, field });
 }
 
-describe('EventRepository', () => {
-  let db: HistoryDatabase;
+describe.each(sqlBackends())('EventRepository on $name', (backend) => {
+  let db: OpenBackend;
   let clock: FakeClock;
   let repo: EventRepository;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     clock = new FakeClock(1_000_000);
-    db = new HistoryDatabase({ path: ':memory:', clock });
-    repo = new EventRepository(db, clock);
+    db = await backend.open({ clock });
+    repo = await EventRepository.open(db.db, clock);
   });
 
-  afterEach(() => db.close());
+  afterEach(() => db.dispose());
 
   /** Saves events 1..n, one second of wall clock apart, and returns their seqs. */
-  function saveMany(n: number, shape: (i: number) => Partial<SecurityEvent> = () => ({})) {
+  async function saveMany(n: number, shape: (i: number) => Partial<SecurityEvent> = () => ({})) {
     const seqs: number[] = [];
     for (let i = 1; i <= n; i++) {
-      seqs.push(repo.save(makeEvent(i, shape(i)), { occurredAt: clock.now() }).seq);
+      seqs.push((await repo.save(makeEvent(i, shape(i)), { occurredAt: clock.now() })).seq);
       clock.advance(1000);
     }
     return seqs;
@@ -54,7 +58,7 @@ describe('EventRepository', () => {
   const idsOf = (...ns: number[]) => ns.map((n) => makeEvent(n).id);
 
   describe('save', () => {
-    it('keeps a site incident’s site, zone and cameras, and what absorbed a camera’s', () => {
+    it('keeps a site incident’s site, zone and cameras, and what absorbed a camera’s', async () => {
       const site = makeEvent(1, {
         site: 'hq',
         zone: 'lobby',
@@ -65,24 +69,24 @@ describe('EventRepository', () => {
         ],
       });
       const own = makeEvent(2, { site: 'hq', absorbedBy: site.incidentId });
-      repo.save(site, { occurredAt: 1 });
-      repo.save(own, { occurredAt: 2 });
-      expect(repo.get(site.id)?.event).toEqual(site);
-      expect(repo.get(own.id)?.event).toEqual(own);
-      expect(repo.get(own.id)?.event.cameras).toBeUndefined();
+      await repo.save(site, { occurredAt: 1 });
+      await repo.save(own, { occurredAt: 2 });
+      expect((await repo.get(site.id))?.event).toEqual(site);
+      expect((await repo.get(own.id))?.event).toEqual(own);
+      expect((await repo.get(own.id))?.event.cameras).toBeUndefined();
     });
 
-    it('stores an event with its meta and gives increasing seqs', () => {
-      const first = repo.save(makeEvent(1), {
+    it('stores an event with its meta and gives increasing seqs', async () => {
+      const first = await repo.save(makeEvent(1), {
         occurredAt: 5_000,
         streamLabels: { site: 'HQ', camera: 'Lobby' },
         evidenceRefs: [ref('snapshot')],
       });
-      const second = repo.save(makeEvent(2));
+      const second = await repo.save(makeEvent(2));
 
       expect(first).toEqual({ seq: 1, inserted: true });
       expect(second).toEqual({ seq: 2, inserted: true });
-      expect(repo.get(makeEvent(1).id)).toEqual({
+      expect(await repo.get(makeEvent(1).id)).toEqual({
         seq: 1,
         event: makeEvent(1),
         occurredAt: 5_000,
@@ -91,29 +95,32 @@ describe('EventRepository', () => {
         evidenceRefs: [ref('snapshot')],
       });
       // occurredAt comes from the clock when the caller has none
-      expect(repo.get(makeEvent(2).id)).toMatchObject({ occurredAt: 1_000_000, evidenceRefs: [] });
-      expect(repo.get(makeEvent(2).id)).not.toHaveProperty('streamLabels');
+      expect(await repo.get(makeEvent(2).id)).toMatchObject({
+        occurredAt: 1_000_000,
+        evidenceRefs: [],
+      });
+      expect(await repo.get(makeEvent(2).id)).not.toHaveProperty('streamLabels');
     });
 
-    it('stores a replayed event once and keeps its first seq and times', () => {
-      repo.save(makeEvent(1), { occurredAt: 10 });
-      repo.save(makeEvent(2), { occurredAt: 20 });
+    it('stores a replayed event once and keeps its first seq and times', async () => {
+      await repo.save(makeEvent(1), { occurredAt: 10 });
+      await repo.save(makeEvent(2), { occurredAt: 20 });
       clock.advance(60_000);
 
-      const replay = repo.save(makeEvent(1, { title: 'changed' }), { occurredAt: 99 });
+      const replay = await repo.save(makeEvent(1, { title: 'changed' }), { occurredAt: 99 });
 
       expect(replay).toEqual({ seq: 1, inserted: false });
-      expect(repo.count()).toBe(2);
-      expect(repo.get(makeEvent(1).id)).toMatchObject({
+      expect(await repo.count()).toBe(2);
+      expect(await repo.get(makeEvent(1).id)).toMatchObject({
         seq: 1,
         occurredAt: 10,
         storedAt: 1_000_000,
         event: { title: makeEvent(1).title },
       });
-      expect(repo.save(makeEvent(3)).seq).toBe(3);
+      expect((await repo.save(makeEvent(3))).seq).toBe(3);
     });
 
-    it('keeps every version of an incident, each under its own id, findable by its classes', () => {
+    it('keeps every version of an incident, each under its own id, findable by its classes', async () => {
       const opened = makeEvent(1, { incidentId: 'inc-1' });
       const updated = makeEvent(1, {
         id: 'inc-1-v2',
@@ -124,25 +131,23 @@ describe('EventRepository', () => {
         triggers: ['glass_break', 'scream'],
         evidence: [],
       });
-      repo.save(opened);
-      repo.save(updated);
-      expect(repo.get('inc-1-v2')?.event).toEqual(updated);
-      const page = repo.list({ classes: ['glass_break'] });
+      await repo.save(opened);
+      await repo.save(updated);
+      expect((await repo.get('inc-1-v2'))?.event).toEqual(updated);
+      const page = await repo.list({ classes: ['glass_break'] });
       expect(ids(page.events)).toEqual(['inc-1-v2', opened.id]);
     });
 
-    it('reads a row stored before incidents had versions as an opened incident of its own', () => {
-      const old = new HistoryDatabase({ path: ':memory:', clock });
-      old.migrate(EVENT_MIGRATIONS.slice(0, 1));
-      old.connection
-        .prepare(
-          `INSERT INTO events (id, stream_id, rule, title, severity, severity_rank, trigger_cls,
-             start_sec, end_sec, occurred_at, stored_at, evidence)
-           VALUES ('old-1', 'cam-1', 'gunshot', 'Gunshot', 'critical', 5, 'gunshot', 1, 2, 3, 4, '[]')`,
-        )
-        .run();
-      const upgraded = new EventRepository(old, clock);
-      expect(upgraded.get('old-1')?.event).toMatchObject({
+    it('reads a row stored before incidents had versions as an opened incident of its own', async () => {
+      const old = await backend.open({ clock });
+      await old.db.migrate(EVENT_MIGRATIONS.slice(0, 1));
+      await old.db.run(
+        `INSERT INTO events (id, stream_id, rule, title, severity, severity_rank, trigger_cls,
+           start_sec, end_sec, occurred_at, stored_at, evidence)
+         VALUES ('old-1', 'cam-1', 'gunshot', 'Gunshot', 'critical', 5, 'gunshot', 1, 2, 3, 4, '[]')`,
+      );
+      const upgraded = await EventRepository.open(old.db, clock);
+      expect((await upgraded.get('old-1'))?.event).toMatchObject({
         id: 'old-1',
         incidentId: 'old-1',
         version: 1,
@@ -150,40 +155,40 @@ describe('EventRepository', () => {
         trigger: 'gunshot',
         triggers: ['gunshot'],
       });
-      old.close();
+      await old.dispose();
     });
 
-    it('returns undefined for an id never stored', () => {
-      expect(repo.get('nope')).toBeUndefined();
+    it('returns undefined for an id never stored', async () => {
+      expect(await repo.get('nope')).toBeUndefined();
     });
 
-    it('refuses an event it could not index, naming the field', () => {
-      expectHistoryError(
+    it('refuses an event it could not index, naming the field', async () => {
+      await expectHistoryError(
         () => repo.save(makeEvent(1, { severity: 'urgent' as never })),
         'invalid-argument',
         'severity',
       );
-      expectHistoryError(() => repo.save(makeEvent(1, { id: '' })), 'invalid-argument', 'id');
-      expectHistoryError(
+      await expectHistoryError(() => repo.save(makeEvent(1, { id: '' })), 'invalid-argument', 'id');
+      await expectHistoryError(
         () => repo.save(makeEvent(1, { trigger: 'ufo' as never })),
         'invalid-argument',
         'trigger',
       );
-      expectHistoryError(
+      await expectHistoryError(
         () => repo.save(makeEvent(1), { evidenceRefs: [{ ...ref('clip'), sha256: 'xyz' }] }),
         'invalid-argument',
         'evidenceRefs',
       );
-      expect(repo.count()).toBe(0);
+      expect(await repo.count()).toBe(0);
     });
   });
 
   describe('list filters', () => {
-    beforeEach(() => {
+    beforeEach(async () => {
       // 1: cam-1 glass_break+person high   2: cam-2 gunshot critical   3: cam-1 scream medium
       // 4: cam-3 alarm low (no evidence of a person)   5: cam-2 siren info
-      repo.save(makeEvent(1), { occurredAt: 1_000 });
-      repo.save(
+      await repo.save(makeEvent(1), { occurredAt: 1_000 });
+      await repo.save(
         makeEvent(2, {
           streamId: 'cam-2',
           trigger: 'gunshot',
@@ -192,7 +197,7 @@ describe('EventRepository', () => {
         }),
         { occurredAt: 2_000 },
       );
-      repo.save(
+      await repo.save(
         makeEvent(3, {
           trigger: 'scream',
           severity: 'medium',
@@ -200,7 +205,7 @@ describe('EventRepository', () => {
         }),
         { occurredAt: 3_000 },
       );
-      repo.save(
+      await repo.save(
         makeEvent(4, {
           streamId: 'cam-3',
           trigger: 'alarm',
@@ -209,7 +214,7 @@ describe('EventRepository', () => {
         }),
         { occurredAt: 4_000 },
       );
-      repo.save(
+      await repo.save(
         makeEvent(5, {
           streamId: 'cam-2',
           trigger: 'siren',
@@ -220,63 +225,67 @@ describe('EventRepository', () => {
       );
     });
 
-    const list = (query: ListEventsQuery) => ids(repo.list(query).events);
+    const list = async (query: ListEventsQuery) => ids((await repo.list(query)).events);
 
-    it('lists everything newest first by default', () => {
-      expect(list({})).toEqual(idsOf(5, 4, 3, 2, 1));
-      expect(list({ order: 'oldest-first' })).toEqual(idsOf(1, 2, 3, 4, 5));
+    it('lists everything newest first by default', async () => {
+      expect(await list({})).toEqual(idsOf(5, 4, 3, 2, 1));
+      expect(await list({ order: 'oldest-first' })).toEqual(idsOf(1, 2, 3, 4, 5));
     });
 
-    it('filters by stream', () => {
-      expect(list({ streamIds: ['cam-2'] })).toEqual(idsOf(5, 2));
-      expect(list({ streamIds: ['cam-3', 'cam-1'] })).toEqual(idsOf(4, 3, 1));
-      expect(list({ streamIds: [] })).toHaveLength(5);
+    it('filters by stream', async () => {
+      expect(await list({ streamIds: ['cam-2'] })).toEqual(idsOf(5, 2));
+      expect(await list({ streamIds: ['cam-3', 'cam-1'] })).toEqual(idsOf(4, 3, 1));
+      expect(await list({ streamIds: [] })).toHaveLength(5);
     });
 
-    it('filters by class, on the trigger or on any evidence', () => {
-      expect(list({ classes: ['gunshot'] })).toEqual(idsOf(2));
+    it('filters by class, on the trigger or on any evidence', async () => {
+      expect(await list({ classes: ['gunshot'] })).toEqual(idsOf(2));
       // person is only evidence, never a trigger here
-      expect(list({ classes: ['person'] })).toEqual(idsOf(1));
-      expect(list({ classes: ['person', 'alarm'] })).toEqual(idsOf(4, 1));
-      expect(list({ classes: ['vehicle'] })).toEqual([]);
+      expect(await list({ classes: ['person'] })).toEqual(idsOf(1));
+      expect(await list({ classes: ['person', 'alarm'] })).toEqual(idsOf(4, 1));
+      expect(await list({ classes: ['vehicle'] })).toEqual([]);
     });
 
-    it('filters by minimum severity', () => {
-      expect(list({ minSeverity: 'medium' })).toEqual(idsOf(3, 2, 1));
-      expect(list({ minSeverity: 'critical' })).toEqual(idsOf(2));
-      expect(list({ minSeverity: 'info' })).toHaveLength(5);
+    it('filters by minimum severity', async () => {
+      expect(await list({ minSeverity: 'medium' })).toEqual(idsOf(3, 2, 1));
+      expect(await list({ minSeverity: 'critical' })).toEqual(idsOf(2));
+      expect(await list({ minSeverity: 'info' })).toHaveLength(5);
     });
 
-    it('filters by a half-open range of occurredAt', () => {
-      expect(list({ from: 2_000, to: 4_000 })).toEqual(idsOf(3, 2));
-      expect(list({ from: 4_000 })).toEqual(idsOf(5, 4));
-      expect(list({ to: 2_000 })).toEqual(idsOf(1));
+    it('filters by a half-open range of occurredAt', async () => {
+      expect(await list({ from: 2_000, to: 4_000 })).toEqual(idsOf(3, 2));
+      expect(await list({ from: 4_000 })).toEqual(idsOf(5, 4));
+      expect(await list({ to: 2_000 })).toEqual(idsOf(1));
     });
 
-    it('combines filters', () => {
-      expect(list({ streamIds: ['cam-1', 'cam-2'], minSeverity: 'high', from: 1_500 })).toEqual(
-        idsOf(2),
-      );
-      expect(list({ streamIds: ['cam-1'], classes: ['scream', 'glass_break'] })).toEqual(
+    it('combines filters', async () => {
+      expect(
+        await list({ streamIds: ['cam-1', 'cam-2'], minSeverity: 'high', from: 1_500 }),
+      ).toEqual(idsOf(2));
+      expect(await list({ streamIds: ['cam-1'], classes: ['scream', 'glass_break'] })).toEqual(
         idsOf(3, 1),
       );
     });
 
-    it('refuses bad filters, naming the field', () => {
-      expectHistoryError(
+    it('refuses bad filters, naming the field', async () => {
+      await expectHistoryError(
         () => repo.list({ classes: ['ufo' as never] }),
         'invalid-argument',
         'classes',
       );
-      expectHistoryError(
+      await expectHistoryError(
         () => repo.list({ minSeverity: 'urgent' as never }),
         'invalid-argument',
         'minSeverity',
       );
-      expectHistoryError(() => repo.list({ from: 5, to: 1 }), 'invalid-argument', 'from');
-      expectHistoryError(() => repo.list({ streamIds: [''] }), 'invalid-argument', 'streamIds');
-      expectHistoryError(() => repo.list({ pageSize: -1 }), 'invalid-argument', 'pageSize');
-      expectHistoryError(
+      await expectHistoryError(() => repo.list({ from: 5, to: 1 }), 'invalid-argument', 'from');
+      await expectHistoryError(
+        () => repo.list({ streamIds: [''] }),
+        'invalid-argument',
+        'streamIds',
+      );
+      await expectHistoryError(() => repo.list({ pageSize: -1 }), 'invalid-argument', 'pageSize');
+      await expectHistoryError(
         () => repo.list({ order: 'random' as never }),
         'invalid-argument',
         'order',
@@ -285,12 +294,14 @@ describe('EventRepository', () => {
   });
 
   describe('paging', () => {
-    function pageThrough(query: ListEventsQuery): { pages: number[]; events: StoredEvent[] } {
+    async function pageThrough(
+      query: ListEventsQuery,
+    ): Promise<{ pages: number[]; events: StoredEvent[] }> {
       const pages: number[] = [];
       const events: StoredEvent[] = [];
       let pageToken: string | undefined;
       do {
-        const page = repo.list({ ...query, pageToken });
+        const page = await repo.list({ ...query, pageToken });
         pages.push(page.events.length);
         events.push(...page.events);
         pageToken = page.nextPageToken;
@@ -298,191 +309,193 @@ describe('EventRepository', () => {
       return { pages, events };
     }
 
-    it('yields 120 events exactly once, in order, 50 at a time', () => {
-      const seqs = saveMany(120);
+    it('yields 120 events exactly once, in order, 50 at a time', async () => {
+      const seqs = await saveMany(120);
 
-      const newest = pageThrough({ pageSize: 50 });
+      const newest = await pageThrough({ pageSize: 50 });
       expect(newest.pages).toEqual([50, 50, 20]);
       expect(newest.events.map((e) => e.seq)).toEqual([...seqs].reverse());
 
-      const oldest = pageThrough({ pageSize: 50, order: 'oldest-first' });
+      const oldest = await pageThrough({ pageSize: 50, order: 'oldest-first' });
       expect(oldest.pages).toEqual([50, 50, 20]);
       expect(oldest.events.map((e) => e.seq)).toEqual(seqs);
     });
 
-    it('pages through a filtered set without gaps', () => {
-      saveMany(120, (i) => ({ streamId: i % 3 === 0 ? 'cam-3' : 'cam-1' }));
-      const { pages, events } = pageThrough({ pageSize: 15, streamIds: ['cam-3'] });
+    it('pages through a filtered set without gaps', async () => {
+      await saveMany(120, (i) => ({ streamId: i % 3 === 0 ? 'cam-3' : 'cam-1' }));
+      const { pages, events } = await pageThrough({ pageSize: 15, streamIds: ['cam-3'] });
       expect(pages).toEqual([15, 15, 10]);
       expect(ids(events)).toEqual(Array.from({ length: 40 }, (_, k) => makeEvent(120 - 3 * k).id));
     });
 
-    it('ends without a token when the last page is exactly full', () => {
-      saveMany(100);
-      expect(pageThrough({ pageSize: 50 }).pages).toEqual([50, 50]);
+    it('ends without a token when the last page is exactly full', async () => {
+      await saveMany(100);
+      expect((await pageThrough({ pageSize: 50 })).pages).toEqual([50, 50]);
     });
 
-    it('is not thrown off by events stored between pages', () => {
-      saveMany(60);
-      const first = repo.list({ pageSize: 50 });
-      saveMany(10, (i) => ({ id: `late-${i}` }));
-      const second = repo.list({ pageSize: 50, pageToken: first.nextPageToken });
+    it('is not thrown off by events stored between pages', async () => {
+      await saveMany(60);
+      const first = await repo.list({ pageSize: 50 });
+      await saveMany(10, (i) => ({ id: `late-${i}` }));
+      const second = await repo.list({ pageSize: 50, pageToken: first.nextPageToken });
       expect([...first.events, ...second.events].map((e) => e.seq)).toEqual(
         Array.from({ length: 60 }, (_, k) => 60 - k),
       );
       expect(second.nextPageToken).toBeUndefined();
     });
 
-    it('serves 50 by default and at most 500', () => {
-      saveMany(600);
-      expect(repo.list({}).events).toHaveLength(50);
-      expect(repo.list({ pageSize: 0 }).events).toHaveLength(50);
-      expect(repo.list({ pageSize: 10_000 }).events).toHaveLength(500);
+    it('serves 50 by default and at most 500', async () => {
+      await saveMany(600);
+      expect((await repo.list({})).events).toHaveLength(50);
+      expect((await repo.list({ pageSize: 0 })).events).toHaveLength(50);
+      expect((await repo.list({ pageSize: 10_000 })).events).toHaveLength(500);
     });
 
-    it('refuses a token that is garbage or belongs to another query', () => {
-      saveMany(10);
-      const { nextPageToken } = repo.list({ pageSize: 3 });
-      expectHistoryError(
+    it('refuses a token that is garbage or belongs to another query', async () => {
+      await saveMany(10);
+      const { nextPageToken } = await repo.list({ pageSize: 3 });
+      await expectHistoryError(
         () => repo.list({ pageSize: 3, pageToken: 'not-a-token' }),
         'invalid-argument',
         'pageToken',
       );
-      expectHistoryError(
+      await expectHistoryError(
         () => repo.list({ pageSize: 3, pageToken: nextPageToken, minSeverity: 'high' }),
         'invalid-argument',
         'pageToken',
       );
-      expectHistoryError(
+      await expectHistoryError(
         () => repo.list({ pageSize: 3, pageToken: nextPageToken, order: 'oldest-first' }),
         'invalid-argument',
         'pageToken',
       );
       // another page size is the same query
-      expect(repo.list({ pageSize: 4, pageToken: nextPageToken }).events[0].seq).toBe(7);
+      expect((await repo.list({ pageSize: 4, pageToken: nextPageToken })).events[0].seq).toBe(7);
     });
   });
 
   describe('after (Subscribe resume)', () => {
-    beforeEach(() => {
-      saveMany(10, (i) => ({
+    beforeEach(async () => {
+      await saveMany(10, (i) => ({
         streamId: i % 2 ? 'cam-odd' : 'cam-even',
         severity: i > 5 ? 'critical' : 'low',
       }));
     });
 
-    it('returns only later events, oldest first', () => {
-      expect(ids(repo.after(makeEvent(7).id))).toEqual(idsOf(8, 9, 10));
-      expect(ids(repo.after(7))).toEqual(idsOf(8, 9, 10));
-      expect(ids(repo.after(0))).toEqual(idsOf(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
-      expect(repo.after(makeEvent(10).id)).toEqual([]);
+    it('returns only later events, oldest first', async () => {
+      expect(ids(await repo.after(makeEvent(7).id))).toEqual(idsOf(8, 9, 10));
+      expect(ids(await repo.after(7))).toEqual(idsOf(8, 9, 10));
+      expect(ids(await repo.after(0))).toEqual(idsOf(1, 2, 3, 4, 5, 6, 7, 8, 9, 10));
+      expect(await repo.after(makeEvent(10).id)).toEqual([]);
     });
 
-    it('applies the filters after the cursor, wherever the cursor event belongs', () => {
-      expect(ids(repo.after(makeEvent(2).id, { streamIds: ['cam-odd'] }))).toEqual(
+    it('applies the filters after the cursor, wherever the cursor event belongs', async () => {
+      expect(ids(await repo.after(makeEvent(2).id, { streamIds: ['cam-odd'] }))).toEqual(
         idsOf(3, 5, 7, 9),
       );
       expect(
-        ids(repo.after(makeEvent(4).id, { streamIds: ['cam-even'], minSeverity: 'high' })),
+        ids(await repo.after(makeEvent(4).id, { streamIds: ['cam-even'], minSeverity: 'high' })),
       ).toEqual(idsOf(6, 8, 10));
-      expect(ids(repo.after(makeEvent(8).id, { classes: ['person'] }))).toEqual(idsOf(9, 10));
-      expect(repo.after(makeEvent(1).id, { classes: ['gunshot'] })).toEqual([]);
+      expect(ids(await repo.after(makeEvent(8).id, { classes: ['person'] }))).toEqual(idsOf(9, 10));
+      expect(await repo.after(makeEvent(1).id, { classes: ['gunshot'] })).toEqual([]);
     });
 
-    it('hands out at most `limit` events, so the caller pages by the last seq', () => {
-      const first = repo.after(0, {}, 4);
+    it('hands out at most `limit` events, so the caller pages by the last seq', async () => {
+      const first = await repo.after(0, {}, 4);
       expect(first.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
-      expect(repo.after(first[3].seq, {}, 4).map((e) => e.seq)).toEqual([5, 6, 7, 8]);
+      expect((await repo.after(first[3].seq, {}, 4)).map((e) => e.seq)).toEqual([5, 6, 7, 8]);
     });
 
-    it('says NOT_FOUND for an id it does not hold, including one retention removed', () => {
-      expectHistoryError(() => repo.after('never-stored'), 'not-found', 'cursor');
-      repo.sweep({ maxCount: 5 });
-      expectHistoryError(() => repo.after(makeEvent(1).id), 'not-found', 'cursor');
-      expectHistoryError(() => repo.after(-1), 'invalid-argument', 'cursor');
+    it('says NOT_FOUND for an id it does not hold, including one retention removed', async () => {
+      await expectHistoryError(() => repo.after('never-stored'), 'not-found', 'cursor');
+      await repo.sweep({ maxCount: 5 });
+      await expectHistoryError(() => repo.after(makeEvent(1).id), 'not-found', 'cursor');
+      await expectHistoryError(() => repo.after(-1), 'invalid-argument', 'cursor');
     });
 
-    it('tells a live subscriber where history ends, even once retention emptied it', () => {
-      expect(repo.latestSeq()).toBe(10);
-      repo.sweep({ maxCount: 0 });
+    it('tells a live subscriber where history ends, even once retention emptied it', async () => {
+      expect(await repo.latestSeq()).toBe(10);
+      await repo.sweep({ maxCount: 0 });
       // Seqs are never reused: a subscriber starting now must wait for seq 11, not re-read 1.
-      expect(repo.latestSeq()).toBe(10);
-      repo.save(makeEvent(11));
-      expect(repo.latestSeq()).toBe(11);
+      expect(await repo.latestSeq()).toBe(10);
+      await repo.save(makeEvent(11));
+      expect(await repo.latestSeq()).toBe(11);
     });
 
-    it('starts at 0 before anything was stored', () => {
-      const empty = new EventRepository(new HistoryDatabase({ path: ':memory:' }));
-      expect(empty.latestSeq()).toBe(0);
+    it('starts at 0 before anything was stored', async () => {
+      const fresh = await backend.open();
+      const empty = await EventRepository.open(fresh.db);
+      expect(await empty.latestSeq()).toBe(0);
+      await fresh.dispose();
     });
   });
 
   describe('attachEvidence', () => {
-    it('adds refs later and replaces a ref of the same name', () => {
-      repo.save(makeEvent(1), { evidenceRefs: [ref('snapshot')] });
+    it('adds refs later and replaces a ref of the same name', async () => {
+      await repo.save(makeEvent(1), { evidenceRefs: [ref('snapshot')] });
 
-      repo.attachEvidence(makeEvent(1).id, [ref('clip', 'evidence/partial.mp4')]);
-      const updated = repo.attachEvidence(makeEvent(1).id, [
+      await repo.attachEvidence(makeEvent(1).id, [ref('clip', 'evidence/partial.mp4')]);
+      const updated = await repo.attachEvidence(makeEvent(1).id, [
         { ...ref('clip', 'evidence/full.mp4'), sha256: SHA.toUpperCase() },
       ]);
 
       const expected = [ref('snapshot'), ref('clip', 'evidence/full.mp4')];
       expect(updated.evidenceRefs).toEqual(expected);
-      expect(repo.get(makeEvent(1).id)?.evidenceRefs).toEqual(expected);
+      expect((await repo.get(makeEvent(1).id))?.evidenceRefs).toEqual(expected);
     });
 
-    it('says NOT_FOUND for an unknown event', () => {
-      expectHistoryError(() => repo.attachEvidence('nope', [ref('clip')]), 'not-found', 'id');
+    it('says NOT_FOUND for an unknown event', async () => {
+      await expectHistoryError(() => repo.attachEvidence('nope', [ref('clip')]), 'not-found', 'id');
     });
   });
 
   describe('sweep', () => {
-    const classRows = () =>
-      (db.connection.prepare('SELECT count(*) AS n FROM event_classes').get() as { n: number }).n;
+    const classRows = async () =>
+      (await db.db.get<{ n: number }>('SELECT count(*) AS n FROM event_classes'))!.n;
 
-    it('deletes events older than the maximum age', () => {
-      saveMany(10); // occurredAt 1_000_000 … 1_009_000
-      const deleted = repo.sweep({ maxAgeMs: 3_000, now: 1_010_000 });
+    it('deletes events older than the maximum age', async () => {
+      await saveMany(10); // occurredAt 1_000_000 … 1_009_000
+      const deleted = await repo.sweep({ maxAgeMs: 3_000, now: 1_010_000 });
       expect(deleted).toBe(7);
-      expect(ids(repo.list({ order: 'oldest-first' }).events)).toEqual(idsOf(8, 9, 10));
+      expect(ids((await repo.list({ order: 'oldest-first' })).events)).toEqual(idsOf(8, 9, 10));
       // the class index went with them
-      expect(classRows()).toBe(3 * 2);
+      expect(await classRows()).toBe(3 * 2);
     });
 
-    it("measures age from the repository's clock by default", () => {
-      saveMany(5); // clock is now 1_005_000
+    it("measures age from the repository's clock by default", async () => {
+      await saveMany(5); // clock is now 1_005_000
       clock.advance(10_000);
-      expect(repo.sweep({ maxAgeMs: 12_500 })).toBe(3);
-      expect(repo.count()).toBe(2);
+      expect(await repo.sweep({ maxAgeMs: 12_500 })).toBe(3);
+      expect(await repo.count()).toBe(2);
     });
 
-    it('keeps only the newest maxCount events', () => {
-      saveMany(10);
-      expect(repo.sweep({ maxCount: 4 })).toBe(6);
-      expect(ids(repo.list({ order: 'oldest-first' }).events)).toEqual(idsOf(7, 8, 9, 10));
-      expect(repo.sweep({ maxCount: 4 })).toBe(0);
-      expect(repo.sweep({ maxCount: 100 })).toBe(0);
+    it('keeps only the newest maxCount events', async () => {
+      await saveMany(10);
+      expect(await repo.sweep({ maxCount: 4 })).toBe(6);
+      expect(ids((await repo.list({ order: 'oldest-first' })).events)).toEqual(idsOf(7, 8, 9, 10));
+      expect(await repo.sweep({ maxCount: 4 })).toBe(0);
+      expect(await repo.sweep({ maxCount: 100 })).toBe(0);
     });
 
-    it('applies both limits, and slices large deletions', () => {
-      saveMany(2_500);
+    it('applies both limits, and slices large deletions', async () => {
+      await saveMany(2_500);
       const now = clock.now();
       // age keeps the last 2_200 (occurredAt >= now - 2_200 s), count then keeps 1_000
-      expect(repo.sweep({ maxAgeMs: 2_200_000, maxCount: 1_000, now })).toBe(1_500);
-      expect(repo.count()).toBe(1_000);
-      expect(repo.list({ order: 'oldest-first', pageSize: 1 }).events[0].seq).toBe(1_501);
-      expect(classRows()).toBe(1_000 * 2);
+      expect(await repo.sweep({ maxAgeMs: 2_200_000, maxCount: 1_000, now })).toBe(1_500);
+      expect(await repo.count()).toBe(1_000);
+      expect((await repo.list({ order: 'oldest-first', pageSize: 1 })).events[0].seq).toBe(1_501);
+      expect(await classRows()).toBe(1_000 * 2);
     });
 
-    it('never reuses a seq, even after the newest events were swept', () => {
-      saveMany(3);
-      repo.sweep({ maxCount: 0 });
-      expect(repo.save(makeEvent(99)).seq).toBe(4);
+    it('never reuses a seq, even after the newest events were swept', async () => {
+      await saveMany(3);
+      await repo.sweep({ maxCount: 0 });
+      expect((await repo.save(makeEvent(99))).seq).toBe(4);
     });
 
-    it('refuses negative limits', () => {
-      expectHistoryError(() => repo.sweep({ maxCount: -1 }), 'invalid-argument', 'maxCount');
-      expectHistoryError(() => repo.sweep({ maxAgeMs: 1.5 }), 'invalid-argument', 'maxAgeMs');
+    it('refuses negative limits', async () => {
+      await expectHistoryError(() => repo.sweep({ maxCount: -1 }), 'invalid-argument', 'maxCount');
+      await expectHistoryError(() => repo.sweep({ maxAgeMs: 1.5 }), 'invalid-argument', 'maxAgeMs');
     });
   });
 });

@@ -6,12 +6,11 @@ import {
   severityRank,
   type SecurityEvent,
 } from '@app/contracts';
-import type { Statement } from 'better-sqlite3';
 import { checkFilter, compileFilter, type CheckedFilter } from './event-filter.compiler';
 import { EVENT_MIGRATIONS } from './event.migrations';
-import type { HistoryDatabase } from './history.database';
 import { HistoryError } from './history.error';
 import { decodePageToken, encodePageToken, fingerprint } from './page.token';
+import { lockInTransaction, type SqlDatabase, type SqlExecutor, type SqlValue } from './sql.port';
 import type {
   EventFilter,
   EventMeta,
@@ -56,31 +55,6 @@ interface EventRow {
   absorbed_by: string | null;
 }
 
-type InsertParams = [
-  string,
-  string,
-  string,
-  string,
-  string,
-  number,
-  string,
-  number,
-  number,
-  number,
-  number,
-  string,
-  string | null,
-  string,
-  string,
-  number,
-  string,
-  string,
-  string | null,
-  string | null,
-  string | null,
-  string | null,
-];
-
 const COLUMNS =
   'seq, id, stream_id, rule, title, severity, trigger_cls, start_sec, end_sec, occurred_at, ' +
   'stored_at, evidence, stream_labels, evidence_refs, incident_id, version, state, triggers, ' +
@@ -89,66 +63,30 @@ const COLUMNS =
 /**
  * Incidents with their detections, in the order they were stored. `seq` is the cursor for
  * paging and for Subscribe's resume; event ids stay the identity, so a replayed event (same
- * deterministic id after a crash) is stored once and keeps its first seq.
+ * deterministic id after a crash, or the same incident version decided by two replicas) is
+ * stored once and keeps its first seq.
  */
 export class EventRepository {
-  private readonly insertEvent: Statement<InsertParams>;
-  private readonly insertClass: Statement<[string, number]>;
-  private readonly selectById: Statement<[string], EventRow>;
-  private readonly selectSeqById: Statement<[string], { seq: number }>;
-  private readonly selectIncident: Statement<[string], EventRow>;
-  private readonly updateRefs: Statement<[string, string]>;
-  private readonly selectCount: Statement<[], { n: number }>;
-  private readonly selectLatestSeq: Statement<[], { seq: number }>;
-  private readonly deleteOlderThan: Statement<[number, number]>;
-  private readonly selectCountCutoff: Statement<[number], { seq: number }>;
-  private readonly deleteUpTo: Statement<[number, number]>;
-  /** Dynamic queries have a few shapes only (see compileFilter): prepare each once. */
-  private readonly queryCache = new Map<string, Statement<unknown[], EventRow>>();
-
-  constructor(
-    private readonly database: HistoryDatabase,
-    private readonly clock: Clock = new SystemClock(),
-  ) {
-    // Idempotent: every process that opens the file brings the schema up to date first.
-    database.migrate(EVENT_MIGRATIONS);
-    const db = database.connection;
-    this.insertEvent = db.prepare(
-      `INSERT INTO events (id, stream_id, rule, title, severity, severity_rank, trigger_cls,
-         start_sec, end_sec, occurred_at, stored_at, evidence, stream_labels, evidence_refs,
-         incident_id, version, state, triggers, site, zone, cameras, absorbed_by)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
-    this.insertClass = db.prepare(
-      'INSERT INTO event_classes (cls, seq) VALUES (?, ?) ON CONFLICT DO NOTHING',
-    );
-    this.selectById = db.prepare(`SELECT ${COLUMNS} FROM events WHERE id = ?`);
-    this.selectSeqById = db.prepare('SELECT seq FROM events WHERE id = ?');
-    this.selectIncident = db.prepare(
-      `SELECT ${COLUMNS} FROM events WHERE incident_id = ? ORDER BY version, seq`,
-    );
-    this.updateRefs = db.prepare('UPDATE events SET evidence_refs = ? WHERE id = ?');
-    this.selectCount = db.prepare('SELECT count(*) AS n FROM events');
-    // The highest seq ever assigned, not max(seq) of the rows left: once retention has emptied
-    // the table, a live subscriber must still start after everything it could ever have seen.
-    this.selectLatestSeq = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'events'");
-    this.deleteOlderThan = db.prepare(
-      `DELETE FROM events WHERE seq IN (
-         SELECT seq FROM events WHERE occurred_at < ? ORDER BY seq LIMIT ?)`,
-    );
-    this.selectCountCutoff = db.prepare(
-      'SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?',
-    );
-    this.deleteUpTo = db.prepare(
-      'DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ?)',
-    );
+  /** Brings the schema up to date (idempotent, safe from replicas starting together). */
+  static async open(
+    database: SqlDatabase,
+    clock: Clock = new SystemClock(),
+  ): Promise<EventRepository> {
+    await database.migrate(EVENT_MIGRATIONS);
+    return new EventRepository(database, clock);
   }
 
+  private constructor(
+    private readonly database: SqlDatabase,
+    private readonly clock: Clock,
+  ) {}
+
   /**
-   * Stores an event once: a replay (same id) changes nothing and answers the first seq. Not
-   * INSERT OR IGNORE, which would also swallow a row breaking any other constraint.
+   * Stores an event once: a replay (same id) changes nothing and answers the first seq. Pass
+   * `tx` to store it in a transaction of the caller's (the outbox joins it); without one it
+   * runs in its own.
    */
-  save(event: SecurityEvent, meta: EventMeta = {}): SaveResult {
+  async save(event: SecurityEvent, meta: EventMeta = {}, tx?: SqlExecutor): Promise<SaveResult> {
     checkEvent(event);
     const occurredAt = meta.occurredAt ?? this.clock.now();
     if (!Number.isFinite(occurredAt)) {
@@ -157,12 +95,25 @@ export class EventRepository {
     if (meta.streamLabels !== undefined) checkLabels(meta.streamLabels);
     const refs = meta.evidenceRefs ?? [];
     checkRefs(refs);
-    return this.database.transaction(() => {
-      // Looked up first, inside the write lock: an ignored INSERT would still burn an
-      // AUTOINCREMENT value, leaving a gap in seq for every replay.
-      const existing = this.selectSeqById.get(event.id);
-      if (existing) return { seq: existing.seq, inserted: false };
-      const result = this.insertEvent.run(
+    if (!tx) return this.database.transaction((own) => this.save(event, meta, own));
+    // Replicas' saves take turns, so seqs commit in the order they are drawn: Subscribe and the
+    // console resume "after seq n", which would skip a lower seq committed after a higher one.
+    await lockInTransaction(this.database.dialect, tx, 'vigil.events');
+    // Looked up first: an ignored INSERT would still burn a seq, leaving a gap for every replay.
+    const existing = await tx.get<{ seq: number }>('SELECT seq FROM events WHERE id = ?', [
+      event.id,
+    ]);
+    if (existing) return { seq: existing.seq, inserted: false };
+    // ON CONFLICT on the id only (not INSERT OR IGNORE, which would also swallow a row breaking
+    // any other constraint): a replica that stored the same id meanwhile wins, and this one
+    // answers its seq.
+    const inserted = await tx.get<{ seq: number }>(
+      `INSERT INTO events (id, stream_id, rule, title, severity, severity_rank, trigger_cls,
+         start_sec, end_sec, occurred_at, stored_at, evidence, stream_labels, evidence_refs,
+         incident_id, version, state, triggers, site, zone, cameras, absorbed_by)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO NOTHING RETURNING seq`,
+      [
         event.id,
         event.streamId,
         event.rule,
@@ -185,34 +136,46 @@ export class EventRepository {
         event.zone ?? null,
         event.cameras ? JSON.stringify(event.cameras) : null,
         event.absorbedBy ?? null,
-      );
-      const seq = Number(result.lastInsertRowid);
-      const classes = [event.trigger, ...event.triggers, ...event.evidence.map((e) => e.cls)];
-      for (const cls of new Set(classes)) {
-        this.insertClass.run(cls, seq);
-      }
-      return { seq, inserted: true };
-    });
+      ],
+    );
+    if (!inserted) {
+      const winner = await tx.get<{ seq: number }>('SELECT seq FROM events WHERE id = ?', [
+        event.id,
+      ]);
+      return { seq: winner!.seq, inserted: false };
+    }
+    const classes = [event.trigger, ...event.triggers, ...event.evidence.map((e) => e.cls)];
+    for (const cls of new Set(classes)) {
+      await tx.run('INSERT INTO event_classes (cls, seq) VALUES (?, ?) ON CONFLICT DO NOTHING', [
+        cls,
+        inserted.seq,
+      ]);
+    }
+    return { seq: inserted.seq, inserted: true };
   }
 
-  get(id: string): StoredEvent | undefined {
-    const row = this.selectById.get(id);
+  async get(id: string, tx: SqlExecutor = this.database): Promise<StoredEvent | undefined> {
+    const row = await tx.get<EventRow>(`SELECT ${COLUMNS} FROM events WHERE id = ?`, [id]);
     return row && toStored(row);
   }
 
   /** Every stored version of an incident, oldest first; empty when none is stored. */
-  incident(incidentId: string): StoredEvent[] {
-    return this.selectIncident.all(incidentId).map(toStored);
+  async incident(incidentId: string): Promise<StoredEvent[]> {
+    const rows = await this.database.all<EventRow>(
+      `SELECT ${COLUMNS} FROM events WHERE incident_id = ? ORDER BY version, seq`,
+      [incidentId],
+    );
+    return rows.map(toStored);
   }
 
   /** One page of events matching the query, in storage order. */
-  list(query: ListEventsQuery = {}): EventPage {
+  async list(query: ListEventsQuery = {}): Promise<EventPage> {
     const filter = checkFilter(query);
     const order = checkOrder(query.order);
     const pageSize = checkPageSize(query.pageSize, 'pageSize', DEFAULT_PAGE_SIZE);
     const queryPrint = fingerprint({ ...filter, order });
     const cursor = query.pageToken ? decodePageToken(query.pageToken, queryPrint) : undefined;
-    const rows = this.select(filter, order, cursor, pageSize + 1);
+    const rows = await this.select(filter, order, cursor, pageSize + 1);
     if (rows.length <= pageSize) return { events: rows.map(toStored) };
     const events = rows.slice(0, pageSize).map(toStored);
     return { events, nextPageToken: encodePageToken(events[pageSize - 1].seq, queryPrint) };
@@ -225,41 +188,55 @@ export class EventRepository {
    * where to resume could skip events. Call again with the last seq until fewer than `limit`
    * come back.
    */
-  after(
+  async after(
     cursor: number | string,
     filter: EventFilter = {},
     limit = DEFAULT_RESUME_LIMIT,
-  ): StoredEvent[] {
+  ): Promise<StoredEvent[]> {
     const checked = checkFilter({
       streamIds: filter.streamIds,
       classes: filter.classes,
       minSeverity: filter.minSeverity,
     });
     const size = checkPageSize(limit, 'limit', DEFAULT_RESUME_LIMIT);
-    return this.select(checked, 'oldest-first', this.resolveCursor(cursor), size).map(toStored);
+    const from = await this.resolveCursor(cursor);
+    return (await this.select(checked, 'oldest-first', from, size)).map(toStored);
   }
 
-  /** The seq of the newest stored event, 0 when none: where a live Subscribe starts. */
-  latestSeq(): number {
-    return this.selectLatestSeq.get()?.seq ?? 0;
+  /**
+   * The highest seq ever assigned, 0 when none: where a live Subscribe starts. Not max(seq) of
+   * the rows left: once retention has emptied the table, a live subscriber must still start
+   * after everything it could ever have seen.
+   */
+  async latestSeq(): Promise<number> {
+    const row = await this.database.get<{ id: number }>(
+      this.database.dialect.latestIdSql('events', 'seq'),
+    );
+    return row?.id ?? 0;
   }
 
-  count(): number {
-    return this.selectCount.get()!.n;
+  async count(): Promise<number> {
+    const row = await this.database.get<{ n: number }>('SELECT count(*) AS n FROM events');
+    return row!.n;
   }
 
   /**
    * Adds evidence files to a stored event; a ref with a name already present replaces it, so
    * an uploader that retries, or a clip that supersedes a partial one, does not duplicate.
    */
-  attachEvidence(id: string, refs: readonly EvidenceRef[]): StoredEvent {
+  async attachEvidence(id: string, refs: readonly EvidenceRef[]): Promise<StoredEvent> {
     checkRefs(refs);
-    return this.database.transaction(() => {
-      const row = this.selectById.get(id);
+    return this.database.transaction(async (tx) => {
+      const row = await tx.get<EventRow>(
+        `SELECT ${COLUMNS} FROM events WHERE id = ?${this.database.dialect.forUpdate}`,
+        [id],
+      );
       if (!row) throw new HistoryError('not-found', 'id', `no stored event ${id}`);
-      const merged = mergeRefs(JSON.parse(row.evidence_refs) as EvidenceRef[], refs);
-      this.updateRefs.run(JSON.stringify(merged), id);
-      return toStored({ ...row, evidence_refs: JSON.stringify(merged) });
+      const merged = JSON.stringify(
+        mergeRefs(JSON.parse(row.evidence_refs) as EvidenceRef[], refs),
+      );
+      await tx.run('UPDATE events SET evidence_refs = ? WHERE id = ?', [merged, id]);
+      return toStored({ ...row, evidence_refs: merged });
     });
   }
 
@@ -267,7 +244,7 @@ export class EventRepository {
    * Retention: deletes events older than `maxAgeMs` (by occurredAt), then the oldest (by seq)
    * beyond `maxCount`. Returns how many events were deleted.
    */
-  sweep(limits: SweepLimits): number {
+  async sweep(limits: SweepLimits): Promise<number> {
     const now = limits.now ?? this.clock.now();
     if (!Number.isFinite(now)) throw new HistoryError('invalid-argument', 'now', 'must be ms');
     for (const field of ['maxAgeMs', 'maxCount'] as const) {
@@ -279,28 +256,39 @@ export class EventRepository {
     let deleted = 0;
     if (limits.maxAgeMs !== undefined) {
       const cutoff = now - limits.maxAgeMs;
-      deleted += this.deleteInBatches((batch) => this.deleteOlderThan.run(cutoff, batch).changes);
+      deleted += await this.deleteInBatches(
+        `DELETE FROM events WHERE seq IN (
+           SELECT seq FROM events WHERE occurred_at < ? ORDER BY seq LIMIT ?)`,
+        cutoff,
+      );
     }
     if (limits.maxCount !== undefined) {
       // The cutoff is fixed before deleting, so events saved meanwhile are never swept.
-      const cutoff = this.selectCountCutoff.get(limits.maxCount)?.seq;
+      const cutoff = await this.database.get<{ seq: number }>(
+        'SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?',
+        [limits.maxCount],
+      );
       if (cutoff !== undefined) {
-        deleted += this.deleteInBatches((batch) => this.deleteUpTo.run(cutoff, batch).changes);
+        deleted += await this.deleteInBatches(
+          'DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE seq <= ? ORDER BY seq LIMIT ?)',
+          cutoff.seq,
+        );
       }
     }
     return deleted;
   }
 
-  private deleteInBatches(deleteBatch: (batch: number) => number): number {
+  /** Slices of SWEEP_BATCH, each its own statement, so fusion's writes interleave. */
+  private async deleteInBatches(sql: string, bound: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = this.database.transaction(() => deleteBatch(SWEEP_BATCH));
-      total += n;
-      if (n < SWEEP_BATCH) return total;
+      const { changes } = await this.database.run(sql, [bound, SWEEP_BATCH]);
+      total += changes;
+      if (changes < SWEEP_BATCH) return total;
     }
   }
 
-  private resolveCursor(cursor: number | string): number {
+  private async resolveCursor(cursor: number | string): Promise<number> {
     if (typeof cursor === 'number') {
       if (!Number.isSafeInteger(cursor) || cursor < 0) {
         throw new HistoryError('invalid-argument', 'cursor', 'must be a seq ≥ 0 or an event id');
@@ -310,7 +298,9 @@ export class EventRepository {
     if (typeof cursor !== 'string' || cursor === '') {
       throw new HistoryError('invalid-argument', 'cursor', 'must be a seq ≥ 0 or an event id');
     }
-    const row = this.selectSeqById.get(cursor);
+    const row = await this.database.get<{ seq: number }>('SELECT seq FROM events WHERE id = ?', [
+      cursor,
+    ]);
     if (!row) {
       throw new HistoryError(
         'not-found',
@@ -327,20 +317,15 @@ export class EventRepository {
     order: EventOrder,
     cursor: number | undefined,
     limit: number,
-  ): EventRow[] {
-    const { where, params } = compileFilter(filter);
+  ): Promise<EventRow[]> {
+    const { where, params } = compileFilter(filter, this.database.dialect);
     const newestFirst = order === 'newest-first';
     const keyset = cursor === undefined ? '' : newestFirst ? ' AND seq < ?' : ' AND seq > ?';
     const sql =
       `SELECT ${COLUMNS} FROM events WHERE ${where}${keyset} ` +
       `ORDER BY seq ${newestFirst ? 'DESC' : 'ASC'} LIMIT ?`;
-    let statement = this.queryCache.get(sql);
-    if (!statement) {
-      statement = this.database.connection.prepare<unknown[], EventRow>(sql);
-      this.queryCache.set(sql, statement);
-    }
-    const args = cursor === undefined ? [...params, limit] : [...params, cursor, limit];
-    return statement.all(...args);
+    const args: SqlValue[] = cursor === undefined ? [...params, limit] : [...params, cursor, limit];
+    return this.database.all<EventRow>(sql, args);
   }
 }
 

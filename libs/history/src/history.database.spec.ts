@@ -5,6 +5,7 @@ import { FakeClock } from '../test/fake.clock';
 import { makeIncident as makeEvent } from '@app/testing/incident.factory';
 import { EventRepository } from './event.repository';
 import { HistoryDatabase, type Migration } from './history.database';
+import { SqliteSqlDatabase } from './sqlite.sql-database';
 
 describe('HistoryDatabase', () => {
   let dir: string;
@@ -57,9 +58,9 @@ describe('HistoryDatabase', () => {
     ]);
   });
 
-  it("lets another repository add its own table later, beside the events'", () => {
+  it("lets another repository add its own table later, beside the events'", async () => {
     const db = openDb(':memory:');
-    new EventRepository(db, new FakeClock());
+    await EventRepository.open(new SqliteSqlDatabase(db), new FakeClock());
     const outbox: Migration[] = [
       { name: 'outbox/001-create', up: 'CREATE TABLE outbox (id INTEGER PRIMARY KEY, body TEXT)' },
     ];
@@ -120,39 +121,56 @@ describe('HistoryDatabase', () => {
     expect(db.migrate([{ name: 'test/001', up: 'CREATE TABLE a (x)' }])).toEqual(['test/001']);
   });
 
-  it('keeps events and migrations when a file database is reopened', () => {
+  it('keeps events and migrations when a file database is reopened', async () => {
     const path = join(dir, 'history.db');
     const clock = new FakeClock();
     const first = openDb(path, clock);
-    const saved = new EventRepository(first, clock).save(makeEvent(1), {
+    const saved = await (
+      await EventRepository.open(new SqliteSqlDatabase(first), clock)
+    ).save(makeEvent(1), {
       occurredAt: 42,
       streamLabels: { site: 'HQ', camera: 'Lobby' },
     });
     first.close();
 
     const second = openDb(path, clock);
-    const events = new EventRepository(second, clock);
+    const events = await EventRepository.open(new SqliteSqlDatabase(second), clock);
     expect(second.migrate([])).toEqual([]);
     expect(second.appliedMigrations().map((m) => m.name)).toEqual([
       'events/001-create',
       'events/002-incident-versions',
       'events/003-sites',
     ]);
-    expect(events.get(makeEvent(1).id)).toMatchObject({
+    expect(await events.get(makeEvent(1).id)).toMatchObject({
       seq: saved.seq,
       event: makeEvent(1),
       occurredAt: 42,
       streamLabels: { site: 'HQ', camera: 'Lobby' },
     });
-    expect(events.save(makeEvent(2)).seq).toBe(saved.seq + 1);
+    expect((await events.save(makeEvent(2))).seq).toBe(saved.seq + 1);
   });
 
-  it('sees what another connection to the same file committed', () => {
+  it('sees what another connection to the same file committed', async () => {
     const path = join(dir, 'history.db');
-    const writer = new EventRepository(openDb(path), new FakeClock());
-    const reader = new EventRepository(openDb(path), new FakeClock());
-    writer.save(makeEvent(1));
-    expect(reader.get(makeEvent(1).id)?.event.id).toBe(makeEvent(1).id);
+    const writer = await EventRepository.open(new SqliteSqlDatabase(openDb(path)));
+    const reader = await EventRepository.open(new SqliteSqlDatabase(openDb(path)));
+    await writer.save(makeEvent(1));
+    expect((await reader.get(makeEvent(1).id))?.event.id).toBe(makeEvent(1).id);
+  });
+
+  it('refuses a synchronous transaction while the async port holds one open', async () => {
+    const db = openDb(':memory:');
+    const sql = new SqliteSqlDatabase(db);
+    let inside: unknown;
+    await sql.transaction(async () => {
+      try {
+        db.transaction(() => undefined);
+      } catch (error) {
+        inside = error;
+      }
+    });
+    expect(inside).toBeInstanceOf(Error);
+    expect(db.transaction(() => 'after')).toBe('after');
   });
 
   it('closes once and then refuses to be used', () => {

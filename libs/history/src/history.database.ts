@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { assertAppendOnly, checkMigrationList, type SqlMigration } from './sql.port';
 import { SystemClock, type Clock } from './system.clock';
 
 export type SqliteConnection = Database.Database;
@@ -40,6 +41,12 @@ export class HistoryDatabase {
   readonly path: string;
   private readonly db: SqliteConnection;
   private readonly clock: Clock;
+  /**
+   * Set while the async SQL port (SqliteSqlDatabase) holds a transaction open on this
+   * connection: a synchronous transaction started meanwhile would become part of it, and be
+   * rolled back with it, so it is refused instead (its caller retries: the recorder's bus does).
+   */
+  asyncTransactionOpen = false;
 
   constructor(options: HistoryDatabaseOptions) {
     const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
@@ -89,6 +96,11 @@ export class HistoryDatabase {
    * doing read-then-write cannot both read and then deadlock upgrading.
    */
   transaction<T>(fn: () => T): T {
+    if (this.asyncTransactionOpen) {
+      throw new Error(
+        `history database ${this.path} is in another transaction; try again once it commits`,
+      );
+    }
     return this.connection.transaction(fn).immediate();
   }
 
@@ -97,28 +109,24 @@ export class HistoryDatabase {
    * with its record, so a crash leaves either both or neither. Safe to call on every start and
    * from several processes at once. Returns the names applied by this call.
    */
-  migrate(list: readonly Migration[]): string[] {
-    const names = new Set<string>();
-    for (const migration of list) {
-      if (!migration.name.trim()) throw new Error('a migration needs a name');
-      if (names.has(migration.name)) throw new Error(`migration ${migration.name} is listed twice`);
-      names.add(migration.name);
-    }
+  migrate(list: readonly (Migration | SqlMigration)[]): string[] {
+    checkMigrationList(list);
     const isApplied = this.connection.prepare<[string], unknown>(
       'SELECT 1 FROM migrations WHERE name = ?',
     );
     const record = this.connection.prepare<[string, number]>(
       'INSERT INTO migrations (name, applied_at) VALUES (?, ?)',
     );
-    this.assertAppendOnly(list, (name) => isApplied.get(name) !== undefined);
+    assertAppendOnly(list, (name) => isApplied.get(name) !== undefined);
 
     const applied: string[] = [];
     for (const migration of list) {
       const ran = this.transaction(() => {
         // Checked again inside the lock: another process may have applied it meanwhile.
         if (isApplied.get(migration.name) !== undefined) return false;
-        if (typeof migration.up === 'string') this.connection.exec(migration.up);
-        else migration.up(this.connection);
+        const up = 'sqlite' in migration ? migration.sqlite : migration.up;
+        if (typeof up === 'string') this.connection.exec(up);
+        else up(this.connection);
         record.run(migration.name, this.clock.now());
         return true;
       });
@@ -139,23 +147,6 @@ export class HistoryDatabase {
   /** Idempotent, so shutdown hooks may call it more than once. */
   close(): void {
     if (this.db.open) this.db.close();
-  }
-
-  /**
-   * A migration slipped in before one that already ran would run after it, on a schema its
-   * author never saw: refuse instead of guessing.
-   */
-  private assertAppendOnly(list: readonly Migration[], isApplied: (name: string) => boolean): void {
-    let pending: string | undefined;
-    for (const migration of list) {
-      if (!isApplied(migration.name)) pending ??= migration.name;
-      else if (pending) {
-        throw new Error(
-          `migration ${pending} is not applied but the later ${migration.name} is: ` +
-            'migrations are append-only, add new ones at the end of the list',
-        );
-      }
-    }
   }
 }
 

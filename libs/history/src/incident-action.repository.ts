@@ -1,7 +1,6 @@
-import type { Statement } from 'better-sqlite3';
-import type { HistoryDatabase } from './history.database';
 import { HistoryError } from './history.error';
 import { INCIDENT_ACTION_MIGRATIONS } from './incident-action.migrations';
+import { lockInTransaction, type SqlDatabase } from './sql.port';
 import { SystemClock, type Clock } from './system.clock';
 
 export const INCIDENT_ACTIONS = ['acknowledge', 'resolve', 'false_alarm'] as const;
@@ -58,49 +57,31 @@ export function dispositionOf(actions: readonly IncidentAction[]): IncidentDispo
 }
 
 /**
- * What operators did about incidents, in the history file beside the events. An incident is
+ * What operators did about incidents, in the history beside the events. An incident is
  * acknowledged at most once and resolved or called a false alarm once, after which it takes
- * no more actions: the trail reads as one story, and two consoles racing get one winner.
+ * no more actions: the trail reads as one story, and two consoles racing get one winner (on
+ * PostgreSQL, where replicas write at once, through a lock per incident).
  */
 export class IncidentActionRepository {
-  private readonly insert: Statement<[string, string, string, string, string, number]>;
-  private readonly selectForIncident: Statement<[string], ActionRow>;
-  private readonly selectIncidentExists: Statement<[string], { one: number }>;
-  private readonly selectAfter: Statement<[number, number], ActionRow>;
-  private readonly selectLatestSeq: Statement<[], { seq: number }>;
-  private readonly deleteOrphans: Statement<[]>;
-
-  constructor(
-    private readonly database: HistoryDatabase,
-    private readonly clock: Clock = new SystemClock(),
-  ) {
-    database.migrate(INCIDENT_ACTION_MIGRATIONS);
-    const db = database.connection;
-    this.insert = db.prepare(
-      'INSERT INTO incident_actions (incident_id, action, note, actor, role, at) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    this.selectForIncident = db.prepare(
-      `SELECT ${COLUMNS} FROM incident_actions WHERE incident_id = ? ORDER BY seq`,
-    );
-    this.selectIncidentExists = db.prepare(
-      'SELECT 1 AS one FROM events WHERE incident_id = ? LIMIT 1',
-    );
-    this.selectAfter = db.prepare(
-      `SELECT ${COLUMNS} FROM incident_actions WHERE seq > ? ORDER BY seq LIMIT ?`,
-    );
-    this.selectLatestSeq = db.prepare(
-      "SELECT seq FROM sqlite_sequence WHERE name = 'incident_actions'",
-    );
-    this.deleteOrphans = db.prepare(
-      'DELETE FROM incident_actions WHERE incident_id NOT IN (SELECT incident_id FROM events)',
-    );
+  /** Brings the schema up to date (idempotent, safe from replicas starting together). */
+  static async open(
+    database: SqlDatabase,
+    clock: Clock = new SystemClock(),
+  ): Promise<IncidentActionRepository> {
+    await database.migrate(INCIDENT_ACTION_MIGRATIONS);
+    return new IncidentActionRepository(database, clock);
   }
+
+  private constructor(
+    private readonly database: SqlDatabase,
+    private readonly clock: Clock,
+  ) {}
 
   /**
    * Records an action on a stored incident: NOT_FOUND for an unknown incident, `conflict` for
    * one already closed by an operator or acknowledged twice. Nothing is written when it throws.
    */
-  record(input: NewIncidentAction): IncidentAction {
+  async record(input: NewIncidentAction): Promise<IncidentAction> {
     if (typeof input.incidentId !== 'string' || input.incidentId === '') {
       throw new HistoryError('invalid-argument', 'incidentId', 'must be a non-empty string');
     }
@@ -124,11 +105,23 @@ export class IncidentActionRepository {
         throw new HistoryError('invalid-argument', field, 'must be a non-empty string');
       }
     }
-    return this.database.transaction(() => {
-      if (!this.selectIncidentExists.get(input.incidentId)) {
+    return this.database.transaction(async (tx) => {
+      // Read-then-write: two replicas would otherwise both see "new" and both write. One lock
+      // for every action, not one per incident, so seqs also commit in order and a live
+      // console resuming after seq n never skips an action committed late below it.
+      await lockInTransaction(this.database.dialect, tx, 'vigil.incident_actions');
+      const exists = await tx.get('SELECT 1 AS one FROM events WHERE incident_id = ? LIMIT 1', [
+        input.incidentId,
+      ]);
+      if (!exists) {
         throw new HistoryError('not-found', 'incidentId', `no incident ${input.incidentId}`);
       }
-      const trail = this.forIncident(input.incidentId);
+      const trail = (
+        await tx.all<ActionRow>(
+          `SELECT ${COLUMNS} FROM incident_actions WHERE incident_id = ? ORDER BY seq`,
+          [input.incidentId],
+        )
+      ).map(toAction);
       const now = dispositionOf(trail);
       if (now === 'resolved' || now === 'false_alarm') {
         throw new HistoryError(
@@ -145,16 +138,13 @@ export class IncidentActionRepository {
         );
       }
       const at = this.clock.now();
-      const result = this.insert.run(
-        input.incidentId,
-        input.action,
-        note,
-        input.actor,
-        input.role,
-        at,
+      const row = await tx.get<{ seq: number }>(
+        `INSERT INTO incident_actions (incident_id, action, note, actor, role, at)
+         VALUES (?, ?, ?, ?, ?, ?) RETURNING seq`,
+        [input.incidentId, input.action, note, input.actor, input.role, at],
       );
       return {
-        seq: Number(result.lastInsertRowid),
+        seq: row!.seq,
         incidentId: input.incidentId,
         action: input.action,
         note,
@@ -166,25 +156,55 @@ export class IncidentActionRepository {
   }
 
   /** An incident's trail, oldest first. */
-  forIncident(incidentId: string): IncidentAction[] {
-    return this.selectForIncident.all(incidentId).map(toAction);
+  async forIncident(incidentId: string): Promise<IncidentAction[]> {
+    const rows = await this.database.all<ActionRow>(
+      `SELECT ${COLUMNS} FROM incident_actions WHERE incident_id = ? ORDER BY seq`,
+      [incidentId],
+    );
+    return rows.map(toAction);
+  }
+
+  /** Where each of these incidents stands, in one query; incidents without actions are absent. */
+  async dispositions(incidentIds: readonly string[]): Promise<Map<string, IncidentDisposition>> {
+    const found = new Map<string, IncidentDisposition>();
+    if (incidentIds.length === 0) return found;
+    const { dialect } = this.database;
+    const rows = await this.database.all<{ incident_id: string; action: IncidentActionKind }>(
+      `SELECT incident_id, action FROM incident_actions
+       WHERE ${dialect.inList('incident_id')} ORDER BY seq`,
+      [dialect.listParam(incidentIds)],
+    );
+    // Ordered by seq: the last action of each incident wins, as in dispositionOf.
+    for (const row of rows) found.set(row.incident_id, DISPOSITION[row.action]);
+    return found;
   }
 
   /** Actions stored after `seq`, oldest first: a live console's catch-up after a reconnect. */
-  after(seq: number, limit = MAX_AFTER): IncidentAction[] {
+  async after(seq: number, limit = MAX_AFTER): Promise<IncidentAction[]> {
     if (!Number.isSafeInteger(seq) || seq < 0) {
       throw new HistoryError('invalid-argument', 'seq', 'must be a whole number ≥ 0');
     }
-    return this.selectAfter.all(seq, Math.min(Math.max(1, limit), MAX_AFTER)).map(toAction);
+    const rows = await this.database.all<ActionRow>(
+      `SELECT ${COLUMNS} FROM incident_actions WHERE seq > ? ORDER BY seq LIMIT ?`,
+      [seq, Math.min(Math.max(1, limit), MAX_AFTER)],
+    );
+    return rows.map(toAction);
   }
 
-  latestSeq(): number {
-    return this.selectLatestSeq.get()?.seq ?? 0;
+  async latestSeq(): Promise<number> {
+    const row = await this.database.get<{ id: number }>(
+      this.database.dialect.latestIdSql('incident_actions', 'seq'),
+    );
+    return row?.id ?? 0;
   }
 
   /** Retention: the trail goes with the incident's last event. Returns how many were removed. */
-  sweep(): number {
-    return this.database.transaction(() => this.deleteOrphans.run().changes);
+  async sweep(): Promise<number> {
+    const result = await this.database.run(
+      `DELETE FROM incident_actions WHERE NOT EXISTS (
+         SELECT 1 FROM events WHERE events.incident_id = incident_actions.incident_id)`,
+    );
+    return result.changes;
   }
 }
 

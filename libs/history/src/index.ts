@@ -8,3 +8,6 @@ export * from './event-filter.matcher';
 export * from './incident-action.migrations';
 export * from './incident-action.repository';
 export * from './stream-suppression.repository';
+export * from './sql.port';
+export * from './sqlite.sql-database';
+export * from './postgres.sql-database';

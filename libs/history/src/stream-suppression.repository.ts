@@ -1,7 +1,6 @@
-import type { Statement } from 'better-sqlite3';
-import type { HistoryDatabase } from './history.database';
 import { HistoryError } from './history.error';
 import { INCIDENT_ACTION_MIGRATIONS } from './incident-action.migrations';
+import type { SqlDatabase } from './sql.port';
 import { SystemClock, type Clock } from './system.clock';
 
 /** A week: feedback is a stopgap until the stream is recalibrated, not a permanent mute. */
@@ -41,38 +40,27 @@ const COLUMNS =
  * false alarm: visible, expiring and undoable (lifted). Fusion reads the active ones.
  */
 export class StreamSuppressionRepository {
-  private readonly insert: Statement<[string, string, number, string, string, number]>;
-  private readonly selectActive: Statement<[number], Row>;
-  private readonly selectById: Statement<[number], Row>;
-  private readonly updateLift: Statement<[string, number, number]>;
-
-  constructor(
-    private readonly database: HistoryDatabase,
-    private readonly clock: Clock = new SystemClock(),
-  ) {
-    database.migrate(INCIDENT_ACTION_MIGRATIONS);
-    const db = database.connection;
-    this.insert = db.prepare(
-      `INSERT INTO stream_suppressions (stream_id, cls, until_ms, incident_id, created_by, created_at)
-       VALUES (?, ?, ?, ?, ?, ?)`,
-    );
-    this.selectActive = db.prepare(
-      `SELECT ${COLUMNS} FROM stream_suppressions
-       WHERE until_ms > ? AND lifted_at IS NULL ORDER BY id`,
-    );
-    this.selectById = db.prepare(`SELECT ${COLUMNS} FROM stream_suppressions WHERE id = ?`);
-    this.updateLift = db.prepare(
-      'UPDATE stream_suppressions SET lifted_by = ?, lifted_at = ? WHERE id = ?',
-    );
+  /** Brings the schema up to date (idempotent, safe from replicas starting together). */
+  static async open(
+    database: SqlDatabase,
+    clock: Clock = new SystemClock(),
+  ): Promise<StreamSuppressionRepository> {
+    await database.migrate(INCIDENT_ACTION_MIGRATIONS);
+    return new StreamSuppressionRepository(database, clock);
   }
 
-  create(input: {
+  private constructor(
+    private readonly database: SqlDatabase,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(input: {
     streamId: string;
     classes: readonly string[];
     forMs: number;
     incidentId: string;
     actor: string;
-  }): StreamSuppression[] {
+  }): Promise<StreamSuppression[]> {
     if (
       !Number.isSafeInteger(input.forMs) ||
       input.forMs <= 0 ||
@@ -88,39 +76,48 @@ export class StreamSuppressionRepository {
       throw new HistoryError('invalid-argument', 'classes', 'must name at least one class');
     }
     const now = this.clock.now();
-    return this.database.transaction(() =>
-      [...new Set(input.classes)].map((cls) => {
-        const id = Number(
-          this.insert.run(
-            input.streamId,
-            cls,
-            now + input.forMs,
-            input.incidentId,
-            input.actor,
-            now,
-          ).lastInsertRowid,
+    return this.database.transaction(async (tx) => {
+      const made: StreamSuppression[] = [];
+      for (const cls of new Set(input.classes)) {
+        const row = await tx.get<Row>(
+          `INSERT INTO stream_suppressions
+             (stream_id, cls, until_ms, incident_id, created_by, created_at)
+           VALUES (?, ?, ?, ?, ?, ?) RETURNING ${COLUMNS}`,
+          [input.streamId, cls, now + input.forMs, input.incidentId, input.actor, now],
         );
-        return toSuppression(this.selectById.get(id)!);
-      }),
-    );
-  }
-
-  /** Undo: NOT_FOUND for an unknown id, `conflict` for one already lifted or expired. */
-  lift(id: number, actor: string): StreamSuppression {
-    return this.database.transaction(() => {
-      const row = Number.isSafeInteger(id) ? this.selectById.get(id) : undefined;
-      if (!row) throw new HistoryError('not-found', 'id', `no suppression ${id}`);
-      const now = this.clock.now();
-      if (row.lifted_at !== null || row.until_ms <= now) {
-        throw new HistoryError('conflict', 'id', `suppression ${id} no longer holds`);
+        made.push(toSuppression(row!));
       }
-      this.updateLift.run(actor, now, id);
-      return toSuppression(this.selectById.get(id)!);
+      return made;
     });
   }
 
-  active(now = this.clock.now()): StreamSuppression[] {
-    return this.selectActive.all(now).map(toSuppression);
+  /** Undo: NOT_FOUND for an unknown id, `conflict` for one already lifted or expired. */
+  async lift(id: number, actor: string): Promise<StreamSuppression> {
+    if (!Number.isSafeInteger(id))
+      throw new HistoryError('not-found', 'id', `no suppression ${id}`);
+    const now = this.clock.now();
+    // One conditional UPDATE: of two operators lifting at once, exactly one gets the row.
+    const lifted = await this.database.get<Row>(
+      `UPDATE stream_suppressions SET lifted_by = ?, lifted_at = ?
+       WHERE id = ? AND lifted_at IS NULL AND until_ms > ? RETURNING ${COLUMNS}`,
+      [actor, now, id, now],
+    );
+    if (lifted) return toSuppression(lifted);
+    const row = await this.database.get<Row>(
+      `SELECT ${COLUMNS} FROM stream_suppressions WHERE id = ?`,
+      [id],
+    );
+    if (!row) throw new HistoryError('not-found', 'id', `no suppression ${id}`);
+    throw new HistoryError('conflict', 'id', `suppression ${id} no longer holds`);
+  }
+
+  async active(now = this.clock.now()): Promise<StreamSuppression[]> {
+    const rows = await this.database.all<Row>(
+      `SELECT ${COLUMNS} FROM stream_suppressions
+       WHERE until_ms > ? AND lifted_at IS NULL ORDER BY id`,
+      [now],
+    );
+    return rows.map(toSuppression);
   }
 }
 

@@ -1,7 +1,12 @@
 import { MemoryBus } from '@app/bus';
 import { type SecurityEvent, Topics, deadLetterTopic } from '@app/contracts';
 import type { EvidenceRef as StoreRef, EvidenceRequest, EvidenceWriteResult } from '@app/evidence';
-import { EventRepository, HistoryDatabase, type StoredEvent } from '@app/history';
+import {
+  EventRepository,
+  HistoryDatabase,
+  SqliteSqlDatabase,
+  type StoredEvent,
+} from '@app/history';
 import { strictMock } from '@app/testing/strict-mock';
 import { EventFeed } from './event.feed';
 import {
@@ -75,17 +80,17 @@ function deferred<T>() {
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('IncidentRecorder', () => {
-  let database: HistoryDatabase;
+  let database: SqliteSqlDatabase;
   let events: EventRepository;
   let feed: EventFeed;
   let sleeper: ManualSleeper;
   let warnings: string[];
   let steps: string[];
 
-  beforeEach(() => {
+  beforeEach(async () => {
     const clock = { now: () => NOW };
-    database = new HistoryDatabase({ path: ':memory:', clock });
-    events = new EventRepository(database, clock);
+    database = new SqliteSqlDatabase(new HistoryDatabase({ path: ':memory:', clock }), true);
+    events = await EventRepository.open(database, clock);
     warnings = [];
     feed = new EventFeed({ warn: (message) => warnings.push(message) });
     sleeper = new ManualSleeper();
@@ -120,12 +125,13 @@ describe('IncidentRecorder', () => {
   }
 
   it('stores evidence first, then the event with it and its alerts in one go, then tells the feed', async () => {
+    let readBack: Promise<StoredEvent | undefined> | undefined;
     const onFeed = feed.onStored((s) => {
       // Whoever hears of it can read it back, evidence included, and its alert is queued.
       steps.push('feed');
-      expect(events.get(s.event.id)?.evidenceRefs).toHaveLength(3);
+      readBack = events.get(s.event.id);
     });
-    const enqueue = jest.fn((stored: StoredEvent) => {
+    const enqueue = jest.fn(async (stored: StoredEvent) => {
       steps.push('enqueue');
       expect(stored.evidenceRefs).toHaveLength(3);
     });
@@ -134,9 +140,10 @@ describe('IncidentRecorder', () => {
       [LABELS_HEADER]: JSON.stringify({ site: 'Depot', camera: 'Gate 2' }),
     });
     onFeed();
+    expect((await readBack)?.evidenceRefs).toHaveLength(3);
 
     expect(steps).toEqual(['capture', 'write', 'enqueue', 'feed', 'onRecorded']);
-    expect(stored).toEqual(events.get(event.id));
+    expect(stored).toEqual(await events.get(event.id));
     expect(stored).toMatchObject({
       seq: 1,
       event,
@@ -148,7 +155,7 @@ describe('IncidentRecorder', () => {
       ['spectrogram.png', 'evt-glass-1/spectrogram.png', 'image/png'],
       ['audio.wav', 'evt-glass-1/audio.wav', 'audio/wav'],
     ]);
-    expect(enqueue).toHaveBeenCalledWith(stored);
+    expect(enqueue).toHaveBeenCalledWith(stored, expect.anything());
     expect(onRecorded).toHaveBeenCalledWith(stored);
     expect(feed.latestSeq).toBe(1);
     expect(warnings).toEqual([]);
@@ -173,18 +180,15 @@ describe('IncidentRecorder', () => {
       await subject.record(version(n, state));
     }
 
-    expect(events.list({ order: 'oldest-first' }).events.map((s) => s.event.state)).toEqual([
-      'opened',
-      'updated',
-      'escalated',
-      'closed',
-    ]);
+    expect((await events.list({ order: 'oldest-first' })).events.map((s) => s.event.state)).toEqual(
+      ['opened', 'updated', 'escalated', 'closed'],
+    );
     expect(enqueue.mock.calls.map(([s]) => (s as StoredEvent).event.state)).toEqual([
       'opened',
       'escalated',
     ]);
     expect(capture).toHaveBeenCalledTimes(3);
-    expect(events.get(`${event.id}-v4`)?.evidenceRefs).toEqual([]);
+    expect((await events.get(`${event.id}-v4`))?.evidenceRefs).toEqual([]);
   });
 
   it('asks the tap for at most the capture timeout, and the writer for exactly what the tap found', async () => {
@@ -210,7 +214,7 @@ describe('IncidentRecorder', () => {
 
     const recording = subject.record(event);
     await settle();
-    expect(events.get(event.id)).toBeUndefined();
+    expect(await events.get(event.id)).toBeUndefined();
     expect(published).toEqual([]);
     sleeper.elapse(3000);
     const stored = await recording;
@@ -226,7 +230,7 @@ describe('IncidentRecorder', () => {
     expect(idle).toBe(false);
     writing.resolve(ALL_WRITTEN);
     await idling;
-    expect(events.get(event.id)!.evidenceRefs.map((r) => r.name)).toEqual([
+    expect((await events.get(event.id))!.evidenceRefs.map((r) => r.name)).toEqual([
       'snapshot.jpg',
       'spectrogram.png',
       'audio.wav',
@@ -234,7 +238,7 @@ describe('IncidentRecorder', () => {
   });
 
   it('does nothing for a replayed event, not even evidence', async () => {
-    events.save(event, { occurredAt: NOW });
+    await events.save(event, { occurredAt: NOW });
     const enqueue = jest.fn();
     const subject = recorder({
       tap: strictMock<IncidentRecorderDeps['tap']>('EvidenceTap', {}),
@@ -246,12 +250,12 @@ describe('IncidentRecorder', () => {
     await expect(subject.record(event)).resolves.toBeUndefined();
     expect(enqueue).not.toHaveBeenCalled();
     expect(published).toEqual([]);
-    expect(events.count()).toBe(1);
+    expect(await events.count()).toBe(1);
   });
 
   it('queues no second alert when another recorder stored the event while this one wrote evidence', async () => {
-    const other = new EventRepository(database);
-    const capture = jest.fn(async () => (other.save(event, { occurredAt: NOW }), request));
+    const other = await EventRepository.open(database);
+    const capture = jest.fn(async () => (await other.save(event, { occurredAt: NOW }), request));
     const enqueue = jest.fn();
     const published: StoredEvent[] = [];
     feed.onStored((s) => published.push(s));
@@ -262,7 +266,7 @@ describe('IncidentRecorder', () => {
   });
 
   it('rolls the event back when its alert cannot be queued, and throws so the bus retries', async () => {
-    const enqueue = jest.fn(() => {
+    const enqueue = jest.fn(async () => {
       throw new Error('outbox table is locked');
     });
     const published: StoredEvent[] = [];
@@ -271,15 +275,15 @@ describe('IncidentRecorder', () => {
       'outbox table is locked',
     );
     expect(enqueue).toHaveBeenCalledTimes(1);
-    expect(events.get(event.id)).toBeUndefined();
-    expect(events.count()).toBe(0);
+    expect(await events.get(event.id)).toBeUndefined();
+    expect(await events.count()).toBe(0);
     expect(published).toEqual([]);
   });
 
   it('on the bus: a failed save is retried, recorded once, and its alert queued once', async () => {
     const bus = new MemoryBus({ partitions: 2, retryDelayMs: 1 });
     let failures = 1;
-    const enqueue = jest.fn(() => {
+    const enqueue = jest.fn(async () => {
       if (failures-- > 0) throw new Error('disk I/O error');
     });
     const subject = recorder({ bus, outbox: { enqueue } });
@@ -290,7 +294,7 @@ describe('IncidentRecorder', () => {
     await bus.idle();
     await subject.stop();
     expect(enqueue).toHaveBeenCalledTimes(2);
-    expect(events.count()).toBe(1);
+    expect(await events.count()).toBe(1);
     expect(feed.latestSeq).toBe(1);
     expect(dead).toEqual([]);
     await bus.close();
@@ -302,7 +306,7 @@ describe('IncidentRecorder', () => {
     const custom = recorder({}, { skip: (e) => e.severity !== 'critical' });
     await expect(custom.record(event)).resolves.toBeUndefined();
     expect(steps).toEqual([]);
-    expect(events.count()).toBe(0);
+    expect(await events.count()).toBe(0);
   });
 
   it('records the event without labels when its label header is malformed, and says so', async () => {
@@ -346,7 +350,7 @@ describe('IncidentRecorder', () => {
       throw new Error('dispatcher gone');
     };
     const stored = await recorder({}, { onRecorded }).record(event);
-    expect(events.get(event.id)).toEqual(stored);
+    expect(await events.get(event.id)).toEqual(stored);
     expect(warnings).toEqual([`onRecorded failed for ${event.id}: dispatcher gone`]);
   });
 

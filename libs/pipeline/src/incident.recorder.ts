@@ -11,7 +11,8 @@ import {
   type Clock,
   type EventRepository,
   type EvidenceRef,
-  type HistoryDatabase,
+  type SqlDatabase,
+  type SqlExecutor,
   type StoredEvent,
   SystemClock,
 } from '@app/history';
@@ -21,12 +22,12 @@ import { decodeLabelsHeader, isAnalysisOrigin } from './stream-headers';
 import { type Sleeper, realSleeper } from './stream.supervisor';
 
 /**
- * Where alerts wait to be delivered (the webhook outbox). Called inside the transaction that
- * stores the event, so an event is stored if and only if its alerts are queued; it must be
- * synchronous and write through the same history database.
+ * Where alerts wait to be delivered (the webhook outbox). Called with the transaction that
+ * stores the event, and writing through it, so an event is stored if and only if its alerts
+ * are queued.
  */
 export interface IncidentOutbox {
-  enqueue(stored: StoredEvent): void;
+  enqueue(stored: StoredEvent, tx: SqlExecutor): Promise<unknown>;
 }
 
 export interface IncidentRecorderLogger {
@@ -37,7 +38,7 @@ export interface IncidentRecorderDeps {
   bus: Bus;
   tap: { capture(event: SecurityEvent, options: CaptureOptions): Promise<EvidenceRequest> };
   writer: Pick<EvidenceWriter, 'write'>;
-  database: Pick<HistoryDatabase, 'transaction'>;
+  database: Pick<SqlDatabase, 'transaction'>;
   events: Pick<EventRepository, 'get' | 'save' | 'attachEvidence'>;
   feed: Pick<EventFeed, 'publish'>;
   outbox?: IncidentOutbox;
@@ -137,24 +138,24 @@ export class IncidentRecorder {
   ): Promise<StoredEvent | undefined> {
     if (this.skip(event, headers)) return undefined;
     // Replayed after a crash or a rebalance: its alerts were queued with it the first time.
-    if (this.deps.events.get(event.id)) return undefined;
+    if (await this.deps.events.get(event.id)) return undefined;
     const occurredAt = this.clock.now();
     const streamLabels = decodeLabelsHeader(headers, (problem) =>
       this.logger.warn(`event ${event.id}: ${problem}`),
     );
     // A closing version adds no detection: its evidence is that of the versions before it.
     const evidenceRefs = event.state === 'closed' ? [] : await this.evidenceFor(event);
-    const stored = this.deps.database.transaction(() => {
-      const saved = this.deps.events.save(event, {
-        occurredAt,
-        ...(streamLabels ? { streamLabels } : {}),
-        evidenceRefs,
-      });
-      // Stored meanwhile by another recorder: its alerts went out with it.
+    const stored = await this.deps.database.transaction(async (tx) => {
+      const saved = await this.deps.events.save(
+        event,
+        { occurredAt, ...(streamLabels ? { streamLabels } : {}), evidenceRefs },
+        tx,
+      );
+      // Stored meanwhile by another recorder (or another replica): its alerts went out with it.
       if (!saved.inserted) return undefined;
-      const row = this.deps.events.get(event.id)!;
+      const row = (await this.deps.events.get(event.id, tx))!;
       // Operators are told when an incident opens or escalates; updates and closing are history.
-      if (isNotification(event)) this.deps.outbox?.enqueue(row);
+      if (isNotification(event)) await this.deps.outbox?.enqueue(row, tx);
       return row;
     });
     if (!stored) return undefined;
@@ -217,10 +218,10 @@ export class IncidentRecorder {
     }));
   }
 
-  private attachLate(event: SecurityEvent, refs: EvidenceRef[]): void {
+  private async attachLate(event: SecurityEvent, refs: EvidenceRef[]): Promise<void> {
     if (refs.length === 0) return;
     try {
-      this.deps.events.attachEvidence(event.id, refs);
+      await this.deps.events.attachEvidence(event.id, refs);
     } catch (error) {
       // Not stored (its save failed and the bus retries it, writing evidence again) or removed.
       this.logger.warn(`late evidence for ${event.id} not attached: ${describe(error)}`);

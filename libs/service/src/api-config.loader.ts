@@ -11,6 +11,7 @@ import {
   type VigilConfig,
   loadConfig,
   parseSites,
+  loadDatabaseUrl,
 } from '@app/config';
 import { type WebhookSubscription, parseWebhookSubscriptions } from '@app/webhooks';
 
@@ -35,7 +36,11 @@ export interface ApiConfig {
   rulesProfiles: Record<string, string>;
   /** The file's `rules.default`; VIGIL_RULES_FILE wins over it, the shipped rules are the fallback. */
   rulesFile?: string;
-  history: { path: string; maxAgeDays: number; maxEvents: number };
+  /**
+   * `path`: the SQLite file, used unless `databaseUrl` (VIGIL_DATABASE_URL) names a PostgreSQL
+   * shared by replicas.
+   */
+  history: { path: string; databaseUrl?: string; maxAgeDays: number; maxEvents: number };
   evidence: {
     dir: string;
     maxAgeDays: number;
@@ -205,6 +210,7 @@ export function loadApiConfig(
   const history = root.object('history');
   const historyConfig = {
     path: path(history.string('path') ?? join(dataDir, 'history.sqlite')),
+    ...optional('databaseUrl', loadDatabaseUrl(env)),
     maxAgeDays: history.number('maxAgeDays', 0.001, 36_500) ?? 30,
     maxEvents: history.integer('maxEvents', 1, 1e9) ?? 100_000,
   };

@@ -12,11 +12,15 @@ import {
 import type { Bus } from '@app/bus';
 import type { VigilMetrics } from '@app/metrics';
 import { EvidenceWriter, FolderEvidenceStore } from '@app/evidence';
+import { redactDatabaseUrl } from '@app/config';
 import {
   EventRepository,
   HistoryDatabase,
   IncidentActionRepository,
+  PostgresSqlDatabase,
+  SqliteSqlDatabase,
   StreamSuppressionRepository,
+  type SqlDatabase,
 } from '@app/history';
 import { EventFeed, EvidenceTap, IncidentRecorder, SuppressionGate } from '@app/pipeline';
 import {
@@ -31,15 +35,27 @@ const DAY_MS = 86_400_000;
 /** Retention runs this often; it deletes in bounded batches, so a run is short. */
 const SWEEP_EVERY_MS = 10 * 60_000;
 
+type DeskConfig = Pick<ApiConfig, 'history' | 'evidence' | 'webhooks' | 'http'>;
+
+/** The history's repositories, opened (migrated) before the desk is built around them. */
+interface DeskStores {
+  database: SqlDatabase;
+  events: EventRepository;
+  actions: IncidentActionRepository;
+  suppressions: StreamSuppressionRepository;
+  outbox: WebhookOutbox;
+}
+
 /**
  * What becomes of an incident once fusion decides it, wherever fusion runs: evidence from the
- * tap, the history and its webhook outbox in one SQLite file, the live feed for Subscribe, the
- * dispatcher delivering webhooks, the evidence links' HTTP server, and retention. `vigil serve`
- * runs it on the in-memory bus; the fusion service on Kafka.
+ * tap, the history and its webhook outbox in one database (the SQLite file, or the PostgreSQL
+ * of VIGIL_DATABASE_URL that replicas share), the live feed for Subscribe, the dispatcher
+ * delivering webhooks, the evidence links' HTTP server, and retention. `vigil serve` runs it on
+ * the in-memory bus; the fusion service on Kafka.
  */
 export class IncidentDesk {
   private readonly logger = new Logger('incidents');
-  readonly database: HistoryDatabase;
+  readonly database: SqlDatabase;
   readonly events: EventRepository;
   /** The operators' audit trail (acknowledge, resolve, false alarm), in the same file. */
   readonly actions: IncidentActionRepository;
@@ -59,43 +75,84 @@ export class IncidentDesk {
   /** Where the web console is served, once started. */
   consoleAddress?: string;
   private sweepTimer?: NodeJS.Timeout;
+  private sweeping?: Promise<void>;
   /** Where the evidence links are served, once started. */
   evidenceAddress?: string;
 
-  constructor(
+  /**
+   * Opens the history (bringing its schema up to date) and builds the desk around it. With
+   * `history.databaseUrl` the history is PostgreSQL, shared by every replica; else the file.
+   */
+  static async open(
     bus: Bus,
-    private readonly config: Pick<ApiConfig, 'history' | 'evidence' | 'webhooks' | 'http'>,
+    config: DeskConfig,
     ffmpegBinary: string,
-    private readonly metrics?: VigilMetrics,
+    metrics?: VigilMetrics,
     /** The gate fusion filters detections through; the desk keeps it up to date. */
-    readonly suppressionGate: SuppressionGate = new SuppressionGate(),
+    suppressionGate: SuppressionGate = new SuppressionGate(),
+  ): Promise<IncidentDesk> {
+    const { databaseUrl } = config.history;
+    const database: SqlDatabase = databaseUrl
+      ? new PostgresSqlDatabase({ url: databaseUrl })
+      : new SqliteSqlDatabase(new HistoryDatabase({ path: config.history.path }), true);
+    try {
+      const links = linkSigner(config);
+      const stores: DeskStores = {
+        database,
+        events: await EventRepository.open(database),
+        actions: await IncidentActionRepository.open(database),
+        suppressions: await StreamSuppressionRepository.open(database),
+        outbox: await WebhookOutbox.open(database, {
+          bodies: new WebhookBodyBuilder(
+            links ? (eventId, ref) => links.url(eventId, ref.name) : undefined,
+          ),
+        }),
+      };
+      suppressionGate.replace(await stores.suppressions.active());
+      const latestSeq = await stores.events.latestSeq();
+      new Logger('incidents').log(
+        `history: ${databaseUrl ? redactDatabaseUrl(databaseUrl) : config.history.path}`,
+      );
+      return new IncidentDesk(
+        bus,
+        config,
+        ffmpegBinary,
+        stores,
+        latestSeq,
+        metrics,
+        suppressionGate,
+      );
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+  }
+
+  private constructor(
+    bus: Bus,
+    private readonly config: DeskConfig,
+    ffmpegBinary: string,
+    stores: DeskStores,
+    latestSeq: number,
+    private readonly metrics: VigilMetrics | undefined,
+    readonly suppressionGate: SuppressionGate,
   ) {
-    this.database = new HistoryDatabase({ path: config.history.path });
-    this.events = new EventRepository(this.database);
-    this.actions = new IncidentActionRepository(this.database);
-    this.suppressions = new StreamSuppressionRepository(this.database);
-    this.suppressionGate.replace(this.suppressions.active());
+    this.database = stores.database;
+    this.events = stores.events;
+    this.actions = stores.actions;
+    this.suppressions = stores.suppressions;
+    this.outbox = stores.outbox;
     this.evidenceStore = new FolderEvidenceStore({
       root: config.evidence.dir,
       maxAgeMs: config.evidence.maxAgeDays * DAY_MS,
       maxBytes: config.evidence.maxBytes,
     });
     this.feed = new EventFeed({
-      latestSeq: this.events.latestSeq(),
+      latestSeq,
       // A subscriber that threw is logged like everything else, not on the bare console.
       warn: (message) => this.logger.warn(message),
     });
-    const { publicUrl, linkSecret, linkTtlSec } = config.evidence;
-    this.links =
-      publicUrl && linkSecret
-        ? new EvidenceLinkSigner(publicUrl, linkSecret, linkTtlSec)
-        : undefined;
-    const links = this.links;
-    this.outbox = new WebhookOutbox(this.database, {
-      bodies: new WebhookBodyBuilder(
-        links ? (eventId, ref) => links.url(eventId, ref.name) : undefined,
-      ),
-    });
+    this.links = linkSigner(config);
     this.dispatcher = new WebhookDispatcher({
       outbox: this.outbox,
       subscriptions: config.webhooks,
@@ -118,7 +175,7 @@ export class IncidentDesk {
         database: this.database,
         events: this.events,
         feed: this.feed,
-        outbox: { enqueue: (stored) => void this.outbox.enqueue(stored, config.webhooks) },
+        outbox: { enqueue: (stored, tx) => this.outbox.enqueue(stored, config.webhooks, tx) },
         logger: { warn: (message) => this.logger.warn(message) },
       },
       {
@@ -174,30 +231,43 @@ export class IncidentDesk {
     await this.recorder.stop();
     await this.dispatcher.stop();
     await this.tap.stop();
+    await this.sweeping;
     await this.evidenceHttp?.close();
-    this.database.close();
+    await this.database.close();
   }
 
   private sweep(): void {
+    // One run at a time: a slow database must not pile runs up.
+    this.sweeping ??= this.sweepHistory().finally(() => (this.sweeping = undefined));
+    this.evidenceStore.sweep().then(
+      (files) => files > 0 && this.logger.log(`retention: ${files} evidence files removed`),
+      (error: Error) => this.logger.error(`evidence retention failed: ${error.message}`),
+    );
+  }
+
+  private async sweepHistory(): Promise<void> {
     try {
-      const removed = this.events.sweep({
+      const removed = await this.events.sweep({
         maxAgeMs: Math.round(this.config.history.maxAgeDays * DAY_MS),
         maxCount: this.config.history.maxEvents,
       });
       if (removed > 0) this.logger.log(`retention: ${removed} events removed`);
-      const actions = this.actions.sweep();
+      const actions = await this.actions.sweep();
       if (actions > 0) this.logger.log(`retention: ${actions} operator actions removed`);
       // Given-up deliveries keep their bodies for inspection, for as long as events are kept.
-      const dead = this.outbox.pruneDead(
+      const dead = await this.outbox.pruneDead(
         Date.now() - Math.round(this.config.history.maxAgeDays * DAY_MS),
       );
       if (dead > 0) this.logger.log(`retention: ${dead} dead webhook deliveries removed`);
     } catch (error) {
       this.logger.error(`history retention failed: ${(error as Error).message}`);
     }
-    this.evidenceStore.sweep().then(
-      (files) => files > 0 && this.logger.log(`retention: ${files} evidence files removed`),
-      (error: Error) => this.logger.error(`evidence retention failed: ${error.message}`),
-    );
   }
+}
+
+function linkSigner(config: DeskConfig): EvidenceLinkSigner | undefined {
+  const { publicUrl, linkSecret, linkTtlSec } = config.evidence;
+  return publicUrl && linkSecret
+    ? new EvidenceLinkSigner(publicUrl, linkSecret, linkTtlSec)
+    : undefined;
 }

@@ -1,5 +1,5 @@
 import type { Bus } from '@app/bus';
-import { EventRepository, HistoryDatabase } from '@app/history';
+import { EventRepository, HistoryDatabase, SqliteSqlDatabase } from '@app/history';
 import { strictMock } from '@app/testing';
 import { makeIncident } from '@app/testing/incident.factory';
 import { ManualTime, until } from '../test/manual.time';
@@ -11,17 +11,17 @@ const SUBSCRIPTIONS = ['a', 'b'].map((id) => makeSubscription(id));
 
 describe('DeadLetterPublisher', () => {
   let time: ManualTime;
-  let db: HistoryDatabase;
+  let db: SqliteSqlDatabase;
   let outbox: WebhookOutbox;
   let publish: jest.Mock;
   let errors: string[];
   let stop: AbortController;
   let publisher: DeadLetterPublisher;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     time = new ManualTime();
-    db = new HistoryDatabase({ path: ':memory:', clock: time });
-    outbox = new WebhookOutbox(db, { clock: time });
+    db = new SqliteSqlDatabase(new HistoryDatabase({ path: ':memory:', clock: time }), true);
+    outbox = await WebhookOutbox.open(db, { clock: time });
     publish = jest.fn(async () => undefined);
     errors = [];
     stop = new AbortController();
@@ -37,13 +37,13 @@ describe('DeadLetterPublisher', () => {
   afterEach(() => db.close());
 
   /** Gives up on event n for both subscriptions. */
-  function kill(n: number): void {
-    const events = new EventRepository(db, time);
+  async function kill(n: number): Promise<void> {
+    const events = await EventRepository.open(db, time);
     const event = makeIncident(n);
-    events.save(event);
-    outbox.enqueue(events.get(event.id)!, SUBSCRIPTIONS);
+    await events.save(event);
+    await outbox.enqueue((await events.get(event.id))!, SUBSCRIPTIONS);
     for (const { id } of SUBSCRIPTIONS) {
-      outbox.kill(outbox.due(id, time.now(), 1)[0]!.id, {
+      await outbox.kill((await outbox.due(id, time.now(), 1))[0]!.id, {
         url: `https://x/${id}`,
         attempts: 1,
         reason: `r${n}`,
@@ -55,11 +55,11 @@ describe('DeadLetterPublisher', () => {
     publish.mock.calls.map(([topic, key, value]) => [topic.name, key, value.eventId]);
 
   it('publishes every unpublished letter oldest first, keyed by subscription, then waits', async () => {
-    kill(1);
-    kill(2);
+    await kill(1);
+    await kill(2);
     const running = publisher.run(stop.signal);
 
-    await until('published', () => outbox.unpublished().length === 0);
+    await until('published', async () => (await outbox.unpublished()).length === 0);
     expect(sent()).toEqual([
       ['vigil.webhooks.dlq', 'a', makeIncident(1).id],
       ['vigil.webhooks.dlq', 'b', makeIncident(1).id],
@@ -67,9 +67,9 @@ describe('DeadLetterPublisher', () => {
       ['vigil.webhooks.dlq', 'b', makeIncident(2).id],
     ]);
 
-    kill(3);
+    await kill(3);
     publisher.notify();
-    await until('published', () => outbox.unpublished().length === 0);
+    await until('published', async () => (await outbox.unpublished()).length === 0);
     expect(publish).toHaveBeenCalledTimes(6);
 
     stop.abort();
@@ -77,11 +77,11 @@ describe('DeadLetterPublisher', () => {
   });
 
   it('tries a refused letter again, first, waiting longer each time up to the maximum', async () => {
-    kill(1);
+    await kill(1);
     for (let i = 0; i < 4; i++) publish.mockRejectedValueOnce(new Error('leader not available'));
     const running = publisher.run(stop.signal);
 
-    await until('published', () => outbox.unpublished().length === 0);
+    await until('published', async () => (await outbox.unpublished()).length === 0);
     expect(time.slept).toEqual([100, 200, 300, 300]);
     expect(sent().map(([, key]) => key)).toEqual(['a', 'a', 'a', 'a', 'a', 'b']);
     expect(errors).toHaveLength(4);
@@ -92,7 +92,7 @@ describe('DeadLetterPublisher', () => {
   });
 
   it('stops while waiting out a refusal', async () => {
-    kill(1);
+    await kill(1);
     publish.mockRejectedValue(new Error('down'));
     time.auto = false;
     const running = publisher.run(stop.signal);
@@ -100,6 +100,6 @@ describe('DeadLetterPublisher', () => {
 
     stop.abort();
     await expect(running).resolves.toBeUndefined();
-    expect(outbox.unpublished()).toHaveLength(2);
+    expect(await outbox.unpublished()).toHaveLength(2);
   });
 });

@@ -42,7 +42,7 @@ export class DeadLetterPublisher {
     while (!signal.aborted) {
       let batch: DeadDelivery[];
       try {
-        batch = outbox.unpublished(BATCH);
+        batch = await outbox.unpublished(BATCH);
       } catch (error) {
         this.options.logger.error(`webhook dead letters: cannot read the outbox: ${text(error)}`);
         await sleeper.sleep(retry.maxMs, signal);
@@ -78,7 +78,7 @@ export class DeadLetterPublisher {
         toDeadLetter(dead),
         { [DLQ_REASON_HEADER]: dead.reason, [DLQ_SUBSCRIPTION_HEADER]: dead.subscriptionId },
       );
-      this.options.outbox.markPublished(dead.id);
+      await this.options.outbox.markPublished(dead.id);
       return true;
     } catch (error) {
       this.options.logger.error(

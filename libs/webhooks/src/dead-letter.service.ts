@@ -47,9 +47,9 @@ export class DeadLetterService {
     this.configured = new Set(options.subscriptions.map((s) => s.id));
   }
 
-  list(query: DeadLetterQuery): DeadLetterPage {
+  async list(query: DeadLetterQuery): Promise<DeadLetterPage> {
     // One more than asked tells whether there is a next page without a second query.
-    const rows = this.options.outbox.listDead({
+    const rows = await this.options.outbox.listDead({
       ...(query.subscriptionId !== undefined ? { subscriptionId: query.subscriptionId } : {}),
       ...(query.afterId !== undefined ? { afterId: query.afterId } : {}),
       limit: query.pageSize + 1,
@@ -58,13 +58,13 @@ export class DeadLetterService {
     return {
       deadLetters,
       ...(rows.length > query.pageSize ? { nextAfterId: deadLetters.at(-1)!.id } : {}),
-      counts: this.counts(),
+      counts: await this.counts(),
     };
   }
 
-  counts(): SubscriptionCounts[] {
-    const pending = this.options.outbox.pendingBySubscription();
-    const dead = this.options.outbox.deadBySubscription();
+  async counts(): Promise<SubscriptionCounts[]> {
+    const pending = await this.options.outbox.pendingBySubscription();
+    const dead = await this.options.outbox.deadBySubscription();
     const ids = new Set([...this.configured, ...pending.keys(), ...dead.keys()]);
     return [...ids].sort().map((subscriptionId) => ({
       subscriptionId,
@@ -78,9 +78,10 @@ export class DeadLetterService {
    * Replays these dead letters, all or none: an unknown id or one of a subscription no longer
    * configured refuses the whole request. Returns the replayed deliveries.
    */
-  replay(deliveryIds: readonly string[]): DeadDelivery[] {
-    const found = [...new Set(deliveryIds)].map((deliveryId) => {
-      const dead = this.options.outbox.findDead(deliveryId);
+  async replay(deliveryIds: readonly string[]): Promise<DeadDelivery[]> {
+    const found: DeadDelivery[] = [];
+    for (const deliveryId of new Set(deliveryIds)) {
+      const dead = await this.options.outbox.findDead(deliveryId);
       if (!dead) {
         throw new WebhookError(
           WebhookErrorCode.DEAD_LETTER_NOT_FOUND,
@@ -88,9 +89,9 @@ export class DeadLetterService {
         );
       }
       this.assertConfigured(dead.subscriptionId);
-      return dead;
-    });
-    this.options.outbox.replayDead(found.map((dead) => dead.id));
+      found.push(dead);
+    }
+    await this.options.outbox.replayDead(found.map((dead) => dead.id));
     this.replayed(found.length, [...new Set(found.map((dead) => dead.subscriptionId))]);
     return found;
   }
@@ -99,10 +100,10 @@ export class DeadLetterService {
    * Replays every dead letter of the configured subscriptions, or of one of them. Letters of
    * subscriptions no longer configured stay where they are. Returns how many were replayed.
    */
-  replayAll(subscriptionId?: string): number {
+  async replayAll(subscriptionId?: string): Promise<number> {
     if (subscriptionId !== undefined) this.assertConfigured(subscriptionId);
     const ids = subscriptionId !== undefined ? [subscriptionId] : [...this.configured];
-    const count = this.options.outbox.replayAllDead(ids);
+    const count = await this.options.outbox.replayAllDead(ids);
     this.replayed(count, ids);
     return count;
   }

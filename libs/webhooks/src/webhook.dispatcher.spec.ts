@@ -1,6 +1,6 @@
 import type { Bus } from '@app/bus';
 import type { SecurityEvent, WebhookDeadLetter } from '@app/contracts';
-import { EventRepository, HistoryDatabase } from '@app/history';
+import { EventRepository, HistoryDatabase, SqliteSqlDatabase } from '@app/history';
 import { strictMock } from '@app/testing';
 import { makeIncident } from '@app/testing/incident.factory';
 import { ManualTime, turns, until } from '../test/manual.time';
@@ -43,7 +43,7 @@ function mulberry32(seed: number): () => number {
 
 describe('WebhookDispatcher', () => {
   let time: ManualTime;
-  let db: HistoryDatabase;
+  let db: SqliteSqlDatabase;
   let events: EventRepository;
   let outbox: WebhookOutbox;
   let sender: ScriptedSender;
@@ -55,11 +55,11 @@ describe('WebhookDispatcher', () => {
   let delivered: (DeliveryIds & { at: number })[];
   let dispatchers: WebhookDispatcher[];
 
-  beforeEach(() => {
+  beforeEach(async () => {
     time = new ManualTime();
-    db = new HistoryDatabase({ path: ':memory:', clock: time });
-    events = new EventRepository(db, time);
-    outbox = new WebhookOutbox(db, { clock: time });
+    db = new SqliteSqlDatabase(new HistoryDatabase({ path: ':memory:', clock: time }), true);
+    events = await EventRepository.open(db, time);
+    outbox = await WebhookOutbox.open(db, { clock: time });
     sender = new ScriptedSender();
     published = [];
     publish = jest.fn(async (topic: { name: string }, key: string, value, headers) => {
@@ -80,7 +80,7 @@ describe('WebhookDispatcher', () => {
     // Loops still waiting end at once; a test that holds a request settles it first.
     time.auto = false;
     await Promise.all(dispatchers.map((d) => d.stop()));
-    db.close();
+    await db.close();
   });
 
   function dispatcher(
@@ -106,19 +106,21 @@ describe('WebhookDispatcher', () => {
   }
 
   /** Stores events and queues their deliveries in one transaction, as fusion does. */
-  function record(
+  async function record(
     subscriptions: WebhookSubscription[],
     ns: number[],
     overrides: (n: number) => Partial<SecurityEvent> = () => ({}),
-  ): string[] {
-    return ns.map((n) => {
+  ): Promise<string[]> {
+    const ids: string[] = [];
+    for (const n of ns) {
       const event = makeIncident(n, overrides(n));
-      db.transaction(() => {
-        events.save(event, { occurredAt: time.now() });
-        outbox.enqueue(events.get(event.id)!, subscriptions);
+      await db.transaction(async (tx) => {
+        await events.save(event, { occurredAt: time.now() }, tx);
+        await outbox.enqueue((await events.get(event.id, tx))!, subscriptions, tx);
       });
-      return event.id;
-    });
+      ids.push(event.id);
+    }
+    return ids;
   }
 
   /** Answers per event id from its own list (the last answer repeats), noting when each came. */
@@ -140,18 +142,18 @@ describe('WebhookDispatcher', () => {
    */
   async function drive(
     what: string,
-    done: () => boolean,
-    plan: { at: number; run: () => void }[] = [],
+    done: () => boolean | Promise<boolean>,
+    plan: { at: number; run: () => unknown }[] = [],
     maxSteps = 5_000,
   ) {
     for (let step = 0; step < maxSteps; step++) {
       await turns(3);
-      if (done() && plan.length === 0) return;
+      if ((await done()) && plan.length === 0) return;
       const wake = time.nextWakeAt;
       const next = plan[0];
       if (next && (wake === undefined || next.at <= wake)) {
         time.advance(Math.max(0, next.at - time.now()));
-        plan.shift()!.run();
+        await plan.shift()!.run();
         continue;
       }
       if (wake === undefined) throw new Error(`nothing left to wait for, still not ${what}`);
@@ -171,12 +173,12 @@ describe('WebhookDispatcher', () => {
     // answers take a turn, so overlapping requests would show in maxInFlight
     const slowOk = async () => (await turns(1), OK);
     sender.script(all.url, slowOk).script(cam2.url, slowOk);
-    record([all, cam2], [1, 2, 3, 4, 5], (n) => ({
+    await record([all, cam2], [1, 2, 3, 4, 5], (n) => ({
       streamId: n % 2 === 0 ? 'cam-2' : 'cam-1',
     }));
 
     dispatcher([all, cam2]).start();
-    await until('all delivered', () => outbox.pendingCount() === 0);
+    await until('all delivered', async () => (await outbox.pendingCount()) === 0);
 
     expect(eventIds(sender.sentTo(all.url))).toEqual(idsOf(1, 2, 3, 4, 5));
     expect(eventIds(sender.sentTo(cam2.url))).toEqual(idsOf(2, 4));
@@ -219,13 +221,13 @@ describe('WebhookDispatcher', () => {
     });
     sender.script(sub.url, answer);
     const start = time.now();
-    record([sub], [1, 2]);
+    await record([sub], [1, 2]);
     const running = dispatcher([sub]);
     running.start();
 
-    await drive('all delivered', () => outbox.pendingCount() === 0, [
+    await drive('all delivered', async () => (await outbox.pendingCount()) === 0, [
       // queued while the first event waits out its backoff
-      { at: start + 200, run: () => (record([sub], [3]), running.notify()) },
+      { at: start + 200, run: async () => (await record([sub], [3]), running.notify()) },
     ]);
 
     const at = (id: string) => delivered.find((d) => d.eventId === id)!.at - start;
@@ -255,14 +257,14 @@ describe('WebhookDispatcher', () => {
     sender.script(sub.url, (request) =>
       request.lower['x-vigil-event-id'] === stuck ? answer.promise : OK,
     );
-    record([sub], [1, 2, 3, 4]);
+    await record([sub], [1, 2, 3, 4]);
 
     dispatcher([sub]).start();
-    await until('the others delivered', () => outbox.pendingCount() === 1);
+    await until('the others delivered', async () => (await outbox.pendingCount()) === 1);
 
     expect(delivered.map((d) => d.eventId)).toEqual(idsOf(2, 3, 4));
     answer.resolve(OK);
-    await until('all delivered', () => outbox.pendingCount() === 0);
+    await until('all delivered', async () => (await outbox.pendingCount()) === 0);
     expect(sender.maxInFlight.get(sub.url)).toBe(2);
   });
 
@@ -270,7 +272,7 @@ describe('WebhookDispatcher', () => {
     // Each seed is a different jitter; 0.999… is the longest wait every time.
     for (const random of [mulberry32(1), mulberry32(2), mulberry32(3), () => 0.999_999]) {
       time = new ManualTime(time.now() + 86_400_000, false);
-      outbox = new WebhookOutbox(db, { clock: time });
+      outbox = await WebhookOutbox.open(db, { clock: time });
       delivered = [];
       published = [];
       const soc = makeSubscription(`soc-${dispatchers.length}`, {
@@ -289,15 +291,15 @@ describe('WebhookDispatcher', () => {
       const offsets = [0, 0, 1, 2, 4, 7, 10].map((m) => m * MINUTE);
       const plan = ns.map((n, i) => ({
         at: down + offsets[i]!,
-        run: () => (record([soc], [n]), running.notify()),
+        run: async () => (await record([soc], [n]), running.notify()),
       }));
 
       await drive('all delivered', () => delivered.length === ns.length, plan);
 
       expect(delivered.map((d) => d.eventId).sort()).toEqual(idsOf(...ns).sort());
-      expect(outbox.listDead({ subscriptionId: soc.id })).toEqual([]);
+      expect(await outbox.listDead({ subscriptionId: soc.id })).toEqual([]);
       expect(published).toEqual([]);
-      expect(outbox.pendingCount(soc.id)).toBe(0);
+      expect(await outbox.pendingCount(soc.id)).toBe(0);
       // none waited more than one capped backoff (5 min) after the receiver came back
       const latest = Math.max(...delivered.map((d) => d.at));
       expect(latest - back).toBeLessThanOrEqual(WEBHOOK_DEFAULTS.backoff.maxMs);
@@ -314,7 +316,7 @@ describe('WebhookDispatcher', () => {
     const { answer, sentAt } = perEvent({}, { kind: 'http', status: 500 });
     sender.script(sub.url, answer);
     const start = time.now();
-    const [id] = record([sub], [1]);
+    const [id] = await record([sub], [1]);
     dispatcher([sub]).start();
 
     await drive('dead-lettered', () => published.length === 1);
@@ -330,7 +332,7 @@ describe('WebhookDispatcher', () => {
       reason: `HTTP 500, gave up after ${times.length} attempts in 1 min`,
       lastStatus: 500,
     });
-    expect(outbox.pendingCount()).toBe(0);
+    expect(await outbox.pendingCount()).toBe(0);
     expect(logs).toContainEqual({
       level: 'error',
       message: expect.stringContaining(`event ${id} given up on: HTTP 500, gave up after`),
@@ -340,7 +342,7 @@ describe('WebhookDispatcher', () => {
   it('still gives up after maxAttempts where an old configuration sets it, and warns', async () => {
     const sub = subscription('a', { maxAttempts: 3 });
     sender.script(sub.url, { kind: 'http', status: 500 });
-    const [id] = record([sub], [1]);
+    const [id] = await record([sub], [1]);
 
     dispatcher([sub]).start();
     await until('dead letter', () => published.length === 1);
@@ -372,10 +374,10 @@ describe('WebhookDispatcher', () => {
     });
     sender.script(sub.url, answer);
     const start = time.now();
-    record([sub], [1]);
+    await record([sub], [1]);
 
     dispatcher([sub]).start();
-    await drive('delivered', () => outbox.pendingCount() === 0);
+    await drive('delivered', async () => (await outbox.pendingCount()) === 0);
 
     expect(sentAt[idsOf(1)[0]!]!.map((t) => t - start)).toEqual([0, 7_000, 37_000, 97_000]);
   });
@@ -386,11 +388,11 @@ describe('WebhookDispatcher', () => {
     sender.script(sub.url, (r) =>
       r.lower['x-vigil-event-id'] === first ? { kind: 'http', status: 404 } : OK,
     );
-    record([sub], [1, 2]);
-    const body = outbox.due('a', time.now(), 1)[0]!.body;
+    await record([sub], [1, 2]);
+    const body = (await outbox.due('a', time.now(), 1))[0]!.body;
 
     dispatcher([sub]).start();
-    await until('done', () => outbox.pendingCount() === 0 && published.length === 1);
+    await until('done', async () => (await outbox.pendingCount()) === 0 && published.length === 1);
 
     expect(eventIds(sender.requests)).toEqual(idsOf(1, 2));
     expect(published).toEqual([
@@ -411,7 +413,7 @@ describe('WebhookDispatcher', () => {
         headers: { 'x-vigil-dlq-reason': 'HTTP 404, not retried', 'x-vigil-subscription-id': 'a' },
       },
     ]);
-    expect(outbox.listDead()).toEqual([
+    expect(await outbox.listDead()).toEqual([
       expect.objectContaining({ eventId: first, attempts: 1, publishedAt: time.now() }),
     ]);
   });
@@ -420,7 +422,7 @@ describe('WebhookDispatcher', () => {
     const sub = subscription('a');
     sender.script(sub.url, { kind: 'http', status: 410 });
     publish.mockRejectedValueOnce(new Error('broker not available'));
-    record([sub], [1]);
+    await record([sub], [1]);
 
     dispatcher([sub], { deadLetterRetry: { initialMs: 100, maxMs: 1_000 } }).start();
     await until('published', () => published.length === 1);
@@ -431,13 +433,13 @@ describe('WebhookDispatcher', () => {
       level: 'error',
       message: expect.stringMatching(/not published yet \(broker not available\); kept/),
     });
-    expect(outbox.unpublished()).toEqual([]);
+    expect(await outbox.unpublished()).toEqual([]);
   });
 
   it('publishes at start the dead letters that a crash kept from the bus', async () => {
     const sub = subscription('a');
-    const [id] = record([sub], [1]);
-    outbox.kill(outbox.due('a', time.now(), 1)[0]!.id, {
+    const [id] = await record([sub], [1]);
+    await outbox.kill((await outbox.due('a', time.now(), 1))[0]!.id, {
       url: 'https://hooks.example.com/a',
       attempts: 5,
       reason: 'x',
@@ -447,7 +449,7 @@ describe('WebhookDispatcher', () => {
     await until('published', () => published.length === 1);
 
     expect(published[0]!.value.eventId).toBe(id);
-    expect(outbox.unpublished()).toEqual([]);
+    expect(await outbox.unpublished()).toEqual([]);
   });
 
   it('lets a subscriber that hangs hold up nobody else', async () => {
@@ -455,17 +457,17 @@ describe('WebhookDispatcher', () => {
     const fine = subscription('fine');
     const answer = deferred<SendOutcome>();
     sender.script(stuck.url, () => answer.promise, OK).script(fine.url, OK);
-    record([stuck, fine], [1, 2, 3]);
+    await record([stuck, fine], [1, 2, 3]);
 
     dispatcher([stuck, fine]).start();
-    await until('fine delivered', () => outbox.pendingCount('fine') === 0);
+    await until('fine delivered', async () => (await outbox.pendingCount('fine')) === 0);
 
     expect(eventIds(sender.sentTo(fine.url))).toEqual(idsOf(1, 2, 3));
     expect(eventIds(sender.sentTo(stuck.url))).toEqual(idsOf(1));
-    expect(outbox.pendingCount('stuck')).toBe(3);
+    expect(await outbox.pendingCount('stuck')).toBe(3);
 
     answer.resolve(OK);
-    await until('stuck delivered', () => outbox.pendingCount('stuck') === 0);
+    await until('stuck delivered', async () => (await outbox.pendingCount('stuck')) === 0);
     expect(eventIds(sender.sentTo(stuck.url))).toEqual(idsOf(1, 2, 3));
   });
 
@@ -476,12 +478,12 @@ describe('WebhookDispatcher', () => {
     running.start();
     await turns(5);
 
-    record([sub], [1]);
+    await record([sub], [1]);
     await turns(20);
     expect(sender.requests).toEqual([]);
 
     running.notify();
-    await until('delivered', () => outbox.pendingCount() === 0);
+    await until('delivered', async () => (await outbox.pendingCount()) === 0);
     expect(eventIds(sender.requests)).toEqual(idsOf(1));
   });
 
@@ -490,13 +492,13 @@ describe('WebhookDispatcher', () => {
     const sub = subscription('a', { concurrency: 1 });
     const [, second] = idsOf(1, 2);
     sender.script(sub.url, OK, UNAVAILABLE);
-    record([sub], [1, 2, 3]);
+    await record([sub], [1, 2, 3]);
     const first = dispatcher([sub]);
     first.start();
     await until('backing off', () => sender.requests.length === 3 && time.pendingSleeps === 1);
     await first.stop();
     // 2 failed and waits; 3 failed too and waits behind it
-    expect(outbox.due('a', time.now() + 500, 10)).toEqual([
+    expect(await outbox.due('a', time.now() + 500, 10)).toEqual([
       expect.objectContaining({ eventId: second, attempts: 1, nextAttemptAt: time.now() + 500 }),
       expect.objectContaining({ attempts: 1, nextAttemptAt: time.now() + 500 }),
     ]);
@@ -506,7 +508,7 @@ describe('WebhookDispatcher', () => {
     await until('waiting out the backoff', () => time.pendingSleeps === 1);
     expect(again.requests).toEqual([]);
     time.advance(500);
-    await until('delivered', () => outbox.pendingCount() === 0);
+    await until('delivered', async () => (await outbox.pendingCount()) === 0);
 
     expect(eventIds(again.requests)).toEqual(idsOf(2, 3));
     expect(attempts(again.requests)).toEqual(['2', '2']);
@@ -523,16 +525,16 @@ describe('WebhookDispatcher', () => {
           request.signal!.addEventListener('abort', () => resolve({ kind: 'aborted' })),
         ),
     );
-    const [id] = record([sub], [1]);
+    const [id] = await record([sub], [1]);
     const killed = dispatcher([sub], { sender: crashed });
     killed.start();
     await until('in flight', () => crashed.requests.length === 1);
-    expect(outbox.due('a', time.now(), 1)[0]).toMatchObject({ attempts: 1 });
+    expect((await outbox.due('a', time.now(), 1))[0]).toMatchObject({ attempts: 1 });
 
     // the next process, on the same file
     const restarted = new ScriptedSender().script(sub.url, OK);
     dispatcher([sub], { sender: restarted }).start();
-    await until('delivered', () => outbox.pendingCount() === 0);
+    await until('delivered', async () => (await outbox.pendingCount()) === 0);
 
     const [cut, again] = [crashed.requests[0]!, restarted.requests[0]!];
     expect([cut, again].map((r) => r.lower['x-vigil-delivery-attempt'])).toEqual(['1', '2']);
@@ -545,7 +547,7 @@ describe('WebhookDispatcher', () => {
     await until('waiting out the grace', () => time.pendingSleeps > 0);
     time.advance(1_000);
     await gone;
-    expect(outbox.pendingCount()).toBe(0);
+    expect(await outbox.pendingCount()).toBe(0);
   });
 
   it('lets an attempt in flight finish when stopping', async () => {
@@ -553,7 +555,7 @@ describe('WebhookDispatcher', () => {
     const sub = subscription('a');
     const answer = deferred<SendOutcome>();
     sender.script(sub.url, () => answer.promise);
-    record([sub], [1]);
+    await record([sub], [1]);
     const running = dispatcher([sub]);
     running.start();
     await until('in flight', () => sender.requests.length === 1);
@@ -562,7 +564,7 @@ describe('WebhookDispatcher', () => {
     answer.resolve(OK);
     await stopped;
 
-    expect(outbox.pendingCount()).toBe(0);
+    expect(await outbox.pendingCount()).toBe(0);
   });
 
   it('aborts an attempt that outlasts the stop grace, leaving it counted and due in its place', async () => {
@@ -576,7 +578,7 @@ describe('WebhookDispatcher', () => {
           request.signal!.addEventListener('abort', () => resolve({ kind: 'aborted' })),
         ),
     );
-    record([sub], [1]);
+    await record([sub], [1]);
     const running = dispatcher([sub]);
     running.start();
     await until('in flight', () => sender.requests.length === 1);
@@ -588,7 +590,7 @@ describe('WebhookDispatcher', () => {
     await stopped;
 
     expect(sender.requests[0]!.signal!.aborted).toBe(true);
-    expect(outbox.due('a', time.now(), 1)[0]).toMatchObject({
+    expect((await outbox.due('a', time.now(), 1))[0]).toMatchObject({
       attempts: 1,
       nextAttemptAt: queuedAt,
     });
@@ -600,7 +602,7 @@ describe('WebhookDispatcher', () => {
       retryForMs: 5 * SECOND,
     });
     sender.script(sub.url, UNAVAILABLE);
-    record([sub], [1]);
+    await record([sub], [1]);
 
     dispatcher([sub]).start();
     await until('dead letter', () => published.length === 1);
@@ -618,13 +620,13 @@ describe('WebhookDispatcher', () => {
   it('logs an unexpected error and goes on after a pause', async () => {
     const sub = subscription('a');
     sender.script(sub.url, OK);
-    record([sub], [1]);
-    jest.spyOn(outbox, 'due').mockImplementationOnce(() => {
+    await record([sub], [1]);
+    jest.spyOn(outbox, 'due').mockImplementationOnce(async () => {
       throw new Error('database is locked');
     });
 
     dispatcher([sub]).start();
-    await until('delivered', () => outbox.pendingCount() === 0);
+    await until('delivered', async () => (await outbox.pendingCount()) === 0);
 
     expect(logs).toContainEqual({
       level: 'error',
@@ -633,9 +635,10 @@ describe('WebhookDispatcher', () => {
     expect(time.slept).toEqual([250]);
   });
 
-  it('warns about deliveries queued for a subscription no longer configured', () => {
-    record([subscription('gone')], [1, 2]);
+  it('warns about deliveries queued for a subscription no longer configured', async () => {
+    await record([subscription('gone')], [1, 2]);
     dispatcher([subscription('a')]).start();
+    await until('warned', () => logs.length > 0);
     expect(logs).toEqual([
       {
         level: 'warn',

@@ -11,6 +11,8 @@ import type { WebhookSubscription } from './webhook-subscription';
 import { redactWebhookUrl } from './webhook-url.redactor';
 
 export const WEBHOOK_USER_AGENT = 'vigil-webhooks/0.1';
+/** Added to a subscription's timeout for the lease of a claimed delivery. */
+const LEASE_MARGIN_MS = 5_000;
 
 export interface WebhookLogger {
   log(message: string): void;
@@ -81,7 +83,8 @@ interface Lane {
  * Every attempt is counted in its row before its request leaves, so a process killed
  * mid-request resends it as the next attempt, with the same X-Vigil-Delivery-Id.
  *
- * One dispatcher per database file: two would deliver the same rows twice.
+ * Replicas sharing a PostgreSQL history may each run one: a claim leases its row (see
+ * WebhookOutbox.claim), so a delivery is attempted by one of them at a time.
  */
 export class WebhookDispatcher {
   private readonly outbox: WebhookOutbox;
@@ -143,14 +146,19 @@ export class WebhookDispatcher {
     if (this.state !== 'new') throw new Error('a webhook dispatcher starts once');
     this.state = 'running';
     const configured = new Set(this.lanes.map((lane) => lane.subscription.id));
-    for (const [id, count] of this.outbox.pendingBySubscription()) {
-      if (!configured.has(id)) {
-        this.logger.warn(
-          `webhooks: ${count} deliveries queued for subscription ${id}, which is no longer ` +
-            'configured; they stay in the outbox until it is configured again',
-        );
-      }
-    }
+    void this.outbox.pendingBySubscription().then(
+      (pending) => {
+        for (const [id, count] of pending) {
+          if (!configured.has(id)) {
+            this.logger.warn(
+              `webhooks: ${count} deliveries queued for subscription ${id}, which is no longer ` +
+                'configured; they stay in the outbox until it is configured again',
+            );
+          }
+        }
+      },
+      (error: unknown) => this.logger.error(`webhooks: ${errorText(error)}`),
+    );
     for (const { subscription } of this.lanes) {
       if (subscription.maxAttempts === undefined) continue;
       // A cap from a configuration written before the time budget: honoured, but it may give
@@ -219,8 +227,7 @@ export class WebhookDispatcher {
         const room = subscription.concurrency - inFlight.size;
         if (room > 0) {
           // Rows in flight are still due in the table; ask for enough to see past them.
-          const due = this.outbox
-            .due(subscription.id, now, room + inFlight.size)
+          const due = (await this.outbox.due(subscription.id, now, room + inFlight.size))
             .filter((delivery) => !inFlight.has(delivery.id))
             .slice(0, room);
           if (due.length > 0) {
@@ -228,7 +235,7 @@ export class WebhookDispatcher {
             continue;
           }
         }
-        const next = room > 0 ? this.outbox.nextDueAfter(subscription.id, now) : undefined;
+        const next = room > 0 ? await this.outbox.nextDueAfter(subscription.id, now) : undefined;
         await this.waitForWork(lane, next === undefined ? undefined : next - now);
       } catch (error) {
         this.logger.error(
@@ -240,14 +247,13 @@ export class WebhookDispatcher {
     await Promise.allSettled(inFlight.values());
   }
 
+  /** Taken into `inFlight` at once, before the claim: the loop never begins a row twice. */
   private begin(lane: Lane, delivery: PendingDelivery): void {
-    const attempt = this.outbox.claim(delivery);
-    if (attempt === undefined) return;
-    const task = this.attempt(lane, delivery, attempt)
+    const task = this.claimAndAttempt(lane, delivery)
       .catch((error: unknown) =>
         this.logger.error(
-          `webhooks ${lane.subscription.id}: event ${delivery.eventId} attempt ${attempt}: ` +
-            `${errorText(error)}`,
+          `webhooks ${lane.subscription.id}: event ${delivery.eventId} attempt ` +
+            `${delivery.attempts + 1}: ${errorText(error)}`,
         ),
       )
       .finally(() => {
@@ -283,6 +289,15 @@ export class WebhookDispatcher {
     });
   }
 
+  private async claimAndAttempt(lane: Lane, delivery: PendingDelivery): Promise<void> {
+    // Leased for longer than an attempt can take: another replica's dispatcher leaves it alone
+    // meanwhile, and takes it over only if this process died mid-attempt.
+    const lease = lane.subscription.timeoutMs + this.stopGraceMs + LEASE_MARGIN_MS;
+    const attempt = await this.outbox.claim(delivery, lease);
+    if (attempt === undefined) return;
+    await this.attempt(lane, delivery, attempt);
+  }
+
   private async attempt(lane: Lane, delivery: PendingDelivery, attempt: number): Promise<void> {
     const { subscription } = lane;
     const timestamp = Math.floor(this.clock.now() / 1000);
@@ -307,17 +322,17 @@ export class WebhookDispatcher {
       { attempt, retryFrom: delivery.retryFrom, now },
       subscription,
     );
-    this.apply(decision, lane, delivery, attempt, now);
+    await this.apply(decision, lane, delivery, attempt, now);
   }
 
   /** Every decision of the retry policy has its handler; a new kind fails to compile. */
-  private apply(
+  private async apply(
     decision: DeliveryDecision,
     lane: Lane,
     delivery: PendingDelivery,
     attempt: number,
     now: number,
-  ): void {
+  ): Promise<void> {
     const { subscription, safeUrl } = lane;
     const ids: DeliveryIds = {
       subscriptionId: subscription.id,
@@ -326,10 +341,10 @@ export class WebhookDispatcher {
       attempt,
     };
     const handlers: {
-      [K in DeliveryDecision['kind']]: (d: Extract<DeliveryDecision, { kind: K }>) => void;
+      [K in DeliveryDecision['kind']]: (d: Extract<DeliveryDecision, { kind: K }>) => Promise<void>;
     } = {
-      delivered: () => {
-        this.outbox.complete(delivery.id);
+      delivered: async () => {
+        await this.outbox.complete(delivery.id);
         if (attempt > 1) {
           this.logger.log(
             `webhooks ${subscription.id} (${safeUrl}): event ${delivery.eventId} delivered on ` +
@@ -338,8 +353,8 @@ export class WebhookDispatcher {
         }
         this.observer.delivered?.(ids);
       },
-      retry: (d) => {
-        this.outbox.markFailedAttempt(delivery.id, {
+      retry: async (d) => {
+        await this.outbox.markFailedAttempt(delivery.id, {
           nextAttemptAt: now + d.delayMs,
           error: d.reason,
           ...(d.status !== undefined ? { status: d.status } : {}),
@@ -350,8 +365,8 @@ export class WebhookDispatcher {
         );
         this.observer.retrying?.({ ...ids, delayMs: d.delayMs, reason: d.reason });
       },
-      dead: (d) => {
-        const dead = this.outbox.kill(delivery.id, {
+      dead: async (d) => {
+        const dead = await this.outbox.kill(delivery.id, {
           url: safeUrl,
           attempts: attempt,
           reason: d.reason,
@@ -365,11 +380,13 @@ export class WebhookDispatcher {
         this.observer.dead?.(dead);
         this.deadLetters.notify();
       },
-      // Cut off by stop(): counted already, and still due (a claim leaves the time alone), so
-      // the next dispatcher sends it first, in its place.
-      abandoned: () => undefined,
+      // Cut off by stop(): counted already; its lease is given back, due when it was, so the
+      // next dispatcher sends it first, in its place.
+      abandoned: async () => {
+        await this.outbox.release(delivery.id, delivery.nextAttemptAt);
+      },
     };
-    (handlers[decision.kind] as (d: DeliveryDecision) => void)(decision);
+    await (handlers[decision.kind] as (d: DeliveryDecision) => Promise<void>)(decision);
   }
 }
 

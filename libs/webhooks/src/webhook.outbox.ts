@@ -1,5 +1,11 @@
-import { SystemClock, type Clock, type HistoryDatabase, type StoredEvent } from '@app/history';
-import type { Statement } from 'better-sqlite3';
+import {
+  SystemClock,
+  type Clock,
+  type SqlDatabase,
+  type SqlExecutor,
+  type SqlValue,
+  type StoredEvent,
+} from '@app/history';
 import { webhookDeliveryId } from './delivery-id';
 import { OUTBOX_MIGRATIONS } from './outbox.migrations';
 import { WebhookBodyBuilder } from './webhook-body.builder';
@@ -109,228 +115,212 @@ const PENDING = `id, delivery_id, subscription_id, event_id, event_seq, body, cr
   retry_from, attempts, next_attempt_at, last_attempt_at, last_error, last_status`;
 const DEAD = `id, delivery_id, subscription_id, url, event_id, event_seq, body, created_at,
   attempts, reason, last_status, failed_at, published_at`;
-/** Back into the queue with a fresh budget, keeping its id, delivery id and place in order. */
+/**
+ * Back into the queue with a fresh budget, keeping its id, delivery id and place in order.
+ * Parameters in a SELECT list are cast: PostgreSQL would otherwise take them for text.
+ */
 const REPLAY = `INSERT INTO webhook_outbox (id, delivery_id, subscription_id, event_id, event_seq,
     body, created_at, retry_from, attempts, next_attempt_at)
-  SELECT id, delivery_id, subscription_id, event_id, event_seq, body, created_at, ?, 0, ?
+  SELECT id, delivery_id, subscription_id, event_id, event_seq, body, created_at,
+    CAST(? AS BIGINT), 0, CAST(? AS BIGINT)
   FROM webhook_dead`;
 
 /**
- * The durable queue of webhook deliveries, in the history's SQLite file. Everything here is
- * synchronous (better-sqlite3), so `enqueue` can join the transaction that stores the event:
- * an event is stored if and only if its deliveries are queued. A row leaves the queue only
- * after a 2xx (`complete`) or when given up on (`kill`, into `webhook_dead`); a crash in
- * between leaves it pending, and the next dispatcher resumes it.
+ * The durable queue of webhook deliveries, in the history's database. `enqueue` joins the
+ * transaction that stores the event: an event is stored if and only if its deliveries are
+ * queued. A row leaves the queue only after a 2xx (`complete`) or when given up on (`kill`, into
+ * `webhook_dead`); a crash in between leaves it pending, and a dispatcher resumes it once its
+ * claim's lease has run out. Replicas sharing a PostgreSQL database may each run a dispatcher:
+ * a claim is a conditional UPDATE that exactly one of them wins.
  */
 export class WebhookOutbox {
   private readonly bodies: WebhookBodyBuilder;
   private readonly clock: Clock;
-  private readonly insert: Statement<
-    [number, string, string, string, number, number, number, string, string, string]
-  >;
-  private readonly selectDue: Statement<[string, number, number], PendingRow>;
-  private readonly selectNextAfter: Statement<[string, number], { at: number | null }>;
-  private readonly selectPending: Statement<[number], PendingRow>;
-  private readonly updateClaim: Statement<[number, number, number]>;
-  private readonly updateFailed: Statement<[number, string, number | null, number]>;
-  private readonly deletePending: Statement<[number]>;
-  private readonly insertDead: Statement<[string, number, string, number | null, number, number]>;
-  private readonly selectDead: Statement<[number], DeadRow>;
-  private readonly selectDeadByDelivery: Statement<[string], DeadRow>;
-  private readonly updatePublished: Statement<[number, number]>;
-  private readonly selectUnpublished: Statement<[number], DeadRow>;
-  private readonly replayOne: Statement<[number, number, number]>;
-  private readonly deleteDead: Statement<[number]>;
-  private readonly replaySome: Statement<[number, number, string]>;
-  private readonly deleteDeadOf: Statement<[string]>;
-  private readonly deleteOldDead: Statement<[number, number]>;
-  private readonly countAll: Statement<[], { n: number }>;
-  private readonly countOne: Statement<[string], { n: number }>;
-  private readonly countBySubscription: Statement<[], { id: string; n: number }>;
-  private readonly countDeadBySubscription: Statement<[], { id: string; n: number }>;
 
-  constructor(
-    private readonly database: HistoryDatabase,
+  /** Brings the schema up to date (idempotent, safe from replicas starting together). */
+  static async open(
+    database: SqlDatabase,
     options: WebhookOutboxOptions = {},
+  ): Promise<WebhookOutbox> {
+    await database.migrate(OUTBOX_MIGRATIONS);
+    return new WebhookOutbox(database, options);
+  }
+
+  private constructor(
+    private readonly database: SqlDatabase,
+    options: WebhookOutboxOptions,
   ) {
     this.bodies = options.bodies ?? new WebhookBodyBuilder();
     this.clock = options.clock ?? new SystemClock();
-    database.migrate(OUTBOX_MIGRATIONS);
-    const db = database.connection;
-    // A delivery given up on is not queued again by a replay of its event; replaying the dead
-    // letter is the deliberate way back.
-    this.insert = db.prepare(
-      `INSERT INTO webhook_outbox (event_seq, delivery_id, subscription_id, event_id, created_at,
-         retry_from, next_attempt_at, body)
-       SELECT ?, ?, ?, ?, ?, ?, ?, ?
-       WHERE NOT EXISTS (SELECT 1 FROM webhook_dead WHERE subscription_id = ? AND event_id = ?)
-       ON CONFLICT (subscription_id, event_id) DO NOTHING`,
-    );
-    this.selectDue = db.prepare(
-      `SELECT ${PENDING} FROM webhook_outbox
-       WHERE subscription_id = ? AND next_attempt_at <= ?
-       ORDER BY next_attempt_at, event_seq, id LIMIT ?`,
-    );
-    this.selectNextAfter = db.prepare(
-      `SELECT min(next_attempt_at) AS at FROM webhook_outbox
-       WHERE subscription_id = ? AND next_attempt_at > ?`,
-    );
-    this.selectPending = db.prepare(`SELECT ${PENDING} FROM webhook_outbox WHERE id = ?`);
-    this.updateClaim = db.prepare(
-      `UPDATE webhook_outbox SET attempts = attempts + 1, last_attempt_at = ?
-       WHERE id = ? AND attempts = ?`,
-    );
-    this.updateFailed = db.prepare(
-      `UPDATE webhook_outbox SET next_attempt_at = ?, last_error = ?, last_status = ?
-       WHERE id = ?`,
-    );
-    this.deletePending = db.prepare('DELETE FROM webhook_outbox WHERE id = ?');
-    this.insertDead = db.prepare(
-      `INSERT INTO webhook_dead (id, delivery_id, subscription_id, url, event_id, event_seq, body,
-         created_at, attempts, reason, last_status, failed_at)
-       SELECT id, delivery_id, subscription_id, ?, event_id, event_seq, body, created_at, ?, ?, ?, ?
-       FROM webhook_outbox WHERE id = ?`,
-    );
-    this.selectDead = db.prepare(`SELECT ${DEAD} FROM webhook_dead WHERE id = ?`);
-    this.selectDeadByDelivery = db.prepare(
-      `SELECT ${DEAD} FROM webhook_dead WHERE delivery_id = ?`,
-    );
-    this.updatePublished = db.prepare('UPDATE webhook_dead SET published_at = ? WHERE id = ?');
-    this.selectUnpublished = db.prepare(
-      `SELECT ${DEAD} FROM webhook_dead WHERE published_at IS NULL ORDER BY id LIMIT ?`,
-    );
-    this.replayOne = db.prepare(`${REPLAY} WHERE id = ?`);
-    this.deleteDead = db.prepare('DELETE FROM webhook_dead WHERE id = ?');
-    // The subscription ids as one JSON array parameter: any number of them, one statement.
-    this.replaySome = db.prepare(
-      `${REPLAY} WHERE subscription_id IN (SELECT value FROM json_each(?)) ORDER BY id`,
-    );
-    this.deleteDeadOf = db.prepare(
-      'DELETE FROM webhook_dead WHERE subscription_id IN (SELECT value FROM json_each(?))',
-    );
-    this.deleteOldDead = db.prepare(
-      `DELETE FROM webhook_dead WHERE id IN (
-         SELECT id FROM webhook_dead
-         WHERE failed_at < ? AND published_at IS NOT NULL ORDER BY id LIMIT ?)`,
-    );
-    this.countAll = db.prepare('SELECT count(*) AS n FROM webhook_outbox');
-    this.countOne = db.prepare(
-      'SELECT count(*) AS n FROM webhook_outbox WHERE subscription_id = ?',
-    );
-    this.countBySubscription = db.prepare(
-      `SELECT subscription_id AS id, count(*) AS n FROM webhook_outbox
-       GROUP BY subscription_id ORDER BY subscription_id`,
-    );
-    this.countDeadBySubscription = db.prepare(
-      `SELECT subscription_id AS id, count(*) AS n FROM webhook_dead
-       GROUP BY subscription_id ORDER BY subscription_id`,
-    );
   }
 
   /**
    * Queues one delivery of a stored event to each subscription whose filter it matches, with
-   * the body serialised once. Idempotent per (subscription, event id). Call it in the
+   * the body serialised once. Idempotent per (subscription, event id). Call it with the
    * transaction that saved the event, and only when the save inserted it: an event replayed
    * after its deliveries completed would otherwise be delivered again. Returns the ids of the
    * subscriptions it was queued for now.
    */
-  enqueue(stored: StoredEvent, subscriptions: readonly WebhookSubscription[]): string[] {
+  async enqueue(
+    stored: StoredEvent,
+    subscriptions: readonly WebhookSubscription[],
+    tx?: SqlExecutor,
+  ): Promise<string[]> {
     const matching = subscriptions.filter((s) => webhookMatches(s.filter, stored.event));
     if (matching.length === 0) return [];
+    if (!tx) return this.database.transaction((own) => this.enqueue(stored, subscriptions, own));
     const body = this.bodies.serialize(stored);
     const now = this.clock.now();
     const eventId = stored.event.id;
-    return this.database.transaction(() =>
-      matching
-        .filter(
-          (s) =>
-            this.insert.run(
-              stored.seq,
-              webhookDeliveryId(s.id, eventId),
-              s.id,
-              eventId,
-              now,
-              now,
-              now,
-              body,
-              s.id,
-              eventId,
-            ).changes > 0,
-        )
-        .map((s) => s.id),
-    );
+    const queued: string[] = [];
+    for (const s of matching) {
+      // A delivery given up on is not queued again by a replay of its event; replaying the
+      // dead letter is the deliberate way back.
+      const { changes } = await tx.run(
+        `INSERT INTO webhook_outbox (event_seq, delivery_id, subscription_id, event_id,
+           created_at, retry_from, next_attempt_at, body)
+         SELECT CAST(? AS BIGINT), ?, ?, ?, CAST(? AS BIGINT), CAST(? AS BIGINT),
+           CAST(? AS BIGINT), ?
+         WHERE NOT EXISTS (SELECT 1 FROM webhook_dead WHERE subscription_id = ? AND event_id = ?)
+         ON CONFLICT (subscription_id, event_id) DO NOTHING`,
+        [stored.seq, webhookDeliveryId(s.id, eventId), s.id, eventId, now, now, now, body].concat([
+          s.id,
+          eventId,
+        ]),
+      );
+      if (changes > 0) queued.push(s.id);
+    }
+    return queued;
   }
 
   /**
    * A subscription's deliveries whose time has come, longest waiting first and in event order
    * among equals. Only these are loaded: a backlog waits on disk, however long.
    */
-  due(subscriptionId: string, now: number, limit: number): PendingDelivery[] {
-    return this.selectDue.all(subscriptionId, now, limit).map(toPending);
+  async due(subscriptionId: string, now: number, limit: number): Promise<PendingDelivery[]> {
+    const rows = await this.database.all<PendingRow>(
+      `SELECT ${PENDING} FROM webhook_outbox
+       WHERE subscription_id = ? AND next_attempt_at <= ?
+       ORDER BY next_attempt_at, event_seq, id LIMIT ?`,
+      [subscriptionId, now, limit],
+    );
+    return rows.map(toPending);
   }
 
   /** When the next of a subscription's deliveries not yet due becomes due; undefined if none. */
-  nextDueAfter(subscriptionId: string, now: number): number | undefined {
-    return this.selectNextAfter.get(subscriptionId, now)?.at ?? undefined;
+  async nextDueAfter(subscriptionId: string, now: number): Promise<number | undefined> {
+    const row = await this.database.get<{ at: number | null }>(
+      `SELECT min(next_attempt_at) AS at FROM webhook_outbox
+       WHERE subscription_id = ? AND next_attempt_at > ?`,
+      [subscriptionId, now],
+    );
+    return row?.at ?? undefined;
   }
 
-  get(id: number): PendingDelivery | undefined {
-    const row = this.selectPending.get(id);
+  async get(id: number): Promise<PendingDelivery | undefined> {
+    const row = await this.database.get<PendingRow>(
+      `SELECT ${PENDING} FROM webhook_outbox WHERE id = ?`,
+      [id],
+    );
     return row && toPending(row);
   }
 
   /**
    * Counts the attempt about to start, durably, before its request leaves: a crash in the
-   * middle of it is then resent as the next attempt, never the same one twice. Returns the new
-   * attempt number, or undefined when the row is gone or another claim got there first.
+   * middle of it is then resent as the next attempt, never the same one twice. Of two claims
+   * from the same read exactly one wins (the attempt count must match).
+   *
+   * On PostgreSQL, where replicas' dispatchers share the queue, the row is also leased for
+   * `leaseMs` (pushed out of `due`), so no other dispatcher sends it while this attempt is in
+   * flight; its outcome then sets its real next time, and a replica that died mid-attempt has
+   * its row taken over once the lease runs out. A SQLite file has one dispatcher, which after a
+   * crash resends at once: no lease there.
    */
-  claim(delivery: Pick<PendingDelivery, 'id' | 'attempts'>): number | undefined {
-    const claimed = this.updateClaim.run(this.clock.now(), delivery.id, delivery.attempts);
-    return claimed.changes > 0 ? delivery.attempts + 1 : undefined;
+  async claim(
+    delivery: Pick<PendingDelivery, 'id' | 'attempts'>,
+    leaseMs = 0,
+  ): Promise<number | undefined> {
+    const now = this.clock.now();
+    if (this.database.dialect.name === 'sqlite') leaseMs = 0;
+    const { changes } = await this.database.run(
+      `UPDATE webhook_outbox
+       SET attempts = attempts + 1, last_attempt_at = ?,
+           next_attempt_at = CASE WHEN next_attempt_at > ? THEN next_attempt_at ELSE ? END
+       WHERE id = ? AND attempts = ? AND next_attempt_at <= ?`,
+      [now, now + leaseMs, now + leaseMs, delivery.id, delivery.attempts, now],
+    );
+    return changes > 0 ? delivery.attempts + 1 : undefined;
+  }
+
+  /**
+   * Gives back a claim whose attempt was cut off (the dispatcher stopping): due again at `at`,
+   * so the next dispatcher sends it first, in its place. The attempt stays counted.
+   */
+  async release(id: number, at: number): Promise<boolean> {
+    const { changes } = await this.database.run(
+      'UPDATE webhook_outbox SET next_attempt_at = ? WHERE id = ?',
+      [at, id],
+    );
+    return changes > 0;
   }
 
   /** Records why the attempt failed and when to try again. */
-  markFailedAttempt(id: number, failure: FailedAttempt): boolean {
-    return (
-      this.updateFailed.run(failure.nextAttemptAt, failure.error, failure.status ?? null, id)
-        .changes > 0
+  async markFailedAttempt(id: number, failure: FailedAttempt): Promise<boolean> {
+    const { changes } = await this.database.run(
+      `UPDATE webhook_outbox SET next_attempt_at = ?, last_error = ?, last_status = ?
+       WHERE id = ?`,
+      [failure.nextAttemptAt, failure.error, failure.status ?? null, id],
     );
+    return changes > 0;
   }
 
   /** The receiver answered 2xx: the delivery is done. */
-  complete(id: number): boolean {
-    return this.deletePending.run(id).changes > 0;
+  async complete(id: number): Promise<boolean> {
+    const { changes } = await this.database.run('DELETE FROM webhook_outbox WHERE id = ?', [id]);
+    return changes > 0;
   }
 
   /** Moves a delivery to the dead table, in one transaction; undefined if it is not pending. */
-  kill(id: number, giveUp: GiveUp): DeadDelivery | undefined {
-    return this.database.transaction(() => {
+  kill(id: number, giveUp: GiveUp): Promise<DeadDelivery | undefined> {
+    return this.database.transaction(async (tx) => {
       const failedAt = this.clock.now();
-      const moved = this.insertDead.run(
-        giveUp.url,
-        giveUp.attempts,
-        giveUp.reason,
-        giveUp.status ?? null,
-        failedAt,
-        id,
+      const moved = await tx.run(
+        `INSERT INTO webhook_dead (id, delivery_id, subscription_id, url, event_id, event_seq,
+           body, created_at, attempts, reason, last_status, failed_at)
+         SELECT id, delivery_id, subscription_id, ?, event_id, event_seq, body, created_at,
+           CAST(? AS INTEGER), ?, CAST(? AS INTEGER), CAST(? AS BIGINT)
+         FROM webhook_outbox WHERE id = ?`,
+        [giveUp.url, giveUp.attempts, giveUp.reason, giveUp.status ?? null, failedAt, id],
       );
       if (moved.changes === 0) return undefined;
-      this.deletePending.run(id);
-      return toDead(this.selectDead.get(id)!);
+      await tx.run('DELETE FROM webhook_outbox WHERE id = ?', [id]);
+      const row = await tx.get<DeadRow>(`SELECT ${DEAD} FROM webhook_dead WHERE id = ?`, [id]);
+      return toDead(row!);
     });
   }
 
-  markPublished(deadId: number): boolean {
-    return this.updatePublished.run(this.clock.now(), deadId).changes > 0;
+  async markPublished(deadId: number): Promise<boolean> {
+    const { changes } = await this.database.run(
+      'UPDATE webhook_dead SET published_at = ? WHERE id = ?',
+      [this.clock.now(), deadId],
+    );
+    return changes > 0;
   }
 
   /** Dead deliveries whose dead letter the bus has not accepted yet, oldest first. */
-  unpublished(limit = 100): DeadDelivery[] {
-    return this.selectUnpublished.all(limit).map(toDead);
+  async unpublished(limit = 100): Promise<DeadDelivery[]> {
+    const rows = await this.database.all<DeadRow>(
+      `SELECT ${DEAD} FROM webhook_dead WHERE published_at IS NULL ORDER BY id LIMIT ?`,
+      [limit],
+    );
+    return rows.map(toDead);
   }
 
-  findDead(deliveryId: string): DeadDelivery | undefined {
-    const row = this.selectDeadByDelivery.get(deliveryId);
+  async findDead(deliveryId: string): Promise<DeadDelivery | undefined> {
+    const row = await this.database.get<DeadRow>(
+      `SELECT ${DEAD} FROM webhook_dead WHERE delivery_id = ?`,
+      [deliveryId],
+    );
     return row && toDead(row);
   }
 
@@ -339,13 +329,33 @@ export class WebhookOutbox {
    * a fresh retry budget, all or none. Returns how many went back (fewer when some were
    * replayed by someone else meanwhile).
    */
-  replayDead(deadIds: readonly number[]): number {
+  replayDead(deadIds: readonly number[]): Promise<number> {
     const now = this.clock.now();
-    return this.database.transaction(() => {
+    return this.database.transaction(async (tx) => {
       let replayed = 0;
       for (const id of deadIds) {
-        if (this.replayOne.run(now, now, id).changes === 0) continue;
-        this.deleteDead.run(id);
+        // Deleted first: of two replays racing, the one whose DELETE found the row moves it.
+        const row = await tx.get<DeadRow>(
+          `DELETE FROM webhook_dead WHERE id = ? RETURNING ${DEAD}`,
+          [id],
+        );
+        if (!row) continue;
+        await tx.run(
+          `INSERT INTO webhook_outbox (id, delivery_id, subscription_id, event_id, event_seq,
+             body, created_at, retry_from, attempts, next_attempt_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`,
+          [
+            row.id,
+            row.delivery_id,
+            row.subscription_id,
+            row.event_id,
+            row.event_seq,
+            row.body,
+            row.created_at,
+            now,
+            now,
+          ],
+        );
         replayed += 1;
       }
       return replayed;
@@ -353,13 +363,20 @@ export class WebhookOutbox {
   }
 
   /** Every dead delivery of these subscriptions back in the queue, as replayDead does. */
-  replayAllDead(subscriptionIds: readonly string[]): number {
+  replayAllDead(subscriptionIds: readonly string[]): Promise<number> {
     const now = this.clock.now();
-    const ids = JSON.stringify(subscriptionIds);
-    return this.database.transaction(() => {
-      const replayed = this.replaySome.run(now, now, ids).changes;
-      this.deleteDeadOf.run(ids);
-      return replayed;
+    const { dialect } = this.database;
+    const ids = dialect.listParam(subscriptionIds);
+    return this.database.transaction(async (tx) => {
+      const select = `SELECT id FROM webhook_dead WHERE ${dialect.inList('subscription_id')}`;
+      // Locked first on PostgreSQL, so a concurrent replay waits instead of inserting twice.
+      await tx.all(`${select} ORDER BY id${dialect.forUpdate}`, [ids]);
+      const replayed = await tx.run(
+        `${REPLAY} WHERE ${dialect.inList('subscription_id')} ORDER BY id`,
+        [now, now, ids],
+      );
+      await tx.run(`DELETE FROM webhook_dead WHERE ${dialect.inList('subscription_id')}`, [ids]);
+      return replayed.changes;
     });
   }
 
@@ -367,42 +384,60 @@ export class WebhookOutbox {
    * Retention for the dead table, as for events: rows that failed before `before` (ms) and whose
    * dead letter the bus has taken. Bounded per call; returns how many were deleted.
    */
-  pruneDead(before: number, limit = 1000): number {
-    return this.deleteOldDead.run(before, limit).changes;
+  async pruneDead(before: number, limit = 1000): Promise<number> {
+    const { changes } = await this.database.run(
+      `DELETE FROM webhook_dead WHERE id IN (
+         SELECT id FROM webhook_dead
+         WHERE failed_at < ? AND published_at IS NOT NULL ORDER BY id LIMIT ?)`,
+      [before, limit],
+    );
+    return changes;
   }
 
   /** Dead deliveries, oldest first (by outbox id), a page at a time. */
-  listDead(query: DeadQuery = {}): DeadDelivery[] {
+  async listDead(query: DeadQuery = {}): Promise<DeadDelivery[]> {
     const limit = query.limit ?? 100;
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be ≥ 1');
     const clauses = ['id > ?'];
-    const params: (string | number)[] = [query.afterId ?? 0];
+    const params: SqlValue[] = [query.afterId ?? 0];
     if (query.subscriptionId !== undefined) {
       clauses.push('subscription_id = ?');
       params.push(query.subscriptionId);
     }
-    return this.database.connection
-      .prepare<(string | number)[], DeadRow>(
-        `SELECT ${DEAD} FROM webhook_dead WHERE ${clauses.join(' AND ')} ORDER BY id LIMIT ?`,
-      )
-      .all(...params, limit)
-      .map(toDead);
+    const rows = await this.database.all<DeadRow>(
+      `SELECT ${DEAD} FROM webhook_dead WHERE ${clauses.join(' AND ')} ORDER BY id LIMIT ?`,
+      [...params, limit],
+    );
+    return rows.map(toDead);
   }
 
-  pendingCount(subscriptionId?: string): number {
-    return subscriptionId === undefined
-      ? this.countAll.get()!.n
-      : this.countOne.get(subscriptionId)!.n;
+  async pendingCount(subscriptionId?: string): Promise<number> {
+    const row =
+      subscriptionId === undefined
+        ? await this.database.get<{ n: number }>('SELECT count(*) AS n FROM webhook_outbox')
+        : await this.database.get<{ n: number }>(
+            'SELECT count(*) AS n FROM webhook_outbox WHERE subscription_id = ?',
+            [subscriptionId],
+          );
+    return row!.n;
   }
 
   /** Pending deliveries per subscription id, including ids no longer configured. */
-  pendingBySubscription(): Map<string, number> {
-    return new Map(this.countBySubscription.all().map((row) => [row.id, row.n]));
+  async pendingBySubscription(): Promise<Map<string, number>> {
+    return this.countBy('webhook_outbox');
   }
 
   /** Dead deliveries per subscription id, including ids no longer configured. */
-  deadBySubscription(): Map<string, number> {
-    return new Map(this.countDeadBySubscription.all().map((row) => [row.id, row.n]));
+  async deadBySubscription(): Promise<Map<string, number>> {
+    return this.countBy('webhook_dead');
+  }
+
+  private async countBy(table: 'webhook_outbox' | 'webhook_dead'): Promise<Map<string, number>> {
+    const rows = await this.database.all<{ id: string; n: number }>(
+      `SELECT subscription_id AS id, count(*) AS n FROM ${table}
+       GROUP BY subscription_id ORDER BY subscription_id`,
+    );
+    return new Map(rows.map((row) => [row.id, row.n]));
   }
 }
 

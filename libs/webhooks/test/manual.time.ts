@@ -78,9 +78,13 @@ export async function turns(n = 10): Promise<void> {
 }
 
 /** Waits, turn by turn (not by the clock), until `condition` holds. */
-export async function until(what: string, condition: () => boolean, maxTurns = 2_000) {
+export async function until(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  maxTurns = 2_000,
+) {
   for (let i = 0; i < maxTurns; i++) {
-    if (condition()) return;
+    if (await condition()) return;
     await new Promise((resolve) => setImmediate(resolve));
   }
   throw new Error(`still waiting for ${what} after ${maxTurns} turns`);

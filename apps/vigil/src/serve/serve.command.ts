@@ -9,6 +9,7 @@ import {
   grpcServerOptions,
   splitAddress,
 } from '@app/api';
+import { redactDatabaseUrl } from '@app/config';
 import type { PrecisionChoice } from '@app/models';
 import { loadServeConfig, type ServeConfig } from '@app/service';
 import { ServeModule } from './serve.module';
@@ -83,7 +84,7 @@ export async function serve(
     [
       `vigil serve: gRPC on ${server.grpcAddress} (${tls}); services ${SERVE_SERVICES.map((s) => API_SERVICES[s].name).join(', ')}, health, reflection`,
       `  auth: ${config.tokens.length > 0 ? `${config.tokens.length} bearer tokens` : 'OPEN (no tokens configured)'}`,
-      `  history: ${config.history.path}`,
+      `  history: ${config.history.databaseUrl ? redactDatabaseUrl(config.history.databaseUrl) : config.history.path}`,
       `  evidence: ${config.evidence.dir}${server.evidenceAddress ? ` (links served on ${server.evidenceAddress})` : ''}`,
       `  webhooks: ${config.webhooks.length}`,
       `  console: ${server.consoleAddress ? `http://${server.consoleAddress}/` : 'off'}`,

@@ -75,7 +75,7 @@ export class ServeRuntime implements OnApplicationShutdown {
     const runtime = new ServeRuntime(
       config,
       pipeline,
-      new IncidentDesk(pipeline.bus, config, ffmpeg, metrics, suppressions),
+      await IncidentDesk.open(pipeline.bus, config, ffmpeg, metrics, suppressions),
       registry,
       new DirectInference(audioModel, videoModel, new FfmpegRunner({ binary: ffmpeg })),
       new EmbeddedStreamControl(pipeline, registry, {
