@@ -12,7 +12,7 @@ import { ModelLoader, ModelRepository, OnnxSessionFactory } from '@app/models';
 import { EmbeddedPipeline } from '@app/pipeline';
 import { fixture, fixturesDir, modelsDir } from '@app/testing';
 import { runCli } from '@app/testing/cli-runner';
-import { kafkaBrokers, requireKafka } from '@app/testing/kafka';
+import { kafkaBrokers, privateKafka } from '@app/testing/kafka';
 import { ServiceProcess, requireBuiltServices } from '@app/testing/services';
 
 /**
@@ -91,9 +91,14 @@ async function embeddedEvents(door = DOOR, hall = HALL): Promise<SecurityEvent[]
   return decided;
 }
 
+let broker: ReturnType<typeof privateKafka> | undefined;
+
 beforeAll(async () => {
-  await requireKafka();
   requireBuiltServices();
+  // A broker of its own: on the common one, the ingest and fusion of a suite running alongside
+  // share the default consumer groups and would take some of these cameras' commands and
+  // detections, without this suite's sites.
+  broker = privateKafka();
   dir = mkdtempSync(join(tmpdir(), 'vigil-sites-kafka-'));
   shifted = join(dir, 'comp01-shifted.mp4');
   execFileSync(new FfmpegLocator().locate(), [
@@ -130,9 +135,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(services.map((s) => s.stop()));
-  await observer?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  try {
+    await Promise.all(services.map((s) => s.stop()));
+    await observer?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  } finally {
+    broker?.stop();
+  }
 });
 
 describe('site fusion on the microservices', () => {
