@@ -7,7 +7,7 @@ import type {
   SecurityEvent,
 } from '@app/contracts';
 import { isVideoClass } from '@app/contracts';
-import { IncidentTracker, type OpenIncident, round } from './incident.tracker';
+import { IncidentTracker, type OpenIncident, round, walkIncident } from './incident.tracker';
 import type { Condition, Rule, RuleSet } from './rules.schema';
 
 export interface FusionEngineOptions {
@@ -219,7 +219,7 @@ export class FusionEngine {
       const outcome = this.firstMatch(state, trigger, forced);
       if (outcome === 'undecided') break;
       decided++;
-      events.push(...this.walk(state, trigger.atSec));
+      events.push(...walkIncident(state, trigger.atSec));
       if (!outcome) continue;
       const { rule, confirmation } = outcome;
       events.push(
@@ -235,7 +235,7 @@ export class FusionEngine {
     }
     state.pending.splice(0, decided);
     const certain = Math.min(this.frontier(state), state.pending[0]?.atSec ?? Infinity);
-    events.push(...this.walk(state, certain));
+    events.push(...walkIncident(state, certain));
     return events;
   }
 
@@ -244,25 +244,6 @@ export class FusionEngine {
     return Math.min(
       ...this.triggerModalities.map((m) => (state.ended[m] ? Infinity : state.reached[m])),
     );
-  }
-
-  /**
-   * Feeds the open incident its classes' detections in (walkedToSec, toSec], in time order, and
-   * closes it if it went quiet before toSec.
-   */
-  private walk(state: StreamState, toSec: number): SecurityEvent[] {
-    if (toSec <= state.walkedToSec) return [];
-    const from = state.walkedToSec;
-    state.walkedToSec = toSec;
-    const events: SecurityEvent[] = [];
-    const activity = state.incident
-      .classes()
-      .flatMap((cls) => state.sightings.get(cls) ?? [])
-      .filter((s) => s.atSec > from && s.atSec <= toSec)
-      .sort((a, b) => a.atSec - b.atSec);
-    for (const sighting of activity) events.push(...state.incident.touch(sighting));
-    events.push(...state.incident.closeIfQuietAt(toSec));
-    return events;
   }
 
   private firstMatch(

@@ -191,6 +191,32 @@ export class IncidentTracker {
   }
 }
 
+/** What walkIncident needs of an engine's per-stream (or per-site) state. */
+export interface WalkedState {
+  incident: IncidentTracker;
+  sightings: ReadonlyMap<CanonicalClass, readonly Activity[]>;
+  walkedToSec: number;
+}
+
+/**
+ * Feeds the open incident its classes' detections in (walkedToSec, toSec], in time order, and
+ * closes it if it went quiet before toSec. One walk for a camera's engine and a site's.
+ */
+export function walkIncident(state: WalkedState, toSec: number): SecurityEvent[] {
+  if (toSec <= state.walkedToSec) return [];
+  const from = state.walkedToSec;
+  state.walkedToSec = toSec;
+  const events: SecurityEvent[] = [];
+  const activity = state.incident
+    .classes()
+    .flatMap((cls) => state.sightings.get(cls) ?? [])
+    .filter((s) => s.atSec > from && s.atSec <= toSec)
+    .sort((a, b) => a.atSec - b.atSec);
+  for (const sighting of activity) events.push(...state.incident.touch(sighting));
+  events.push(...state.incident.closeIfQuietAt(toSec));
+  return events;
+}
+
 export function round(value: number, digits = 2): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;

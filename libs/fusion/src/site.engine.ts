@@ -8,7 +8,13 @@ import type {
   SitePlacement,
 } from '@app/contracts';
 import { isVideoClass, siteKey } from '@app/contracts';
-import { IncidentTracker, type OpenIncident, type SiteFiring, round } from './incident.tracker';
+import {
+  IncidentTracker,
+  type OpenIncident,
+  type SiteFiring,
+  round,
+  walkIncident,
+} from './incident.tracker';
 import type { Rule, RuleSet } from './rules.schema';
 
 export interface SiteEngineOptions {
@@ -406,7 +412,7 @@ export class SiteEngine {
       if (outcome === 'undecided') break;
       decided++;
       trigger.heard ??= this.heard(state, trigger, true) ?? [];
-      events.push(...this.walk(state, trigger.atSec));
+      events.push(...walkIncident(state, trigger.atSec));
       if (!outcome) continue;
       events.push(
         ...state.incident.fire({
@@ -426,7 +432,7 @@ export class SiteEngine {
     // Triggers still waiting may already know who heard them: a camera's incident need not
     // wait for a slower rule's decision to learn that no site incident takes it in.
     for (const trigger of state.pending) trigger.heard ??= this.heard(state, trigger, false);
-    events.push(...this.walk(state, this.certain(state)));
+    events.push(...walkIncident(state, this.certain(state)));
     return events;
   }
 
@@ -473,21 +479,6 @@ export class SiteEngine {
       }
     }
     return frontier;
-  }
-
-  private walk(state: SiteState, toSec: number): SecurityEvent[] {
-    if (toSec <= state.walkedToSec) return [];
-    const from = state.walkedToSec;
-    state.walkedToSec = toSec;
-    const events: SecurityEvent[] = [];
-    const activity = state.incident
-      .classes()
-      .flatMap((cls) => state.sightings.get(cls) ?? [])
-      .filter((s) => s.atSec > from && s.atSec <= toSec)
-      .sort((a, b) => a.atSec - b.atSec);
-    for (const sighting of activity) events.push(...state.incident.touch(sighting));
-    events.push(...state.incident.closeIfQuietAt(toSec));
-    return events;
   }
 
   private firstMatch(state: SiteState, trigger: SiteTrigger, forced: boolean): Outcome | undefined {

@@ -2,13 +2,11 @@ import { type BusMessage, type BusObserver, MemoryBus, type Subscription } from 
 import { type Topic, Topics } from '@app/contracts';
 import type { MediaDecoder } from '@app/media';
 import type { LoadedAudioModel, LoadedVideoModel } from '@app/models';
-import { InferenceStage, type LiveFrameOptions } from './inference.stage';
-import { IngestStage } from './ingest.stage';
-import { mediaOptionsFor } from './media-options';
-import { BoxDetector, TaggerClassifier } from './model.adapters';
+import type { InferenceStage, LiveFrameOptions } from './inference.stage';
+import { mediaStages } from './media.stages';
 import type { MotionGateOptions } from './motion.gate';
 import type { PipelineMetrics } from './pipeline.ports';
-import { SpectrogramStage } from './spectrogram.stage';
+import type { SpectrogramStage } from './spectrogram.stage';
 import { StreamSupervisor } from './stream.supervisor';
 
 export interface EdgePipelineOptions {
@@ -43,25 +41,10 @@ export class EdgePipeline {
   private readonly subscriptions: Subscription[] = [];
 
   constructor(options: EdgePipelineOptions) {
-    const { audioModel, videoModel } = options;
     this.bus = new MemoryBus({ observer: options.busObserver });
-    const features = audioModel.manifest.features!;
-    const ingest = new IngestStage(
-      this.bus,
-      options.decoder,
-      mediaOptionsFor(audioModel.manifest, videoModel.manifest, options.fps),
-    );
-    this.spectrogram = new SpectrogramStage(this.bus, {
-      recipe: features.recipe,
-      windowSec: features.windowSec,
-      hopSec: features.hopSec,
-    });
-    this.inference = new InferenceStage(
-      this.bus,
-      new TaggerClassifier(audioModel),
-      new BoxDetector(videoModel),
-      { motion: options.motion, liveFrames: options.liveFrames, metrics: options.metrics },
-    );
+    const { ingest, spectrogram, inference } = mediaStages(this.bus, options);
+    this.spectrogram = spectrogram;
+    this.inference = inference;
     this.streams = new StreamSupervisor(ingest);
   }
 

@@ -13,13 +13,12 @@ import { DetectionSegmenter, type DetectionSegment, type RuleSet } from '@app/fu
 import type { MediaDecoder } from '@app/media';
 import type { LoadedAudioModel, LoadedVideoModel } from '@app/models';
 import { FusionStage } from './fusion.stage';
-import { type GatingStats, InferenceStage, type LiveFrameOptions } from './inference.stage';
-import { type IngestResult, type IngestRun, IngestStage } from './ingest.stage';
-import { BoxDetector, TaggerClassifier } from './model.adapters';
+import type { GatingStats, InferenceStage, LiveFrameOptions } from './inference.stage';
+import type { IngestResult, IngestRun, IngestStage } from './ingest.stage';
+import { mediaStages } from './media.stages';
 import type { PipelineMetrics } from './pipeline.ports';
-import { mediaOptionsFor } from './media-options';
 import type { MotionGateOptions } from './motion.gate';
-import { SpectrogramStage } from './spectrogram.stage';
+import type { SpectrogramStage } from './spectrogram.stage';
 import { StreamSupervisor } from './stream.supervisor';
 import type { SuppressionGate } from './suppression.gate';
 
@@ -103,30 +102,16 @@ export class EmbeddedPipeline {
   private readonly collectors = new Map<string, Collector>();
 
   constructor(private readonly options: EmbeddedPipelineOptions) {
-    const { audioModel, videoModel } = options;
     this.bus = new MemoryBus({ observer: options.busObserver });
-    const features = audioModel.manifest.features!;
-    this.ingest = new IngestStage(
-      this.bus,
-      options.decoder,
-      mediaOptionsFor(audioModel.manifest, videoModel.manifest, options.fps),
-    );
-    this.spectrogram = new SpectrogramStage(this.bus, {
-      recipe: features.recipe,
-      windowSec: features.windowSec,
-      hopSec: features.hopSec,
-    });
-    this.inference = new InferenceStage(
-      this.bus,
-      new TaggerClassifier(audioModel),
-      new BoxDetector(videoModel),
-      {
-        motion: options.motion,
-        liveFrames: options.liveFrames,
-        metrics: options.metrics,
-        ...(options.sites ? { detectionKey: (id: string) => options.sites!.detectionKey(id) } : {}),
-      },
-    );
+    const { sites } = options;
+    ({
+      ingest: this.ingest,
+      spectrogram: this.spectrogram,
+      inference: this.inference,
+    } = mediaStages(this.bus, {
+      ...options,
+      ...(sites ? { detectionKey: (id: string) => sites.detectionKey(id) } : {}),
+    }));
     this.fusion = new FusionStage(this.bus, options.rules, {
       profiles: options.profiles,
       metrics: options.metrics,

@@ -21,3 +21,4 @@ export * from './stream.ledger';
 export * from './suppression.gate';
 export * from './edge-copy.filter';
 export * from './edge.pipeline';
+export * from './media.stages';

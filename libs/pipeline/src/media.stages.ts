@@ -1,0 +1,60 @@
+import type { Bus } from '@app/bus';
+import type { MediaDecoder } from '@app/media';
+import type { LoadedAudioModel, LoadedVideoModel } from '@app/models';
+import { InferenceStage, type LiveFrameOptions } from './inference.stage';
+import { IngestStage } from './ingest.stage';
+import { mediaOptionsFor } from './media-options';
+import { BoxDetector, TaggerClassifier } from './model.adapters';
+import type { MotionGateOptions } from './motion.gate';
+import type { PipelineMetrics } from './pipeline.ports';
+import { SpectrogramStage } from './spectrogram.stage';
+
+export interface MediaStagesOptions {
+  decoder: MediaDecoder;
+  audioModel: LoadedAudioModel;
+  videoModel: LoadedVideoModel;
+  fps: number;
+  motion?: MotionGateOptions;
+  liveFrames?: LiveFrameOptions;
+  metrics?: PipelineMetrics;
+  /** The key detections of a stream are published under (a site's, for its cameras). */
+  detectionKey?: (streamId: string) => string;
+}
+
+export interface MediaStages {
+  ingest: IngestStage;
+  spectrogram: SpectrogramStage;
+  inference: InferenceStage;
+}
+
+/**
+ * Ingest, spectrogram and inference on one bus, set up from the models' manifests: the part of
+ * the flow that one process (`vigil analyze`, `vigil serve`) and an edge node run alike.
+ */
+export function mediaStages(bus: Bus, options: MediaStagesOptions): MediaStages {
+  const { audioModel, videoModel } = options;
+  const features = audioModel.manifest.features!;
+  return {
+    ingest: new IngestStage(
+      bus,
+      options.decoder,
+      mediaOptionsFor(audioModel.manifest, videoModel.manifest, options.fps),
+    ),
+    spectrogram: new SpectrogramStage(bus, {
+      recipe: features.recipe,
+      windowSec: features.windowSec,
+      hopSec: features.hopSec,
+    }),
+    inference: new InferenceStage(
+      bus,
+      new TaggerClassifier(audioModel),
+      new BoxDetector(videoModel),
+      {
+        motion: options.motion,
+        liveFrames: options.liveFrames,
+        metrics: options.metrics,
+        ...(options.detectionKey ? { detectionKey: options.detectionKey } : {}),
+      },
+    ),
+  };
+}
