@@ -7,7 +7,7 @@ import type {
   SecurityEvent,
 } from '@app/contracts';
 import { isVideoClass } from '@app/contracts';
-import { IncidentTracker, type OpenIncident, round, walkIncident } from './incident.tracker';
+import { IncidentTracker, type OpenIncident, evidenceFrom, walkIncident } from './incident.tracker';
 import type { Condition, Rule, RuleSet } from './rules.schema';
 
 export interface FusionEngineOptions {
@@ -337,16 +337,7 @@ export class FusionEngine {
 }
 
 function evidenceOf(sighting: Sighting): EventEvidence {
-  const { detection } = sighting;
-  return {
-    cls: detection.cls,
-    modality: detection.modality,
-    score: round(detection.score, 3),
-    atSec: round(sighting.atSec),
-    ...(detection.box
-      ? { box: detection.box.map((v) => Math.round(v)) as [number, number, number, number] }
-      : {}),
-  };
+  return evidenceFrom(sighting.detection, sighting.atSec);
 }
 
 function modalityOf(cls: CanonicalClass): Modality {

@@ -1,5 +1,6 @@
 import {
   type CanonicalClass,
+  type Detection,
   type EventEvidence,
   type IncidentState,
   type SecurityEvent,
@@ -215,6 +216,19 @@ export function walkIncident(state: WalkedState, toSec: number): SecurityEvent[]
   for (const sighting of activity) events.push(...state.incident.touch(sighting));
   events.push(...state.incident.closeIfQuietAt(toSec));
   return events;
+}
+
+/** A detection as an incident lists it: at `atSec` on the incident's clock, box in whole pixels. */
+export function evidenceFrom(detection: Detection, atSec: number): EventEvidence {
+  return {
+    cls: detection.cls,
+    modality: detection.modality,
+    score: round(detection.score, 3),
+    atSec: round(atSec),
+    ...(detection.box
+      ? { box: detection.box.map((v) => Math.round(v)) as [number, number, number, number] }
+      : {}),
+  };
 }
 
 export function round(value: number, digits = 2): number {

@@ -12,6 +12,7 @@ import {
   IncidentTracker,
   type OpenIncident,
   type SiteFiring,
+  evidenceFrom,
   round,
   walkIncident,
 } from './incident.tracker';
@@ -654,17 +655,7 @@ export class SiteEngine {
 }
 
 function evidenceOf(sighting: SiteSighting): EventEvidence {
-  const { detection } = sighting;
-  return {
-    cls: detection.cls,
-    modality: detection.modality,
-    score: round(detection.score, 3),
-    atSec: round(sighting.mediaSec),
-    ...(detection.box
-      ? { box: detection.box.map((v) => Math.round(v)) as [number, number, number, number] }
-      : {}),
-    streamId: sighting.camera,
-  };
+  return { ...evidenceFrom(sighting.detection, sighting.mediaSec), streamId: sighting.camera };
 }
 
 /** JSON has no infinities. */
