@@ -361,6 +361,12 @@ export function treeCpuSec(
   return ticks / CLK_TCK;
 }
 
+/** CPU seconds of a process itself, every thread, without its children. */
+export function selfCpuSec(pid: number): number {
+  const f = statFields(`/proc/${pid}/stat`);
+  return f ? (Number(f[11]) + Number(f[12])) / CLK_TCK : NaN;
+}
+
 /** CPU seconds of a process's main thread alone (for Node: the event loop). */
 export function mainThreadCpuSec(pid: number): number {
   const f = statFields(`/proc/${pid}/task/${pid}/stat`);
@@ -492,7 +498,7 @@ export function printCpu(a: CpuSample, b: CpuSample, indent = '  '): void {
 // ---------------------------------------------------------------------------------------------
 // The four services
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
