@@ -72,20 +72,29 @@ describe('ObjectDetector', () => {
     expect(boxes[0]!.box.map((v) => Math.round(v * 1000) / 1000)).toEqual([296, 152, 360, 184]);
   });
 
-  it('runs frames one at a time because they share the input buffer', async () => {
-    let inFlight = 0;
-    let maxInFlight = 0;
-    const run = jest.fn(async () => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      inFlight--;
+  it('runs frames side by side, each with an input buffer of its own, reused afterwards', async () => {
+    const inputs: Float32Array[] = [];
+    const seenFirstPixel: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const run = jest.fn(async (feeds: Record<string, TensorData>) => {
+      const data = feeds.images!.data as Float32Array;
+      inputs.push(data);
+      await gate;
+      // Read only after every frame was submitted: a shared buffer would show the last frame.
+      seenFirstPixel.push(data[0]!);
       return { output: emptyOutput(yolox) };
     });
     const detector = new ObjectDetector(strictMock<ModelSession>('session', { run }), yolox, COCO);
-    await Promise.all([1, 2, 3].map(() => detector.detect(frame(yolox, () => 0))));
+    const running = [1, 2, 3].map((v) => detector.detect(frame(yolox, () => v)));
+    await new Promise((resolve) => setImmediate(resolve));
     expect(run).toHaveBeenCalledTimes(3);
-    expect(maxInFlight).toBe(1);
+    release();
+    await Promise.all(running);
+    expect(seenFirstPixel).toEqual([1, 2, 3]);
+    expect(new Set(inputs).size).toBe(3);
+    await detector.detect(frame(yolox, () => 4));
+    expect(inputs.slice(0, 3)).toContain(inputs[3]);
   });
 
   it('keeps working after a failed frame', async () => {

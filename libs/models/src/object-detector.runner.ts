@@ -25,17 +25,19 @@ const BOX_DECODERS: Partial<Record<OutputDecoderName, BoxDecoder>> = {
 
 /**
  * Runs a single-image detector (batch fixed at 1 in these exports: one run per frame) and
- * decodes its boxes into source-frame pixels.
+ * decodes its boxes into source-frame pixels. Frames may run side by side (a session pool of
+ * several workers takes them in parallel): each run fills an input buffer of its own, taken
+ * from the ones earlier runs gave back, so there are never more than the most frames that were
+ * in flight at once.
  */
 export class ObjectDetector {
   private readonly width: number;
   private readonly height: number;
   private readonly scale: number;
   private readonly decode: BoxDecoder;
-  private readonly input: Float32Array;
   private readonly nms: { iou: number; scoreThreshold: number };
-  /** Frames run one at a time: the input buffer is shared, and the session may read it after run() returns a promise. */
-  private tail: Promise<unknown> = Promise.resolve();
+  /** Input buffers no run is using; a session may read its input until its run settles. */
+  private readonly idleInputs: Float32Array[] = [];
 
   constructor(
     private readonly session: ModelSession,
@@ -53,20 +55,13 @@ export class ObjectDetector {
     this.width = input.width;
     this.height = input.height;
     this.scale = input.scale ?? 1;
-    this.input = new Float32Array(3 * this.width * this.height);
   }
 
   get modelName(): string {
     return this.manifest.name;
   }
 
-  detect(frame: DetectorFrame): Promise<RawBox[]> {
-    const result = this.tail.then(() => this.runOne(frame));
-    this.tail = result.catch(() => undefined);
-    return result;
-  }
-
-  private async runOne(frame: DetectorFrame): Promise<RawBox[]> {
+  async detect(frame: DetectorFrame): Promise<RawBox[]> {
     const { name, input, output } = this.manifest;
     if (frame.width !== this.width || frame.height !== this.height) {
       throw new Error(
@@ -74,10 +69,16 @@ export class ObjectDetector {
       );
     }
     const swap = (frame.pixelFormat ?? 'bgr24') !== (input.pixelFormat ?? 'bgr24');
-    hwcToChw(frame.pixels, frame.width, frame.height, this.scale, this.input, swap);
-    const outputs = await this.session.run({
-      [input.name]: { data: this.input, dims: [1, 3, this.height, this.width] },
-    });
+    const tensor = this.idleInputs.pop() ?? new Float32Array(3 * this.width * this.height);
+    hwcToChw(frame.pixels, frame.width, frame.height, this.scale, tensor, swap);
+    let outputs: Awaited<ReturnType<ModelSession['run']>>;
+    try {
+      outputs = await this.session.run({
+        [input.name]: { data: tensor, dims: [1, 3, this.height, this.width] },
+      });
+    } finally {
+      this.idleInputs.push(tensor);
+    }
     const raw = outputs[output.name];
     if (!raw) throw new Error(`${name}: model returned no output ${output.name}`);
     return this.decode(raw, {
