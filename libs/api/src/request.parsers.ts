@@ -178,7 +178,7 @@ interface FilterMessage {
 }
 
 /** A site or zone id as the config file names them. */
-function siteId(value: unknown, field: string): string {
+export function siteId(value: unknown, field: string): string {
   if (typeof value !== 'string' || value === '') throw ApiError.invalid(field, 'must not be empty');
   if (!SITE_ID_PATTERN.test(value)) {
     throw ApiError.invalid(field, 'must be 1-64 characters of A-Z a-z 0-9 . _ -');
