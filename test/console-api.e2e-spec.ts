@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiTokenRegistry, ConsoleHttpServer, ConsoleService } from '@app/api';
+import { parseSites } from '@app/config';
 import type { DetectionSet } from '@app/contracts';
 import { FolderEvidenceStore } from '@app/evidence';
 import {
@@ -39,7 +40,12 @@ describe('console HTTP API', () => {
   let gate: SuppressionGate;
   let server: ConsoleHttpServer;
   let base: string;
-  const incident = makeIncident(1, { streamId: 'lobby' });
+  // A camera of site hq (config `sites`): its incident carries the site.
+  const incident = makeIncident(1, { streamId: 'lobby', site: 'hq' });
+  const sites = parseSites([
+    { id: 'hq', zones: [{ id: 'ground', streams: ['lobby'] }], streams: ['yard'] },
+    { id: 'depot', streams: ['dock'] },
+  ]);
 
   function call(
     method: string,
@@ -96,10 +102,18 @@ describe('console HTTP API', () => {
     await events.save(incident, { evidenceRefs: [{ ...ref, name: 'audio.wav' }] });
     feed.publish((await events.get(incident.id))!);
     gate = new SuppressionGate();
-    const service = new ConsoleService(events, actions, store, feed, undefined, {
-      repository: await StreamSuppressionRepository.open(database),
-      gate,
-    });
+    const service = new ConsoleService(
+      events,
+      actions,
+      store,
+      feed,
+      undefined,
+      {
+        repository: await StreamSuppressionRepository.open(database),
+        gate,
+      },
+      sites,
+    );
     server = new ConsoleHttpServer(
       service,
       new ApiTokenRegistry([
@@ -130,6 +144,26 @@ describe('console HTTP API', () => {
     });
     expect(detail.status).toBe(200);
     expect((detail.json.incident as { disposition: string }).disposition).toBe('new');
+  });
+
+  it('lists the configured sites, and one site’s incidents', async () => {
+    const listed = await call('GET', '/api/sites', { headers: bearer(VIEWER) });
+    expect(listed.status).toBe(200);
+    expect(listed.json.sites).toEqual([
+      { id: 'hq', zones: [{ id: 'ground', streams: ['lobby'] }], streams: ['yard'] },
+      { id: 'depot', zones: [], streams: ['dock'] },
+    ]);
+    const ids = async (query: string) => {
+      const reply = await call('GET', `/api/incidents${query}`, { headers: bearer(VIEWER) });
+      expect(reply.status).toBe(200);
+      return (reply.json.incidents as { incidentId: string }[]).map((i) => i.incidentId);
+    };
+    expect(await ids('?site=hq')).toEqual([incident.incidentId]);
+    expect(await ids('?site=hq&stream=lobby')).toEqual([incident.incidentId]);
+    expect(await ids('?site=depot')).toEqual([]);
+    const bad = await call('GET', '/api/incidents?site=hq%2Fground', { headers: bearer(VIEWER) });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error?.message).toMatch(/^site: must be 1-64 characters/);
   });
 
   it('serves evidence with byte ranges', async () => {

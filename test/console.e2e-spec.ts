@@ -58,6 +58,10 @@ describeWithChromium('the web console in chromium', () => {
         'auth:',
         `  tokens: [{ name: desk, role: operator, token: ${OPERATOR} }, { name: wall, role: viewer, token: ${VIEWER} }]`,
         'history: { path: ./history.sqlite }',
+        // The lobby camera is in site hq (zone ground): its incident carries the site.
+        'sites:',
+        '  - { id: hq, zones: [{ id: ground, streams: [lobby] }] }',
+        '  - { id: depot, streams: [dock] }',
         // Evidence waits for inference; other suites share the cores. Here it must be there.
         'evidence: { dir: ./evidence, timeoutMs: 30000 }',
       ].join('\n'),
@@ -192,6 +196,28 @@ describeWithChromium('the web console in chromium', () => {
 
     await page.locator('a[href="#/"]').first().click();
     await expectText(page, `li[data-incident="${incidentId}"] [data-disposition]`, 'false alarm');
+  });
+
+  it('filters incidents by site and shows each stream’s site', async () => {
+    const page = await open();
+    await signIn(page, VIEWER);
+    await expectText(page, '#who', 'wall (viewer)');
+    const row = page.locator('li.incident').first();
+    await row.waitFor();
+    const incidentId = (await row.getAttribute('data-incident'))!;
+    await expectText(page, `li[data-incident="${incidentId}"] .meta`, 'site hq');
+
+    const site = page.locator('form.filters select[name=site]');
+    expect(await site.locator('option').allTextContents()).toEqual(['any', 'hq', 'depot']);
+    await site.selectOption('depot');
+    await page.locator('#no-incidents').waitFor();
+    expect(await page.locator('li.incident').count()).toBe(0);
+    await site.selectOption('hq');
+    await page.locator(`li[data-incident="${incidentId}"]`).waitFor();
+    await snap(page, 'incidents-by-site');
+
+    await page.locator('a[href="#/streams"]').click();
+    await expectText(page, 'li[data-stream="lobby"] [data-site="hq"]', 'site hq / ground');
   });
 
   it('keeps a wrong token on the sign-in page', async () => {

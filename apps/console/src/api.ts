@@ -87,6 +87,16 @@ export interface StreamInfo {
   startedAt: number;
   updatedAt: number;
   labels: Record<string, string>;
+  /** Where the stream is among the configured sites, if anywhere. */
+  site?: string;
+  zone?: string;
+}
+
+/** A configured site (config `sites`): its zones' cameras and its cameras in no zone. */
+export interface SiteInfo {
+  id: string;
+  zones: { id: string; streams: string[] }[];
+  streams: string[];
 }
 
 export type Change =

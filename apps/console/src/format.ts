@@ -43,17 +43,33 @@ export function streamName(
 
 export interface Filters {
   stream: string;
+  /** A configured site: its incidents and its cameras' own. */
+  site: string;
   severity: '' | Severity;
   state: '' | 'open' | 'closed' | Disposition;
   from: string;
   to: string;
 }
 
-export const NO_FILTERS: Filters = { stream: '', severity: '', state: '', from: '', to: '' };
+export const NO_FILTERS: Filters = {
+  stream: '',
+  site: '',
+  severity: '',
+  state: '',
+  from: '',
+  to: '',
+};
 
 /** The same test the server applies, for incidents pushed live. */
 export function matches(incident: IncidentSummary, filters: Filters): boolean {
-  if (filters.stream && incident.streamId !== filters.stream) return false;
+  // A site incident is each of its cameras' too, as the server's stream filter has it.
+  if (
+    filters.stream &&
+    ![incident.streamId, ...(incident.cameras ?? [])].includes(filters.stream)
+  ) {
+    return false;
+  }
+  if (filters.site && incident.site !== filters.site) return false;
   if (filters.severity && SEVERITY_RANK[incident.severity] < SEVERITY_RANK[filters.severity]) {
     return false;
   }
@@ -75,6 +91,7 @@ export function matches(incident: IncidentSummary, filters: Filters): boolean {
 export function query(filters: Filters): string {
   const params = new URLSearchParams();
   if (filters.stream) params.set('stream', filters.stream);
+  if (filters.site) params.set('site', filters.site);
   if (filters.severity) params.set('severity', filters.severity);
   if (filters.state) params.set('state', filters.state);
   if (filters.from) params.set('from', new Date(filters.from).toISOString());

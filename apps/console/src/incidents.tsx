@@ -1,5 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, type IncidentChange, type IncidentSummary, isIncidentChange } from './api';
+import {
+  api,
+  type IncidentChange,
+  type IncidentSummary,
+  type SiteInfo,
+  isIncidentChange,
+} from './api';
 import {
   DISPOSITION_LABEL,
   type Filters,
@@ -26,6 +32,19 @@ export function IncidentList({ live }: { live: LiveFeed }) {
   const [incidents, setIncidents] = useState<IncidentSummary[] | null>(null);
   const [error, setError] = useState('');
   const [reload, setReload] = useState(0);
+  const [sites, setSites] = useState<SiteInfo[]>([]);
+
+  // The configured sites, for the site filter; none configured: no site filter shown.
+  useEffect(() => {
+    let cancelled = false;
+    api<{ sites: SiteInfo[] }>('GET', '/api/sites').then(
+      ({ sites: list }) => !cancelled && setSites(list),
+      (failure: Error) => !cancelled && setError(failure.message),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, []);
 
   useEffect(() => {
     let cancelled = false;
@@ -68,6 +87,17 @@ export function IncidentList({ live }: { live: LiveFeed }) {
           Stream
           <input name="stream" value={filters.stream} onChange={set('stream')} placeholder="any" />
         </label>
+        {sites.length > 0 && (
+          <label>
+            Site
+            <select name="site" value={filters.site} onChange={set('site')}>
+              <option value="">any</option>
+              {sites.map((site) => (
+                <option value={site.id}>{site.id}</option>
+              ))}
+            </select>
+          </label>
+        )}
         <label>
           Severity at least
           <select name="severity" value={filters.severity} onChange={set('severity')}>

@@ -68,6 +68,11 @@ export function StreamsPage({ session, live }: { session: Session; live: LiveFee
             <li key={s.streamId} data-stream={s.streamId}>
               <strong>{s.streamId}</strong> <span class={`badge st-${s.state}`}>{s.state}</span>
               <span class="meta">
+                {s.site && (
+                  <span class="site" data-site={s.site}>
+                    site {s.zone ? `${s.site} / ${s.zone}` : s.site} ·{' '}
+                  </span>
+                )}
                 {s.source} · since {when(s.startedAt)}
                 {s.decodedSec !== undefined ? ` · ${s.decodedSec.toFixed(1)} s decoded` : ''}
               </span>

@@ -6,7 +6,7 @@ import {
   type IncidentQuery,
   type IncidentStateFilter,
 } from './console.service';
-import { streamId } from './request.parsers';
+import { siteId, streamId } from './request.parsers';
 
 /**
  * The console's HTTP requests, checked strictly: an unknown query parameter or body field is
@@ -48,6 +48,9 @@ export function incidentQuery(params: URLSearchParams): IncidentQuery {
       case 'stream':
         query.streamId = streamId(value, 'stream');
         break;
+      case 'site':
+        query.site = siteId(value, 'site');
+        break;
       case 'severity':
         if (!(SEVERITIES as readonly string[]).includes(value)) {
           throw ApiError.invalid('severity', `must be one of ${SEVERITIES.join(', ')}`);
@@ -65,7 +68,7 @@ export function incidentQuery(params: URLSearchParams): IncidentQuery {
         query[key] = time(value, key);
         break;
       default:
-        throw ApiError.invalid(key, 'is not a filter (stream, severity, state, from, to)');
+        throw ApiError.invalid(key, 'is not a filter (stream, site, severity, state, from, to)');
     }
   }
   if (query.from !== undefined && query.to !== undefined && query.from > query.to) {

@@ -210,6 +210,12 @@ export class ConsoleHttpServer {
       },
       {
         method: 'GET',
+        pattern: /^\/api\/sites$/,
+        role: 'viewer',
+        handle: (ctx) => json(ctx.response, 200, { sites: c.listSites() }),
+      },
+      {
+        method: 'GET',
         pattern: /^\/api\/streams$/,
         role: 'viewer',
         handle: (ctx) => json(ctx.response, 200, { streams: c.listStreams() }),

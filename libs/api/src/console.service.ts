@@ -1,4 +1,4 @@
-import type { Severity } from '@app/contracts';
+import { type SiteDefinition, SiteDirectory, type Severity } from '@app/contracts';
 import type { EvidenceStore } from '@app/evidence';
 import {
   type EventRepository,
@@ -86,10 +86,18 @@ export type IncidentStateFilter = (typeof INCIDENT_STATE_FILTERS)[number];
 
 export interface IncidentQuery {
   streamId?: string;
+  /** The site's incidents and its cameras' own (both carry the site). */
+  site?: string;
   minSeverity?: Severity;
   state?: IncidentStateFilter;
   from?: number;
   to?: number;
+}
+
+/** A stream as the console lists it: where it stands among the configured sites, if anywhere. */
+export interface ConsoleStream extends StreamInfo {
+  site?: string;
+  zone?: string;
 }
 
 /** What a live console hears, in the order it happened. */
@@ -97,7 +105,7 @@ export type ConsoleChange =
   | { type: 'incident'; eventSeq: number; incident: IncidentSummary }
   | { type: 'action'; actionSeq: number; action: IncidentAction; incident: IncidentSummary }
   /** A stream's state now; not replayed on reconnect (the console reloads the list). */
-  | { type: 'stream'; stream: StreamInfo }
+  | { type: 'stream'; stream: ConsoleStream }
   /** Every suppression that holds now, after one was added or lifted. */
   | { type: 'suppression'; suppressions: StreamSuppression[] };
 
@@ -126,6 +134,8 @@ export class ConsoleService {
     /** Absent where streams are run elsewhere (the fusion service). */
     private readonly streamControl?: StreamControl,
     private readonly suppressions?: ConsoleSuppressions,
+    /** The configured sites (config `sites`): the console's site filter and stream rows. */
+    private readonly sites: SiteDirectory = new SiteDirectory(),
   ) {
     this.unsubscribe.push(
       feed.onStored((stored) =>
@@ -138,7 +148,9 @@ export class ConsoleService {
     );
     if (streamControl) {
       this.unsubscribe.push(
-        streamControl.onChange((stream) => this.emit({ type: 'stream', stream })),
+        streamControl.onChange((stream) =>
+          this.emit({ type: 'stream', stream: this.placed(stream) }),
+        ),
       );
     }
   }
@@ -153,6 +165,7 @@ export class ConsoleService {
     const cursor = await this.cursor();
     const page = await this.events.list({
       ...(query.streamId ? { streamIds: [query.streamId] } : {}),
+      ...(query.site ? { sites: [query.site] } : {}),
       ...(query.minSeverity ? { minSeverity: query.minSeverity } : {}),
       ...(query.from !== undefined ? { from: query.from } : {}),
       ...(query.to !== undefined ? { to: query.to } : {}),
@@ -359,10 +372,20 @@ export class ConsoleService {
     return this.streamControl !== undefined;
   }
 
-  listStreams(): StreamInfo[] {
-    return (this.streamControl?.list() ?? []).sort(
-      (a, b) => b.startedAt - a.startedAt || a.streamId.localeCompare(b.streamId),
-    );
+  listStreams(): ConsoleStream[] {
+    return (this.streamControl?.list() ?? [])
+      .map((stream) => this.placed(stream))
+      .sort((a, b) => b.startedAt - a.startedAt || a.streamId.localeCompare(b.streamId));
+  }
+
+  /** The configured sites, their zones and cameras, as the config file declares them. */
+  listSites(): readonly SiteDefinition[] {
+    return this.sites.sites;
+  }
+
+  private placed(stream: StreamInfo): ConsoleStream {
+    const placement = this.sites.placementOf(stream.streamId);
+    return placement ? { ...stream, ...placement } : stream;
   }
 
   streamCapabilities() {

@@ -121,6 +121,8 @@ const PROTO_FIELDS: Readonly<Record<string, string>> = {
   streamIds: 'filter.stream_ids',
   classes: 'filter.classes',
   minSeverity: 'filter.min_severity',
+  sites: 'filter.sites',
+  zones: 'filter.zones',
 };
 
 async function asProtoFields<T>(run: () => Promise<T>): Promise<T> {

@@ -130,11 +130,21 @@ describe('eventFilter', () => {
       eventFilter({ streamIds: [], classes: [], minSeverity: 'SEVERITY_UNSPECIFIED' }),
     ).toEqual({});
     expect(eventFilter(undefined)).toEqual({});
+    expect(eventFilter({ sites: ['hq'], zones: ['lobby', 'yard'] })).toEqual({
+      sites: ['hq'],
+      zones: ['lobby', 'yard'],
+    });
+    expect(eventFilter({ sites: [], zones: [] })).toEqual({});
   });
 
   it('names the bad entry', () => {
     expect(fieldOf(() => eventFilter({ classes: ['person', 'ufo'] }))).toBe('filter.classes[1]');
     expect(fieldOf(() => eventFilter({ streamIds: ['ok', ''] }))).toBe('filter.stream_ids[1]');
+    expect(fieldOf(() => eventFilter({ sites: ['hq', ''] }))).toBe('filter.sites[1]');
+    expect(fieldOf(() => eventFilter({ zones: ['lobby/1'] }))).toBe('filter.zones[0]');
+    expect(fieldOf(() => eventFilter({ sites: ['x'.repeat(65)] }, 'subscribe'))).toBe(
+      'subscribe.sites[0]',
+    );
   });
 });
 

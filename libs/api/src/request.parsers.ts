@@ -2,6 +2,7 @@ import {
   AUDIO_CLASSES,
   type CanonicalClass,
   SEVERITIES,
+  SITE_ID_PATTERN,
   type Severity,
   type StreamState,
   VIDEO_CLASSES,
@@ -172,6 +173,17 @@ interface FilterMessage {
   streamIds?: string[];
   classes?: string[];
   minSeverity?: string;
+  sites?: string[];
+  zones?: string[];
+}
+
+/** A site or zone id as the config file names them. */
+export function siteId(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value === '') throw ApiError.invalid(field, 'must not be empty');
+  if (!SITE_ID_PATTERN.test(value)) {
+    throw ApiError.invalid(field, 'must be 1-64 characters of A-Z a-z 0-9 . _ -');
+  }
+  return value;
 }
 
 export function eventFilter(
@@ -182,6 +194,10 @@ export function eventFilter(
   const ids = message?.streamIds ?? [];
   if (ids.length > 0)
     filter.streamIds = ids.map((id, i) => streamId(id, `${field}.stream_ids[${i}]`));
+  for (const key of ['sites', 'zones'] as const) {
+    const ids = message?.[key] ?? [];
+    if (ids.length > 0) filter[key] = ids.map((id, i) => siteId(id, `${field}.${key}[${i}]`));
+  }
   const classes = message?.classes ?? [];
   if (classes.length > 0) {
     filter.classes = classes.map((cls, i) => {

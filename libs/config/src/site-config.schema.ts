@@ -1,10 +1,9 @@
-import { type SiteDefinition, SiteDirectory } from '@app/contracts';
+import { SITE_ID_PATTERN, type SiteDefinition, SiteDirectory } from '@app/contracts';
 import { ConfigError } from './config.error';
 import { ConfigReader } from './config.reader';
 
 /** What the API accepts as a stream id (StartStream), so a site names streams that can exist. */
 const STREAM_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-const SITE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
  * The config file's `sites`: each site lists its zones' cameras and cameras in no zone, by
@@ -37,7 +36,7 @@ export function parseSites(raw: unknown, key = 'sites'): SiteDirectory {
   const sites = raw.map((entry, i): SiteDefinition => {
     const reader = new ConfigReader(entry, `${key}[${i}]`);
     const id = reader.string('id');
-    if (!id || !SITE_ID.test(id)) {
+    if (!id || !SITE_ID_PATTERN.test(id)) {
       throw new ConfigError(reader.key('id'), 'is required: 1-64 of A-Z a-z 0-9 . _ -');
     }
     if (siteIds.has(id)) throw new ConfigError(reader.key('id'), `site "${id}" is declared twice`);
@@ -46,7 +45,7 @@ export function parseSites(raw: unknown, key = 'sites'): SiteDirectory {
     const zones = reader.list('zones').map((z, j) => {
       const zone = new ConfigReader(z, reader.key(`zones[${j}]`));
       const zoneId = zone.string('id');
-      if (!zoneId || !SITE_ID.test(zoneId)) {
+      if (!zoneId || !SITE_ID_PATTERN.test(zoneId)) {
         throw new ConfigError(zone.key('id'), 'is required: 1-64 of A-Z a-z 0-9 . _ -');
       }
       if (zoneIds.has(zoneId)) {

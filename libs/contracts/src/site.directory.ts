@@ -12,6 +12,9 @@ export interface SiteDefinition {
   streams: string[];
 }
 
+/** What a site or zone id may be (config `sites`), so a filter naming one is checked alike. */
+export const SITE_ID_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
 /** The message key of a site's detections: no stream id has a `/` in it, so none can pass for one. */
 const SITE_KEY_PREFIX = 'site/';
 

@@ -15,6 +15,8 @@ export interface CheckedFilter {
   streamIds?: string[];
   classes?: CanonicalClass[];
   minSeverity?: Severity;
+  sites?: string[];
+  zones?: string[];
   from?: number;
   to?: number;
 }
@@ -28,17 +30,12 @@ export interface CompiledFilter {
 /** Validates a filter once, naming the offending field so the API can say INVALID_ARGUMENT. */
 export function checkFilter(filter: EventFilter & { from?: number; to?: number }): CheckedFilter {
   const checked: CheckedFilter = {};
-  if (filter.streamIds !== undefined) {
-    if (!Array.isArray(filter.streamIds)) {
-      throw new HistoryError('invalid-argument', 'streamIds', 'must be a list of stream ids');
-    }
-    for (const id of filter.streamIds) {
-      if (typeof id !== 'string' || id === '') {
-        throw new HistoryError('invalid-argument', 'streamIds', 'must not hold an empty id');
-      }
-    }
-    if (filter.streamIds.length > 0) checked.streamIds = [...new Set(filter.streamIds)].sort();
-  }
+  const streamIds = idList(filter.streamIds, 'streamIds', 'stream ids');
+  if (streamIds) checked.streamIds = streamIds;
+  const sites = idList(filter.sites, 'sites', 'site ids');
+  if (sites) checked.sites = sites;
+  const zones = idList(filter.zones, 'zones', 'zone ids');
+  if (zones) checked.zones = zones;
   if (filter.classes !== undefined) {
     if (!Array.isArray(filter.classes)) {
       throw new HistoryError('invalid-argument', 'classes', 'must be a list of classes');
@@ -74,6 +71,24 @@ export function checkFilter(filter: EventFilter & { from?: number; to?: number }
   return checked;
 }
 
+/** A list of ids, sorted and deduplicated; undefined when left out or empty (all match). */
+function idList(
+  list: readonly string[] | undefined,
+  field: 'streamIds' | 'sites' | 'zones',
+  what: string,
+): string[] | undefined {
+  if (list === undefined) return undefined;
+  if (!Array.isArray(list)) {
+    throw new HistoryError('invalid-argument', field, `must be a list of ${what}`);
+  }
+  for (const id of list as readonly unknown[]) {
+    if (typeof id !== 'string' || id === '') {
+      throw new HistoryError('invalid-argument', field, 'must not hold an empty id');
+    }
+  }
+  return list.length > 0 ? [...new Set(list)].sort() : undefined;
+}
+
 /**
  * Turns a checked filter into SQL. Lists travel as one parameter (a JSON array read by
  * json_each on SQLite, a text[] on PostgreSQL), so the SQL text depends only on which filters
@@ -90,6 +105,15 @@ export function compileFilter(filter: CheckedFilter, dialect: SqlDialect): Compi
         `(cameras IS NOT NULL AND ${dialect.jsonArrayHasAny('cameras')}))`,
     );
     params.push(dialect.listParam(filter.streamIds), dialect.listParam(filter.streamIds));
+  }
+  if (filter.sites) {
+    // A camera's own incident in a site carries the site as a site incident does.
+    clauses.push(dialect.inList('site'));
+    params.push(dialect.listParam(filter.sites));
+  }
+  if (filter.zones) {
+    clauses.push(dialect.inList('zone'));
+    params.push(dialect.listParam(filter.zones));
   }
   if (filter.classes) {
     // event_classes holds the trigger and every evidence class, indexed by class.

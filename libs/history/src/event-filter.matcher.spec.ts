@@ -25,9 +25,19 @@ describe('matchesEventFilter', () => {
       const events: SecurityEvent[] = Array.from({ length: 120 }, (_, i) => {
         const trigger = pick(AUDIO_CLASSES);
         const streamId = pick(['cam-1', 'cam-2', 'cam-3']);
-        // Every fifth a site incident, naming another camera too: a stream filter finds it by either.
+        // Every fifth a site incident, naming another camera too: a stream filter finds it by either;
+        // some of them a zone rule's. Every third a camera's own incident in a site (its site
+        // only); the rest cameras in no site.
         const cameras =
-          i % 5 === 0 ? { site: 'hq', cameras: [streamId, pick(['cam-4', 'cam-2'])] } : {};
+          i % 5 === 0
+            ? {
+                site: pick(['hq', 'depot']),
+                ...(next() < 0.5 ? { zone: pick(['lobby', 'yard']) } : {}),
+                cameras: [streamId, pick(['cam-4', 'cam-2'])],
+              }
+            : i % 3 === 0
+              ? { site: pick(['hq', 'depot']) }
+              : {};
         return {
           ...cameras,
           id: `e${i}`,
@@ -66,6 +76,8 @@ describe('matchesEventFilter', () => {
           ...(next() < 0.5 ? { streamIds: [pick(['cam-1', 'cam-2', 'cam-3', 'cam-4'])] } : {}),
           ...(next() < 0.6 ? { classes: [pick(classes), pick(classes)] } : {}),
           ...(next() < 0.5 ? { minSeverity: pick(SEVERITIES) } : {}),
+          ...(next() < 0.3 ? { sites: [pick(['hq', 'depot', 'nowhere'])] } : {}),
+          ...(next() < 0.2 ? { zones: [pick(['lobby', 'yard']), pick(['lobby', 'gate'])] } : {}),
         });
       }
       for (const filter of filters) {
@@ -78,6 +90,12 @@ describe('matchesEventFilter', () => {
       // The site incidents are found by their other camera.
       const byOther = events.filter((e) => matchesEventFilter(e, { streamIds: ['cam-4'] }));
       expect(byOther).not.toEqual([]);
+      // A site filter finds the site's incidents and its cameras' own, nothing outside it.
+      const hq = events.filter((e) => matchesEventFilter(e, { sites: ['hq'] }));
+      expect(hq.some((e) => e.cameras)).toBe(true);
+      expect(hq.some((e) => !e.cameras)).toBe(true);
+      expect(hq.every((e) => e.site === 'hq')).toBe(true);
+      expect(events.filter((e) => matchesEventFilter(e, { zones: ['lobby'] }))).not.toEqual([]);
       await open.dispose();
     },
   );

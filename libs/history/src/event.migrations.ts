@@ -114,4 +114,19 @@ export const EVENT_MIGRATIONS: readonly SqlMigration[] = [
       CREATE INDEX events_site_incidents ON events (seq) WHERE cameras IS NOT NULL;
     `,
   },
+  {
+    name: 'events/004-site-filters',
+    sqlite: `
+      -- The site and zone filters (ListEvents, Subscribe, the console): an index lookup per
+      -- site, as the stream filter has, instead of reading every event to find one site's.
+      -- Partial: events of cameras in no site (all of them, where no sites are configured)
+      -- cost nothing.
+      CREATE INDEX events_site_seq ON events (site, seq) WHERE site IS NOT NULL;
+      CREATE INDEX events_zone_seq ON events (zone, seq) WHERE zone IS NOT NULL;
+    `,
+    postgres: `
+      CREATE INDEX events_site_seq ON events (site, seq) WHERE site IS NOT NULL;
+      CREATE INDEX events_zone_seq ON events (zone, seq) WHERE zone IS NOT NULL;
+    `,
+  },
 ];

@@ -267,6 +267,36 @@ describe.each(sqlBackends())('EventRepository on $name', (backend) => {
       );
     });
 
+    it('filters by site and zone: a site incident and its cameras’ own incidents', async () => {
+      // 6: hq's site incident over cam-1 and cam-2 in zone lobby   7: cam-1's own, in hq
+      // 8: depot's site incident (no zone)
+      await repo.save(
+        makeEvent(6, { site: 'hq', zone: 'lobby', cameras: ['cam-2', 'cam-1'], streamId: 'cam-2' }),
+        { occurredAt: 6_000 },
+      );
+      await repo.save(makeEvent(7, { site: 'hq' }), { occurredAt: 7_000 });
+      await repo.save(makeEvent(8, { site: 'depot', cameras: ['cam-8', 'cam-9'] }), {
+        occurredAt: 8_000,
+      });
+      expect(await list({ sites: ['hq'] })).toEqual(idsOf(7, 6));
+      expect(await list({ sites: ['depot', 'hq'] })).toEqual(idsOf(8, 7, 6));
+      expect(await list({ sites: ['nowhere'] })).toEqual([]);
+      expect(await list({ sites: [] })).toHaveLength(8);
+      expect(await list({ zones: ['lobby'] })).toEqual(idsOf(6));
+      expect(await list({ sites: ['hq'], zones: ['lobby'] })).toEqual(idsOf(6));
+      expect(await list({ sites: ['depot'], zones: ['lobby'] })).toEqual([]);
+      expect(await list({ sites: ['hq'], streamIds: ['cam-1'] })).toEqual(idsOf(7, 6));
+      expect(ids(await repo.after(makeEvent(6).id, { sites: ['hq', 'depot'] }))).toEqual(
+        idsOf(7, 8),
+      );
+      await expectHistoryError(() => repo.list({ sites: [''] }), 'invalid-argument', 'sites');
+      await expectHistoryError(
+        () => repo.list({ zones: 'lobby' as never }),
+        'invalid-argument',
+        'zones',
+      );
+    });
+
     it('refuses bad filters, naming the field', async () => {
       await expectHistoryError(
         () => repo.list({ classes: ['ufo' as never] }),

@@ -197,6 +197,8 @@ export class EventRepository {
       streamIds: filter.streamIds,
       classes: filter.classes,
       minSeverity: filter.minSeverity,
+      sites: filter.sites,
+      zones: filter.zones,
     });
     const size = checkPageSize(limit, 'limit', DEFAULT_RESUME_LIMIT);
     const from = await this.resolveCursor(cursor);

@@ -70,6 +70,7 @@ describe('HistoryDatabase', () => {
       'events/001-create',
       'events/002-incident-versions',
       'events/003-sites',
+      'events/004-site-filters',
       'outbox/001-create',
     ]);
     db.connection.prepare('INSERT INTO outbox (body) VALUES (?)').run('x');
@@ -140,6 +141,7 @@ describe('HistoryDatabase', () => {
       'events/001-create',
       'events/002-incident-versions',
       'events/003-sites',
+      'events/004-site-filters',
     ]);
     expect(await events.get(makeEvent(1).id)).toMatchObject({
       seq: saved.seq,

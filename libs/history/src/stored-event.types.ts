@@ -44,6 +44,10 @@ export interface EventFilter {
   /** Matches the trigger or the class of any evidence. */
   classes?: readonly CanonicalClass[];
   minSeverity?: Severity;
+  /** Its `site`: a site rule's incident, or a camera's own incident in that site. */
+  sites?: readonly string[];
+  /** Its `zone`: a zone rule's incident (a camera's own incident names only its site). */
+  zones?: readonly string[];
 }
 
 export type EventOrder = 'newest-first' | 'oldest-first';

@@ -35,7 +35,7 @@ const DAY_MS = 86_400_000;
 /** Retention runs this often; it deletes in bounded batches, so a run is short. */
 const SWEEP_EVERY_MS = 10 * 60_000;
 
-type DeskConfig = Pick<ApiConfig, 'history' | 'evidence' | 'webhooks' | 'http'>;
+type DeskConfig = Pick<ApiConfig, 'history' | 'evidence' | 'webhooks' | 'http' | 'sites'>;
 
 /** The history's repositories, opened (migrated) before the desk is built around them. */
 interface DeskStores {
@@ -215,6 +215,7 @@ export class IncidentDesk {
       this.feed,
       streams,
       { repository: this.suppressions, gate: this.suppressionGate },
+      this.config.sites,
     );
     this.consoleHttp = new ConsoleHttpServer(service, new ApiTokenRegistry(tokens), {
       assetsDir: consoleAssetsDir(),

@@ -53,11 +53,12 @@ describe.each(sqlBackends())('WebhookOutbox on $name', (backend) => {
       'events/001-create',
       'events/002-incident-versions',
       'events/003-sites',
+      'events/004-site-filters',
       'outbox/001-create',
       'outbox/002-retry-budget-delivery-ids',
     ]);
     await WebhookOutbox.open(db.db, { clock: time });
-    expect(await migrations()).toHaveLength(5);
+    expect(await migrations()).toHaveLength(6);
   });
 
   // The backfill of delivery ids exists on SQLite only: PostgreSQL came after it.
