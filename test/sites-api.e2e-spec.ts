@@ -168,9 +168,12 @@ describe('site and zone filters over gRPC', () => {
     expect(depot.every((e) => e.event.streamId === 'cam-yard' && e.event.site === 'depot')).toBe(
       true,
     );
+    // A zone: its zone rule's incident and its cameras' own (they carry their zone too).
+    expect(own.every((e) => e.event.zone === 'lobby')).toBe(true);
     expect((await list({ zones: ['lobby'] })).map((e) => e.event.id)).toEqual(
-      zone.map((e) => e.event.id),
+      hq.filter((e) => e.event.zone === 'lobby').map((e) => e.event.id),
     );
+    expect((await list({ zones: ['lobby'] })).length).toBe(zone.length + own.length);
     expect(await list({ sites: ['depot'], zones: ['lobby'] })).toEqual([]);
     expect((await list({ sites: ['hq', 'depot'] })).length).toBe(hq.length + depot.length);
     // A resumed subscription applies the filter to what it catches up on.

@@ -241,7 +241,10 @@ export class FusionStage {
   ): SecurityEvent[] {
     const placement = this.sites?.placementOf(set.streamId);
     if (!placement) return decided;
-    const own = decided.map((event) => ({ ...event, site: placement.site }));
+    // A camera's own incident names where the camera is, zone included, so a filter on a site
+    // or a zone finds what happened there, not only what the site and zone rules decided.
+    const where = { site: placement.site, ...(placement.zone ? { zone: placement.zone } : {}) };
+    const own = decided.map((event) => ({ ...event, ...where }));
     if (!this.siteEngine) return own;
     // Live cameras line up on their capture clocks; files (none) on their media time.
     const epochMs = Number(headers[CAPTURE_EPOCH_HEADER]);
