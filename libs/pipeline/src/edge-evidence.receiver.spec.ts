@@ -1,6 +1,7 @@
 import type { Bus } from '@app/bus';
 import type { EdgeEvidence, SecurityEvent } from '@app/contracts';
-import type { EvidenceRef, EvidenceStore } from '@app/evidence';
+import type { EvidenceRef as StoreRef, EvidenceStore } from '@app/evidence';
+import type { EvidenceRef } from '@app/history';
 import { strictMock } from '@app/testing/strict-mock';
 import { EdgeEvidenceReceiver } from './edge-evidence.receiver';
 import { ManualSleeper } from '../test/manual.sleeper';
@@ -21,7 +22,7 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A store as the folder store behaves: a put is listed afterwards, under its event. */
 function memoryStore() {
-  const files = new Map<string, EvidenceRef[]>();
+  const files = new Map<string, StoreRef[]>();
   const put = jest.fn(async (eventId: string, name: string, bytes: Uint8Array, type: string) => {
     const ref = { key: `${eventId}/${name}`, contentType: type, bytes: bytes.length, sha256: SHA };
     files.set(eventId, [...(files.get(eventId) ?? []).filter((r) => r.key !== ref.key), ref]);
