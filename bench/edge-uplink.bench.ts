@@ -4,7 +4,8 @@
  * BENCH_EDGE_WARM_SEC (30) of traffic, then restored for BENCH_EDGE_AFTER_SEC (30) before the
  * stream stops and the spool drains. Prints detection sets produced, delivered (distinct ids),
  * lost and resent; the spool's peak and its bound; and the upstream bytes per stream-second of
- * the edge against what the central-only deployment would send for the same stream: its ingest
+ * the edge (detections, status and its incidents' evidence, rendered on the edge) against what
+ * the central-only deployment would send for the same stream: its ingest
  * publishes every audio chunk and frame (plus the status) to Kafka. Both are counted the same
  * way, per record (payload, key and headers, as the bus encodes them), from the very messages of
  * this run: the edge's local bus carries the chunks and frames the central ingest would have
@@ -59,7 +60,8 @@ async function main(): Promise<void> {
     await central.connect();
     const arrivedIds = new Set<string>();
     let arrivedMessages = 0;
-    for (const topic of [Topics.detections, Topics.streamStatus] as Topic<unknown>[]) {
+    const uplinked = [Topics.detections, Topics.streamStatus, Topics.edgeEvidence];
+    for (const topic of uplinked as Topic<unknown>[]) {
       await central.subscribe(topic, `bench-central-${topic.name}`, async (m) => {
         if (m.key !== STREAM) return;
         arrivedMessages += 1;
@@ -89,8 +91,8 @@ async function main(): Promise<void> {
     const { runtime } = edge;
     // What the edge sends (detections, status) and what the central-only ingest would have
     // sent (audio chunks, frames, status), from the same run's messages.
-    const bytes = { edge: 0, central: 0 };
-    const produced = { detections: 0, status: 0, detectionsDuringCut: 0 };
+    const bytes = { edge: 0, central: 0, evidence: 0 };
+    const produced = { detections: 0, status: 0, evidence: 0, detectionsDuringCut: 0 };
     let streamSec = 0;
     let cut = false;
     const tap = <T>(topic: Topic<T>, onMessage: (value: T, size: number) => void) =>
@@ -107,6 +109,12 @@ async function main(): Promise<void> {
       produced.status += 1;
       bytes.edge += size;
       bytes.central += size;
+    });
+    // Evidence goes upstream from the edge; central-only fusion cuts it from media it has anyway.
+    await tap(Topics.edgeEvidence, (_, size) => {
+      produced.evidence += 1;
+      bytes.edge += size;
+      bytes.evidence += size;
     });
     await tap(Topics.audio, (chunk, size) => {
       bytes.central += size;
@@ -135,7 +143,7 @@ async function main(): Promise<void> {
     await runtime.pipeline.streams.stop(STREAM);
     await runtime.pipeline.bus.idle();
     while (runtime.spool.pending > 0) await sleep(200);
-    const expected = produced.detections + produced.status;
+    const expected = produced.detections + produced.status + produced.evidence;
     const deadline = Date.now() + 60_000;
     while (arrivedIds.size < expected && Date.now() < deadline) await sleep(200);
     clearInterval(sampler);
@@ -160,6 +168,11 @@ async function main(): Promise<void> {
     );
     row('status messages produced', String(produced.status));
     row(
+      'evidence messages produced',
+      String(produced.evidence),
+      `${(bytes.evidence / Math.max(1, produced.evidence) / 1024).toFixed(1)} KiB each (snapshot + spectrogram + WAV)`,
+    );
+    row(
       'delivered (distinct ids)',
       `${delivered} of ${expected}`,
       `${arrivedMessages - delivered} resent copies`,
@@ -178,7 +191,7 @@ async function main(): Promise<void> {
     row(
       'upstream, edge',
       `${edgePerSec.toFixed(1)} B per stream-second`,
-      'detections + status, per record',
+      `detections + status + evidence, per record; evidence ${(bytes.evidence / streamSec).toFixed(1)} B of it`,
     );
     row(
       'upstream, central-only',
@@ -186,6 +199,12 @@ async function main(): Promise<void> {
       'audio chunks + frames + status, per record',
     );
     row('ratio central-only / edge', `${(centralPerSec / edgePerSec).toFixed(0)}×`);
+    const withoutEvidence = (bytes.edge - bytes.evidence) / streamSec;
+    row(
+      'ratio without the evidence',
+      `${(centralPerSec / withoutEvidence).toFixed(0)}×`,
+      'detections + status only, as before edges sent evidence',
+    );
     row(
       'relay bytes, edge → broker',
       `${(proxy.bytesUp / streamSec).toFixed(1)} B per stream-second`,

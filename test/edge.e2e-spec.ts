@@ -2,9 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
+import { createHash } from 'node:crypto';
 import { type Headers, KafkaBus, MemoryBus } from '@app/bus';
 import {
   type DetectionSet,
+  type EdgeEvidence,
   type SecurityEvent,
   type StreamStatus,
   Topics,
@@ -12,7 +14,7 @@ import {
 } from '@app/contracts';
 import { loadRuleSet } from '@app/fusion';
 import { EDGE_SEQ_HEADER, EdgeCopyFilter, FusionStage } from '@app/pipeline';
-import { loadEdgeConfig } from '@app/service';
+import { IncidentDesk, loadApiConfig, loadEdgeConfig } from '@app/service';
 import { fixture, modelsDir } from '@app/testing';
 import { privateKafka } from '@app/testing/kafka';
 import { TcpProxy, freePort } from '@app/testing/tcp-proxy';
@@ -62,6 +64,10 @@ describe('vigil edge across a cut uplink', () => {
   const statuses: StreamStatus[] = [];
   const centralEvents: SecurityEvent[] = [];
   let centralFusion: FusionStage;
+  let desk: IncidentDesk | undefined;
+  /** The evidence the edge rendered, by version id, and whether the uplink was cut meanwhile. */
+  const edgeEvidence = new Map<string, { evidence: EdgeEvidence; duringCut: boolean }>();
+  let cutNow = false;
   let spoolPeak = 0;
   let producedDuringCut = 0;
 
@@ -76,6 +82,13 @@ describe('vigil edge across a cut uplink', () => {
     dir = mkdtempSync(join(tmpdir(), 'vigil-edge-'));
     central = new KafkaBus({ brokers: broker.brokers.split(','), clientId: 'central-test' });
     await central.connect();
+    // What the fusion service runs around its stage: evidence (the edge's, here), history.
+    desk = await IncidentDesk.open(
+      central,
+      loadApiConfig(undefined, { HOME: dir, VIGIL_DATA_DIR: join(dir, 'central') }),
+      'ffmpeg',
+    );
+    await desk.start();
     // As the fusion service runs it: streams without detections are stalled, then ended; the
     // cut below is longer than endedSec, and an edge's stream must not be ended by it.
     centralFusion = new FusionStage(central, await loadRuleSet(), {
@@ -119,27 +132,33 @@ describe('vigil edge across a cut uplink', () => {
     await edge.runtime.pipeline.bus.subscribe(Topics.detections, 'test-produced', async (m) => {
       if (m.key === STREAM) produced.push({ set: m.value, headers: m.headers });
     });
+    await edge.runtime.pipeline.bus.subscribe(Topics.edgeEvidence, 'test-evidence', async (m) => {
+      edgeEvidence.set(m.value.eventId, { evidence: m.value, duringCut: cutNow });
+    });
     edge.runtime.startStreams();
   });
 
   afterAll(async () => {
     await edge?.close();
     await centralFusion?.stop();
+    await desk?.stop();
     await central?.close();
     await proxy?.close();
     broker?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('keeps detecting through a cut, spools to disk, and delivers every detection once and in order after it', async () => {
+  it('keeps detecting through a cut, spools to disk, delivers every detection once and in order after it, and every incident version gets the evidence the edge rendered', async () => {
     const runtime = edge!.runtime;
     const health = await fetch(`http://127.0.0.1:${healthPort}/health/ready`);
     expect(health.status).toBe(200);
 
-    await eventually(() => arrived.length >= 5, 120_000, 'the first detections upstream');
-    await sleep(5_000);
+    // Cut as soon as the link is shown to work, before the clip's first incident (glass breaks
+    // at 4.1 s), so that incident's detections and its evidence both wait out the cut on disk.
+    await eventually(() => arrived.length >= 1, 120_000, 'the first detections upstream');
 
     proxy.cut();
+    cutNow = true;
     const beforeCut = produced.length;
     const cutFor = 30_000;
     const cutEnds = Date.now() + cutFor;
@@ -155,6 +174,7 @@ describe('vigil edge across a cut uplink', () => {
     expect(metrics).toMatch(/^vigil_edge_uplink_up\{app="edge"\} 0$/m);
 
     proxy.restore();
+    cutNow = false;
     await sleep(8_000);
     await runtime.pipeline.streams.stop(STREAM);
     await runtime.pipeline.bus.idle();
@@ -206,6 +226,63 @@ describe('vigil edge across a cut uplink', () => {
     await referenceFusion.stop();
     await reference.close();
 
+    // Each version an operator gets comes with the evidence the edge rendered from the media it
+    // kept: snapshot, spectrogram and sound, stored centrally byte for byte, once per version,
+    // including versions decided from detections that waited out the cut in the spool.
+    const versions = centralEvents.filter((e) => e.state !== 'closed');
+    expect(versions.length).toBeGreaterThan(0);
+    const stored = async () =>
+      Promise.all(versions.map(async (v) => (await desk!.events.get(v.id))?.evidenceRefs ?? []));
+    await eventually(
+      async () => (await stored()).every((refs) => refs.length > 0),
+      60_000,
+      'every incident version stored with its evidence',
+    );
+    for (const [i, refs] of (await stored()).entries()) {
+      const version = versions[i];
+      const sent = edgeEvidence.get(version.id);
+      expect(sent).toBeDefined();
+      expect(refs.map((r) => r.name).sort()).toEqual(
+        sent!.evidence.artifacts.map((a) => a.name).sort(),
+      );
+      for (const artifact of sent!.evidence.artifacts) {
+        const ref = refs.find((r) => r.name === artifact.name)!;
+        expect(ref.sha256).toBe(createHash('sha256').update(artifact.data).digest('hex'));
+        const file = await desk!.evidenceStore.get(ref);
+        expect(Buffer.from(file.bytes).equals(Buffer.from(artifact.data))).toBe(true);
+      }
+    }
+    const opened = versions.filter((v) => v.state === 'opened');
+    for (const v of opened) {
+      expect(
+        edgeEvidence
+          .get(v.id)!
+          .evidence.artifacts.map((a) => a.name)
+          .sort(),
+      ).toEqual(['audio.wav', 'snapshot.jpg', 'spectrogram.png']);
+    }
+    const spooledDuringCut = versions.filter((v) => edgeEvidence.get(v.id)?.duringCut);
+    expect({
+      versions: versions.map((v) => `${v.state}@${v.startSec}`),
+      spooledDuringCut: spooledDuringCut.length > 0,
+    }).toEqual({ versions: expect.anything(), spooledDuringCut: true });
+    // Every version the edge sent evidence for is one central fusion decided: same rules, same ids.
+    expect([...edgeEvidence.keys()].every((id) => versions.some((v) => v.id === id))).toBe(true);
+    const evidenceBytes = [...edgeEvidence.values()].reduce(
+      (sum, { evidence }) => sum + evidence.artifacts.reduce((n, a) => n + a.data.byteLength, 0),
+      0,
+    );
+    const metricsAfter = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
+    const evidenceUplink = Number(
+      /^vigil_edge_uplink_topic_bytes_total\{topic="vigil\.evidence\.edge",app="edge"\} (\d+)$/m.exec(
+        metricsAfter,
+      )?.[1] ??
+        /^vigil_edge_uplink_topic_bytes_total\{app="edge",topic="vigil\.evidence\.edge"\} (\d+)$/m.exec(
+          metricsAfter,
+        )?.[1],
+    );
+    expect(evidenceUplink).toBeGreaterThanOrEqual(evidenceBytes);
+
     // Raw audio and frames never left the site.
     const admin = new Kafka({
       brokers: broker!.brokers.split(','),
@@ -223,7 +300,8 @@ describe('vigil edge across a cut uplink', () => {
     process.stdout.write(
       `edge e2e: produced ${produced.length} detection sets (${producedDuringCut} during a ${cutFor / 1000} s cut), ` +
         `arrived ${arrived.length} (${arrived.length - unique.length} resent copies dropped), ` +
-        `spool peak ${spoolPeak} bytes, ${centralEvents.length} incident versions\n`,
+        `spool peak ${spoolPeak} bytes, ${centralEvents.length} incident versions, ` +
+        `evidence of ${edgeEvidence.size} version(s) (${[...edgeEvidence.values()].filter((e) => e.duringCut).length} spooled during the cut)\n`,
     );
   });
 });

@@ -1408,11 +1408,11 @@ describe('k8s manifests', () => {
       expect(kafka.spec.kafka.listeners.find((l) => l.port === Number(listener))?.tls).toBe(true);
     });
 
-    it('lets the edge principal write detections and stream status, and read nothing', () => {
+    it('lets the edge principal write detections, stream status and evidence, and read nothing', () => {
       const user = find<KafkaUser>(edge(), 'KafkaUser', 'vigil-edge');
       const topics = user.spec.authorization.acls.filter((a) => a.resource.type === 'topic');
       expect(topics.map((a) => a.resource.name).sort()).toEqual(
-        [Topics.detections.name, Topics.streamStatus.name].sort(),
+        [Topics.detections.name, Topics.streamStatus.name, Topics.edgeEvidence.name].sort(),
       );
       for (const acl of topics) {
         expect(acl.resource.patternType).toBe('literal');

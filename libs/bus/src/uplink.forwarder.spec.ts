@@ -28,6 +28,7 @@ describe('UplinkForwarder', () => {
   let sleeps: number[];
   let states: boolean[];
   let delivered: number;
+  let byTopic: Record<string, number>;
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'uplink-'));
@@ -39,6 +40,7 @@ describe('UplinkForwarder', () => {
     sleeps = [];
     states = [];
     delivered = 0;
+    byTopic = {};
   });
   afterEach(async () => {
     await spool.close();
@@ -57,12 +59,18 @@ describe('UplinkForwarder', () => {
       },
       observer: {
         delivered: (n) => (delivered += n),
+        deliveredTopic: (topic, n) => (byTopic[topic] = (byTopic[topic] ?? 0) + n),
         up: (up) => states.push(up),
         failed: () => undefined,
       },
     });
   const append = (n: number) =>
-    spool.append({ topic: 't', key: 'k', headers: { n: String(n) }, value: new Uint8Array([n]) });
+    spool.append({
+      topic: n % 5 === 4 ? 'evidence' : 't',
+      key: 'k',
+      headers: { n: String(n) },
+      value: new Uint8Array([n]),
+    });
 
   it('delivers everything spooled, in order, and acknowledges it in the spool', async () => {
     const uplink = forwarder();
@@ -72,6 +80,8 @@ describe('UplinkForwarder', () => {
     await uplink.stop();
     expect(FlakySink.accepted).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(delivered).toBe(10);
+    // Counted per topic as well: what an edge's evidence costs its uplink.
+    expect(byTopic).toEqual({ t: 8, evidence: 2 });
     expect(spool.pending).toBe(0);
     expect(FlakySink.made).toBe(1);
   });

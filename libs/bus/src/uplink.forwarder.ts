@@ -10,6 +10,8 @@ export interface UplinkSink {
 export interface UplinkObserver {
   /** Records accepted upstream and their bytes as spooled (payload, key, headers, framing). */
   delivered(records: number, bytes: number): void;
+  /** The same, per topic (an edge's evidence beside its detections). */
+  deliveredTopic?(topic: string, records: number, bytes: number): void;
   /** Whether the last attempt reached the far side. */
   up(up: boolean): void;
   failed(error: unknown): void;
@@ -111,6 +113,17 @@ export class UplinkForwarder {
         records.length,
         records.reduce((sum, r) => sum + r.bytes, 0),
       );
+      if (this.options.observer?.deliveredTopic) {
+        const byTopic = new Map<string, { records: number; bytes: number }>();
+        for (const r of records) {
+          const sum = byTopic.get(r.topic) ?? { records: 0, bytes: 0 };
+          sum.records += 1;
+          sum.bytes += r.bytes;
+          byTopic.set(r.topic, sum);
+        }
+        for (const [topic, sum] of byTopic)
+          this.options.observer.deliveredTopic(topic, sum.records, sum.bytes);
+      }
       if (this.spool.pending === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
     }
   }

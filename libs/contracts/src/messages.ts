@@ -113,6 +113,26 @@ export interface FusionCheckpoint {
   state: unknown;
 }
 
+/**
+ * An incident version's evidence rendered on an edge node (evidence.proto): the files an
+ * operator gets, made where the media are, so the media never leave the site.
+ */
+export interface EdgeEvidence {
+  /** The incident version it belongs to (SecurityEvent.id). */
+  eventId: string;
+  incidentId: string;
+  version: number;
+  streamId: string;
+  artifacts: EvidenceArtifact[];
+}
+
+export interface EvidenceArtifact {
+  /** `snapshot.jpg`, `spectrogram.png` or `audio.wav`. */
+  name: string;
+  contentType: string;
+  data: Uint8Array;
+}
+
 export const INCIDENT_STATES = ['opened', 'updated', 'escalated', 'closed'] as const;
 export type IncidentState = (typeof INCIDENT_STATES)[number];
 

@@ -170,6 +170,20 @@ describe('protobuf codecs', () => {
       Topics.fusionState,
       { streamId: 'cam-1', profile: 'default', partition: 0, offset: 7, state: null },
     ],
+    [
+      'edge evidence',
+      Topics.edgeEvidence,
+      {
+        eventId: 'ev-1',
+        incidentId: 'inc-1',
+        version: 2,
+        streamId: 'cam-1',
+        artifacts: [
+          { name: 'snapshot.jpg', contentType: 'image/jpeg', data: Uint8Array.from([0xff, 0xd8]) },
+          { name: 'audio.wav', contentType: 'audio/wav', data: Uint8Array.from([82, 73, 70, 70]) },
+        ],
+      },
+    ],
     ...commands.map((c, i): [string, { name: string }, unknown] => [
       `command ${i}`,
       Topics.streamCommands,
@@ -216,6 +230,7 @@ describe('protobuf codecs', () => {
       Topics.events,
       Topics.streamStatus,
       Topics.streamCommands,
+      Topics.edgeEvidence,
     ];
     for (const topic of topics) {
       expect(() => codecFor(topic).decode(new Uint8Array(0))).toThrow(/stream_id is empty/);

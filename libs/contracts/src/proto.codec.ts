@@ -5,6 +5,7 @@ import type {
   AudioFeatureWindow,
   Detection,
   DetectionSet,
+  EdgeEvidence,
   EventEvidence,
   FusionCheckpoint,
   IncidentState,
@@ -42,6 +43,7 @@ const PROTO_FILES = [
   'streams',
   'webhooks',
   'fusion',
+  'evidence',
 ].map((f) => join('vigil', 'v1', `${f}.proto`));
 
 type Plain = Record<string, unknown>;
@@ -360,6 +362,26 @@ export const fusionCheckpointCodec = codec<FusionCheckpoint>(
   },
 );
 
+/** Artifacts' bytes are plain views, not protobufjs's Buffers, like the pixels of a frame. */
+export const edgeEvidenceCodec = codec<EdgeEvidence>(
+  'vigil.v1.EdgeEvidence',
+  (v) => v as unknown as Plain,
+  (p) => ({
+    eventId: p.eventId as string,
+    incidentId: p.incidentId as string,
+    version: p.version as number,
+    streamId: p.streamId as string,
+    artifacts: (p.artifacts as Plain[]).map((a) => {
+      const data = a.data as Uint8Array;
+      return {
+        name: a.name as string,
+        contentType: a.contentType as string,
+        data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      };
+    }),
+  }),
+);
+
 const CODECS: Record<string, unknown> = {
   [Topics.audio.name]: audioChunkCodec,
   [Topics.video.name]: videoFrameCodec,
@@ -370,6 +392,7 @@ const CODECS: Record<string, unknown> = {
   [Topics.streamCommands.name]: streamCommandCodec,
   [Topics.webhookDeadLetters.name]: webhookDeadLetterCodec,
   [Topics.fusionState.name]: fusionCheckpointCodec,
+  [Topics.edgeEvidence.name]: edgeEvidenceCodec,
 };
 
 /** The codec of a topic's payload; dead-letter topics carry the original bytes untouched. */

@@ -2,6 +2,7 @@ import type {
   AudioChunk,
   AudioFeatureWindow,
   DetectionSet,
+  EdgeEvidence,
   FusionCheckpoint,
   SecurityEvent,
   StreamCommand,
@@ -35,6 +36,8 @@ export const Topics = {
   webhookDeadLetters: topic<WebhookDeadLetter>('vigil.webhooks.dlq'),
   /** Fusion's per-stream state (compacted, keyed by stream id), read only by fusion. */
   fusionState: topic<FusionCheckpoint>('vigil.fusion.state'),
+  /** Incidents' evidence rendered on edge nodes, which send no media (evidence.proto). */
+  edgeEvidence: topic<EdgeEvidence>('vigil.evidence.edge'),
 } as const;
 
 /**

@@ -1,5 +1,6 @@
 export * from './bitmap.font';
 export * from './evidence-key.parser';
+export * from './evidence.collector';
 export * from './evidence.error';
 export * from './evidence.store';
 export * from './evidence.writer';

@@ -163,6 +163,17 @@ export class VigilMetrics {
     help: 'Edge: bytes of the records the central Kafka accepted (payload, key, headers, framing).',
     registers: [this.registry],
   });
+  private readonly uplinkTopicBytes = new Counter({
+    name: 'vigil_edge_uplink_topic_bytes_total',
+    help: "Edge: bytes the central Kafka accepted per topic (vigil.evidence.edge: incidents' evidence).",
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  });
+  private readonly edgeEvidence = new Counter({
+    name: 'vigil_edge_evidence_versions_total',
+    help: 'Edge: incident versions whose evidence (snapshot, spectrogram, WAV) was rendered here and spooled for upstream.',
+    registers: [this.registry],
+  });
   private readonly uplinkFailures = new Counter({
     name: 'vigil_edge_uplink_failures_total',
     help: 'Edge: sends to the central Kafka that failed (each is retried after a backoff).',
@@ -182,8 +193,15 @@ export class VigilMetrics {
       this.uplinkRecords.inc(records);
       this.uplinkBytes.inc(bytes);
     },
+    deliveredTopic: (topic: string, _records: number, bytes: number) =>
+      this.uplinkTopicBytes.inc({ topic }, bytes),
     up: (up: boolean) => this.uplinkUp.set(up ? 1 : 0),
     failed: () => this.uplinkFailures.inc(),
+  };
+
+  /** As an edge's EdgeEvidenceObserver. */
+  readonly edgeEvidenceObserver = {
+    sent: () => this.edgeEvidence.inc(),
   };
 
   readonly busObserver = {

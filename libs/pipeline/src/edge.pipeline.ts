@@ -1,7 +1,12 @@
 import { type BusMessage, type BusObserver, MemoryBus, type Subscription } from '@app/bus';
 import { type Topic, Topics } from '@app/contracts';
 import type { MediaDecoder } from '@app/media';
+import { EvidenceCollector, EvidenceWriter } from '@app/evidence';
+import type { RuleSet } from '@app/fusion';
 import type { LoadedAudioModel, LoadedVideoModel } from '@app/models';
+import { type EdgeEvidenceObserver, EdgeEvidenceSender } from './edge-evidence.sender';
+import { EvidenceTap } from './evidence.tap';
+import { FusionStage } from './fusion.stage';
 import type { InferenceStage, LiveFrameOptions } from './inference.stage';
 import { mediaStages } from './media.stages';
 import type { MotionGateOptions } from './motion.gate';
@@ -18,12 +23,29 @@ export interface EdgePipelineOptions {
   liveFrames?: LiveFrameOptions;
   metrics?: PipelineMetrics;
   busObserver?: BusObserver;
+  /** Incidents' evidence made here and sent upstream; none when unset. */
+  evidence?: EdgeEvidenceOptions;
 }
 
-/** What an edge sends upstream: the detections and how its streams are doing. */
+export interface EdgeEvidenceOptions {
+  /** The rules central fusion decides this edge's streams with (its default rules). */
+  rules: RuleSet;
+  /** Media kept for evidence across all streams, in bytes (the tap's budget). */
+  bufferBytes: number;
+  /** ffmpeg, which encodes the snapshot and the spectrogram. */
+  ffmpegBinary: string;
+  observer?: EdgeEvidenceObserver;
+  logger?: { warn(message: string): void };
+}
+
+/**
+ * What an edge sends upstream: the detections, how its streams are doing, and its incidents'
+ * evidence (rendered here: the media themselves stay).
+ */
 export const EDGE_UPLINK_TOPICS: readonly Topic<unknown>[] = [
   Topics.detections,
   Topics.streamStatus,
+  Topics.edgeEvidence,
 ];
 
 const UPLINK_GROUP = 'vigil-edge-uplink';
@@ -31,7 +53,11 @@ const UPLINK_GROUP = 'vigil-edge-uplink';
 /**
  * The stages an edge node runs beside its cameras, on the in-memory bus: ingest, spectrogram
  * and inference, the very classes of the microservices. Fusion stays central: what leaves is
- * handed to `forward` (the spool), never the audio or the frames.
+ * handed to `forward` (the spool), never the audio or the frames. With `evidence`, the edge
+ * also keeps its streams' recent media (the EvidenceTap, bounded as central fusion's) and runs
+ * the central rules (a FusionStage with no idle verdicts and no checkpoints: it publishes
+ * nothing but local incident versions) only to know which versions central fusion will decide;
+ * their evidence is rendered here and sent upstream behind the detections that made them.
  */
 export class EdgePipeline {
   readonly bus: MemoryBus;
@@ -39,6 +65,11 @@ export class EdgePipeline {
   private readonly spectrogram: SpectrogramStage;
   private readonly inference: InferenceStage;
   private readonly subscriptions: Subscription[] = [];
+  private readonly evidence?: {
+    tap: EvidenceTap;
+    fusion: FusionStage;
+    sender: EdgeEvidenceSender;
+  };
 
   constructor(options: EdgePipelineOptions) {
     this.bus = new MemoryBus({ observer: options.busObserver });
@@ -46,6 +77,28 @@ export class EdgePipeline {
     this.spectrogram = spectrogram;
     this.inference = inference;
     this.streams = new StreamSupervisor(ingest);
+    if (options.evidence) {
+      const { rules, bufferBytes, ffmpegBinary, observer, logger } = options.evidence;
+      const tap = new EvidenceTap(this.bus, { maxBytes: bufferBytes });
+      const artifacts = new EvidenceCollector();
+      this.evidence = {
+        tap,
+        fusion: new FusionStage(this.bus, rules),
+        sender: new EdgeEvidenceSender({
+          bus: this.bus,
+          tap,
+          writer: EvidenceWriter.withFfmpeg(artifacts, { binary: ffmpegBinary }),
+          artifacts,
+          ...(observer ? { observer } : {}),
+          ...(logger ? { logger } : {}),
+        }),
+      };
+    }
+  }
+
+  /** Media bytes the evidence tap holds (0 without evidence). */
+  get evidenceBufferedBytes(): number {
+    return this.evidence?.tap.bufferedBytes ?? 0;
   }
 
   /**
@@ -57,6 +110,12 @@ export class EdgePipeline {
     for (const topic of EDGE_UPLINK_TOPICS) {
       this.subscriptions.push(await this.bus.subscribe(topic, UPLINK_GROUP, forward));
     }
+    // Before media flows: the tap must see every frame a version may need.
+    if (this.evidence) {
+      await this.evidence.tap.start();
+      await this.evidence.sender.start();
+      await this.evidence.fusion.start();
+    }
     await this.inference.start();
     await this.spectrogram.start();
   }
@@ -66,6 +125,13 @@ export class EdgePipeline {
     await this.bus.idle();
     await this.spectrogram.stop();
     await this.inference.stop();
+    if (this.evidence) {
+      // The last versions' evidence is sent before the uplink subscriptions close.
+      await this.evidence.fusion.stop();
+      await this.bus.idle();
+      await this.evidence.sender.stop();
+      await this.evidence.tap.stop();
+    }
     await Promise.all(this.subscriptions.map((s) => s.close()));
     await this.bus.close();
   }

@@ -1,4 +1,4 @@
-import { MemoryBus } from '@app/bus';
+import { EDGE_SEQ_HEADER, MemoryBus } from '@app/bus';
 import { type SecurityEvent, Topics, deadLetterTopic } from '@app/contracts';
 import type { EvidenceRef as StoreRef, EvidenceRequest, EvidenceWriteResult } from '@app/evidence';
 import {
@@ -360,5 +360,67 @@ describe('IncidentRecorder', () => {
     expect(warnings).toEqual([
       `event ${event.id}: no frame, audioWindow buffered for its evidence`,
     ]);
+  });
+
+  describe('an edge stream (its detections carry an edge message id)', () => {
+    const fromEdge = { [EDGE_SEQ_HEADER]: 'site-12.abc:41' };
+    const refs = ['snapshot.jpg', 'spectrogram.png', 'audio.wav'].map((name) => ({
+      name,
+      key: `${event.id}/${name}`,
+      contentType: 'application/octet-stream',
+      bytes: 10,
+      sha256: SHA,
+    }));
+
+    it('takes the evidence its edge sent instead of cutting it from media, waiting the edge bound', async () => {
+      const refsFor = jest.fn(async () => refs);
+      const capture = jest.fn();
+      const stored = await recorder(
+        { edgeEvidence: { refsFor }, tap: { capture } },
+        { edgeEvidenceWaitMs: 45_000 },
+      ).record(event, fromEdge);
+      expect(stored!.evidenceRefs).toEqual(refs);
+      expect(refsFor).toHaveBeenCalledWith(event, {
+        timeoutMs: 45_000,
+        signal: expect.any(AbortSignal),
+      });
+      expect(capture).not.toHaveBeenCalled();
+      expect(warnings).toEqual([]);
+    });
+
+    it('alerts without it after the evidence timeout and attaches it when the edge sends it', async () => {
+      const sent = deferred<typeof refs>();
+      const refsFor = jest.fn(() => sent.promise);
+      const subject = recorder({ edgeEvidence: { refsFor } }, { evidenceTimeoutMs: 3000 });
+      const recording = subject.record(event, fromEdge);
+      await settle();
+      sleeper.elapse(3000);
+      expect((await recording)!.evidenceRefs).toEqual([]);
+      sent.resolve(refs);
+      await subject.idle();
+      expect((await events.get(event.id))!.evidenceRefs.map((r) => r.name)).toEqual([
+        'snapshot.jpg',
+        'spectrogram.png',
+        'audio.wav',
+      ]);
+    });
+
+    it('records the event without evidence, and says so, when its edge sent none in time', async () => {
+      const refsFor = jest.fn(async () => []);
+      const stored = await recorder(
+        { edgeEvidence: { refsFor } },
+        { edgeEvidenceWaitMs: 1000 },
+      ).record(event, fromEdge);
+      expect(stored!.evidenceRefs).toEqual([]);
+      expect(warnings).toEqual([`event ${event.id}: no evidence from its edge within 1000 ms`]);
+    });
+
+    it("cuts a central stream's evidence from the tap as before", async () => {
+      const refsFor = jest.fn();
+      const stored = await recorder({ edgeEvidence: { refsFor } }).record(event);
+      expect(stored!.evidenceRefs).toHaveLength(3);
+      expect(refsFor).not.toHaveBeenCalled();
+      expect(steps).toEqual(['capture', 'write']);
+    });
   });
 });

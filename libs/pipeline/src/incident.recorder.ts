@@ -1,5 +1,11 @@
 import { withLogContext } from '@app/logging';
-import type { Bus, BusMessage, Headers, Subscription } from '@app/bus';
+import {
+  type Bus,
+  type BusMessage,
+  EDGE_SEQ_HEADER,
+  type Headers,
+  type Subscription,
+} from '@app/bus';
 import { Topics, type SecurityEvent, isNotification } from '@app/contracts';
 import {
   ARTIFACT_FILES,
@@ -38,6 +44,13 @@ export interface IncidentRecorderDeps {
   bus: Bus;
   tap: { capture(event: SecurityEvent, options: CaptureOptions): Promise<EvidenceRequest> };
   writer: Pick<EvidenceWriter, 'write'>;
+  /**
+   * Where the evidence of an edge stream's versions comes from (the EdgeEvidenceReceiver): an
+   * edge sends no media for the tap, but renders each version's evidence and sends it upstream.
+   */
+  edgeEvidence?: {
+    refsFor(event: SecurityEvent, options: CaptureOptions): Promise<EvidenceRef[]>;
+  };
   database: Pick<SqlDatabase, 'transaction'>;
   events: Pick<EventRepository, 'get' | 'save' | 'attachEvidence'>;
   feed: Pick<EventFeed, 'publish'>;
@@ -57,6 +70,12 @@ export interface IncidentRecorderOptions {
   evidenceTimeoutMs?: number;
   /** Part of that spent waiting for the tap to see the media; default 2000 ms, leaving time to render. */
   captureTimeoutMs?: number;
+  /**
+   * Longest an edge stream's version waits for the evidence its edge sends (it comes through
+   * the edge's spool, behind the detections); past `evidenceTimeoutMs` the alert goes out and
+   * the evidence is attached when it comes. Default 60000 ms.
+   */
+  edgeEvidenceWaitMs?: number;
   /** Events not to record; default: those of one-off analyses (`x-vigil-origin: analysis`). */
   skip?: (event: SecurityEvent, headers: Headers) => boolean;
   /** After an event is committed and on the feed; e.g. wakes the webhook dispatcher. */
@@ -78,6 +97,7 @@ export class IncidentRecorder {
   private readonly group: string;
   private readonly evidenceTimeoutMs: number;
   private readonly captureTimeoutMs: number;
+  private readonly edgeEvidenceWaitMs: number;
   private readonly skip: (event: SecurityEvent, headers: Headers) => boolean;
   private readonly clock: Clock;
   private readonly sleeper: Sleeper;
@@ -95,6 +115,10 @@ export class IncidentRecorder {
     this.captureTimeoutMs = nonNegative(
       options.captureTimeoutMs ?? Math.min(2000, this.evidenceTimeoutMs),
       'captureTimeoutMs',
+    );
+    this.edgeEvidenceWaitMs = nonNegative(
+      options.edgeEvidenceWaitMs ?? 60_000,
+      'edgeEvidenceWaitMs',
     );
     this.skip = options.skip ?? ((_event, headers) => isAnalysisOrigin(headers));
     this.clock = deps.clock ?? new SystemClock();
@@ -144,7 +168,7 @@ export class IncidentRecorder {
       this.logger.warn(`event ${event.id}: ${problem}`),
     );
     // A closing version adds no detection: its evidence is that of the versions before it.
-    const evidenceRefs = event.state === 'closed' ? [] : await this.evidenceFor(event);
+    const evidenceRefs = event.state === 'closed' ? [] : await this.evidenceFor(event, headers);
     const stored = await this.deps.database.transaction(async (tx) => {
       const saved = await this.deps.events.save(
         event,
@@ -174,8 +198,10 @@ export class IncidentRecorder {
   }
 
   /** The refs of what was stored in time; what comes later is attached to the stored event. */
-  private async evidenceFor(event: SecurityEvent): Promise<EvidenceRef[]> {
-    const writing = this.writeEvidence(event);
+  private async evidenceFor(event: SecurityEvent, headers: Headers): Promise<EvidenceRef[]> {
+    // Fusion passes on the headers of the detections it decided from: an edge's carry its id.
+    const fromEdge = this.deps.edgeEvidence && headers[EDGE_SEQ_HEADER] !== undefined;
+    const writing = fromEdge ? this.edgeEvidenceOf(event) : this.writeEvidence(event);
     const timer = new AbortController();
     const timedOut = this.sleeper.sleep(this.evidenceTimeoutMs, timer.signal).then(() => undefined);
     const refs = await Promise.race([writing, timedOut]);
@@ -187,6 +213,25 @@ export class IncidentRecorder {
     );
     this.track(writing.then((late) => this.attachLate(event, late)));
     return [];
+  }
+
+  /** Never rejects: evidence its edge did not send in time is logged, and the event recorded regardless. */
+  private async edgeEvidenceOf(event: SecurityEvent): Promise<EvidenceRef[]> {
+    try {
+      const refs = await this.deps.edgeEvidence!.refsFor(event, {
+        timeoutMs: this.edgeEvidenceWaitMs,
+        signal: this.stopping.signal,
+      });
+      if (refs.length === 0) {
+        this.logger.warn(
+          `event ${event.id}: no evidence from its edge within ${this.edgeEvidenceWaitMs} ms`,
+        );
+      }
+      return refs;
+    } catch (error) {
+      this.logger.warn(`edge evidence for ${event.id} failed: ${describe(error)}`);
+      return [];
+    }
   }
 
   /** Never rejects: missing evidence is logged, and the event is recorded regardless. */

@@ -22,3 +22,5 @@ export * from './suppression.gate';
 export * from './edge-copy.filter';
 export * from './edge.pipeline';
 export * from './media.stages';
+export * from './edge-evidence.receiver';
+export * from './edge-evidence.sender';

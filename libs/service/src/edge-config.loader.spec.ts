@@ -21,14 +21,21 @@ describe('loadEdgeConfig', () => {
 edge:
   id: site-12
   spool: { dir: spool, maxBytes: 8388608, maxAgeSec: 3600, fsync: false }
+  evidence: { enabled: false, bufferBytes: 16777216 }
   streams:
     - { id: lobby, source: rtsp://10.0.0.12/stream1, labels: { site: HQ } }
     - { id: yard, source: /srv/yard.mp4, live: true, loop: true, fps: 2 }
 history: { maxAgeDays: 10 }
+rules: { default: site-rules.json }
 `),
       env,
     );
     expect(config.edgeId).toBe('site-12');
+    expect(config.evidence).toEqual({
+      enabled: false,
+      bufferBytes: 16777216,
+      rulesFile: join(dir, 'site-rules.json'),
+    });
     expect(config.spool).toEqual({
       dir: join(dir, 'spool'),
       maxBytes: 8388608,
@@ -58,6 +65,12 @@ history: { maxAgeDays: 10 }
     });
     expect(config.edgeId.length).toBeGreaterThan(0);
     expect(config.streams).toEqual([]);
+    // Evidence is sent by default, decided with the shipped rules unless told otherwise.
+    expect(config.evidence).toEqual({ enabled: true, bufferBytes: 64 * 1024 ** 2 });
+    expect(
+      loadEdgeConfig(undefined, { ...env, VIGIL_RULES_FILE: '/etc/vigil/rules.json' }).evidence
+        .rulesFile,
+    ).toBe('/etc/vigil/rules.json');
   });
 
   it('names the key at fault', () => {
@@ -72,6 +85,12 @@ history: { maxAgeDays: 10 }
     ).toThrow('edge.streams[1].id: "a" is listed twice');
     expect(() => loadEdgeConfig(file('edge: { stream: [] }'), env)).toThrow(
       'edge.stream: is not a known setting',
+    );
+    expect(() => loadEdgeConfig(file('edge: { evidence: { bufferBytes: 5 } }'), env)).toThrow(
+      'edge.evidence.bufferBytes: must be a number between',
+    );
+    expect(() => loadEdgeConfig(file('edge: { evidence: { on: true } }'), env)).toThrow(
+      'edge.evidence.on: is not a known setting',
     );
     expect(() => loadEdgeConfig(file('edges: {}'), env)).toThrow('edges: is not a known setting');
     expect(() => loadEdgeConfig(undefined, { HOME: '/h' })).toThrow('KAFKA_BROKERS');

@@ -28,6 +28,12 @@ export interface EdgeConfig {
   /** Names this node in the ids of what it sends (`x-vigil-edge-seq`). */
   edgeId: string;
   spool: { dir: string; maxBytes: number; maxAgeSec: number; fsync: boolean };
+  /**
+   * Incidents' evidence made here and sent upstream: the media kept for it (bytes, across all
+   * streams), and the rules central fusion decides these streams with (VIGIL_RULES_FILE, else
+   * the file's rules.default, else the shipped rules), so the edge knows which versions it needs.
+   */
+  evidence: { enabled: boolean; bufferBytes: number; rulesFile?: string };
   streams: EdgeStream[];
 }
 
@@ -55,6 +61,7 @@ const FILE_SECTIONS = new Set([
  * edge:
  *   id: site-12              # env VIGIL_EDGE_ID wins; default: the host name
  *   spool: { dir: /var/lib/vigil/spool, maxBytes: 1073741824, maxAgeSec: 604800, fsync: true }
+ *   evidence: { enabled: true, bufferBytes: 67108864 } # incidents' evidence sent upstream
  *   streams:
  *     - { id: lobby, source: rtsp://10.0.0.12/stream1, labels: { site: HQ } }
  * ```
@@ -97,6 +104,18 @@ export function loadEdgeConfig(
     fsync: spool.boolean('fsync') ?? true,
   };
   spool.done();
+  const evidence = edge.object('evidence');
+  const rules = root.object('rules');
+  const fileRules = rules.string('default');
+  const rulesFile =
+    service.rulesFile ??
+    (fileRules ? (isAbsolute(fileRules) ? fileRules : resolve(base, fileRules)) : undefined);
+  const evidenceConfig = {
+    enabled: evidence.boolean('enabled') ?? true,
+    bufferBytes: evidence.integer('bufferBytes', MiB, 16 * GiB) ?? 64 * MiB,
+    ...(rulesFile ? { rulesFile } : {}),
+  };
+  evidence.done();
   const seen = new Set<string>();
   const streams = edge.list('streams').map((entry, i) => {
     const reader = new ConfigReader(entry, `edge.streams[${i}]`);
@@ -128,5 +147,5 @@ export function loadEdgeConfig(
     return stream;
   });
   edge.done();
-  return { service, edgeId, spool: spoolConfig, streams };
+  return { service, edgeId, spool: spoolConfig, evidence: evidenceConfig, streams };
 }

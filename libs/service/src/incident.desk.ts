@@ -22,7 +22,13 @@ import {
   StreamSuppressionRepository,
   type SqlDatabase,
 } from '@app/history';
-import { EventFeed, EvidenceTap, IncidentRecorder, SuppressionGate } from '@app/pipeline';
+import {
+  EdgeEvidenceReceiver,
+  EventFeed,
+  EvidenceTap,
+  IncidentRecorder,
+  SuppressionGate,
+} from '@app/pipeline';
 import {
   DeadLetterService,
   WebhookBodyBuilder,
@@ -69,6 +75,8 @@ export class IncidentDesk {
   /** What WebhookService lists and replays. */
   readonly deadLetters: DeadLetterService;
   readonly tap: EvidenceTap;
+  /** Evidence edge nodes render and send, stored as it comes, for their streams' incidents. */
+  readonly edgeEvidence: EdgeEvidenceReceiver;
   readonly recorder: IncidentRecorder;
   private evidenceHttp?: EvidenceHttpServer;
   private consoleHttp?: ConsoleHttpServer;
@@ -167,10 +175,12 @@ export class IncidentDesk {
       logger: new Logger('webhooks'),
     });
     this.tap = new EvidenceTap(bus);
+    this.edgeEvidence = new EdgeEvidenceReceiver(bus, this.evidenceStore);
     this.recorder = new IncidentRecorder(
       {
         bus,
         tap: this.tap,
+        edgeEvidence: this.edgeEvidence,
         writer: EvidenceWriter.withFfmpeg(this.evidenceStore, { binary: ffmpegBinary }),
         database: this.database,
         events: this.events,
@@ -191,6 +201,7 @@ export class IncidentDesk {
   /** Before media flows: the tap and the recorder must see every frame an incident may need. */
   async start(): Promise<void> {
     await this.tap.start();
+    await this.edgeEvidence.start();
     await this.recorder.start();
     this.dispatcher.start();
     if (this.links && this.config.evidence.httpAddress) {
@@ -232,6 +243,7 @@ export class IncidentDesk {
     await this.recorder.stop();
     await this.dispatcher.stop();
     await this.tap.stop();
+    await this.edgeEvidence.stop();
     await this.sweeping;
     await this.evidenceHttp?.close();
     await this.database.close();

@@ -14,6 +14,8 @@ export const RETENTION_MS: Record<string, number> = {
   [Topics.video.name]: HOUR,
   [Topics.features.name]: HOUR,
   [Topics.detections.name]: DAY,
+  // As long as the detections it comes behind: fusion stores it on arrival.
+  [Topics.edgeEvidence.name]: DAY,
   [Topics.events.name]: 30 * DAY,
   [Topics.streamStatus.name]: 7 * DAY,
   [Topics.streamCommands.name]: 7 * DAY,

@@ -44,7 +44,9 @@ export async function edge(
   out.write(
     [
       `vigil edge ${config.edgeId}: ${config.streams.length} stream(s) → Kafka ${config.service.kafka.brokers.join(',')} (${config.service.kafka.ssl ? 'TLS' : 'plaintext'}${config.service.kafka.sasl ? `, SASL ${config.service.kafka.sasl.mechanism}` : ''})`,
-      `  sends: detections and stream status only (no audio, no frames)`,
+      config.evidence.enabled
+        ? `  sends: detections, stream status and incidents' evidence (no audio, no frames)`
+        : `  sends: detections and stream status only (no audio, no frames, no evidence)`,
       `  spool: ${config.spool.dir} (at most ${config.spool.maxBytes} bytes, ${config.spool.maxAgeSec} s; ${runtime.spool.pending} record(s) waiting)`,
       `  health and metrics: ${runtime.healthPort !== undefined ? `:${runtime.healthPort}/health/{live,ready}, /metrics` : 'off'}`,
       '',

@@ -1,5 +1,5 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { MediaDecoder } from '@app/media';
+import { FfmpegLocator, MediaDecoder } from '@app/media';
 import { ModelLoader } from '@app/models';
 import { type EdgeConfig, runtimeProviders } from '@app/service';
 import { VIGIL_CONFIG } from '../vigil.tokens';
@@ -16,9 +16,9 @@ export class EdgeModule {
         ...runtimeProviders(VIGIL_CONFIG),
         {
           provide: EdgeRuntime,
-          inject: [MediaDecoder, ModelLoader],
-          useFactory: (decoder: MediaDecoder, loader: ModelLoader) =>
-            EdgeRuntime.create(config, decoder, loader, options),
+          inject: [MediaDecoder, ModelLoader, FfmpegLocator],
+          useFactory: (decoder: MediaDecoder, loader: ModelLoader, ffmpeg: FfmpegLocator) =>
+            EdgeRuntime.create(config, decoder, loader, ffmpeg, options),
         },
       ],
     };

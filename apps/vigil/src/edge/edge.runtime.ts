@@ -8,7 +8,8 @@ import {
   type UplinkForwarderOptions,
 } from '@app/bus';
 import { type Topic, codecFor } from '@app/contracts';
-import type { MediaDecoder } from '@app/media';
+import { loadRuleSet } from '@app/fusion';
+import type { FfmpegLocator, MediaDecoder } from '@app/media';
 import { VigilMetrics } from '@app/metrics';
 import type { ModelLoader } from '@app/models';
 import { EDGE_UPLINK_TOPICS, EdgePipeline, LABELS_HEADER, encodeLabelsHeader } from '@app/pipeline';
@@ -50,12 +51,14 @@ export class EdgeRuntime implements OnApplicationShutdown {
     config: EdgeConfig,
     decoder: MediaDecoder,
     loader: ModelLoader,
+    ffmpeg: FfmpegLocator,
     options: EdgeRuntimeOptions = {},
   ): Promise<EdgeRuntime> {
     const vigil = config.service;
-    const [audioModel, videoModel] = await Promise.all([
+    const [audioModel, videoModel, rules] = await Promise.all([
       loader.audio(vigil.audioModel),
       loader.video(vigil.videoModel),
+      config.evidence.enabled ? loadRuleSet(config.evidence.rulesFile) : undefined,
     ]);
     const metrics = new VigilMetrics({ app: 'edge' });
     const spool = await DiskSpool.open({
@@ -74,6 +77,17 @@ export class EdgeRuntime implements OnApplicationShutdown {
       liveFrames: { maxAgeMs: vigil.liveFrameMaxAgeMs },
       metrics,
       busObserver: metrics.busObserver,
+      ...(rules
+        ? {
+            evidence: {
+              rules,
+              bufferBytes: config.evidence.bufferBytes,
+              ffmpegBinary: ffmpeg.locate(),
+              observer: metrics.edgeEvidenceObserver,
+              logger: new Logger('edge evidence'),
+            },
+          }
+        : {}),
     });
     const kafkaLogger = new Logger('kafka uplink');
     const messageIds = `${config.edgeId}.${spool.id}`;
