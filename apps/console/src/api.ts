@@ -1,124 +1,24 @@
 /** The console's JSON API, same origin; the session cookie travels by itself. */
+import type { Change, IncidentSummary, Session } from '@app/api/console.wire';
 
-export type Severity = 'low' | 'medium' | 'high' | 'critical';
-export type Disposition = 'new' | 'acknowledged' | 'resolved' | 'false_alarm';
-
-export interface Session {
-  name: string;
-  role: 'viewer' | 'operator';
-  csrf: string;
-  canControlStreams: boolean;
-}
-
-export interface IncidentSummary {
-  incidentId: string;
-  eventId: string;
-  streamId: string;
-  streamLabels: Record<string, string>;
-  title: string;
-  rule: string;
-  severity: Severity;
-  state: 'opened' | 'updated' | 'escalated' | 'closed';
-  version: number;
-  trigger: string;
-  triggers: string[];
-  startSec: number;
-  endSec: number;
-  updatedAt: number;
-  disposition: Disposition;
-  evidence: string[];
-  site?: string;
-  zone?: string;
-  /** A site rule's incident: its cameras, earliest first. */
-  cameras?: string[];
-  /** A camera's incident a site incident took in: that incident's id. */
-  absorbedBy?: string;
-}
-
-export interface Detection {
-  cls: string;
-  modality: string;
-  score: number;
-  atSec: number;
-  box?: number[];
-  /** The camera, in a site incident. */
-  streamId?: string;
-}
-
-export interface IncidentAction {
-  seq: number;
-  incidentId: string;
-  action: 'acknowledge' | 'resolve' | 'false_alarm';
-  note: string;
-  actor: string;
-  role: string;
-  at: number;
-}
-
-export interface IncidentDetail {
-  incident: IncidentSummary;
-  versions: {
-    eventId: string;
-    version: number;
-    state: string;
-    severity: Severity;
-    rule: string;
-    title: string;
-    trigger: string;
-    triggers: string[];
-    startSec: number;
-    endSec: number;
-    occurredAt: number;
-    detections: Detection[];
-  }[];
-  actions: IncidentAction[];
-  evidence: { name: string; contentType: string; bytes: number; url: string }[];
-  suppressions: Suppression[];
-}
-
-export interface StreamInfo {
-  streamId: string;
-  source: string;
-  state: string;
-  live: boolean;
-  loop: boolean;
-  reason?: string;
-  decodedSec?: number;
-  startedAt: number;
-  updatedAt: number;
-  labels: Record<string, string>;
-  /** Where the stream is among the configured sites, if anywhere. */
-  site?: string;
-  zone?: string;
-}
-
-/** A configured site (config `sites`): its zones' cameras and its cameras in no zone. */
-export interface SiteInfo {
-  id: string;
-  zones: { id: string; streams: string[] }[];
-  streams: string[];
-}
-
-export type Change =
-  | { type: 'incident'; eventSeq: number; incident: IncidentSummary }
-  | { type: 'action'; actionSeq: number; action: IncidentAction; incident: IncidentSummary }
-  | { type: 'stream'; stream: StreamInfo }
-  | { type: 'suppression'; suppressions: Suppression[] };
+export type {
+  Change,
+  Detection,
+  Disposition,
+  IncidentAction,
+  IncidentDetail,
+  IncidentSummary,
+  Session,
+  Severity,
+  SiteInfo,
+  StreamInfo,
+  Suppression,
+} from '@app/api/console.wire';
 
 export type IncidentChange = Extract<Change, { incident: IncidentSummary }>;
 
 export function isIncidentChange(change: Change): change is IncidentChange {
   return change.type === 'incident' || change.type === 'action';
-}
-
-export interface Suppression {
-  id: number;
-  streamId: string;
-  cls: string;
-  until: number;
-  incidentId: string;
-  createdBy: string;
-  createdAt: number;
 }
 
 export class ApiFailure extends Error {

@@ -1,7 +1,13 @@
 import type { Disposition, IncidentSummary, Severity } from './api';
 
-export const SEVERITIES: Severity[] = ['low', 'medium', 'high', 'critical'];
-export const SEVERITY_RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
+export const SEVERITIES: Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
+export const SEVERITY_RANK: Record<Severity, number> = {
+  info: 0,
+  low: 1,
+  medium: 2,
+  high: 3,
+  critical: 4,
+};
 
 export const DISPOSITION_LABEL: Record<Disposition, string> = {
   new: 'new',

@@ -1,4 +1,4 @@
-import { type SiteDefinition, SiteDirectory, type Severity } from '@app/contracts';
+import { SiteDirectory, type Severity } from '@app/contracts';
 import type { EvidenceStore } from '@app/evidence';
 import {
   type EventRepository,
@@ -15,57 +15,9 @@ import {
 import { ApiError, ApiErrorCode } from './api.error';
 import type { ApiPrincipal } from './api-token.registry';
 import type { StreamControl, StreamInfo, StreamSpec } from './api.ports';
+import type { Change, IncidentDetail, IncidentSummary, SiteInfo } from './console.wire';
 
-/** An incident as a console lists it: its newest version, and where the operators are with it. */
-export interface IncidentSummary {
-  incidentId: string;
-  /** The newest version's event id. */
-  eventId: string;
-  streamId: string;
-  streamLabels: Record<string, string>;
-  title: string;
-  rule: string;
-  severity: Severity;
-  /** The incident's own life: opened, updated, escalated, closed. */
-  state: StoredEvent['event']['state'];
-  version: number;
-  trigger: string;
-  triggers: string[];
-  startSec: number;
-  endSec: number;
-  /** Wall-clock ms of the newest version. */
-  updatedAt: number;
-  disposition: IncidentDisposition;
-  evidence: string[];
-  /** Site fusion: the site, zone and cameras (earliest first) of a site rule's incident. */
-  site?: string;
-  zone?: string;
-  cameras?: string[];
-  /** A camera's incident that the site incident with this id took in (it notified instead). */
-  absorbedBy?: string;
-}
-
-export interface IncidentDetail {
-  incident: IncidentSummary;
-  versions: {
-    eventId: string;
-    version: number;
-    state: string;
-    severity: Severity;
-    rule: string;
-    title: string;
-    trigger: string;
-    triggers: string[];
-    startSec: number;
-    endSec: number;
-    occurredAt: number;
-    detections: StoredEvent['event']['evidence'];
-  }[];
-  actions: IncidentAction[];
-  evidence: { name: string; contentType: string; bytes: number; url: string }[];
-  /** What holds on the incident's stream now. */
-  suppressions: StreamSuppression[];
-}
+export type { IncidentDetail, IncidentSummary } from './console.wire';
 
 /** Where suppressions are kept, and the gate fusion reads them from. */
 export interface ConsoleSuppressions {
@@ -100,14 +52,8 @@ export interface ConsoleStream extends StreamInfo {
   zone?: string;
 }
 
-/** What a live console hears, in the order it happened. */
-export type ConsoleChange =
-  | { type: 'incident'; eventSeq: number; incident: IncidentSummary }
-  | { type: 'action'; actionSeq: number; action: IncidentAction; incident: IncidentSummary }
-  /** A stream's state now; not replayed on reconnect (the console reloads the list). */
-  | { type: 'stream'; stream: ConsoleStream }
-  /** Every suppression that holds now, after one was added or lifted. */
-  | { type: 'suppression'; suppressions: StreamSuppression[] };
+/** What a live console hears, in the order it happened (console.wire's Change). */
+export type ConsoleChange = Change;
 
 export interface ConsoleFeed {
   onStored(listener: (stored: StoredEvent) => void): () => void;
@@ -379,7 +325,7 @@ export class ConsoleService {
   }
 
   /** The configured sites, their zones and cameras, as the config file declares them. */
-  listSites(): readonly SiteDefinition[] {
+  listSites(): readonly SiteInfo[] {
     return this.sites.sites;
   }
 
