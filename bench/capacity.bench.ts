@@ -35,7 +35,15 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ApiClients, apiClients, bearer, fixturesDir, modelsDir, unary } from '@app/testing';
+import {
+  type ApiClients,
+  apiClients,
+  bearer,
+  fixturesDir,
+  modelsDir,
+  modelsPathWithInt8,
+  unary,
+} from '@app/testing';
 import { checkQuietMachine, machineLine, runBench } from './bench.support';
 import {
   LiveSource,
@@ -243,7 +251,8 @@ async function ramp(gating: 'on' | 'off', precision: string, feed: string): Prom
   const server = new ServeProcess(
     configFile,
     {
-      VIGIL_MODELS_DIR: modelsDir(),
+      // The INT8 variants are generated (npm run quantize) into a folder of their own.
+      VIGIL_MODELS_DIR: precision === 'fp32' ? modelsDir() : modelsPathWithInt8(),
       VIGIL_MEDIA_ROOTS: fixturesDir(),
       VIGIL_MOTION_GATING: gating === 'on' ? 'true' : 'false',
       VIGIL_PRECISION: precision,

@@ -1,4 +1,4 @@
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   EXECUTION_PROVIDERS,
@@ -10,6 +10,13 @@ import {
 } from '@app/models';
 import { ConfigError } from './config.error';
 import { type Env, boolean, integer, number, oneOf } from './env.parsers';
+
+/**
+ * One detector session per core, up to 4: the detector is what saturates first with many
+ * cameras, and frames of different streams run side by side. On 2 cores, INT8 and motion gating
+ * on, `npm run bench:capacity` held 16 live cameras with two against 8 with one.
+ */
+const DEFAULT_DETECTOR_WORKERS = Math.min(4, availableParallelism());
 
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -71,7 +78,7 @@ export function loadConfig(env: Env, overrides: Partial<VigilConfig> = {}): Vigi
     tensorrtPrecision: oneOf(env, 'VIGIL_TENSORRT_PRECISION', TENSORRT_PRECISIONS, 'fp16'),
     tensorrtCacheDir: env.VIGIL_TENSORRT_CACHE_DIR || join(cacheHome(env), 'vigil', 'tensorrt'),
     inferenceThreads: integer(env, 'VIGIL_INFERENCE_THREADS', 1, 1, 64),
-    detectorWorkers: integer(env, 'VIGIL_DETECTOR_WORKERS', 1, 1, 16),
+    detectorWorkers: integer(env, 'VIGIL_DETECTOR_WORKERS', DEFAULT_DETECTOR_WORKERS, 1, 16),
     fps: number(env, 'VIGIL_FPS', 5, 0.1, 60),
     motionGating: boolean(env, 'VIGIL_MOTION_GATING', true),
     liveFrameMaxAgeMs: integer(env, 'VIGIL_LIVE_FRAME_MAX_AGE_MS', 1000, 50, 600_000),
