@@ -25,6 +25,8 @@ export interface EdgePipelineOptions {
   busObserver?: BusObserver;
   /** Incidents' evidence made here and sent upstream; none when unset. */
   evidence?: EdgeEvidenceOptions;
+  /** The key detections go upstream under: a site camera's site (SiteDirectory.detectionKey). */
+  detectionKey?: (streamId: string) => string;
 }
 
 export interface EdgeEvidenceOptions {

@@ -96,6 +96,24 @@ rules: { default: site-rules.json }
     expect(() => loadEdgeConfig(undefined, { HOME: '/h' })).toThrow('KAFKA_BROKERS');
   });
 
+  it("keys a site camera's detections by its site, as the inference service does", () => {
+    const config = loadEdgeConfig(
+      file(`
+sites:
+  - id: hq
+    zones: [{ id: lobby, streams: [door, hall] }]
+edge:
+  streams:
+    - { id: door, source: rtsp://10.0.0.2/1 }
+    - { id: yard, source: rtsp://10.0.0.3/1 }
+`),
+      env,
+    );
+    expect(config.sites.detectionKey('door')).toBe('site/hq');
+    expect(config.sites.detectionKey('yard')).toBe('yard');
+    expect(() => loadEdgeConfig(file('sites: { hq: 1 }'), env)).toThrow('sites');
+  });
+
   it('shares the file with vigil serve, which leaves the edge section to the edge', () => {
     const path = file('edge: { id: site-1 }\nhistory: { maxAgeDays: 3 }\n');
     expect(loadApiConfig(path, { HOME: '/h' }).history.maxAgeDays).toBe(3);

@@ -8,7 +8,9 @@ import {
   type VigilConfig,
   loadConfig,
   loadServiceConfig,
+  parseSites,
 } from '@app/config';
+import type { SiteDirectory } from '@app/contracts';
 import { defaultDataDir, readConfigFile } from './api-config.loader';
 
 /** A stream an edge node runs from its start: one of the cameras beside it. */
@@ -35,6 +37,12 @@ export interface EdgeConfig {
    */
   evidence: { enabled: boolean; bufferBytes: number; rulesFile?: string };
   streams: EdgeStream[];
+  /**
+   * The sites of the shared file (`sites`): a site camera's detections go upstream keyed by its
+   * site, as the inference service keys them, so central fusion's site rules see every camera
+   * of the site on one partition, whichever node heard it.
+   */
+  sites: SiteDirectory;
 }
 
 const MiB = 1024 ** 2;
@@ -50,6 +58,7 @@ const FILE_SECTIONS = new Set([
   'evidence',
   'webhooks',
   'http',
+  'sites',
   'edge',
 ]);
 
@@ -147,5 +156,6 @@ export function loadEdgeConfig(
     return stream;
   });
   edge.done();
-  return { service, edgeId, spool: spoolConfig, evidence: evidenceConfig, streams };
+  const sites = parseSites(root.raw('sites'));
+  return { service, edgeId, spool: spoolConfig, evidence: evidenceConfig, streams, sites };
 }

@@ -77,6 +77,7 @@ export class EdgeRuntime implements OnApplicationShutdown {
       liveFrames: { maxAgeMs: vigil.liveFrameMaxAgeMs },
       metrics,
       busObserver: metrics.busObserver,
+      detectionKey: (streamId) => config.sites.detectionKey(streamId),
       ...(rules
         ? {
             evidence: {
