@@ -124,6 +124,8 @@ export interface EdgeEvidence {
   version: number;
   streamId: string;
   artifacts: EvidenceArtifact[];
+  /** The moment its version was triggered (triggerMomentId); empty from edges before it. */
+  momentId?: string;
 }
 
 export interface EvidenceArtifact {

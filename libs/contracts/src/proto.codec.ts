@@ -371,6 +371,7 @@ export const edgeEvidenceCodec = codec<EdgeEvidence>(
     incidentId: p.incidentId as string,
     version: p.version as number,
     streamId: p.streamId as string,
+    ...(p.momentId ? { momentId: p.momentId as string } : {}),
     artifacts: (p.artifacts as Plain[]).map((a) => {
       const data = a.data as Uint8Array;
       return {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { SecurityEvent } from '@app/contracts';
 
 /**
  * Same stream, rule and trigger time → same id, so a replay after a crash re-emits an event
@@ -21,6 +22,19 @@ export function versionId(incidentId: string, version: number): string {
  */
 export function runScopedEventId(id: string, run: string): string {
   return uuidOf(`${id}\u0000${run}`);
+}
+
+/**
+ * The moment an incident version was triggered: the camera its trigger detection came from,
+ * the class and the media time (10 ms). A camera's own version and a site or zone incident
+ * triggered by the same detection share it, which is how a site incident over an edge's cameras
+ * finds the evidence the edge rendered for that camera's version.
+ */
+export function triggerMomentId(event: SecurityEvent): string {
+  const trigger = event.evidence.find((e) => e.cls === event.trigger);
+  const camera = trigger?.streamId ?? event.streamId;
+  const atSec = trigger?.atSec ?? event.startSec;
+  return uuidOf(`moment\u0000${camera}\u0000${event.trigger}\u0000${Math.round(atSec * 100)}`);
 }
 
 function uuidOf(name: string): string {

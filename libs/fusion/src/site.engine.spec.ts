@@ -10,6 +10,7 @@ import { FusionEngine } from './fusion.engine';
 import { defaultRuleSet } from './rules.loader';
 import { parseRuleSet } from './rules.schema';
 import { SiteEngine } from './site.engine';
+import { triggerMomentId } from './event-id';
 
 const SITES = new SiteDirectory([
   {
@@ -149,6 +150,13 @@ describe('SiteEngine', () => {
     );
     expect(own.every((e) => e.absorbedBy === site[0].incidentId)).toBe(true);
     expect(events.filter(isNotification)).toEqual([site[0]]);
+    // Its trigger moment is that of the first camera's own version: an edge renders only the
+    // camera's, and the site incident shows it.
+    const first = own.find((e) => e.streamId === 'cam-b' && e.state === 'opened')!;
+    expect(triggerMomentId(site[0])).toBe(triggerMomentId(first));
+    expect(triggerMomentId(site[0])).not.toBe(
+      triggerMomentId(own.find((e) => e.streamId === 'cam-a')!),
+    );
   });
 
   it('gives the same versions and ids however the cameras interleave', () => {
@@ -214,6 +222,12 @@ describe('SiteEngine', () => {
       ['glass_break', 'cam-a'],
       ['person', 'cam-b'],
     ]);
+    // The moment of the glass break on cam-a, whose own glass_break incident it also opened.
+    const glass = events.find(
+      (e) => !e.cameras && e.streamId === 'cam-a' && e.rule === 'glass_break',
+    );
+    expect(glass).toBeDefined();
+    expect(triggerMomentId(zone[0])).toBe(triggerMomentId(glass!));
   });
 
   it('does not look for the person in another zone', () => {

@@ -28,9 +28,24 @@ function memoryStore() {
     files.set(eventId, [...(files.get(eventId) ?? []).filter((r) => r.key !== ref.key), ref]);
     return ref;
   });
+  const bytesOf = new Map<string, Uint8Array>();
+  put.mockImplementation(async (eventId, name, bytes, type) => {
+    const ref = { key: `${eventId}/${name}`, contentType: type, bytes: bytes.length, sha256: SHA };
+    files.set(eventId, [...(files.get(eventId) ?? []).filter((r) => r.key !== ref.key), ref]);
+    bytesOf.set(ref.key, bytes);
+    return ref;
+  });
   const list = jest.fn(async (eventId: string) => files.get(eventId) ?? []);
+  const get = jest.fn(async (target: StoreRef | string) => ({
+    bytes: bytesOf.get(typeof target === 'string' ? target : target.key)!,
+    contentType: 'application/json',
+  }));
   return {
-    store: strictMock<Pick<EvidenceStore, 'put' | 'list'>>('EvidenceStore', { put, list }),
+    store: strictMock<Pick<EvidenceStore, 'put' | 'list' | 'get'>>('EvidenceStore', {
+      put,
+      list,
+      get,
+    }),
     put,
     list,
     files,
@@ -41,8 +56,46 @@ describe('EdgeEvidenceReceiver', () => {
   let sleeper: ManualSleeper;
   beforeEach(() => (sleeper = new ManualSleeper()));
 
-  const receiver = (store: Pick<EvidenceStore, 'put' | 'list'>) =>
-    new EdgeEvidenceReceiver(strictMock<Bus>('Bus', {}), store, { sleeper, pollMs: 1000 });
+  let now = 1_000_000;
+  const receiver = (store: Pick<EvidenceStore, 'put' | 'list' | 'get'>) =>
+    new EdgeEvidenceReceiver(strictMock<Bus>('Bus', {}), store, {
+      sleeper,
+      pollMs: 1000,
+      now: () => now,
+    });
+
+  describe('by moment (a site incident over an edge camera)', () => {
+    const moment = 'moment-1';
+    const withMoment = { ...evidence, momentId: moment };
+
+    it("answers with the files of the camera's version triggered at that moment", async () => {
+      const { store } = memoryStore();
+      const subject = receiver(store);
+      await subject.receive(withMoment);
+      const refs = await subject.refsForMoment(moment, { timeoutMs: 5000 });
+      expect(refs.map((r) => r.key)).toEqual(['ver-1/audio.wav', 'ver-1/snapshot.jpg']);
+    });
+
+    it('waits for the moment, woken when its evidence arrives', async () => {
+      const { store } = memoryStore();
+      const subject = receiver(store);
+      const waiting = subject.refsForMoment(moment, { timeoutMs: 60_000 });
+      await settle();
+      await subject.receive(withMoment);
+      expect((await waiting).map((r) => r.name)).toEqual(['audio.wav', 'snapshot.jpg']);
+    });
+
+    it("does not take another run's moment (older than momentMaxAgeMs) for this one's", async () => {
+      const { store } = memoryStore();
+      const subject = receiver(store);
+      await subject.receive(withMoment);
+      now += 11 * 60_000;
+      const waiting = subject.refsForMoment(moment, { timeoutMs: 2000 });
+      await settle();
+      sleeper.elapse(2000);
+      expect(await waiting).toEqual([]);
+    });
+  });
 
   it('stores each file under the version id; a resend writes the same keys again, one copy', async () => {
     const { store, put, files } = memoryStore();

@@ -15,8 +15,17 @@ export interface EdgeEvidenceReceiverOptions {
   pollMs?: number;
   /** Largest artifact accepted; default 16 MiB. */
   maxArtifactBytes?: number;
+  /**
+   * A moment's pointer older than this is another run's (a restarted camera's media clock
+   * starts again at 0): not taken for a site incident's evidence. Default 10 minutes.
+   */
+  momentMaxAgeMs?: number;
   sleeper?: Sleeper;
+  now?: () => number;
 }
+
+/** Under a moment's id: which version's evidence shows that moment, and when it came. */
+const MOMENT_POINTER = 'edge-version.json';
 
 export const EDGE_EVIDENCE_STORE_GROUP = 'vigil-edge-evidence-store';
 
@@ -37,17 +46,21 @@ export class EdgeEvidenceReceiver {
   private readonly stopped = new AbortController();
   private readonly pollMs: number;
   private readonly maxArtifactBytes: number;
+  private readonly momentMaxAgeMs: number;
   private readonly sleeper: Sleeper;
+  private readonly now: () => number;
   private subscription?: Subscription;
 
   constructor(
     private readonly bus: Bus,
-    private readonly store: Pick<EvidenceStore, 'put' | 'list'>,
+    private readonly store: Pick<EvidenceStore, 'put' | 'list' | 'get'>,
     private readonly options: EdgeEvidenceReceiverOptions = {},
   ) {
     this.pollMs = options.pollMs ?? 1000;
     this.maxArtifactBytes = options.maxArtifactBytes ?? 16 * 1024 * 1024;
+    this.momentMaxAgeMs = options.momentMaxAgeMs ?? 10 * 60_000;
     this.sleeper = options.sleeper ?? realSleeper;
+    this.now = options.now ?? Date.now;
   }
 
   async start(): Promise<void> {
@@ -95,6 +108,17 @@ export class EdgeEvidenceReceiver {
     } finally {
       this.writing.delete(evidence.eventId);
     }
+    // After the files: a pointer found means the version's evidence is all there.
+    if (evidence.momentId) {
+      const pointer = JSON.stringify({ eventId: evidence.eventId, storedAt: this.now() });
+      await this.store.put(
+        evidence.momentId,
+        MOMENT_POINTER,
+        new TextEncoder().encode(pointer),
+        'application/json',
+      );
+      this.notify(evidence.momentId);
+    }
     this.notify(evidence.eventId);
   }
 
@@ -102,7 +126,41 @@ export class EdgeEvidenceReceiver {
    * The stored files of an edge stream's incident version, once its edge sent them; waits up
    * to `timeoutMs` (or until `signal` aborts or the receiver stops), then answers with none.
    */
-  async refsFor(event: SecurityEvent, options: CaptureOptions): Promise<EvidenceRef[]> {
+  refsFor(event: SecurityEvent, options: CaptureOptions): Promise<EvidenceRef[]> {
+    return this.waitFor(event.id, options, async () => {
+      if (this.writing.has(event.id)) return undefined;
+      const refs = await this.store.list(event.id);
+      return refs.length > 0 ? refs.map(named) : undefined;
+    });
+  }
+
+  /**
+   * The evidence of a site or zone incident version over an edge's camera: the files the edge
+   * rendered for that camera's own version triggered at the same moment (triggerMomentId), once
+   * they are stored; waits like refsFor. The version's own id is no use here: the edge knows
+   * nothing of sites, so it never decides (nor renders for) the site's versions.
+   */
+  refsForMoment(momentId: string, options: CaptureOptions): Promise<EvidenceRef[]> {
+    return this.waitFor(momentId, options, async () => {
+      const pointer = (await this.store.list(momentId)).find((r) =>
+        r.key.endsWith(`/${MOMENT_POINTER}`),
+      );
+      if (!pointer) return undefined;
+      const { eventId, storedAt } = JSON.parse(
+        new TextDecoder().decode((await this.store.get(pointer)).bytes),
+      ) as { eventId: string; storedAt: number };
+      if (this.now() - storedAt > this.momentMaxAgeMs) return undefined;
+      const refs = await this.store.list(eventId);
+      return refs.length > 0 ? refs.map(named) : undefined;
+    });
+  }
+
+  /** Looks until `look` finds something, on each arrival under `id` and each poll; [] at the end. */
+  private async waitFor(
+    id: string,
+    options: CaptureOptions,
+    look: () => Promise<EvidenceRef[] | undefined>,
+  ): Promise<EvidenceRef[]> {
     const expired = new AbortController();
     const timer = new AbortController();
     const expire = () => expired.abort();
@@ -112,12 +170,10 @@ export class EdgeEvidenceReceiver {
     void this.sleeper.sleep(options.timeoutMs, timer.signal).then(expire);
     try {
       for (;;) {
-        if (!this.writing.has(event.id)) {
-          const refs = await this.store.list(event.id);
-          if (refs.length > 0) return refs.map(named);
-        }
+        const refs = await look();
+        if (refs) return refs;
         if (expired.signal.aborted) return [];
-        await this.nextLook(event.id, expired.signal);
+        await this.nextLook(id, expired.signal);
       }
     } finally {
       timer.abort();

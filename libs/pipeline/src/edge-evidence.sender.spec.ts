@@ -1,6 +1,7 @@
 import type { Bus } from '@app/bus';
 import { type SecurityEvent, Topics } from '@app/contracts';
 import type { EvidenceRequest } from '@app/evidence';
+import { triggerMomentId } from '@app/fusion';
 import { strictMock } from '@app/testing/strict-mock';
 import { EdgeEvidenceSender, type EdgeEvidenceSenderDeps } from './edge-evidence.sender';
 import { CAPTURE_EPOCH_HEADER, LABELS_HEADER, RUN_HEADER } from './stream-headers';
@@ -80,6 +81,8 @@ describe('EdgeEvidenceSender', () => {
       version: 1,
       streamId: 'cam-1',
       artifacts: [wav, jpg],
+      // A site incident triggered by the same detection finds this evidence by it.
+      momentId: triggerMomentId(event),
     };
     expect(published).toEqual(expected);
     // Not the capture stamp of one detection: what names the run.

@@ -1,6 +1,7 @@
 import type { Bus, BusMessage, Subscription } from '@app/bus';
 import { type EdgeEvidence, type SecurityEvent, Topics } from '@app/contracts';
 import type { CollectedArtifact, EvidenceRequest, EvidenceWriter } from '@app/evidence';
+import { triggerMomentId } from '@app/fusion';
 import type { CaptureOptions } from './evidence.tap';
 import { runHeaders } from './stream-headers';
 
@@ -100,6 +101,7 @@ export class EdgeEvidenceSender {
       version: event.version,
       streamId: event.streamId,
       artifacts,
+      momentId: triggerMomentId(event),
     };
     // The run's headers (labels, run, correlation id), not what is stamped on each detection.
     await this.deps.bus.publish(Topics.edgeEvidence, event.streamId, evidence, runHeaders(headers));

@@ -1,6 +1,7 @@
 import { EDGE_SEQ_HEADER, MemoryBus } from '@app/bus';
 import { type SecurityEvent, Topics, deadLetterTopic } from '@app/contracts';
 import type { EvidenceRef as StoreRef, EvidenceRequest, EvidenceWriteResult } from '@app/evidence';
+import { triggerMomentId } from '@app/fusion';
 import {
   EventRepository,
   HistoryDatabase,
@@ -376,7 +377,7 @@ describe('IncidentRecorder', () => {
       const refsFor = jest.fn(async () => refs);
       const capture = jest.fn();
       const stored = await recorder(
-        { edgeEvidence: { refsFor }, tap: { capture } },
+        { edgeEvidence: { refsFor, refsForMoment: jest.fn() }, tap: { capture } },
         { edgeEvidenceWaitMs: 45_000 },
       ).record(event, fromEdge);
       expect(stored!.evidenceRefs).toEqual(refs);
@@ -391,7 +392,10 @@ describe('IncidentRecorder', () => {
     it('alerts without it after the evidence timeout and attaches it when the edge sends it', async () => {
       const sent = deferred<typeof refs>();
       const refsFor = jest.fn(() => sent.promise);
-      const subject = recorder({ edgeEvidence: { refsFor } }, { evidenceTimeoutMs: 3000 });
+      const subject = recorder(
+        { edgeEvidence: { refsFor, refsForMoment: jest.fn() } },
+        { evidenceTimeoutMs: 3000 },
+      );
       const recording = subject.record(event, fromEdge);
       await settle();
       sleeper.elapse(3000);
@@ -408,16 +412,50 @@ describe('IncidentRecorder', () => {
     it('records the event without evidence, and says so, when its edge sent none in time', async () => {
       const refsFor = jest.fn(async () => []);
       const stored = await recorder(
-        { edgeEvidence: { refsFor } },
+        { edgeEvidence: { refsFor, refsForMoment: jest.fn() } },
         { edgeEvidenceWaitMs: 1000 },
       ).record(event, fromEdge);
       expect(stored!.evidenceRefs).toEqual([]);
       expect(warnings).toEqual([`event ${event.id}: no evidence from its edge within 1000 ms`]);
     });
 
+    it("shows a site incident the evidence its edge rendered for the trigger camera's own version at that moment", async () => {
+      const site: SecurityEvent = {
+        ...event,
+        id: 'site-version-1',
+        streamId: 'cam-hall',
+        cameras: ['cam-hall', 'cam-door'],
+        trigger: 'glass_break',
+        evidence: [
+          { cls: 'person', modality: 'video', score: 0.9, atSec: 0.2, streamId: 'cam-hall' },
+          { cls: 'glass_break', modality: 'audio', score: 0.8, atSec: 4.07, streamId: 'cam-door' },
+        ],
+      };
+      const cameraOwn: SecurityEvent = {
+        ...event,
+        streamId: 'cam-door',
+        trigger: 'glass_break',
+        evidence: [{ cls: 'glass_break', modality: 'audio', score: 0.8, atSec: 4.07 }],
+      };
+      const refsFor = jest.fn();
+      const refsForMoment = jest.fn(async () => refs);
+      const stored = await recorder({ edgeEvidence: { refsFor, refsForMoment } }).record(
+        site,
+        fromEdge,
+      );
+      expect(stored!.evidenceRefs).toEqual(refs);
+      expect(refsForMoment).toHaveBeenCalledWith(triggerMomentId(cameraOwn), {
+        timeoutMs: 60_000,
+        signal: expect.any(AbortSignal),
+      });
+      expect(refsFor).not.toHaveBeenCalled();
+    });
+
     it("cuts a central stream's evidence from the tap as before", async () => {
       const refsFor = jest.fn();
-      const stored = await recorder({ edgeEvidence: { refsFor } }).record(event);
+      const stored = await recorder({
+        edgeEvidence: { refsFor, refsForMoment: jest.fn() },
+      }).record(event);
       expect(stored!.evidenceRefs).toHaveLength(3);
       expect(refsFor).not.toHaveBeenCalled();
       expect(steps).toEqual(['capture', 'write']);

@@ -7,6 +7,7 @@ import {
   type Subscription,
 } from '@app/bus';
 import { Topics, type SecurityEvent, isNotification } from '@app/contracts';
+import { triggerMomentId } from '@app/fusion';
 import {
   ARTIFACT_FILES,
   type EvidenceRequest,
@@ -50,6 +51,7 @@ export interface IncidentRecorderDeps {
    */
   edgeEvidence?: {
     refsFor(event: SecurityEvent, options: CaptureOptions): Promise<EvidenceRef[]>;
+    refsForMoment(momentId: string, options: CaptureOptions): Promise<EvidenceRef[]>;
   };
   database: Pick<SqlDatabase, 'transaction'>;
   events: Pick<EventRepository, 'get' | 'save' | 'attachEvidence'>;
@@ -218,10 +220,12 @@ export class IncidentRecorder {
   /** Never rejects: evidence its edge did not send in time is logged, and the event recorded regardless. */
   private async edgeEvidenceOf(event: SecurityEvent): Promise<EvidenceRef[]> {
     try {
-      const refs = await this.deps.edgeEvidence!.refsFor(event, {
-        timeoutMs: this.edgeEvidenceWaitMs,
-        signal: this.stopping.signal,
-      });
+      const wait = { timeoutMs: this.edgeEvidenceWaitMs, signal: this.stopping.signal };
+      // A site or zone incident: the edge rendered its trigger camera's own version, not it.
+      const site = (event.cameras?.length ?? 0) > 0;
+      const refs = site
+        ? await this.deps.edgeEvidence!.refsForMoment(triggerMomentId(event), wait)
+        : await this.deps.edgeEvidence!.refsFor(event, wait);
       if (refs.length === 0) {
         this.logger.warn(
           `event ${event.id}: no evidence from its edge within ${this.edgeEvidenceWaitMs} ms`,
