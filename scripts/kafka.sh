@@ -20,6 +20,10 @@
 #                          that tells clients to come back through <advertised port>: a proxy
 #                          in front of it (the edge e2e test cuts the "uplink" there), while
 #                          clients of PLAINTEXT reach the broker directly, as central ones do
+#   KAFKA_SECURE_PORT      a SASL_SSL client listener SECURE://127.0.0.1:<port>, as a site's
+#                          uplink to a central Kafka is secured: TLS with the PKCS12 keystore
+#                          KAFKA_SECURE_KEYSTORE (password KAFKA_SECURE_KEYSTORE_PASSWORD) and
+#                          SASL/PLAIN for the users of KAFKA_SECURE_USERS ("name:password,...")
 #   KAFKA_CACHE_DIR        default <repo>/.cache/kafka
 #   KAFKA_KEEP_DATA=1      keep the log dirs of the previous run instead of a fresh store
 #   KAFKA_AUTO_CREATE_TOPICS  auto.create.topics.enable (default false: create topics explicitly)
@@ -58,6 +62,7 @@ PORT=${KAFKA_PORT:-9092}
 CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((PORT + 1))}
 EDGE_PORT=${KAFKA_EDGE_PORT:-}
 EDGE_ADVERTISED_PORT=${KAFKA_EDGE_ADVERTISED_PORT:-$EDGE_PORT}
+SECURE_PORT=${KAFKA_SECURE_PORT:-}
 CACHE=${KAFKA_CACHE_DIR:-$ROOT/.cache/kafka}
 LIBS=$CACHE/$KAFKA_VERSION/libs
 DATA=$CACHE/data-$PORT
@@ -187,11 +192,11 @@ write_properties() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT${EDGE_PORT:+,EDGE://$HOST:$EDGE_PORT}
-advertised.listeners=PLAINTEXT://$HOST:$PORT${EDGE_PORT:+,EDGE://$HOST:$EDGE_ADVERTISED_PORT}
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT${EDGE_PORT:+,EDGE://$HOST:$EDGE_PORT}${SECURE_PORT:+,SECURE://$HOST:$SECURE_PORT}
+advertised.listeners=PLAINTEXT://$HOST:$PORT${EDGE_PORT:+,EDGE://$HOST:$EDGE_ADVERTISED_PORT}${SECURE_PORT:+,SECURE://$HOST:$SECURE_PORT}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${EDGE_PORT:+,EDGE:PLAINTEXT}
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT${EDGE_PORT:+,EDGE:PLAINTEXT}${SECURE_PORT:+,SECURE:SASL_SSL}
 log.dirs=$DATA
 
 # One broker: every internal topic has one replica.
@@ -221,6 +226,28 @@ background.threads=4
 log.retention.hours=24
 log.segment.bytes=67108864
 EOF
+  if [[ -n $SECURE_PORT ]]; then secure_properties >>"$PROPS"; fi
+}
+
+# The SECURE listener: TLS from a PKCS12 keystore, SASL/PLAIN with the users given.
+secure_properties() {
+  [[ -f ${KAFKA_SECURE_KEYSTORE:-} ]] || die "KAFKA_SECURE_PORT needs KAFKA_SECURE_KEYSTORE (a PKCS12 file)"
+  [[ -n ${KAFKA_SECURE_USERS:-} ]] || die "KAFKA_SECURE_PORT needs KAFKA_SECURE_USERS (name:password,...)"
+  local users='' entry
+  local -a entries
+  IFS=',' read -r -a entries <<<"$KAFKA_SECURE_USERS"
+  for entry in "${entries[@]}"; do
+    [[ $entry == *:* ]] || die "KAFKA_SECURE_USERS: \"$entry\" is not name:password"
+    users+=" user_${entry%%:*}=\"${entry#*:}\""
+  done
+  cat <<EOF
+listener.name.secure.ssl.keystore.type=PKCS12
+listener.name.secure.ssl.keystore.location=$KAFKA_SECURE_KEYSTORE
+listener.name.secure.ssl.keystore.password=${KAFKA_SECURE_KEYSTORE_PASSWORD:-}
+listener.name.secure.ssl.key.password=${KAFKA_SECURE_KEYSTORE_PASSWORD:-}
+listener.name.secure.sasl.enabled.mechanisms=PLAIN
+listener.name.secure.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$users;
+EOF
 }
 
 # --------------------------------------------------------------------------------------- start
@@ -242,7 +269,7 @@ cmd_start() {
   ((${java_major%%.*} >= 17)) 2>/dev/null || die "Kafka $KAFKA_VERSION needs Java 17+, found java ${java_major:-?}"
   command -v node >/dev/null 2>&1 || die "node not found"
   local p
-  for p in "$PORT" "$CONTROLLER_PORT" $EDGE_PORT; do
+  for p in "$PORT" "$CONTROLLER_PORT" $EDGE_PORT $SECURE_PORT; do
     if port_open "$p"; then
       die "port $p on $HOST is already in use by another process (set KAFKA_PORT / KAFKA_CONTROLLER_PORT)"
     fi

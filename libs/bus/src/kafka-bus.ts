@@ -48,6 +48,8 @@ export interface KafkaBusOptions {
     password: string;
   };
   ssl?: boolean;
+  /** PEM certificates of a private CA the brokers' certificates chain to (with ssl). */
+  sslCa?: string;
   /** Partitions a consumer works on at once: lets inference batch across streams. */
   partitionsConsumedConcurrently?: number;
   retryDelayMs?: number;
@@ -123,7 +125,7 @@ export class KafkaBus implements Bus {
       },
       retry: { retries: options.retries ?? 8, initialRetryTime: 200 },
       ...(options.sasl ? { sasl: options.sasl as KafkaConfig['sasl'] } : {}),
-      ...(options.ssl ? { ssl: true } : {}),
+      ...(options.ssl ? { ssl: options.sslCa ? { ca: [options.sslCa] } : true } : {}),
     };
     this.kafka = new Kafka(config);
     // Idempotent producer: broker-side dedup of retried sends, so a retry cannot reorder or

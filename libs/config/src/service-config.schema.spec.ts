@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadServiceConfig } from './service-config.schema';
 
 describe('loadServiceConfig', () => {
@@ -68,6 +71,25 @@ describe('loadServiceConfig', () => {
       ssl: true,
       sasl: { mechanism: 'scram-sha-512', username: 'vigil', password: 's3cret' },
     });
+  });
+
+  it("reads a private CA's certificates once, which implies TLS", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-ca-'));
+    try {
+      const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+      writeFileSync(join(dir, 'ca.pem'), pem);
+      writeFileSync(join(dir, 'key.pem'), '-----BEGIN PRIVATE KEY-----\n');
+      const env = { KAFKA_BROKERS: 'k:9093', KAFKA_SSL_CA_FILE: join(dir, 'ca.pem') };
+      expect(loadServiceConfig('edge', env).kafka).toMatchObject({ ssl: true, sslCa: pem });
+      expect(() =>
+        loadServiceConfig('edge', { ...env, KAFKA_SSL_CA_FILE: join(dir, 'gone.pem') }),
+      ).toThrow(/KAFKA_SSL_CA_FILE: cannot be read/);
+      expect(() =>
+        loadServiceConfig('edge', { ...env, KAFKA_SSL_CA_FILE: join(dir, 'key.pem') }),
+      ).toThrow(/KAFKA_SSL_CA_FILE: holds no PEM certificate/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it.each([

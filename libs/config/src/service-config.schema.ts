@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { ConfigError } from './config.error';
 import { type VigilConfig, loadConfig } from './config.schema';
@@ -9,6 +10,11 @@ export interface KafkaSettings {
   partitions: number;
   replicationFactor: number;
   ssl: boolean;
+  /**
+   * PEM certificates of the CA(s) the brokers' certificates chain to, read once at start
+   * (KAFKA_SSL_CA_FILE): a site's private CA. Node's trusted roots when unset.
+   */
+  sslCa?: string;
   sasl?: {
     mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
     username: string;
@@ -58,6 +64,7 @@ export function loadServiceConfig(app: string, env: Env): ServiceConfig {
       `must be one of ${SASL_MECHANISMS.join(', ')}, got "${mechanism}"`,
     );
   }
+  const sslCa = readCaFile(env.KAFKA_SSL_CA_FILE);
   const username = env.KAFKA_SASL_USERNAME;
   const password = env.KAFKA_SASL_PASSWORD;
   if ((username && !password) || (!username && password)) {
@@ -74,7 +81,8 @@ export function loadServiceConfig(app: string, env: Env): ServiceConfig {
       clientId: env.KAFKA_CLIENT_ID || `vigil-${app}`,
       partitions: integer(env, 'VIGIL_PARTITIONS', 6, 1, 10_000),
       replicationFactor: integer(env, 'VIGIL_REPLICATION_FACTOR', 1, 1, 10),
-      ssl: boolean(env, 'KAFKA_SSL', false),
+      ssl: boolean(env, 'KAFKA_SSL', false) || sslCa !== undefined,
+      ...(sslCa !== undefined ? { sslCa } : {}),
       ...(username && password
         ? {
             sasl: {
@@ -92,6 +100,21 @@ export function loadServiceConfig(app: string, env: Env): ServiceConfig {
     streamIdle: streamIdle(env),
     ingestMaxLagSec: ingestMaxLag(env),
   });
+}
+
+/** The CA file's PEM certificates; a file that is missing or holds none stops the process here. */
+function readCaFile(path: string | undefined): string | undefined {
+  if (!path) return undefined;
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError('KAFKA_SSL_CA_FILE', `cannot be read: ${(error as Error).message}`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError('KAFKA_SSL_CA_FILE', `holds no PEM certificate: ${path}`);
+  }
+  return pem;
 }
 
 function ingestMaxLag(env: Env): number {

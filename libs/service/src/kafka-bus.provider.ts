@@ -29,6 +29,7 @@ export function kafkaBusOptions(config: ServiceConfig): KafkaBusOptions {
     partitions: config.kafka.partitions,
     replicationFactor: config.kafka.replicationFactor,
     ssl: config.kafka.ssl,
+    ...(config.kafka.sslCa ? { sslCa: config.kafka.sslCa } : {}),
     sasl: config.kafka.sasl,
     retentionMs: RETENTION_MS,
   };
