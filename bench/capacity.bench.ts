@@ -56,6 +56,7 @@ import {
   sleep,
   treeCpuSec,
 } from './kafka.support';
+import { stopGracefully } from '@app/testing/child-process';
 
 const TOKEN = 'capacity-bench-operator';
 
@@ -207,11 +208,7 @@ class ServeProcess {
   }
 
   async stop(): Promise<void> {
-    if (!this.child || this.child.exitCode !== null) return;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child?.kill('SIGKILL'), 20_000);
-    await this.exited;
-    clearTimeout(timer);
+    await stopGracefully(this.child, this.exited);
   }
 }
 

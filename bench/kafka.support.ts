@@ -52,6 +52,7 @@ import {
 import { Groups } from '@app/pipeline';
 import { fixture, modelsDir } from '@app/testing';
 import { CLK_TCK, benchTmpDir, cachedMedia, ffmpegBinary, runFfmpeg } from './bench.support';
+import { stopGracefully } from '@app/testing/child-process';
 
 export const REPO_ROOT = join(__dirname, '..');
 export const SERVICE_APPS = ['ingest', 'spectrogram', 'inference', 'fusion'] as const;
@@ -574,11 +575,7 @@ export class ServiceProcess {
   }
 
   async stop(): Promise<void> {
-    if (!this.child || this.child.exitCode !== null) return;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child?.kill('SIGKILL'), 20_000);
-    await this.exited;
-    clearTimeout(timer);
+    await stopGracefully(this.child, this.exited);
   }
 }
 

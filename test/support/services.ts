@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { kafkaBrokers } from './kafka';
 import { fixturesDir, modelsDir } from './fixtures';
+import { stopGracefully } from './child-process';
 
 const ROOT = resolve(__dirname, '..', '..');
 export const SERVICE_APPS = ['ingest', 'spectrogram', 'inference', 'fusion'] as const;
@@ -90,10 +91,6 @@ export class ServiceProcess {
 
   /** A graceful stop, as Kubernetes does it. */
   async stop(): Promise<void> {
-    if (!this.child || this.child.exitCode !== null) return;
-    this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child?.kill('SIGKILL'), 20_000);
-    await this.exited;
-    clearTimeout(timer);
+    await stopGracefully(this.child, this.exited);
   }
 }
