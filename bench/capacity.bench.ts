@@ -81,6 +81,8 @@ interface Scrape {
   /** Of those, dropped because a newer frame of the stream already waited (the rest: stale). */
   superseded: number;
   detectorFrames: number;
+  /** Of those, frames motion gating kept from the detector. */
+  gatedFrames: number;
   handleSec: Map<string, number>;
 }
 
@@ -91,6 +93,7 @@ function parse(text: string): Scrape {
     dropped: 0,
     superseded: 0,
     detectorFrames: 0,
+    gatedFrames: 0,
     handleSec: new Map(),
   };
   for (const line of text.split('\n')) {
@@ -109,6 +112,7 @@ function parse(text: string): Scrape {
       if (labels.reason === 'superseded') scrape.superseded += value;
     } else if (name === 'vigil_detector_frames_total') {
       scrape.detectorFrames += value;
+      if (labels.outcome === 'skipped') scrape.gatedFrames += value;
     } else if (name === 'vigil_bus_handle_seconds_sum') {
       const stage = `${labels.group} ← ${labels.topic}`;
       scrape.handleSec.set(stage, (scrape.handleSec.get(stage) ?? 0) + value);
@@ -296,6 +300,7 @@ async function ramp(gating: 'on' | 'off', precision: string, feed: string): Prom
       const superseded = after.superseded - settled.superseded;
       const ran = after.detectorFrames - settled.detectorFrames;
       const dropRate = dropped + ran > 0 ? dropped / (dropped + ran) : 0;
+      const gated = ran > 0 ? (after.gatedFrames - settled.gatedFrames) / ran : 0;
       const stages = [...after.handleSec]
         .map(
           ([stage, sec]) =>
@@ -323,7 +328,8 @@ async function ramp(gating: 'on' | 'off', precision: string, feed: string): Prom
           `(${dropped > 0 ? ((superseded / dropped) * 100).toFixed(0) : 0}% superseded)  ` +
           `cpu ${step.cpu.toFixed(2)} (main thread ${step.main.toFixed(2)}) + decoders ${step.decoders.toFixed(2)} cores  ` +
           `${step.holds ? 'holds' : 'FAILS'}\n` +
-          `       handler time per second: ${stages}`,
+          `       motion gating kept ${(gated * 100).toFixed(0)}% of frames from the detector; ` +
+          `handler time per second: ${stages}`,
       );
       if (!step.holds) break;
     }
