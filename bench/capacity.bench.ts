@@ -25,7 +25,8 @@
  *  - time each stage spent handling its messages (vigil_bus_handle_seconds_sum per group and
  *    topic) per second of the phase: the split of the work between stages;
  *  - the server's CPU from /proc per second: its main thread, all its threads (main, inference
- *    workers, onnxruntime, V8 and libuv helpers) and its ffmpeg decoders (its children).
+ *    workers, onnxruntime, V8 and libuv helpers) and its ffmpeg decoders (its children); and the
+ *    whole machine's, which adds the cameras' ffmpeg (on the same cores here, unlike a site's).
  * A step holds while p95 <= BENCH_P95_MS and drops <= BENCH_MAX_DROP. Nothing is asserted; the
  * last line names the configuration that held the most streams:
  *   capacity streams=<N> p95_ms=<p95> precision=<p> gating=<on|off> mode=embedded
@@ -51,6 +52,7 @@ import {
   ensureBuilt,
   freePort,
   liveFeed,
+  machineBusySec,
   mainThreadCpuSec,
   selfCpuSec,
   sleep,
@@ -225,6 +227,8 @@ interface Step {
   main: number;
   cpu: number;
   decoders: number;
+  /** Cores the whole machine was busy: the server, its decoders, and the cameras' ffmpeg. */
+  machine: number;
   stages: string;
   holds: boolean;
 }
@@ -276,6 +280,7 @@ async function ramp(gating: 'on' | 'off', precision: string, feed: string): Prom
       // the load of all n streams.
       const before = await scrape();
       const cpu0 = server.cpu();
+      const machine0 = machineBusySec();
       const started = Date.now();
       while (cameras.length < n) {
         const camera = await new LiveSource(feed, { loop: true, direct: true }).listen();
@@ -295,6 +300,7 @@ async function ramp(gating: 'on' | 'off', precision: string, feed: string): Prom
       const after = await scrape();
       const elapsedSec = (Date.now() - started) / 1000;
       const cpu1 = server.cpu();
+      const machine1 = machineBusySec();
       const p95 = quantile(0.95, before, after);
       const dropped = after.dropped - settled.dropped;
       const superseded = after.superseded - settled.superseded;
@@ -318,6 +324,7 @@ async function ramp(gating: 'on' | 'off', precision: string, feed: string): Prom
         main: (cpu1.main - cpu0.main) / elapsedSec,
         cpu: (cpu1.self - cpu0.self) / elapsedSec,
         decoders: (cpu1.decoders - cpu0.decoders) / elapsedSec,
+        machine: (machine1 - machine0) / elapsedSec,
         stages,
         holds: !(p95.value * 1000 > P95_BOUND_MS) && dropRate <= MAX_DROP,
       };
@@ -326,7 +333,8 @@ async function ramp(gating: 'on' | 'off', precision: string, feed: string): Prom
         `  ${String(n).padStart(3)} streams  p95 ${Number.isNaN(step.p95Ms) ? '  n/a' : step.p95Ms.toFixed(0).padStart(5)} ms ` +
           `(${step.alerts} alerts)  dropped ${(dropRate * 100).toFixed(1)}% ` +
           `(${dropped > 0 ? ((superseded / dropped) * 100).toFixed(0) : 0}% superseded)  ` +
-          `cpu ${step.cpu.toFixed(2)} (main thread ${step.main.toFixed(2)}) + decoders ${step.decoders.toFixed(2)} cores  ` +
+          `cpu ${step.cpu.toFixed(2)} (main thread ${step.main.toFixed(2)}) + decoders ${step.decoders.toFixed(2)} cores ` +
+          `(machine ${step.machine.toFixed(2)})  ` +
           `${step.holds ? 'holds' : 'FAILS'}\n` +
           `       motion gating kept ${(gated * 100).toFixed(0)}% of frames from the detector; ` +
           `handler time per second: ${stages}`,
