@@ -1378,11 +1378,15 @@ describe('k8s manifests', () => {
       expect(hostPath?.path).toBe('/var/lib/vigil-edge');
       const dir = mkdtempSync(join(tmpdir(), 'vigil-edge-config-'));
       try {
+        // The cluster CA the pod mounts, stood in for here (the loader reads it at start).
+        const ca = join(dir, 'ca.crt');
+        writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
         for (const [name, text] of Object.entries(nodes.data)) {
           const file = join(dir, name);
           writeFileSync(file, text);
           const config = loadEdgeConfig(file, {
             ...edgeEnv(),
+            KAFKA_SSL_CA_FILE: ca,
             VIGIL_EDGE_ID: basename(name, '.yaml'),
           });
           expect(config.streams.length).toBeGreaterThan(0);
@@ -1398,9 +1402,11 @@ describe('k8s manifests', () => {
         rmSync(dir, { recursive: true, force: true });
       }
       // The broker's certificate is checked against the CA Strimzi publishes for the cluster.
-      expect(edgeEnv().NODE_EXTRA_CA_CERTS).toBe('/etc/vigil-kafka-ca/ca.crt');
+      expect(edgeEnv().KAFKA_SSL_CA_FILE).toBe('/etc/vigil-kafka-ca/ca.crt');
       const ca = daemonSet().spec.template.spec.volumes!.find((v) => v.name === 'kafka-ca');
       expect(ca?.secret?.secretName).toBe('vigil-cluster-ca-cert');
+      const caMount = container().volumeMounts!.find((m) => m.name === 'kafka-ca');
+      expect(edgeEnv().KAFKA_SSL_CA_FILE.startsWith(`${caMount?.mountPath}/`)).toBe(true);
       const listener = edgeEnv().KAFKA_BROKERS.split(':')[1];
       const kafka = find<
         K8sObject & { spec: { kafka: { listeners: { port: number; tls: boolean }[] } } }
