@@ -235,6 +235,35 @@ describe('webhookMatches', () => {
     expect(webhookMatches({ streamIds: ['cam-2'] }, event)).toBe(false);
   });
 
+  it("filters by site and zone: a site incident and its cameras' own", () => {
+    const own = makeIncident(5, { site: 'hq', zone: 'lobby' });
+    const siteWide = makeIncident(6, { site: 'hq', cameras: ['cam-1', 'cam-2'] });
+    expect(webhookMatches({ sites: ['hq'] }, own)).toBe(true);
+    expect(webhookMatches({ sites: ['hq'] }, siteWide)).toBe(true);
+    expect(webhookMatches({ sites: ['depot'] }, own)).toBe(false);
+    expect(webhookMatches({ sites: ['hq'] }, event)).toBe(false);
+    expect(webhookMatches({ zones: ['lobby'] }, own)).toBe(true);
+    expect(webhookMatches({ zones: ['lobby'] }, siteWide)).toBe(false);
+  });
+
+  it('reads site and zone filters from the file, and names a bad one', () => {
+    const [subscription] = parseWebhookSubscriptions([
+      {
+        id: 'hq-desk',
+        url: 'https://desk.example/hook',
+        secret: SECRET,
+        filter: { sites: ['hq', 'hq'], zones: ['lobby'] },
+      },
+    ]);
+    expect(subscription!.filter).toEqual({ sites: ['hq'], zones: ['lobby'] });
+    const error = configError(() =>
+      parseWebhookSubscriptions([
+        { id: 'x', url: 'https://desk.example/hook', secret: SECRET, filter: { sites: ['h q'] } },
+      ]),
+    );
+    expect(error.message).toMatch(/webhooks\[0\]\.filter\.sites/);
+  });
+
   it('matches a class on the trigger or on any evidence', () => {
     expect(webhookMatches({ classes: ['glass_break'] }, event)).toBe(true);
     expect(webhookMatches({ classes: ['person'] }, event)).toBe(true);

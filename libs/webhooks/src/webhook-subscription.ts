@@ -1,6 +1,7 @@
 import { ConfigError, type Env } from '@app/config';
 import {
   SEVERITIES,
+  SITE_ID_PATTERN,
   isAudioClass,
   isVideoClass,
   type CanonicalClass,
@@ -12,6 +13,9 @@ import { matchesEventFilter } from '@app/history';
 /** The event filters of libs/history (EventFilter): every one left out matches everything. */
 export interface WebhookFilter {
   streamIds?: readonly string[];
+  /** A site's incidents and its cameras' own (config `sites`); a zone's likewise. */
+  sites?: readonly string[];
+  zones?: readonly string[];
   /** Matches the trigger or the class of any evidence. */
   classes?: readonly CanonicalClass[];
   minSeverity?: Severity;
@@ -83,7 +87,7 @@ const SUBSCRIPTION_KEYS = [
   'concurrency',
   'backoff',
 ];
-const FILTER_KEYS = ['streamIds', 'classes', 'minSeverity'];
+const FILTER_KEYS = ['streamIds', 'sites', 'zones', 'classes', 'minSeverity'];
 const BACKOFF_KEYS = ['initialMs', 'maxMs'];
 
 /**
@@ -195,6 +199,19 @@ function parseFilter(value: unknown, key: string): WebhookFilter {
   if (fields.streamIds !== undefined) {
     const ids = stringList(fields.streamIds, `${key}.streamIds`);
     if (ids.length > 0) filter.streamIds = [...new Set(ids)].sort();
+  }
+  for (const field of ['sites', 'zones'] as const) {
+    if (fields[field] === undefined) continue;
+    const ids = stringList(fields[field], `${key}.${field}`);
+    for (const id of ids) {
+      if (!SITE_ID_PATTERN.test(id)) {
+        throw new ConfigError(
+          `${key}.${field}`,
+          `"${id}" is not 1-64 letters, digits, dots, dashes or underscores`,
+        );
+      }
+    }
+    if (ids.length > 0) filter[field] = [...new Set(ids)].sort();
   }
   if (fields.classes !== undefined) {
     const classes = stringList(fields.classes, `${key}.classes`);
