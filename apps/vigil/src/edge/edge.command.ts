@@ -4,6 +4,7 @@ import type { PrecisionChoice } from '@app/models';
 import { type EdgeConfig, loadEdgeConfig } from '@app/service';
 import { EdgeModule } from './edge.module';
 import { EdgeRuntime, type EdgeRuntimeOptions } from './edge.runtime';
+import { stopRequested } from '../cli/stop.signal';
 
 export interface RunningEdge {
   runtime: EdgeRuntime;
@@ -52,10 +53,7 @@ export async function edge(
       '',
     ].join('\n'),
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopRequested();
   out.write('vigil edge: stopping\n');
   await running.close();
   return 0;

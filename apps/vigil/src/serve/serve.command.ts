@@ -14,6 +14,7 @@ import type { PrecisionChoice } from '@app/models';
 import { loadServeConfig, type ServeConfig } from '@app/service';
 import { ServeModule } from './serve.module';
 import { ServeRuntime } from './serve.runtime';
+import { stopRequested } from '../cli/stop.signal';
 
 export const SERVE_SERVICES = Object.keys(API_SERVICES) as ApiServiceKey[];
 
@@ -97,10 +98,7 @@ export async function serve(
       'no API tokens configured: anyone who reaches the port can use the API',
     );
   }
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await stopRequested();
   out.write('vigil serve: stopping\n');
   await server.close();
   return 0;
