@@ -1,5 +1,6 @@
 import { NestFactory } from '@nestjs/core';
-import { loadConfig, loadLogLevel } from '@app/config';
+import { type VigilConfig, loadConfig, loadLogLevel } from '@app/config';
+import type { PrecisionChoice } from '@app/models';
 import { AnalyzeService } from './analyze/analyze.service';
 import { type Command, USAGE, parseCommand } from './cli/cli.args';
 import { ExitCode, describeFailure } from './cli/cli.errors';
@@ -70,20 +71,11 @@ async function run(argv: string[]): Promise<number> {
     });
     return new WebhooksService(api).run(command, process.stdout);
   }
-  if (command.kind === 'serve') {
-    return serve(
+  if (command.kind === 'serve' || command.kind === 'edge') {
+    const run = command.kind === 'serve' ? serve : edge;
+    return run(
       command.configFile,
-      command.modelsDir,
-      command.precision,
-      new StderrLogger(logLevel()),
-      process.stdout,
-    );
-  }
-  if (command.kind === 'edge') {
-    return edge(
-      command.configFile,
-      command.modelsDir,
-      command.precision,
+      modelOverrides(command),
       new StderrLogger(logLevel()),
       process.stdout,
     );
@@ -91,12 +83,7 @@ async function run(argv: string[]): Promise<number> {
   const config = loadConfig(process.env, {
     modelsDir: command.modelsDir,
     ...(command.kind === 'analyze' || command.kind === 'eval'
-      ? {
-          fps: command.fps,
-          rulesFile: command.rulesFile,
-          audioPrecision: command.precision,
-          videoPrecision: command.precision,
-        }
+      ? { fps: command.fps, rulesFile: command.rulesFile, ...modelOverrides(command) }
       : {}),
   });
   // Labels and bars are checked before models load: a typo fails in milliseconds.
@@ -192,4 +179,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     return code;
   }
+}
+
+/** What `--models` and `--precision` override in the validated config, for the commands with models. */
+function modelOverrides(command: {
+  modelsDir?: string;
+  precision?: PrecisionChoice;
+}): Partial<VigilConfig> {
+  return {
+    modelsDir: command.modelsDir,
+    audioPrecision: command.precision,
+    videoPrecision: command.precision,
+  };
 }

@@ -1,32 +1,20 @@
 import { type BusMessage, type BusObserver, MemoryBus, type Subscription } from '@app/bus';
 import { type Topic, Topics } from '@app/contracts';
-import type { MediaDecoder } from '@app/media';
 import { EvidenceCollector, EvidenceWriter } from '@app/evidence';
 import type { RuleSet } from '@app/fusion';
-import type { LoadedAudioModel, LoadedVideoModel } from '@app/models';
 import { type EdgeEvidenceObserver, EdgeEvidenceSender } from './edge-evidence.sender';
 import { EvidenceTap } from './evidence.tap';
 import { FusionStage } from './fusion.stage';
-import type { InferenceStage, LiveFrameOptions } from './inference.stage';
-import { mediaStages } from './media.stages';
-import type { MotionGateOptions } from './motion.gate';
-import type { PipelineMetrics } from './pipeline.ports';
+import type { InferenceStage } from './inference.stage';
+import { type MediaStagesOptions, mediaStages } from './media.stages';
 import type { SpectrogramStage } from './spectrogram.stage';
 import { StreamSupervisor } from './stream.supervisor';
 
-export interface EdgePipelineOptions {
-  decoder: MediaDecoder;
-  audioModel: LoadedAudioModel;
-  videoModel: LoadedVideoModel;
-  fps: number;
-  motion?: MotionGateOptions;
-  liveFrames?: LiveFrameOptions;
-  metrics?: PipelineMetrics;
+/** The media stages' options (detectionKey: a site camera's detections go up under its site). */
+export interface EdgePipelineOptions extends MediaStagesOptions {
   busObserver?: BusObserver;
   /** Incidents' evidence made here and sent upstream; none when unset. */
   evidence?: EdgeEvidenceOptions;
-  /** The key detections go upstream under: a site camera's site (SiteDirectory.detectionKey). */
-  detectionKey?: (streamId: string) => string;
 }
 
 export interface EdgeEvidenceOptions {

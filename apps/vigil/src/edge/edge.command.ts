@@ -1,6 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { PrecisionChoice } from '@app/models';
+import type { VigilConfig } from '@app/config';
 import { type EdgeConfig, loadEdgeConfig } from '@app/service';
 import { EdgeModule } from './edge.module';
 import { EdgeRuntime, type EdgeRuntimeOptions } from './edge.runtime';
@@ -29,16 +29,12 @@ export async function startEdge(
 
 export async function edge(
   configFile: string | undefined,
-  modelsDir: string | undefined,
-  precision: PrecisionChoice | undefined,
+  /** What the command line overrides (`--models`, `--precision`). */
+  overrides: Partial<VigilConfig>,
   logger: LoggerService,
   out: NodeJS.WritableStream,
 ): Promise<number> {
-  const config = loadEdgeConfig(configFile, process.env, {
-    modelsDir,
-    audioPrecision: precision,
-    videoPrecision: precision,
-  });
+  const config = loadEdgeConfig(configFile, process.env, overrides);
   const running = await startEdge(config, logger);
   const { runtime } = running;
   runtime.startStreams();

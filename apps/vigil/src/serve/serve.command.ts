@@ -9,8 +9,7 @@ import {
   grpcServerOptions,
   splitAddress,
 } from '@app/api';
-import { redactDatabaseUrl } from '@app/config';
-import type { PrecisionChoice } from '@app/models';
+import { type VigilConfig, redactDatabaseUrl } from '@app/config';
 import { loadServeConfig, type ServeConfig } from '@app/service';
 import { ServeModule } from './serve.module';
 import { ServeRuntime } from './serve.runtime';
@@ -65,16 +64,12 @@ export async function startServer(
 
 export async function serve(
   configFile: string | undefined,
-  modelsDir: string | undefined,
-  precision: PrecisionChoice | undefined,
+  /** What the command line overrides (`--models`, `--precision`). */
+  overrides: Partial<VigilConfig>,
   logger: LoggerService,
   out: NodeJS.WritableStream,
 ): Promise<number> {
-  const config = loadServeConfig(configFile, process.env, {
-    modelsDir,
-    audioPrecision: precision,
-    videoPrecision: precision,
-  });
+  const config = loadServeConfig(configFile, process.env, overrides);
   const server = await startServer(config, logger);
   const tls = config.grpc.tls
     ? config.grpc.tls.requireClientCert
