@@ -25,7 +25,8 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './bus.interface';
-import { CommitTracker } from './commit.tracker';
+import { ConsumerOffsets } from './consumer.offsets';
+import { retryRetriable } from './kafka.retry';
 import { handleInContext } from './message.context';
 
 export interface BusLogger {
@@ -220,8 +221,14 @@ export class KafkaBus implements Bus {
     const commits = options.commits ?? true;
     const consuming = this.firstFetch(consumer, groupIdFor);
     const offsets = new ConsumerOffsets(
-      (partition, offset) =>
-        consumer.commitOffsets([{ topic: topic.name, partition, offset: String(offset) }]),
+      (positions) =>
+        consumer.commitOffsets(
+          positions.map(({ partition, offset }) => ({
+            topic: topic.name,
+            partition,
+            offset: String(offset),
+          })),
+        ),
       commits,
       (error) => this.options.logger?.warn(`${groupIdFor}: commit failed: ${errorText(error)}`),
     );
@@ -286,7 +293,7 @@ export class KafkaBus implements Bus {
         }
         observer?.handled(topic.name, group, bytes.length, (performance.now() - started) / 1000);
         tracker.handled(offset);
-        await offsets.commit(partition, tracker);
+        offsets.commit(partition, tracker);
       },
     });
     await consuming;
@@ -299,9 +306,13 @@ export class KafkaBus implements Bus {
         owned.forEach((p) => observer?.lag(topic.name, group, p, undefined));
       },
       caughtUp: async () => {
-        const ends = await this.admin.fetchTopicOffsets(topic.name);
+        // kafkajs gives up on a partition whose leader just moved (a broker that only now
+        // took over a new topic's partitions), where one more try a moment later succeeds.
+        const ends = await retryRetriable(() => this.admin.fetchTopicOffsets(topic.name));
         const [own] = commits
-          ? await this.admin.fetchOffsets({ groupId: groupIdFor, topics: [topic.name] })
+          ? await retryRetriable(() =>
+              this.admin.fetchOffsets({ groupId: groupIdFor, topics: [topic.name] }),
+            )
           : [{ partitions: [] as { partition: number; offset: string }[] }];
         // Where reading starts on a partition nothing was handled on yet in this generation.
         const startOf = (partition: number, low: number, high: number) => {
@@ -480,60 +491,6 @@ export class KafkaBus implements Bus {
     }
     await this.waitForLeaders(missing);
     missing.forEach((n) => this.ensured.add(n));
-  }
-}
-
-/**
- * The commit positions of one consumer: a tracker per owned partition, replaced at every
- * rebalance so a release from an earlier assignment cannot commit past a new owner's holds.
- * Commits of a partition go out one at a time, in order.
- */
-class ConsumerOffsets {
-  private trackers = new Map<number, CommitTracker>();
-  private assigned = new Set<number>();
-  private chain: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly send: (partition: number, offset: number) => Promise<void>,
-    private readonly commits: boolean,
-    private readonly onError: (error: unknown) => void,
-  ) {}
-
-  reassign(partitions: number[]): void {
-    this.trackers = new Map();
-    this.assigned = new Set(partitions);
-  }
-
-  owns(partition: number): boolean {
-    return this.assigned.has(partition);
-  }
-
-  tracker(partition: number): CommitTracker {
-    let tracker = this.trackers.get(partition);
-    if (!tracker) {
-      const created: CommitTracker = new CommitTracker(() => {
-        // A release after the partition moved belongs to a tracker nobody uses any more.
-        void this.commit(partition, created);
-      });
-      tracker = created;
-      this.trackers.set(partition, tracker);
-    }
-    return tracker;
-  }
-
-  /** Commits what the tracker allows, unless the partition moved since it was handed out. */
-  commit(partition: number, tracker: CommitTracker): Promise<void> {
-    if (!this.commits || this.trackers.get(partition) !== tracker) return Promise.resolve();
-    const position = tracker.takeAdvance();
-    if (position === undefined) return this.chain;
-    this.chain = this.chain
-      .then(() => this.send(partition, position))
-      .catch((error) => this.onError(error));
-    return this.chain;
-  }
-
-  flush(): Promise<void> {
-    return this.chain;
   }
 }
 
