@@ -70,7 +70,7 @@ export async function runService(
         (grpc ? `; gRPC on ${grpc.address}` : ''),
     );
   } catch (error) {
-    logger.error(`cannot start: ${(error as Error).message}`);
+    logger.error(`cannot start: ${(error as Error).message}`, (error as Error).stack);
     process.exit(1);
   }
 }
