@@ -283,6 +283,21 @@ describe('IngestStage', () => {
     await bus.close();
   });
 
+  it('asks ffmpeg for the live chunk size on a live run, and for the file chunk size on a file', async () => {
+    const decoder = twoOfEach();
+    const stage = new IngestStage(new MemoryBus({ partitions: 1 }), decoder, {
+      ...OPTIONS,
+      liveChunkSamples: 640,
+    });
+    await stage.run({ streamId: 'cam', source: 'rtsp://cam/1', live: true, closeStream: false });
+    await stage.run({ streamId: 'clip', source: '/media/clip.mp4' });
+    const asked = jest.mocked(decoder.open).mock.calls.map(([options]) => options.audio);
+    expect(asked).toEqual([
+      { sampleRate: 32000, chunkSamples: 640 },
+      { sampleRate: 32000, chunkSamples: 3200 },
+    ]);
+  });
+
   it("stamps the frames of a live run with the wall clock (the latency bound), never a file's", async () => {
     const bus = new MemoryBus({ partitions: 1 });
     const stamps: (string | undefined)[] = [];

@@ -14,6 +14,12 @@ import { CAPTURE_EPOCH_HEADER, LIVE_FRAME_HEADER } from './stream-headers';
 
 export interface IngestStageOptions {
   audio: AudioOutputOptions;
+  /**
+   * Audio chunk size of live runs, when it differs from `audio.chunkSamples`: smaller chunks let
+   * a window that just completed go out sooner. Files keep `audio.chunkSamples` (resume points,
+   * checkpoints and message counts are counted in it).
+   */
+  liveChunkSamples?: number;
   video: VideoOutputOptions;
   stallTimeoutMs?: number;
   /**
@@ -106,7 +112,11 @@ export class IngestStage {
     const offset = run.timeOffsetSec ?? 0;
     const source = redactUrl(run.source);
     const videoOptions = run.fps ? { ...this.options.video, fps: run.fps } : this.options.video;
-    const chunkSec = this.options.audio.chunkSamples / this.options.audio.sampleRate;
+    const audioOptions =
+      run.live && this.options.liveChunkSamples
+        ? { ...this.options.audio, chunkSamples: this.options.liveChunkSamples }
+        : this.options.audio;
+    const chunkSec = audioOptions.chunkSamples / audioOptions.sampleRate;
     // A resumed file starts one grid step early: ffmpeg's resampler settles on the first few
     // samples after a seek, and those chunks are dropped, so what goes out is bit-identical.
     const resumeAt =
@@ -114,7 +124,7 @@ export class IngestStage {
     const seekSec = resumeAt > 0 ? Math.max(0, resumeAt - this.gridSec(videoOptions.fps)) : 0;
     const session = this.decoder.open({
       source: run.source,
-      audio: run.audio === false ? false : this.options.audio,
+      audio: run.audio === false ? false : audioOptions,
       video: run.video === false ? false : videoOptions,
       live: run.live,
       stallTimeoutMs: this.options.stallTimeoutMs,
