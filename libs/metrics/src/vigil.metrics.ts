@@ -59,7 +59,10 @@ export class VigilMetrics {
     name: 'vigil_capture_to_incident_seconds',
     help: 'Live streams: from the capture of an incident trigger to fusion deciding the alert (opened or escalated), by severity.',
     labelNames: ['severity'] as const,
-    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 3, 5, 10],
+    buckets: [
+      0.025, 0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 2, 3, 5,
+      10,
+    ],
     registers: [this.registry],
   });
   private readonly busMessages = new Counter({
