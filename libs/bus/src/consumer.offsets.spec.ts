@@ -19,6 +19,13 @@ function fakeBroker() {
   return { sent, send, ack };
 }
 
+/** Offsets committing through `send`, owning partition 0, with that partition's tracker. */
+function onePartition(send: (offsets: PartitionOffset[]) => Promise<void>, commits = true) {
+  const offsets = new ConsumerOffsets(send, commits, jest.fn());
+  offsets.reassign([0]);
+  return { offsets, tracker: offsets.tracker(0) };
+}
+
 describe('ConsumerOffsets', () => {
   it('sends one commit at a time and folds what moved meanwhile into the next, per partition', async () => {
     const broker = fakeBroker();
@@ -49,9 +56,7 @@ describe('ConsumerOffsets', () => {
 
   it('never commits past a held message, and commits past it once it is released', async () => {
     const broker = fakeBroker();
-    const offsets = new ConsumerOffsets(broker.send, true, jest.fn());
-    offsets.reassign([0]);
-    const tracker = offsets.tracker(0);
+    const { offsets, tracker } = onePartition(broker.send);
     const release = tracker.hold(7);
     tracker.handled(7);
     tracker.handled(8);
@@ -67,9 +72,7 @@ describe('ConsumerOffsets', () => {
 
   it('flush waits for the commits asked for, including ones that queued behind the first', async () => {
     const broker = fakeBroker();
-    const offsets = new ConsumerOffsets(broker.send, true, jest.fn());
-    offsets.reassign([0]);
-    const tracker = offsets.tracker(0);
+    const { offsets, tracker } = onePartition(broker.send);
     tracker.handled(0);
     offsets.commit(0, tracker);
     tracker.handled(1);
@@ -99,12 +102,10 @@ describe('ConsumerOffsets', () => {
     await offsets.flush();
     expect(broker.send).not.toHaveBeenCalled();
 
-    const view = new ConsumerOffsets(broker.send, false, jest.fn());
-    view.reassign([0]);
-    const tracker = view.tracker(0);
-    tracker.handled(0);
-    view.commit(0, tracker);
-    await view.flush();
+    const view = onePartition(broker.send, false);
+    view.tracker.handled(0);
+    view.offsets.commit(0, view.tracker);
+    await view.offsets.flush();
     expect(broker.send).not.toHaveBeenCalled();
   });
 
