@@ -45,6 +45,7 @@ export class IngestWorker extends StageWorker {
       this.models.manifest(this.config.audioModel),
       this.models.manifest(this.config.videoModel),
       this.config.fps,
+      this.config.liveAudioChunkMs / 1000,
     );
     const pacer =
       this.config.ingestMaxLagSec > 0

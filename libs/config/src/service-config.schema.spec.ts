@@ -60,6 +60,17 @@ describe('loadServiceConfig', () => {
     ).toThrow(/VIGIL_LIVE_FRAME_MAX_AGE_MS/);
   });
 
+  it('reads the live audio chunk of Kafka ingest: 100 ms unless set, 20 ms at the least', () => {
+    const env = { KAFKA_BROKERS: 'k:9092' };
+    expect(loadServiceConfig('ingest', env).liveAudioChunkMs).toBe(100);
+    expect(
+      loadServiceConfig('ingest', { ...env, VIGIL_LIVE_AUDIO_CHUNK_MS: '20' }).liveAudioChunkMs,
+    ).toBe(20);
+    expect(() => loadServiceConfig('ingest', { ...env, VIGIL_LIVE_AUDIO_CHUNK_MS: '5' })).toThrow(
+      /VIGIL_LIVE_AUDIO_CHUNK_MS/,
+    );
+  });
+
   it('takes SASL credentials together', () => {
     const config = loadServiceConfig('fusion', {
       KAFKA_BROKERS: 'k:9092',

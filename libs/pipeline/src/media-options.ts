@@ -4,14 +4,15 @@ import type { IngestStageOptions } from './ingest.stage';
 /** 0.1 s of audio per message: small enough for low latency, large enough to keep overhead low. */
 const CHUNK_SEC = 0.1;
 /**
- * A live run's audio goes out in 0.02 s chunks. A classifier window is complete only once the
- * STFT frame centred on its last 10 ms has its n_fft / 2 samples of lookahead (16 ms at 32 kHz),
- * which lie in the chunk after the window's end: with 0.1 s chunks every live window waited up to
- * 0.1 s longer than it needed to (bench:capacity: capture-to-alert of comp01's glass break 0.52 s,
- * of which 0.13 s between the window's end and fusion). The features are the same whatever the
- * chunking; only the message rate differs.
+ * A live run's audio goes out in 0.02 s chunks unless the caller says otherwise. A classifier
+ * window is complete only once the STFT frame centred on its last 10 ms has its n_fft / 2
+ * samples of lookahead (16 ms at 32 kHz), which lie in the chunk after the window's end: with
+ * 0.1 s chunks every live window waited up to 0.1 s longer than it needed to (bench:capacity:
+ * comp01's glass break alerted 0.52 s after capture, 0.13 s of it between the window's end and
+ * fusion). The features are the same whatever the chunking; only the message rate differs,
+ * which is why the Kafka ingest service keeps 0.1 s unless told (VIGIL_LIVE_AUDIO_CHUNK_MS).
  */
-const LIVE_CHUNK_SEC = 0.02;
+export const LIVE_CHUNK_SEC = 0.02;
 
 /**
  * What ingest asks ffmpeg for follows from the models: the audio model's sample rate, the
@@ -21,6 +22,7 @@ export function mediaOptionsFor(
   audio: ModelManifest,
   video: ModelManifest,
   fps: number,
+  liveChunkSec = LIVE_CHUNK_SEC,
 ): IngestStageOptions {
   const sampleRate = audio.features?.recipe.sampleRate;
   if (!sampleRate) throw new Error(`${audio.name} has no feature recipe`);
@@ -28,7 +30,7 @@ export function mediaOptionsFor(
   if (!width || !height) throw new Error(`${video.name} has no input size`);
   return {
     audio: { sampleRate, chunkSamples: Math.round(sampleRate * CHUNK_SEC) },
-    liveChunkSamples: Math.round(sampleRate * LIVE_CHUNK_SEC),
+    liveChunkSamples: Math.round(sampleRate * liveChunkSec),
     video: {
       fps,
       width,
