@@ -68,6 +68,13 @@ export class MotionGate {
   }
 }
 
+/**
+ * Within a block, every second pixel of every second row: a 416-px frame's 6x6 blocks are
+ * averaged over 9 pixels instead of 36, still far more than the noise needs, and the gate reads
+ * a quarter of each frame (it ran on every frame of every camera, 0.5 ms each on this machine).
+ */
+const SAMPLE_STEP = 2;
+
 /** Mean gray of square blocks: a small, noise-averaged copy of the frame. */
 function thumbnail(frame: VideoFrame, thumbWidth: number): Float32Array {
   const block = Math.max(1, Math.floor(frame.width / thumbWidth));
@@ -75,13 +82,18 @@ function thumbnail(frame: VideoFrame, thumbWidth: number): Float32Array {
   const rows = Math.floor(frame.height / block);
   const out = new Float32Array(cols * rows);
   const { pixels, width } = frame;
-  const scale = 1 / (3 * block * block);
+  const perSide = Math.ceil(block / SAMPLE_STEP);
+  const scale = 1 / (3 * perSide * perSide);
+  const stride = 3 * SAMPLE_STEP;
   for (let r = 0; r < rows; r++) {
-    for (let y = r * block; y < (r + 1) * block; y++) {
-      let i = y * width * 3;
+    for (let y = r * block; y < (r + 1) * block; y += SAMPLE_STEP) {
+      const rowStart = y * width * 3;
       for (let c = 0; c < cols; c++) {
         let sum = 0;
-        for (let x = 0; x < block; x++, i += 3) sum += pixels[i] + pixels[i + 1] + pixels[i + 2];
+        let i = rowStart + c * block * 3;
+        for (let x = 0; x < block; x += SAMPLE_STEP, i += stride) {
+          sum += pixels[i] + pixels[i + 1] + pixels[i + 2];
+        }
         out[r * cols + c] += sum * scale;
       }
     }
