@@ -124,6 +124,35 @@ describe('KafkaBus on a real broker', () => {
     }
   });
 
+  it('commits what it handled when the whole bus closes, a message in hand included', async () => {
+    const topic = testTopic('bus-close');
+    const group = `${topic.name}.g`;
+    let letGo!: () => void;
+    const gate = new Promise<void>((resolve) => (letGo = resolve));
+    const first: number[] = [];
+    const bus1 = openBus();
+    await bus1.subscribe(topic, group, async (m) => {
+      first.push(m.value.n);
+      if (m.value.n === 2) await gate;
+    });
+    for (const n of [0, 1, 2]) await bus1.publish(topic, 'k', { n });
+    await eventually(() => first.length === 3, 30_000);
+    const closing = bus1.close();
+    letGo();
+    await closing;
+
+    const second: number[] = [];
+    const bus2 = openBus();
+    try {
+      await bus2.subscribe(topic, group, async (m) => void second.push(m.value.n));
+      await bus2.publish(topic, 'k', { n: 3 });
+      await eventually(() => second.includes(3), 30_000);
+      expect(second).toEqual([3]);
+    } finally {
+      await bus2.close();
+    }
+  });
+
   it('carries webhook dead letters as their protobuf, though the topic name ends in .dlq', async () => {
     const bus = openBus();
     const letter: WebhookDeadLetter = {

@@ -10,6 +10,7 @@ import {
 import {
   type Admin,
   type Consumer,
+  type EachMessagePayload,
   type IHeaders,
   Kafka,
   type KafkaConfig,
@@ -106,7 +107,8 @@ export class KafkaBus implements Bus {
   private readonly kafka: Kafka;
   private readonly producer: Producer;
   private readonly admin: Admin;
-  private readonly consumers = new Set<Consumer>();
+  /** Each running consumer, with how to close it (last commits first). */
+  private readonly consumers = new Map<Consumer, () => Promise<void>>();
   private readonly ensured = new Set<string>();
   private readonly codecs: <T>(topic: Topic<T>) => Codec<T>;
   private connected?: Promise<void>;
@@ -210,16 +212,8 @@ export class KafkaBus implements Bus {
       rebalanceTimeout: 20_000,
       maxWaitTimeInMs: 50,
     });
-    this.consumers.add(consumer);
-    await consumer.connect();
-    await consumer.subscribe({
-      topic: topic.name,
-      fromBeginning: (options.startFrom ?? 'earliest') === 'earliest',
-    });
-    const codec = this.codecs(topic);
-    const maxAttempts = options.maxAttempts ?? 3;
     const commits = options.commits ?? true;
-    const consuming = this.firstFetch(consumer, groupIdFor);
+    const observer = this.options.observer;
     const offsets = new ConsumerOffsets(
       (positions) =>
         consumer.commitOffsets(
@@ -232,10 +226,33 @@ export class KafkaBus implements Bus {
       commits,
       (error) => this.options.logger?.warn(`${groupIdFor}: commit failed: ${errorText(error)}`),
     );
+    let owned: readonly number[] = [];
+    let closing = false;
+    let closed: Promise<void> | undefined;
+    /** Messages being handled now (several with partitionsConsumedConcurrently). */
+    const inHand = new Set<Promise<unknown>>();
+    const close = () =>
+      (closed ??= (async () => {
+        closing = true;
+        this.consumers.delete(consumer);
+        // kafkajs drops a commit once its consumer is stopping: the messages in hand finish,
+        // and their commits and the releases that came in before go out, while it still runs.
+        await Promise.allSettled([...inHand]);
+        await offsets.flush();
+        await consumer.disconnect();
+        owned.forEach((p) => observer?.lag(topic.name, group, p, undefined));
+      })());
+    this.consumers.set(consumer, close);
+    await consumer.connect();
+    await consumer.subscribe({
+      topic: topic.name,
+      fromBeginning: (options.startFrom ?? 'earliest') === 'earliest',
+    });
+    const codec = this.codecs(topic);
+    const maxAttempts = options.maxAttempts ?? 3;
+    const consuming = this.firstFetch(consumer, groupIdFor);
     // Every join is a new generation: kafkajs reads each assigned partition again from its
     // committed offset, so whatever was held under the previous assignment is read again too.
-    const observer = this.options.observer;
-    let owned: readonly number[] = [];
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assigned = [...(payload.memberAssignment[topic.name] ?? [])].sort((a, b) => a - b);
       // Another member reports the partitions this one gave up.
@@ -251,60 +268,65 @@ export class KafkaBus implements Bus {
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) =>
       observer?.lag(topic.name, group, payload.partition, Math.max(0, Number(payload.offsetLag))),
     );
+    const handleMessage = async ({ partition, message, heartbeat }: EachMessagePayload) => {
+      const headers = stringHeaders(message.headers);
+      const key = message.key?.toString('utf8') ?? '';
+      const bytes = message.value ?? Buffer.alloc(0);
+      const offset = Number(message.offset);
+      const tracker = offsets.tracker(partition);
+      const started = performance.now();
+      let value: T | undefined;
+      try {
+        value = codec.decode(bytes);
+      } catch (error) {
+        observer?.deadLettered(topic.name, group, 'decode');
+        await this.deadLetter(topic, group, partition, message, headers, error);
+      }
+      if (value !== undefined) {
+        await this.handleWithRetries(
+          topic,
+          group,
+          partition,
+          message,
+          headers,
+          maxAttempts,
+          () =>
+            handleInContext({ topic: topic.name, key, headers, offset, partition }, () =>
+              handler({
+                topic: topic.name,
+                key,
+                value: value as T,
+                headers,
+                offset,
+                partition,
+                hold: () => tracker.hold(offset),
+              }),
+            ),
+          heartbeat,
+        );
+      }
+      observer?.handled(topic.name, group, bytes.length, (performance.now() - started) / 1000);
+      tracker.handled(offset);
+      offsets.commit(partition, tracker);
+    };
     await consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
-      eachMessage: async ({ partition, message, heartbeat }) => {
-        const headers = stringHeaders(message.headers);
-        const key = message.key?.toString('utf8') ?? '';
-        const bytes = message.value ?? Buffer.alloc(0);
-        const offset = Number(message.offset);
-        const tracker = offsets.tracker(partition);
-        const started = performance.now();
-        let value: T | undefined;
+      eachMessage: async (payload) => {
+        // Closing: a message not yet begun is left for the group's next owner to read.
+        if (closing) return;
+        const handling = handleMessage(payload);
+        inHand.add(handling);
         try {
-          value = codec.decode(bytes);
-        } catch (error) {
-          observer?.deadLettered(topic.name, group, 'decode');
-          await this.deadLetter(topic, group, partition, message, headers, error);
+          await handling;
+        } finally {
+          inHand.delete(handling);
         }
-        if (value !== undefined) {
-          await this.handleWithRetries(
-            topic,
-            group,
-            partition,
-            message,
-            headers,
-            maxAttempts,
-            () =>
-              handleInContext({ topic: topic.name, key, headers, offset, partition }, () =>
-                handler({
-                  topic: topic.name,
-                  key,
-                  value: value as T,
-                  headers,
-                  offset,
-                  partition,
-                  hold: () => tracker.hold(offset),
-                }),
-              ),
-            heartbeat,
-          );
-        }
-        observer?.handled(topic.name, group, bytes.length, (performance.now() - started) / 1000);
-        tracker.handled(offset);
-        offsets.commit(partition, tracker);
       },
     });
     await consuming;
     return {
-      close: async () => {
-        this.consumers.delete(consumer);
-        // Releases that came in just before must reach the broker before the group is left.
-        await offsets.flush();
-        await consumer.disconnect();
-        owned.forEach((p) => observer?.lag(topic.name, group, p, undefined));
-      },
+      close,
       caughtUp: async () => {
         // kafkajs gives up on a partition whose leader just moved (a broker that only now
         // took over a new topic's partitions), where one more try a moment later succeeds.
@@ -334,8 +356,7 @@ export class KafkaBus implements Bus {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([...this.consumers].map((c) => c.disconnect()));
-    this.consumers.clear();
+    await Promise.allSettled([...this.consumers.values()].map((close) => close()));
     if (this.connected) {
       await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
     }

@@ -182,6 +182,29 @@ export function describeBusContract(
       expect(seen).toEqual({ committing: [1, 2, 3], view: [1, 3] });
     });
 
+    it('a subscription closed while a message is in hand commits it once it is handled', async () => {
+      const topic = testTopic('closing');
+      const group = `${topic.name}.g`;
+      let letGo!: () => void;
+      const gate = new Promise<void>((resolve) => (letGo = resolve));
+      const first: number[] = [];
+      const subscription = await bus.subscribe(topic, group, async (m) => {
+        first.push(m.value.n);
+        await gate;
+      });
+      await bus.publish(topic, 'k', { n: 1 });
+      await eventually(() => first.length === 1, timeoutMs);
+      const closing = subscription.close();
+      letGo();
+      await closing;
+
+      const second: number[] = [];
+      await bus.subscribe(topic, group, async (m) => void second.push(m.value.n));
+      await bus.publish(topic, 'k', { n: 2 });
+      await eventually(() => second.includes(2), timeoutMs);
+      expect({ first, second }).toEqual({ first: [1], second: [2] });
+    });
+
     it('caughtUp resolves once everything published before it was handled', async () => {
       const topic = testTopic('caught-up');
       const seen: number[] = [];
