@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { MemoryBus } from '@app/bus';
 import { type AudioFeatureWindow, Topics } from '@app/contracts';
+import { WindowContextBuilder } from '@app/dsp';
 import type { EvalItem } from '@app/evaluation';
 import type { WindowScores } from '@app/evaluation';
 import type { MediaDecoder } from '@app/media';
@@ -10,11 +11,14 @@ import type { LoadedAudioModel } from '@app/models';
 import { IngestStage, type IngestStageOptions, SpectrogramStage } from '@app/pipeline';
 
 const GROUP = 'vigil-calibration';
+/** Bumped when what a cache file holds changes. */
+const CACHE_FORMAT = 2;
 
 /**
  * Every label's score on every window the deployed pipeline would classify: the same ingest
- * (ffmpeg), the same streaming log-mel and window assembler, the same tagger. Cached per file
- * and model, so sweeping decisions never decodes twice.
+ * (ffmpeg), the same streaming log-mel and window assembler, the same tagger, and on the longer
+ * context of `contextSec` ending with each window, built as the inference stage builds it.
+ * Cached per file, model and context, so sweeping decisions never decodes twice.
  */
 export class WindowScoresExtractor {
   constructor(
@@ -23,6 +27,7 @@ export class WindowScoresExtractor {
     /** Ingest as the pipeline configures it (video is left undecoded here). */
     private readonly ingestOptions: IngestStageOptions,
     private readonly cacheDir: string,
+    private readonly contextSec: number,
   ) {
     mkdirSync(cacheDir, { recursive: true });
   }
@@ -54,23 +59,42 @@ export class WindowScoresExtractor {
       const result = await ingest.run({ streamId: 'calibration', source: path, video: false });
       await bus.idle();
       const atSec = windows.map((w) => w.peakSec);
-      const labels = this.model.labels.length;
-      const scores = new Float32Array(windows.length * labels);
-      for (let i = 0; i < windows.length; i += 16) {
-        const batch = await this.model.tagger.classify(windows.slice(i, i + 16));
-        batch.forEach((s, k) => scores.set(s, (i + k) * labels));
-      }
-      return { audioSec: result.summary.audioSec, atSec, labels, scores };
+      const { recipe } = features;
+      const frameSec = recipe.hopLength / recipe.sampleRate;
+      const builder = new WindowContextBuilder({
+        melBins: recipe.melBins,
+        frameSec,
+        contextFrames: Math.round(this.contextSec / frameSec),
+      });
+      const contexts = windows.map((w) => builder.extend(w));
+      return {
+        audioSec: result.summary.audioSec,
+        atSec,
+        labels: this.model.labels.length,
+        scores: await this.classify(windows),
+        context: await this.classify(contexts),
+      };
     } finally {
       await spectrogram.stop();
       await bus.close();
     }
   }
 
+  private async classify(windows: { data: Float32Array; frames: number }[]) {
+    const labels = this.model.labels.length;
+    const scores = new Float32Array(windows.length * labels);
+    for (let i = 0; i < windows.length; i += 16) {
+      const batch = await this.model.tagger.classify(windows.slice(i, i + 16));
+      batch.forEach((s, k) => scores.set(s, (i + k) * labels));
+    }
+    return scores;
+  }
+
   private cachePath(path: string): string {
     const { size, mtimeMs } = statSync(path);
     const key = createHash('sha256')
-      .update(`${this.model.manifest.sha256}\0${path}\0${size}\0${mtimeMs}`)
+      .update(`${CACHE_FORMAT}\0${this.model.manifest.sha256}\0${this.contextSec}\0`)
+      .update(`${path}\0${size}\0${mtimeMs}`)
       .digest('hex')
       .slice(0, 24);
     return join(this.cacheDir, `${key}.bin`);
@@ -83,11 +107,8 @@ function encode(s: WindowScores): Buffer {
   );
   const length = Buffer.alloc(4);
   length.writeUInt32LE(header.length);
-  return Buffer.concat([
-    length,
-    header,
-    Buffer.from(s.scores.buffer, s.scores.byteOffset, s.scores.byteLength),
-  ]);
+  const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  return Buffer.concat([length, header, bytes(s.scores), bytes(s.context!)]);
 }
 
 function decode(buffer: Buffer): WindowScores {
@@ -97,7 +118,8 @@ function decode(buffer: Buffer): WindowScores {
     'scores'
   >;
   const body = buffer.subarray(4 + length);
-  const scores = new Float32Array(body.byteLength / 4);
-  Buffer.from(scores.buffer).set(body);
-  return { ...header, scores };
+  const all = new Float32Array(body.byteLength / 4);
+  Buffer.from(all.buffer).set(body);
+  const half = all.length / 2;
+  return { ...header, scores: all.subarray(0, half), context: all.subarray(half) };
 }

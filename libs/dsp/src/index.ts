@@ -6,3 +6,5 @@ export { WindowAssembler } from './window.assembler';
 export type { AssembledWindow, WindowAssemblerOptions } from './window.assembler';
 export { kaldiMelMatrix, kaldiMelScale, kaldiSparseMelBank } from './kaldi.melbank';
 export type { MelBankSpec, SparseMelBank } from './kaldi.melbank';
+export { WindowContextBuilder } from './window-context.builder';
+export type { PlacedWindow, WindowContext, WindowContextOptions } from './window-context.builder';

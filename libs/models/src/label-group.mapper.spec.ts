@@ -56,6 +56,24 @@ describe('LabelGroupMapper', () => {
     expect(mapper.detect(new Float32Array(labels.length))).toEqual([]);
   });
 
+  it('scores a context class on the context scores, and on the window when there are none', () => {
+    const withContext = new LabelGroupMapper(labels, {
+      glass_break: { labels: ['Glass'], threshold: 0.3 },
+      dog_bark: { labels: ['Dog', 'Bark'], threshold: 0.5, context: true },
+    });
+    const window = [0, 0.6, 0, 0, 0.2, 0];
+    const context = [0, 0.1, 0, 0, 0.8, 0];
+    expect(withContext.score(window, context).map((s) => [s.cls, s.score])).toEqual([
+      ['glass_break', expect.closeTo(0.6, 6)],
+      ['dog_bark', expect.closeTo(0.8, 6)],
+    ]);
+    expect(withContext.score(window).map((s) => s.score)).toEqual([
+      expect.closeTo(0.6, 6),
+      expect.closeTo(0.2, 6),
+    ]);
+    expect(() => withContext.score(window, [0.1])).toThrow('expected 6 scores, got 1');
+  });
+
   it('names a group label missing from the model', () => {
     expect(
       () => new LabelGroupMapper(labels, { siren: { labels: ['Sirens'], threshold: 0.5 } }),

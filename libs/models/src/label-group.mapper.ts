@@ -15,6 +15,7 @@ interface ResolvedGroup {
   threshold: number;
   combine: CombineRule;
   head?: { weights: number[]; bias: number };
+  context: boolean;
   indices: number[];
 }
 
@@ -48,6 +49,7 @@ export class LabelGroupMapper {
         threshold: group!.threshold,
         combine: group!.combine ?? 'max',
         head: group!.head,
+        context: group!.context ?? false,
         indices,
       };
     });
@@ -57,21 +59,28 @@ export class LabelGroupMapper {
     return this.groups.map((g) => g.cls);
   }
 
-  /** Every class's score, whether or not it clears its threshold. */
-  score(scores: ArrayLike<number>): ClassScore[] {
-    if (scores.length !== this.labels.length) {
-      throw new Error(`expected ${this.labels.length} scores, got ${scores.length}`);
+  /**
+   * Every class's score, whether or not it clears its threshold. `context` holds the label
+   * scores of the longer stretch of audio ending with the window, read by the classes marked
+   * `context`; where there is none (a clip classified whole) they read the window's.
+   */
+  score(scores: ArrayLike<number>, context: ArrayLike<number> = scores): ClassScore[] {
+    for (const s of [scores, context]) {
+      if (s.length !== this.labels.length) {
+        throw new Error(`expected ${this.labels.length} scores, got ${s.length}`);
+      }
     }
     return this.groups.map((g) => {
+      const source = g.context ? context : scores;
       const members = g.indices
-        .map((i) => ({ label: this.labels[i]!, score: scores[i]! }))
+        .map((i) => ({ label: this.labels[i]!, score: source[i]! }))
         .sort((a, b) => b.score - a.score);
       return {
         cls: g.cls,
         score: g.head
           ? logisticHead(
               g.head,
-              g.indices.map((i) => scores[i]!),
+              g.indices.map((i) => source[i]!),
             )
           : combine(
               g.combine,
@@ -88,8 +97,8 @@ export class LabelGroupMapper {
   }
 
   /** Classes at or above their threshold, best first. */
-  detect(scores: ArrayLike<number>): Detection[] {
-    return this.score(scores)
+  detect(scores: ArrayLike<number>, context?: ArrayLike<number>): Detection[] {
+    return this.score(scores, context)
       .filter((s) => s.score >= s.threshold)
       .sort((a, b) => b.score - a.score)
       .map((s) => ({ modality: this.modality, cls: s.cls, score: s.score, labels: s.labels }));

@@ -54,6 +54,21 @@ describe('validateManifest', () => {
     );
   });
 
+  it('lets a class be scored on a longer context only when the features define one', () => {
+    const bad = clone(MODEL_CATALOG['efficientat-mn04']);
+    delete bad.features!.contextSec;
+    bad.labelGroups.alarm!.context = true;
+    (bad.labelGroups.siren as unknown as Record<string, unknown>).context = 'yes';
+    expect(problemsOf(bad)).toEqual(
+      expect.arrayContaining([
+        'labelGroups.alarm.context: needs features.contextSec',
+        'labelGroups.siren.context: must be true or false',
+      ]),
+    );
+    bad.features!.contextSec = bad.features!.windowSec;
+    expect(problemsOf(bad)).toContain('features.contextSec: must be longer than windowSec');
+  });
+
   it('requires features for audio and input geometry and nms for detectors', () => {
     const audio = clone(MODEL_CATALOG['efficientat-mn04']) as unknown as Record<string, unknown>;
     delete audio.features;

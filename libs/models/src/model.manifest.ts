@@ -86,6 +86,12 @@ export interface ModelFeatures {
   recipe: FeatureRecipe;
   windowSec: number;
   hopSec: number;
+  /**
+   * A longer stretch of audio, ending where each window ends, that the classes marked `context`
+   * are scored on: a sustained sound (an alarm's repeated beeps, a voice) is told apart by more
+   * than one second of it, while an impulse is drowned by it. Absent when no class needs it.
+   */
+  contextSec?: number;
 }
 
 export interface LabelGroup {
@@ -101,6 +107,8 @@ export interface LabelGroup {
    * grouped cross-validation.
    */
   head?: { weights: number[]; bias: number };
+  /** Scored on the `features.contextSec` of audio ending with the window, not the window alone. */
+  context?: boolean;
 }
 
 /** Decisions over time for a multi-label audio model (see ClassDecider). */
@@ -240,6 +248,9 @@ function checkFeatures(c: Checker, manifest: Json): void {
   if (!features) return;
   c.number(features.windowSec, 'features.windowSec', positive, 'must be > 0');
   c.number(features.hopSec, 'features.hopSec', positive, 'must be > 0');
+  c.optional(features, 'contextSec', 'features.', (v, k) =>
+    c.number(v, k, (n) => n > Number(features.windowSec), 'must be longer than windowSec'),
+  );
   const recipe = c.object(features.recipe, 'features.recipe');
   if (!recipe) return;
   const ints = ['sampleRate', 'nFft', 'hopLength', 'winLength', 'melBins'] as const;
@@ -274,9 +285,10 @@ function checkFeatures(c: Checker, manifest: Json): void {
   }
 }
 
-function checkLabelGroups(c: Checker, value: unknown, task: unknown): void {
+function checkLabelGroups(c: Checker, value: unknown, task: unknown, features: unknown): void {
   const groups = c.object(value, 'labelGroups');
   if (!groups) return;
+  const hasContext = typeof features === 'object' && features !== null && 'contextSec' in features;
   const allowed: readonly string[] =
     task === 'object-detection' ? VIDEO_CLASSES : task === 'audio-tagging' ? AUDIO_CLASSES : [];
   for (const [cls, raw] of Object.entries(groups)) {
@@ -304,6 +316,10 @@ function checkLabelGroups(c: Checker, value: unknown, task: unknown): void {
         c.problem(`${k}.weights`, `must be ${count} numbers, one per label`);
       } else head.weights.forEach((w, i) => c.number(w, `${k}.weights[${i}]`));
       c.number(head.bias, `${k}.bias`);
+    });
+    c.optional(group, 'context', `${key}.`, (v, k) => {
+      if (typeof v !== 'boolean') c.problem(k, 'must be true or false');
+      else if (v && !hasContext) c.problem(k, 'needs features.contextSec');
     });
     c.optional(group, 'release', `${key}.`, (v, k) =>
       c.number(v, k, (n) => n >= 0 && n <= Number(group.threshold), 'must be in [0, threshold]'),
@@ -432,7 +448,7 @@ export function validateManifest(value: unknown, source = 'model.json'): ModelMa
       c.problem('output.decoder', 'must be a box decoder (yolox, fastestdet) for object-detection');
     }
   }
-  checkLabelGroups(c, m.labelGroups, m.task);
+  checkLabelGroups(c, m.labelGroups, m.task, m.features);
   if (m.decisions !== undefined) checkDecisions(c, m.decisions, m.labelGroups);
   if (m.nms !== undefined) {
     const nms = c.object(m.nms, 'nms');

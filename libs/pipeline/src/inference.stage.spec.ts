@@ -5,6 +5,7 @@ import {
   type VideoFrame,
   Topics,
 } from '@app/contracts';
+import { WindowContextBuilder } from '@app/dsp';
 import { ClassDecider } from '@app/models';
 import { InferenceStage } from './inference.stage';
 import type { AudioClassifier, FrameDetector, PipelineMetrics } from './pipeline.ports';
@@ -209,6 +210,48 @@ describe('InferenceStage', () => {
     expect(sets.filter((s) => s.modality === 'video').map((s) => s.seq)).toEqual([0, 1, 2]);
     expect(classify).toHaveBeenCalledTimes(4);
     expect(detect).toHaveBeenCalledTimes(3);
+    await stage.stop();
+    await bus.close();
+  });
+
+  it('hands the classifier each window with its stream’s longer context, kept per stream', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const classify = jest.fn<
+      ReturnType<AudioClassifier['score']>,
+      Parameters<AudioClassifier['score']>
+    >(async (windows) => windows.map(() => []));
+    const stage = new InferenceStage(
+      bus,
+      {
+        name: 'tagger',
+        score: classify,
+        decider: () => new ClassDecider(),
+        // One frame per 0.25 s: window(s, seq) covers frames seq and seq + 1.
+        context: () => new WindowContextBuilder({ melBins: 2, frameSec: 0.25, contextFrames: 4 }),
+      },
+      undefined,
+    );
+    await stage.start();
+    const done = collect(bus, 6);
+    for (const [s, seq] of [
+      ['a', 0],
+      ['a', 1],
+      ['b', 0],
+      ['a', 2],
+      ['a', 3],
+    ] as const) {
+      await bus.publish(Topics.features, s, window(s, seq));
+    }
+    await bus.publish(Topics.features, 'a', window('a', 4, true));
+    await done;
+    const inputs = classify.mock.calls.flatMap(([w]) => w);
+    expect(inputs.map((w) => [w.frames, w.context?.frames])).toEqual([
+      [2, 2],
+      [2, 3],
+      [2, 2],
+      [2, 4],
+      [2, 4],
+    ]);
     await stage.stop();
     await bus.close();
   });

@@ -1,11 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import type { Bus, BusMessage, Subscription } from '@app/bus';
 import { type AudioFeatureWindow, type Detection, type VideoFrame, Topics } from '@app/contracts';
+import type { WindowContextBuilder } from '@app/dsp';
 import type { ClassDecider, ClassScore, Precision } from '@app/models';
 import { MicroBatcher } from './micro-batcher';
 import { MotionGate, type MotionGateOptions } from './motion.gate';
 import {
   type AudioClassifier,
+  type AudioInput,
   type FrameDetector,
   Groups,
   NO_METRICS,
@@ -61,8 +63,17 @@ export interface GatingStats {
 
 export const INFERENCE_INSTANCE_HEADER = 'x-vigil-inference';
 
-/** Streams whose decisions over time one replica keeps at most (a few KiB each). */
+/**
+ * Streams whose audio state one replica keeps at most: decisions over time (a few KiB) and, when
+ * a class reads a longer context, that context (melBins x contextFrames floats: 100 KiB for 2 s).
+ */
 const MAX_DECIDERS = 4096;
+
+/** What one stream's audio needs remembered between windows. */
+interface AudioStreamState {
+  decider: ClassDecider;
+  context?: WindowContextBuilder;
+}
 
 /**
  * Features and frames → detection sets. A set is published for every window and frame, even an
@@ -70,9 +81,13 @@ const MAX_DECIDERS = 4096;
  */
 export class InferenceStage {
   private readonly subscriptions: Subscription[] = [];
-  private readonly audioBatcher: MicroBatcher<AudioFeatureWindow, ClassScore[]>;
-  /** Decisions over time need each stream's recent windows; forgotten at the stream's end. */
-  private readonly deciders = new Map<string, ClassDecider>();
+  private readonly audioBatcher: MicroBatcher<AudioInput, ClassScore[]>;
+  /**
+   * Decisions over time and longer contexts need each stream's recent windows; forgotten at the
+   * stream's end. A stream's windows reach one replica in order (they share a partition key), so
+   * a context is lost only where a stream moves between replicas: it then starts over.
+   */
+  private readonly audioStreams = new Map<string, AudioStreamState>();
   /** Windows and frames published again upstream (after a restart) were decided already. */
   private readonly audioSeen = new ReplayFilter(MAX_DECIDERS);
   private readonly videoSeen = new ReplayFilter(MAX_DECIDERS);
@@ -118,14 +133,8 @@ export class InferenceStage {
   private async onWindow({ value: window, headers }: BusMessage<AudioFeatureWindow>) {
     if (window.final) this.audioSeen.forget(window.streamId);
     else if (!this.audioSeen.isNew(window.streamId, window.startSec)) return;
-    const detections =
-      window.final || !this.audio
-        ? []
-        : this.deciderOf(window.streamId).decide(
-            window.peakSec,
-            await this.audioBatcher.submit(window),
-          );
-    if (window.final) this.deciders.delete(window.streamId);
+    const detections = window.final || !this.audio ? [] : await this.classify(window);
+    if (window.final) this.audioStreams.delete(window.streamId);
     await this.bus.publish(
       Topics.detections,
       this.keyOf(window.streamId),
@@ -148,17 +157,26 @@ export class InferenceStage {
     return this.options.detectionKey?.(streamId) ?? streamId;
   }
 
-  private deciderOf(streamId: string): ClassDecider {
-    let decider = this.deciders.get(streamId);
-    if (!decider) {
+  private async classify(window: AudioFeatureWindow) {
+    const state = this.audioStateOf(window.streamId);
+    // Extended before the await: the next window of the stream may arrive while this one waits.
+    const context = state.context?.extend(window);
+    const { data, frames } = window;
+    const scores = await this.audioBatcher.submit({ data, frames, context });
+    return state.decider.decide(window.peakSec, scores);
+  }
+
+  private audioStateOf(streamId: string): AudioStreamState {
+    let state = this.audioStreams.get(streamId);
+    if (!state) {
       // A stream that moved to another replica never sends its end here: bound what is left.
-      if (this.deciders.size >= MAX_DECIDERS) {
-        this.deciders.delete(this.deciders.keys().next().value!);
+      if (this.audioStreams.size >= MAX_DECIDERS) {
+        this.audioStreams.delete(this.audioStreams.keys().next().value!);
       }
-      decider = this.audio!.decider();
-      this.deciders.set(streamId, decider);
+      state = { decider: this.audio!.decider(), context: this.audio!.context?.() };
+      this.audioStreams.set(streamId, state);
     }
-    return decider;
+    return state;
   }
 
   /** How much work motion gating saved so far. */

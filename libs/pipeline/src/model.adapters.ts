@@ -1,4 +1,5 @@
 import type { Detection, VideoFrame } from '@app/contracts';
+import { WindowContextBuilder } from '@app/dsp';
 import {
   type ClassScore,
   type LoadedAudioModel,
@@ -7,7 +8,7 @@ import {
   ClassDecider,
   decisionPolicyOf,
 } from '@app/models';
-import type { AudioClassifier, FrameDetector } from './pipeline.ports';
+import type { AudioClassifier, AudioInput, FrameDetector } from './pipeline.ports';
 
 /** An audio tagger plus its label groups, seen by the stages as one classifier. */
 export class TaggerClassifier implements AudioClassifier {
@@ -19,13 +20,34 @@ export class TaggerClassifier implements AudioClassifier {
     this.precision = model.precision;
   }
 
-  async score(windows: readonly { data: Float32Array; frames: number }[]): Promise<ClassScore[][]> {
-    const scores = await this.model.tagger.classify(windows);
-    return scores.map((s) => this.model.mapper.score(s));
+  /**
+   * Windows and their contexts go through the tagger in one call (it batches equal lengths). A
+   * context no longer than its window is the window itself, and is not run twice.
+   */
+  async score(windows: readonly AudioInput[]): Promise<ClassScore[][]> {
+    const longer = (w: AudioInput) => (w.context && w.context.frames > w.frames ? w.context : null);
+    const contexts = windows.map(longer).filter((c) => c !== null);
+    const scores = await this.model.tagger.classify([...windows, ...contexts]);
+    let next = windows.length;
+    return windows.map((w, i) =>
+      this.model.mapper.score(scores[i]!, longer(w) ? scores[next++]! : scores[i]!),
+    );
   }
 
   decider(): ClassDecider {
     return new ClassDecider(decisionPolicyOf(this.model.manifest));
+  }
+
+  context(): WindowContextBuilder | undefined {
+    const features = this.model.manifest.features!;
+    const used = Object.values(this.model.manifest.labelGroups).some((g) => g?.context);
+    if (!features.contextSec || !used) return undefined;
+    const frameSec = features.recipe.hopLength / features.recipe.sampleRate;
+    return new WindowContextBuilder({
+      melBins: features.recipe.melBins,
+      frameSec,
+      contextFrames: Math.round(features.contextSec / frameSec),
+    });
   }
 }
 

@@ -1,5 +1,13 @@
 import type { Detection, Modality, SecurityEvent, VideoFrame } from '@app/contracts';
+import type { WindowContextBuilder } from '@app/dsp';
 import type { ClassDecider, ClassScore, Precision } from '@app/models';
+
+/** A log-mel window, mel-major, with the longer context ending where it ends when there is one. */
+export interface AudioInput {
+  data: Float32Array;
+  frames: number;
+  context?: { data: Float32Array; frames: number };
+}
 
 /**
  * What the stages need from the models, narrowed to the two calls they make. Keeps the stages
@@ -10,9 +18,11 @@ export interface AudioClassifier {
   /** fp32 when absent; named in the inference metrics. */
   readonly precision?: Precision;
   /** Every class's score per window, in input order. */
-  score(windows: readonly { data: Float32Array; frames: number }[]): Promise<ClassScore[][]>;
+  score(windows: readonly AudioInput[]): Promise<ClassScore[][]>;
   /** Fresh decisions-over-time state for one stream (hysteresis, baseline, one impulse one class). */
   decider(): ClassDecider;
+  /** Fresh context state for one stream; none when no class is scored on a longer context. */
+  context?(): WindowContextBuilder | undefined;
 }
 
 export interface FrameDetector {

@@ -8,6 +8,11 @@ export interface WindowScores {
   labels: number;
   /** Window-major: window w's label l is at w * labels + l. */
   scores: Float32Array;
+  /**
+   * The same for the longer context ending with each window (see WindowContextBuilder), where
+   * the extractor was given one.
+   */
+  context?: Float32Array;
 }
 
 export type Combine = 'max' | 'noisy-or' | 'sum';

@@ -1,0 +1,71 @@
+import {
+  type AudioTagger,
+  type LoadedAudioModel,
+  LabelGroupMapper,
+  MODEL_CATALOG,
+} from '@app/models';
+import { TaggerClassifier } from './model.adapters';
+
+const LABELS = ['Glass', 'Alarm'];
+
+/** mn04's features, two labels: glass read on the window, alarm on the context. */
+function model(contextSec: number | undefined) {
+  const base = MODEL_CATALOG['efficientat-mn04'];
+  const labelGroups = {
+    glass_break: { labels: ['Glass'], threshold: 0.5 },
+    alarm: { labels: ['Alarm'], threshold: 0.5, context: contextSec !== undefined },
+  };
+  const manifest = { ...base, features: { ...base.features!, contextSec }, labelGroups };
+  // A tagger whose "scores" say how long each input was: [frames / 1000, frames / 1000].
+  const classify = jest.fn<
+    ReturnType<AudioTagger['classify']>,
+    Parameters<AudioTagger['classify']>
+  >(async (windows) => windows.map((w) => Float32Array.of(w.frames / 1000, w.frames / 1000)));
+  const loaded = {
+    manifest,
+    labels: LABELS,
+    precision: 'fp32',
+    tagger: { classify } as unknown as AudioTagger,
+    mapper: new LabelGroupMapper(LABELS, labelGroups),
+  } satisfies LoadedAudioModel;
+  return { classifier: new TaggerClassifier(loaded), classify };
+}
+
+const patch = (frames: number) => ({ frames, data: new Float32Array(128 * frames) });
+
+describe('TaggerClassifier', () => {
+  it('runs windows and their longer contexts in one call, and scores context classes on them', async () => {
+    const { classifier, classify } = model(2);
+    const scores = await classifier.score([
+      { ...patch(100), context: patch(200) },
+      // A context no longer than its window is the window: not run twice.
+      { ...patch(100), context: patch(100) },
+      patch(50),
+    ]);
+    expect(classify).toHaveBeenCalledTimes(1);
+    expect(classify.mock.calls[0]![0].map((w) => w.frames)).toEqual([100, 100, 50, 200]);
+    expect(scores.map((s) => s.map((c) => [c.cls, c.score]))).toEqual([
+      [
+        ['glass_break', expect.closeTo(0.1, 6)],
+        ['alarm', expect.closeTo(0.2, 6)],
+      ],
+      [
+        ['glass_break', expect.closeTo(0.1, 6)],
+        ['alarm', expect.closeTo(0.1, 6)],
+      ],
+      [
+        ['glass_break', expect.closeTo(0.05, 6)],
+        ['alarm', expect.closeTo(0.05, 6)],
+      ],
+    ]);
+  });
+
+  it('builds a per-stream context of contextSec only when a class reads it', () => {
+    const context = model(2).classifier.context();
+    expect(context).toBeDefined();
+    const first = context!.extend({ startSec: 0, ...patch(100) });
+    const second = context!.extend({ startSec: 1, ...patch(100) });
+    expect([first.frames, second.frames]).toEqual([100, 200]);
+    expect(model(undefined).classifier.context()).toBeUndefined();
+  });
+});
