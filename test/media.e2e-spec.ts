@@ -452,7 +452,8 @@ describe('MediaDecoder flow control', () => {
       source: media.long,
       audio: false,
       video: VIDEO,
-      stallTimeoutMs: 500,
+      // Long enough for ffmpeg to open the file on a loaded CI machine (0.5 s was not, once).
+      stallTimeoutMs: 1_500,
     });
     const child = spawner.children[0];
     const pipe = child.stdio[4] as Readable;
@@ -461,8 +462,8 @@ describe('MediaDecoder flow control', () => {
     for await (const frame of session.video()) {
       expect(frame.pixels.length).toBe(FRAME_BYTES);
       frames++;
-      // Much longer than the stall timeout: ffmpeg waits on us, which is not a stall.
-      await sleep(700);
+      // Longer than the stall timeout: ffmpeg waits on us, which is not a stall.
+      await sleep(2_000);
       maxBuffered = Math.max(maxBuffered, pipe.readableLength);
       if (frames === 3) break;
     }
