@@ -132,6 +132,17 @@ describe('models (real ONNX models on reference inputs)', () => {
       },
     );
 
+    it('keeps frames in flight at once apart: each converts into an input of its own in the worker', async () => {
+      const dog = detectorFrame(video.manifest, fixture('reference/dog.jpg'));
+      const grey = { ...dog, pixels: new Uint8Array(dog.pixels.length).fill(114) };
+      const frames = [dog, grey, dog, grey, grey, dog];
+      const together = await Promise.all(frames.map((f) => video.detector.detect(f)));
+      expect(together.map((b) => b.length)).toEqual(frames.map((f) => (f === dog ? 4 : 0)));
+      for (const result of together.filter((_, i) => frames[i] === dog)) {
+        expect(result).toEqual(boxes);
+      }
+    });
+
     it('maps them to canonical classes: the dog (also read as cat) is one animal, the pickup a vehicle', () => {
       const detections = video.mapper.detect(boxes);
       expect(detections.map((d) => d.cls).sort()).toEqual(['animal', 'vehicle']);

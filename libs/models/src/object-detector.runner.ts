@@ -3,7 +3,6 @@ import type { BoxDecoder } from './box-decoder';
 import { decodeFastestDet } from './fastestdet.decoder';
 import type { ModelManifest, OutputDecoderName } from './model.manifest';
 import type { ModelSession } from './model-session';
-import { hwcToChw } from './pixel-tensor.converter';
 import type { RawBox } from './raw-box';
 import { decodeYolox } from './yolox.decoder';
 
@@ -26,9 +25,8 @@ const BOX_DECODERS: Partial<Record<OutputDecoderName, BoxDecoder>> = {
 /**
  * Runs a single-image detector (batch fixed at 1 in these exports: one run per frame) and
  * decodes its boxes into source-frame pixels. Frames may run side by side (a session pool of
- * several workers takes them in parallel): each run fills an input buffer of its own, taken
- * from the ones earlier runs gave back, so there are never more than the most frames that were
- * in flight at once.
+ * several workers takes them in parallel). The frame goes to the session as 8-bit pixels: the
+ * session makes the planar float input where the model runs (see ImageFeed).
  */
 export class ObjectDetector {
   private readonly width: number;
@@ -36,8 +34,6 @@ export class ObjectDetector {
   private readonly scale: number;
   private readonly decode: BoxDecoder;
   private readonly nms: { iou: number; scoreThreshold: number };
-  /** Input buffers no run is using; a session may read its input until its run settles. */
-  private readonly idleInputs: Float32Array[] = [];
 
   constructor(
     private readonly session: ModelSession,
@@ -68,17 +64,20 @@ export class ObjectDetector {
         `${name} takes ${this.width}x${this.height} frames, got ${frame.width}x${frame.height}`,
       );
     }
-    const swap = (frame.pixelFormat ?? 'bgr24') !== (input.pixelFormat ?? 'bgr24');
-    const tensor = this.idleInputs.pop() ?? new Float32Array(3 * this.width * this.height);
-    hwcToChw(frame.pixels, frame.width, frame.height, this.scale, tensor, swap);
-    let outputs: Awaited<ReturnType<ModelSession['run']>>;
-    try {
-      outputs = await this.session.run({
-        [input.name]: { data: tensor, dims: [1, 3, this.height, this.width] },
-      });
-    } finally {
-      this.idleInputs.push(tensor);
+    if (frame.pixels.length !== this.width * this.height * 3) {
+      throw new Error(
+        `${name}: expected ${this.width}x${this.height}x3 = ${this.width * this.height * 3} bytes, got ${frame.pixels.length}`,
+      );
     }
+    const outputs = await this.session.run({
+      [input.name]: {
+        pixels: frame.pixels,
+        width: this.width,
+        height: this.height,
+        scale: this.scale,
+        swapRedBlue: (frame.pixelFormat ?? 'bgr24') !== (input.pixelFormat ?? 'bgr24'),
+      },
+    });
     const raw = outputs[output.name];
     if (!raw) throw new Error(`${name}: model returned no output ${output.name}`);
     return this.decode(raw, {

@@ -142,6 +142,20 @@ describe('OnnxSessionFactory', () => {
     expect(out.out!.dims).toEqual([1, 3]);
   });
 
+  it('turns an image feed into the planar float tensor here when the runtime does not', async () => {
+    const { logger, runtime } = setup(async () => fakeSession());
+    const session = await new OnnxSessionFactory(logger, {}, async () => runtime).create(
+      '/m/a.onnx',
+    );
+    // Two pixels of a 2x1 rgb24 image for a bgr model, scaled by 1/2 (the fake doubles it back).
+    const pixels = Uint8Array.of(1, 2, 3, 4, 5, 6);
+    const out = await session.run({
+      in: { pixels, width: 2, height: 1, scale: 0.5, swapRedBlue: true },
+    });
+    expect(out.out!.dims).toEqual([1, 3, 1, 2]);
+    expect(Array.from(out.out!.data)).toEqual([3, 6, 2, 5, 1, 4]);
+  });
+
   it('rejects bad options up front', () => {
     const logger = strictMock<ModelsLogger>('logger', {});
     expect(() => new OnnxSessionFactory(logger, { intraOpNumThreads: 0 })).toThrow(

@@ -1,5 +1,12 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import type { ModelSession, TensorData } from './model-session';
+import {
+  type Feed,
+  type ImageFeed,
+  type ModelSession,
+  type TensorData,
+  isImageFeed,
+} from './model-session';
+import { hwcToChw } from './pixel-tensor.converter';
 import { loadWorkerRuntime } from './onnx-worker.runtime';
 
 export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'tensorrt'] as const;
@@ -40,6 +47,11 @@ export interface OrtRuntime {
     create(path: string, options: InferenceSession.SessionOptions): Promise<InferenceSession>;
   };
   Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => Tensor;
+  /**
+   * An image input the runtime converts where the model runs (the worker runtime does, in its
+   * worker). Without it the session converts on the calling thread.
+   */
+  imageTensor?(image: ImageFeed): Tensor;
 }
 
 /**
@@ -76,10 +88,10 @@ class OrtModelSession implements ModelSession {
     return this.session.outputNames;
   }
 
-  async run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
+  async run(feeds: Record<string, Feed>): Promise<Record<string, TensorData>> {
     const ortFeeds: Record<string, Tensor> = {};
-    for (const [name, { data, dims }] of Object.entries(feeds)) {
-      ortFeeds[name] = new this.runtime.Tensor('float32', data, dims);
+    for (const [name, feed] of Object.entries(feeds)) {
+      ortFeeds[name] = isImageFeed(feed) ? this.imageTensor(feed) : this.tensor(feed);
     }
     const results = await this.session.run(ortFeeds);
     const out: Record<string, TensorData> = {};
@@ -97,6 +109,18 @@ class OrtModelSession implements ModelSession {
 
   async release(): Promise<void> {
     await this.session.release();
+  }
+
+  private tensor({ data, dims }: TensorData): Tensor {
+    return new this.runtime.Tensor('float32', data, dims);
+  }
+
+  private imageTensor(image: ImageFeed): Tensor {
+    if ('imageTensor' in this.runtime) return this.runtime.imageTensor!(image);
+    const { pixels, width, height, scale, swapRedBlue } = image;
+    const planar = new Float32Array(3 * width * height);
+    hwcToChw(pixels, width, height, scale, planar, swapRedBlue);
+    return this.tensor({ data: planar, dims: [1, 3, height, width] });
   }
 }
 

@@ -1,7 +1,9 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { ImageFeed } from './model-session';
 import type { OrtRuntime } from './onnx-session.factory';
+import { hwcToChw } from './pixel-tensor.converter';
 
 /**
  * onnxruntime-node runs a model synchronously on the calling thread: in one process the
@@ -16,15 +18,29 @@ import type { OrtRuntime } from './onnx-session.factory';
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
+const hwcToChw = new Function('return (' + workerData.hwcToChw + ')')();
+// Planar buffers for image feeds, reused: runs may overlap, so each takes one of its own.
+const idlePlanes = [];
 let session;
+function imageTensor(image, taken) {
+  const size = 3 * image.width * image.height;
+  const at = idlePlanes.findIndex((p) => p.length === size);
+  const planes = at >= 0 ? idlePlanes.splice(at, 1)[0] : new Float32Array(size);
+  taken.push(planes);
+  hwcToChw(image.pixels, image.width, image.height, image.scale, planes, image.swapRedBlue);
+  return new ort.Tensor('float32', planes, [1, 3, image.height, image.width]);
+}
 parentPort.on('message', async (message) => {
+  const taken = [];
   try {
     if (message.kind === 'create') {
       session = await ort.InferenceSession.create(workerData.modelPath, workerData.options);
       parentPort.postMessage({ id: message.id, inputNames: session.inputNames, outputNames: session.outputNames });
     } else if (message.kind === 'run') {
       const feeds = {};
-      for (const [name, t] of Object.entries(message.feeds)) feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+      for (const [name, t] of Object.entries(message.feeds)) {
+        feeds[name] = t.kind === 'image' ? imageTensor(t, taken) : new ort.Tensor(t.type, t.data, t.dims);
+      }
       const results = await session.run(feeds);
       const out = {};
       const buffers = new Set();
@@ -45,6 +61,8 @@ parentPort.on('message', async (message) => {
     }
   } catch (error) {
     parentPort.postMessage({ id: message.id, error: error instanceof Error ? error.message : String(error) });
+  } finally {
+    idlePlanes.push(...taken);
   }
 });
 `;
@@ -61,6 +79,25 @@ class WorkerTensor implements PlainTensor {
     readonly data: Float32Array,
     readonly dims: readonly number[],
   ) {}
+}
+
+/** An image feed on its way to the worker, which makes the planar tensor. */
+class WorkerImage {
+  readonly kind = 'image';
+  readonly pixels: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  readonly scale: number;
+  readonly swapRedBlue: boolean;
+
+  constructor(image: ImageFeed) {
+    ({ width: this.width, height: this.height, scale: this.scale } = image);
+    this.swapRedBlue = image.swapRedBlue;
+    // A view into a larger buffer (a Kafka batch, a pooled Buffer) would be cloned whole.
+    const { pixels } = image;
+    const tight = pixels.byteOffset === 0 && pixels.byteLength === pixels.buffer.byteLength;
+    this.pixels = tight ? pixels : pixels.slice();
+  }
 }
 
 type Reply = { id: number; error?: string; [key: string]: unknown };
@@ -99,11 +136,13 @@ class WorkerSession {
     return this;
   }
 
-  async run(feeds: Record<string, PlainTensor>): Promise<Record<string, PlainTensor>> {
+  async run(
+    feeds: Record<string, PlainTensor | WorkerImage>,
+  ): Promise<Record<string, PlainTensor>> {
     const plain = Object.fromEntries(
       Object.entries(feeds).map(([name, t]) => [
         name,
-        { type: t.type, data: t.data, dims: t.dims },
+        t instanceof WorkerImage ? { ...t } : { type: t.type, data: t.data, dims: t.dims },
       ]),
     );
     // Inputs are copied, not transferred: runners reuse their input buffers between runs.
@@ -138,7 +177,8 @@ export async function loadWorkerRuntime(): Promise<OrtRuntime> {
       create: async (modelPath: string, options: InferenceSession.SessionOptions) => {
         const worker = new Worker(WORKER_SOURCE, {
           eval: true,
-          workerData: { ortPath, modelPath, options },
+          // The converter goes as source: one implementation, whatever bundles this file.
+          workerData: { ortPath, modelPath, options, hwcToChw: hwcToChw.toString() },
         });
         const session = new WorkerSession(worker);
         try {
@@ -154,5 +194,6 @@ export async function loadWorkerRuntime(): Promise<OrtRuntime> {
       data: Float32Array,
       dims: readonly number[],
     ) => Tensor,
+    imageTensor: (image) => new WorkerImage(image) as unknown as Tensor,
   };
 }

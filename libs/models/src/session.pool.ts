@@ -1,4 +1,4 @@
-import type { ModelSession, TensorData } from './model-session';
+import type { Feed, ModelSession, TensorData } from './model-session';
 
 /**
  * Several sessions of one model, each on its own worker thread, behind one ModelSession: a run
@@ -26,7 +26,7 @@ export class SessionPool implements ModelSession {
     return this.sessions[0]!.executionProvider;
   }
 
-  async run(feeds: Record<string, TensorData>): Promise<Record<string, TensorData>> {
+  async run(feeds: Record<string, Feed>): Promise<Record<string, TensorData>> {
     let chosen = 0;
     for (let i = 1; i < this.sessions.length; i++) {
       if (this.inFlight[i]! < this.inFlight[chosen]!) chosen = i;
