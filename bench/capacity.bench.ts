@@ -174,7 +174,14 @@ class ServeProcess {
     const log = createWriteStream(this.logPath);
     this.child = spawn(
       process.execPath,
-      [join(REPO_ROOT, 'dist', 'apps', 'vigil', 'main.js'), 'serve', '--config', this.configFile],
+      [
+        // e.g. BENCH_SERVE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the server.
+        ...(process.env.BENCH_SERVE_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+        join(REPO_ROOT, 'dist', 'apps', 'vigil', 'main.js'),
+        'serve',
+        '--config',
+        this.configFile,
+      ],
       {
         cwd: REPO_ROOT,
         env: { ...process.env, ...this.env, VIGIL_METRICS_ADDRESS: metricsAddress },
