@@ -47,6 +47,20 @@ describe('WindowContextBuilder', () => {
     expect(context.extend(window(2, 4))).toEqual(once);
   });
 
+  it('says which windows it still holds frames of', () => {
+    const context = builder();
+    for (const first of [0, 2, 4, 6]) context.extend(window(first, 4));
+    // It holds frames 2-9: the first window (0-3) only in part, and all of the later ones.
+    expect([0, 2, 4, 6].map((first) => context.holds(window(first, 4)))).toEqual([
+      true,
+      true,
+      true,
+      true,
+    ]);
+    context.extend(window(8, 4));
+    expect([0, 2].map((first) => context.holds(window(first, 4)))).toEqual([false, true]);
+  });
+
   it('rejects a window whose data does not match its frames', () => {
     expect(() => builder().extend({ startSec: 0, frames: 4, data: new Float32Array(5) })).toThrow(
       'expected 3 x 4 values, got 5',

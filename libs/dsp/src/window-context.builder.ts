@@ -69,6 +69,15 @@ export class WindowContextBuilder {
     return this.snapshot();
   }
 
+  /**
+   * Whether the context still holds frames of this window. A stage that must survive a restart
+   * keeps such windows uncommitted: read again, they rebuild the context.
+   */
+  holds(window: { startSec: number; frames: number }): boolean {
+    const last = Math.round(window.startSec / this.frameSec) + window.frames - 1;
+    return this.end > this.start && last >= this.start;
+  }
+
   private restart(at: number): void {
     this.start = at;
     this.end = at;

@@ -145,7 +145,8 @@ class WorkerSession {
         t instanceof WorkerImage ? { ...t } : { type: t.type, data: t.data, dims: t.dims },
       ]),
     );
-    // Inputs are copied, not transferred: runners reuse their input buffers between runs.
+    // Inputs are copied, not transferred: runners reuse their input buffers between runs, and a
+    // frame's pixels stay with the pipeline (the motion gate, evidence) after detection.
     return (await this.call({ kind: 'run', feeds: plain })).out as Record<string, PlainTensor>;
   }
 

@@ -256,6 +256,46 @@ describe('InferenceStage', () => {
     await bus.close();
   });
 
+  it('keeps the windows its contexts hold uncommitted, so a restarted stage rebuilds them', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const stageWith = (classify: AudioClassifier['score']) =>
+      new InferenceStage(
+        bus,
+        {
+          name: 'tagger',
+          score: classify,
+          decider: () => new ClassDecider(),
+          context: () => new WindowContextBuilder({ melBins: 2, frameSec: 0.25, contextFrames: 4 }),
+        },
+        undefined,
+      );
+    const first = jest.fn<
+      ReturnType<AudioClassifier['score']>,
+      Parameters<AudioClassifier['score']>
+    >(async (windows) => windows.map(() => []));
+    const before = stageWith(first);
+    await before.start();
+    for (const seq of [0, 1, 2, 3, 4]) await bus.publish(Topics.features, 's', window('s', seq));
+    await bus.idle();
+    await before.stop(); // as if the process died here
+
+    const second = jest.fn<
+      ReturnType<AudioClassifier['score']>,
+      Parameters<AudioClassifier['score']>
+    >(async (windows) => windows.map(() => []));
+    const after = stageWith(second);
+    await after.start();
+    await bus.publish(Topics.features, 's', window('s', 5));
+    await bus.idle();
+    // The context (frames 2-5) still held frames of windows 1-4: they are read again; 0 had left.
+    const inputs = second.mock.calls.flatMap(([w]) => w);
+    expect(inputs).toHaveLength(5);
+    // The first live window after the restart sees the context an unbroken run gives it.
+    expect(inputs.at(-1)!.context!.frames).toBe(4);
+    await after.stop();
+    await bus.close();
+  });
+
   describe('live frames while the detector is behind', () => {
     it('keeps the newest frame of each live stream, drops and counts the ones it superseded, never audio', async () => {
       const bus = new MemoryBus({ partitions: 1 });

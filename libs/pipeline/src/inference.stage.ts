@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Bus, BusMessage, Subscription } from '@app/bus';
+import type { Bus, BusMessage, Release, Subscription } from '@app/bus';
 import { type AudioFeatureWindow, type Detection, type VideoFrame, Topics } from '@app/contracts';
 import type { WindowContextBuilder } from '@app/dsp';
 import type { ClassDecider, ClassScore, Precision } from '@app/models';
@@ -73,6 +73,11 @@ const MAX_DECIDERS = 4096;
 interface AudioStreamState {
   decider: ClassDecider;
   context?: WindowContextBuilder;
+  /**
+   * Windows the context still holds frames of, oldest first, kept uncommitted: after a restart
+   * they are read again and rebuild it (their sets go out again; fusion drops them as replays).
+   */
+  held: { window: AudioFeatureWindow; release: Release }[];
 }
 
 /**
@@ -130,11 +135,12 @@ export class InferenceStage {
     await Promise.all(this.subscriptions.splice(0).map((s) => s.close()));
   }
 
-  private async onWindow({ value: window, headers }: BusMessage<AudioFeatureWindow>) {
+  private async onWindow(message: BusMessage<AudioFeatureWindow>) {
+    const { value: window, headers } = message;
     if (window.final) this.audioSeen.forget(window.streamId);
     else if (!this.audioSeen.isNew(window.streamId, window.startSec)) return;
-    const detections = window.final || !this.audio ? [] : await this.classify(window);
-    if (window.final) this.audioStreams.delete(window.streamId);
+    const detections = window.final || !this.audio ? [] : await this.classify(message);
+    if (window.final) this.forgetAudio(window.streamId);
     await this.bus.publish(
       Topics.detections,
       this.keyOf(window.streamId),
@@ -157,10 +163,17 @@ export class InferenceStage {
     return this.options.detectionKey?.(streamId) ?? streamId;
   }
 
-  private async classify(window: AudioFeatureWindow) {
+  private async classify(message: BusMessage<AudioFeatureWindow>) {
+    const window = message.value;
     const state = this.audioStateOf(window.streamId);
     // Extended before the await: the next window of the stream may arrive while this one waits.
     const context = state.context?.extend(window);
+    if (state.context) {
+      state.held.push({ window, release: message.hold() });
+      while (state.held.length > 0 && !state.context.holds(state.held[0]!.window)) {
+        state.held.shift()!.release();
+      }
+    }
     const { data, frames } = window;
     const scores = await this.audioBatcher.submit({ data, frames, context });
     return state.decider.decide(window.peakSec, scores);
@@ -171,12 +184,17 @@ export class InferenceStage {
     if (!state) {
       // A stream that moved to another replica never sends its end here: bound what is left.
       if (this.audioStreams.size >= MAX_DECIDERS) {
-        this.audioStreams.delete(this.audioStreams.keys().next().value!);
+        this.forgetAudio(this.audioStreams.keys().next().value!);
       }
-      state = { decider: this.audio!.decider(), context: this.audio!.context?.() };
+      state = { decider: this.audio!.decider(), context: this.audio!.context?.(), held: [] };
       this.audioStreams.set(streamId, state);
     }
     return state;
+  }
+
+  private forgetAudio(streamId: string): void {
+    for (const { release } of this.audioStreams.get(streamId)?.held ?? []) release();
+    this.audioStreams.delete(streamId);
   }
 
   /** How much work motion gating saved so far. */
