@@ -89,8 +89,9 @@ export class InferenceStage {
   private readonly audioBatcher: MicroBatcher<AudioInput, ClassScore[]>;
   /**
    * Decisions over time and longer contexts need each stream's recent windows; forgotten at the
-   * stream's end. A stream's windows reach one replica in order (they share a partition key), so
-   * a context is lost only where a stream moves between replicas: it then starts over.
+   * stream's end. A stream's windows reach one replica in order (they share a partition key).
+   * The windows a context holds stay uncommitted (`held`), so whoever reads the partition next,
+   * this replica after a restart or another after a rebalance, rebuilds it from them.
    */
   private readonly audioStreams = new Map<string, AudioStreamState>();
   /** Windows and frames published again upstream (after a restart) were decided already. */
