@@ -20,7 +20,14 @@ export function requireBuiltServices(): void {
   }
 }
 
-let nextPort = 18_000 + Math.floor(Math.random() * 2_000);
+/**
+ * Health ports, from a slice of 10000-15999 of this jest worker's own: suites on the other worker
+ * start services at the same time, and a random base shared by both once collided (EADDRINUSE).
+ * The slice stays under the kernel's ephemeral ports and clear of the test brokers (19092 up) and
+ * RTSP cameras (20000 up).
+ */
+const workerSlice = (Number(process.env.JEST_WORKER_ID ?? 1) - 1) % 2;
+let nextPort = 10_000 + workerSlice * 3_000 + Math.floor(Math.random() * 2_500);
 
 /** One microservice as its own OS process, as production runs it. */
 export class ServiceProcess {
