@@ -214,8 +214,8 @@ describe('InferenceStage', () => {
     await bus.close();
   });
 
-  it('hands the classifier each window with its stream’s longer context, kept per stream', async () => {
-    const bus = new MemoryBus({ partitions: 1 });
+  /** A stage whose classifier keeps a 4-frame context; one frame per 0.25 s, so window(s, seq) covers frames seq and seq + 1. */
+  function contextStage(bus: MemoryBus) {
     const classify = jest.fn<
       ReturnType<AudioClassifier['score']>,
       Parameters<AudioClassifier['score']>
@@ -226,11 +226,17 @@ describe('InferenceStage', () => {
         name: 'tagger',
         score: classify,
         decider: () => new ClassDecider(),
-        // One frame per 0.25 s: window(s, seq) covers frames seq and seq + 1.
         context: () => new WindowContextBuilder({ melBins: 2, frameSec: 0.25, contextFrames: 4 }),
       },
       undefined,
     );
+    const inputs = () => classify.mock.calls.flatMap(([w]) => w);
+    return { stage, inputs };
+  }
+
+  it('hands the classifier each window with its stream’s longer context, kept per stream', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const { stage, inputs } = contextStage(bus);
     await stage.start();
     const done = collect(bus, 6);
     for (const [s, seq] of [
@@ -244,8 +250,7 @@ describe('InferenceStage', () => {
     }
     await bus.publish(Topics.features, 'a', window('a', 4, true));
     await done;
-    const inputs = classify.mock.calls.flatMap(([w]) => w);
-    expect(inputs.map((w) => [w.frames, w.context?.frames])).toEqual([
+    expect(inputs().map((w) => [w.frames, w.context?.frames])).toEqual([
       [2, 2],
       [2, 3],
       [2, 2],
@@ -258,41 +263,21 @@ describe('InferenceStage', () => {
 
   it('keeps the windows its contexts hold uncommitted, so a restarted stage rebuilds them', async () => {
     const bus = new MemoryBus({ partitions: 1 });
-    const stageWith = (classify: AudioClassifier['score']) =>
-      new InferenceStage(
-        bus,
-        {
-          name: 'tagger',
-          score: classify,
-          decider: () => new ClassDecider(),
-          context: () => new WindowContextBuilder({ melBins: 2, frameSec: 0.25, contextFrames: 4 }),
-        },
-        undefined,
-      );
-    const first = jest.fn<
-      ReturnType<AudioClassifier['score']>,
-      Parameters<AudioClassifier['score']>
-    >(async (windows) => windows.map(() => []));
-    const before = stageWith(first);
-    await before.start();
+    const before = contextStage(bus);
+    await before.stage.start();
     for (const seq of [0, 1, 2, 3, 4]) await bus.publish(Topics.features, 's', window('s', seq));
     await bus.idle();
-    await before.stop(); // as if the process died here
+    await before.stage.stop(); // as if the process died here
 
-    const second = jest.fn<
-      ReturnType<AudioClassifier['score']>,
-      Parameters<AudioClassifier['score']>
-    >(async (windows) => windows.map(() => []));
-    const after = stageWith(second);
-    await after.start();
+    const after = contextStage(bus);
+    await after.stage.start();
     await bus.publish(Topics.features, 's', window('s', 5));
     await bus.idle();
     // The context (frames 2-5) still held frames of windows 1-4: they are read again; 0 had left.
-    const inputs = second.mock.calls.flatMap(([w]) => w);
-    expect(inputs).toHaveLength(5);
+    expect(after.inputs()).toHaveLength(5);
     // The first live window after the restart sees the context an unbroken run gives it.
-    expect(inputs.at(-1)!.context!.frames).toBe(4);
-    await after.stop();
+    expect(after.inputs().at(-1)!.context!.frames).toBe(4);
+    await after.stage.stop();
     await bus.close();
   });
 
