@@ -33,7 +33,7 @@ interface Recent {
 /**
  * One stream's decisions: window class scores in stream order → detections. Holds only what
  * time needs (which classes are on, the last impulsive call, a bounded ring of logits per
- * class); a restarted replica rebuilds it within `baseline.windows` windows.
+ * class), so its latest `memoryWindows` windows, decided again in order, rebuild it.
  */
 export class ClassDecider {
   private readonly active = new Set<CanonicalClass>();
@@ -52,6 +52,15 @@ export class ClassDecider {
       group.forEach((cls) => this.exclusiveOf.set(cls, i)),
     );
     this.recent = (policy.exclusive ?? []).map(() => undefined);
+  }
+
+  /**
+   * How many of the latest windows this decider's state depends on: the baseline's ring. A stage
+   * that must survive a restart keeps that many uncommitted; their replay also settles which
+   * classes are on and the last impulsive call, which look back less far.
+   */
+  get memoryWindows(): number {
+    return this.policy.baseline?.windows ?? 0;
   }
 
   decide(atSec: number, scores: readonly ClassScore[]): Detection[] {

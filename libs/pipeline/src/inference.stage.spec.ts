@@ -281,6 +281,49 @@ describe('InferenceStage', () => {
     await bus.close();
   });
 
+  it('keeps the windows its decider remembers uncommitted, so a restart keeps a stream’s ambient bar', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const baseline = { windows: 6, minWindows: 4, marginLogit: 2, ceiling: 0.9 };
+    // Glass at 0.6 in every window: a café's clinking, over the 0.5 threshold but ambient.
+    const ambientStage = () => {
+      const classify = jest.fn<
+        ReturnType<AudioClassifier['score']>,
+        Parameters<AudioClassifier['score']>
+      >(async (windows) =>
+        windows.map(() => [{ cls: 'glass_break', score: 0.6, threshold: 0.5, labels: ['Glass'] }]),
+      );
+      const stage = new InferenceStage(
+        bus,
+        { name: 'tagger', score: classify, decider: () => new ClassDecider({ baseline }) },
+        undefined,
+      );
+      return { stage, classify };
+    };
+    const sets = collect(bus, 0);
+    const before = ambientStage();
+    await before.stage.start();
+    for (let seq = 0; seq < 8; seq++) await bus.publish(Topics.features, 's', window('s', seq));
+    await bus.idle();
+    await before.stage.stop(); // as if the process died here
+
+    const after = ambientStage();
+    await after.stage.start();
+    await bus.publish(Topics.features, 's', window('s', 8));
+    await bus.idle();
+    // The last 6 windows (2-7) are read again and refill the baseline's ring...
+    expect(after.classify.mock.calls.flatMap(([w]) => w)).toHaveLength(7);
+    // ...so window 8 meets the stream's raised bar, as in an unbroken run, not the bare threshold.
+    // (The replayed sets go out again, decided on a part-filled ring; fusion drops them as replays.)
+    const all = await sets;
+    expect(all.slice(0, 8).map((s) => s.detections.length > 0)).toEqual([
+      ...[true, true, true, true],
+      ...[false, false, false, false],
+    ]);
+    expect(all.at(-1)).toMatchObject({ seq: 8, detections: [] });
+    await after.stage.stop();
+    await bus.close();
+  });
+
   describe('live frames while the detector is behind', () => {
     it('keeps the newest frame of each live stream, drops and counts the ones it superseded, never audio', async () => {
       const bus = new MemoryBus({ partitions: 1 });

@@ -74,10 +74,11 @@ interface AudioStreamState {
   decider: ClassDecider;
   context?: WindowContextBuilder;
   /**
-   * Windows the context still holds frames of, oldest first, kept uncommitted: after a restart
-   * they are read again and rebuild it (their sets go out again; fusion drops them as replays).
+   * Windows the decider's memory or the context still depends on, oldest first, kept
+   * uncommitted: after a restart they are read again and rebuild both (their sets go out again;
+   * fusion drops them as replays). Only their place is kept, not their features.
    */
-  held: { window: AudioFeatureWindow; release: Release }[];
+  held: { startSec: number; frames: number; release: Release }[];
 }
 
 /**
@@ -90,8 +91,8 @@ export class InferenceStage {
   /**
    * Decisions over time and longer contexts need each stream's recent windows; forgotten at the
    * stream's end. A stream's windows reach one replica in order (they share a partition key).
-   * The windows a context holds stay uncommitted (`held`), so whoever reads the partition next,
-   * this replica after a restart or another after a rebalance, rebuilds it from them.
+   * The windows that state depends on stay uncommitted (`held`), so whoever reads the partition
+   * next, this replica after a restart or another after a rebalance, rebuilds it from them.
    */
   private readonly audioStreams = new Map<string, AudioStreamState>();
   /** Windows and frames published again upstream (after a restart) were decided already. */
@@ -169,11 +170,12 @@ export class InferenceStage {
     const state = this.audioStateOf(window.streamId);
     // Extended before the await: the next window of the stream may arrive while this one waits.
     const context = state.context?.extend(window);
-    if (state.context) {
-      state.held.push({ window, release: message.hold() });
-      while (state.held.length > 0 && !state.context.holds(state.held[0]!.window)) {
-        state.held.shift()!.release();
-      }
+    const memory = state.decider.memoryWindows;
+    if (memory > 0 || state.context) {
+      const { startSec, frames } = window;
+      state.held.push({ startSec, frames, release: message.hold() });
+      const { held } = state;
+      while (held.length > memory && !state.context?.holds(held[0]!)) held.shift()!.release();
     }
     const { data, frames } = window;
     const scores = await this.audioBatcher.submit({ data, frames, context });
