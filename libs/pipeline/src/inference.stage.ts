@@ -35,6 +35,13 @@ export interface InferenceStageOptions {
    * order; the stream id when unset.
    */
   detectionKey?: (streamId: string) => string;
+  /**
+   * Keep the windows a stream's audio state depends on uncommitted (see `held`), so whoever
+   * reads the partition next rebuilds that state: on by default. A single process turns it off:
+   * its in-memory bus dies with the stage, so holding would only keep 30 s of every stream's
+   * windows in memory for a restart that cannot happen.
+   */
+  holdStreamState?: boolean;
 }
 
 /**
@@ -171,7 +178,7 @@ export class InferenceStage {
     // Extended before the await: the next window of the stream may arrive while this one waits.
     const context = state.context?.extend(window);
     const memory = state.decider.memoryWindows;
-    if (memory > 0 || state.context) {
+    if (this.options.holdStreamState !== false && (memory > 0 || state.context)) {
       const { startSec, frames } = window;
       state.held.push({ startSec, frames, release: message.hold() });
       const { held } = state;

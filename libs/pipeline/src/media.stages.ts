@@ -53,6 +53,8 @@ export function mediaStages(bus: Bus, options: MediaStagesOptions): MediaStages 
         motion: options.motion,
         liveFrames: options.liveFrames,
         metrics: options.metrics,
+        // One process: the bus dies with the stage, there is no restart to rebuild state for.
+        holdStreamState: false,
         ...(options.detectionKey ? { detectionKey: options.detectionKey } : {}),
       },
     ),
