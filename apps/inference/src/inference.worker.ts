@@ -35,7 +35,6 @@ export class InferenceWorker extends StageWorker {
     const { audio, video } = this.models;
     return new InferenceStage(this.bus, new TaggerClassifier(audio), new BoxDetector(video), {
       instanceId: this.config.instanceId,
-      motion: this.config.motionGating ? {} : undefined,
       liveFrames: { maxAgeMs: this.config.liveFrameMaxAgeMs },
       metrics: this.metrics,
       // A site's cameras on one partition: the fusion replica that owns it sees them all.

@@ -59,6 +59,8 @@ export class IngestWorker extends StageWorker {
       ...options,
       checkpointSec: CHECKPOINT_SEC,
       pacer,
+      // Gated here, not in inference: still frames then cross the broker without their pixels.
+      motion: this.config.motionGating ? {} : undefined,
     });
     const commands = new StreamCommandStage(this.bus, new StreamSupervisor(ingest), {
       group: INGEST_GROUP,

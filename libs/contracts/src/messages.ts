@@ -39,11 +39,17 @@ export interface VideoFrame {
   ptsSec: number;
   width: number;
   height: number;
-  /** Interleaved 8-bit pixels, `pixelFormat` order, row-major, width*height*3 bytes. */
+  /** Interleaved 8-bit pixels, `pixelFormat` order, row-major, width*height*3 bytes; none when `still`. */
   pixels: Uint8Array;
   pixelFormat: 'bgr24' | 'rgb24';
   geometry: FrameGeometry;
   final?: boolean;
+  /**
+   * Nothing moved since this stream's last frame with pixels (motion gating at ingest): what was
+   * in view then still is, so the frame carries no pixels. Its time still counts: the detector's
+   * last boxes hold for it, and evidence shows the last frame with pixels.
+   */
+  still?: boolean;
 }
 
 /** One classifier input: a log-mel window, mel-major (melBins rows × frames columns). */

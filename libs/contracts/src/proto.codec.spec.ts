@@ -133,6 +133,7 @@ describe('protobuf codecs', () => {
   const cases: [string, { name: string }, unknown][] = [
     ['audio', Topics.audio, chunk],
     ['video', Topics.video, frame],
+    ['still frame', Topics.video, { ...frame, pixels: new Uint8Array(0), still: true }],
     ['features', Topics.features, window],
     ['detections', Topics.detections, detections],
     ['events', Topics.events, event],
@@ -217,6 +218,10 @@ describe('protobuf codecs', () => {
     }
     const short = codecFor(Topics.video).encode({ ...frame, pixels: Uint8Array.from([1, 2, 3]) });
     expect(() => codecFor(Topics.video).decode(short)).toThrow(/3 pixel bytes for 2x1/);
+    const stillWithPixels = codecFor(Topics.video).encode({ ...frame, still: true });
+    expect(() => codecFor(Topics.video).decode(stillWithPixels)).toThrow(
+      /6 pixel bytes for a still 2x1/,
+    );
     const empty = codecFor(Topics.streamCommands).encode({ streamId: '', action: 'stop' });
     expect(() => codecFor(Topics.streamCommands).decode(empty)).toThrow(/stream_id is empty/);
   });

@@ -160,8 +160,11 @@ export const videoFrameCodec = codec<VideoFrame>(
     const pixels = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const width = p.width as number;
     const height = p.height as number;
-    if (!p.final && pixels.byteLength !== width * height * 3) {
-      throw new Error(`${pixels.byteLength} pixel bytes for ${width}x${height}`);
+    const expected = p.final || p.still ? 0 : width * height * 3;
+    if (pixels.byteLength !== expected) {
+      throw new Error(
+        `${pixels.byteLength} pixel bytes for ${p.still ? 'a still ' : ''}${width}x${height}`,
+      );
     }
     return {
       streamId: p.streamId as string,
@@ -173,6 +176,7 @@ export const videoFrameCodec = codec<VideoFrame>(
       pixelFormat: p.final ? 'bgr24' : enumName('PIXEL_FORMAT', p.pixelFormat),
       geometry: p.geometry as VideoFrame['geometry'],
       ...final(p),
+      ...(p.still ? { still: true } : {}),
     };
   },
 );

@@ -204,6 +204,34 @@ describe('EvidenceTap', () => {
     await tap.stop();
   });
 
+  it('shows a still frame (nothing moved) with the pixels of the frame with pixels before it', async () => {
+    const { bus, tap } = await setup({ maxFrameGapSec: 0.3 });
+    const still = (streamId: string, ptsSec: number): VideoFrame => ({
+      ...frame(streamId, ptsSec),
+      pixels: new Uint8Array(0),
+      still: true,
+    });
+    // The tap joins 'late' at a still frame: it never saw what was in view.
+    await bus.publish(Topics.video, 'late', still('late', 0));
+    for (const t of [0, 0.5, 1, 1.5, 2, 2.5, 3]) {
+      await bus.publish(
+        Topics.video,
+        'cam',
+        t === 0 || t === 2.5 ? frame('cam', t) : still('cam', t),
+      );
+      await bus.publish(Topics.features, 'cam', window('cam', t, t + 0.5));
+      if (Number.isInteger(t)) await bus.publish(Topics.audio, 'cam', chunk('cam', t));
+    }
+    await bus.idle();
+    const shown = (await tap.capture(alarm, { timeoutMs: 0 })).frame!;
+    expect(shown).toMatchObject({ ptsSec: 2, width: 2, height: 2 });
+    expect('still' in shown).toBe(false);
+    expect([...shown.pixels]).toEqual([...frame('cam', 0).pixels]);
+    expect(tap.bufferedBytes).toBe(2 * FRAME_BYTES + 7 * 4 * 4 + 4 * RATE * 4);
+    expect(tap.buffered('late').video.count).toBe(0);
+    await tap.stop();
+  });
+
   it('keeps the configured stream seconds behind the newest media', async () => {
     const { bus, tap } = await setup({ videoSec: 3, audioSec: 2 });
     await feed(bus, 'cam', 15);

@@ -231,9 +231,24 @@ export class EvidenceTap {
 
   private onFrame({ value: frame }: BusMessage<VideoFrame>): void {
     if (frame.final) return this.end(frame.streamId, 'video');
+    if (frame.still) return this.onStillFrame(frame);
     const pixels = owned(frame.pixels);
     const kept = pixels === frame.pixels ? frame : { ...frame, pixels };
     this.add(frame.streamId, 'video', kept, frame.ptsSec, frame.ptsSec, pixels.byteLength);
+  }
+
+  /**
+   * Nothing moved since the stream's last frame with pixels: this moment looks like that frame,
+   * so it is kept with those very pixels. Shared, they add no bytes; should the frame that owns
+   * them leave the ring first, one frame per stream goes uncounted, no more. Without one (the tap
+   * joined the stream after it, or the stream started over) there is nothing to show for it.
+   */
+  private onStillFrame(frame: VideoFrame): void {
+    const ring = this.streams.get(frame.streamId)?.video;
+    const last = ring && !ring.ended ? ring.entries.at(-1)?.value : undefined;
+    if (!last) return;
+    const { still: _still, ...shown } = { ...frame, pixels: last.pixels };
+    this.add(frame.streamId, 'video', shown, frame.ptsSec, frame.ptsSec, 0);
   }
 
   private onWindow({ value: window }: BusMessage<AudioFeatureWindow>): void {

@@ -156,32 +156,45 @@ describe('InferenceStage', () => {
     await bus.close();
   });
 
-  it('with motion gating, skips still frames and carries what the detector last saw', async () => {
+  it('runs no detector on a still frame (gated at ingest): it carries what the detector last saw', async () => {
     const bus = new MemoryBus({ partitions: 1 });
-    const person = {
+    const seen = (cls: 'person' | 'vehicle') => ({
       modality: 'video' as const,
-      cls: 'person' as const,
+      cls,
       score: 0.9,
-      labels: ['person'],
+      labels: [cls],
       box: [1, 2, 3, 4] as [number, number, number, number],
-    };
+    });
     const detect = jest
       .fn<ReturnType<FrameDetector['detect']>, Parameters<FrameDetector['detect']>>()
-      .mockResolvedValue([person]);
-    const stage = new InferenceStage(
-      bus,
-      undefined,
-      { name: 'detector', detect },
-      { motion: { forceEverySec: 1 } },
-    );
+      .mockResolvedValueOnce([seen('person')])
+      .mockResolvedValueOnce([seen('vehicle')]);
+    const stage = new InferenceStage(bus, undefined, { name: 'detector', detect });
     await stage.start();
-    const done = collect(bus, 8);
-    // 1.4 s of an unchanging picture at 5 fps: the first frame and the one at 1 s are run.
-    for (let seq = 0; seq < 8; seq++) await bus.publish(Topics.video, 's', frame('s', seq));
+    const done = collect(bus, 7);
+    const still = (id: string, seq: number) => ({
+      ...frame(id, seq),
+      pixels: new Uint8Array(0),
+      still: true,
+    });
+    // Stream t's first frame is still: this replica never saw what was in view.
+    await bus.publish(Topics.video, 't', still('t', 0));
+    for (const seq of [0, 1, 2, 3, 4, 5]) {
+      const moving = seq === 0 || seq === 3;
+      await bus.publish(Topics.video, 's', moving ? frame('s', seq) : still('s', seq));
+    }
     const sets = await done;
-    expect(detect.mock.calls.map(([f]) => f.seq)).toEqual([0, 5]);
-    expect(sets.map((s) => s.detections)).toEqual(Array(8).fill([person]));
-    expect(stage.gatingStats()).toEqual({ frames: 8, skipped: 6 });
+    expect(detect.mock.calls.map(([f]) => f.seq)).toEqual([0, 3]);
+    expect(sets.map((s) => [s.streamId, s.seq, s.detections.map((d) => d.cls)])).toEqual([
+      ['t', 0, []],
+      ['s', 0, ['person']],
+      ['s', 1, ['person']],
+      ['s', 2, ['person']],
+      ['s', 3, ['vehicle']],
+      ['s', 4, ['vehicle']],
+      ['s', 5, ['vehicle']],
+    ]);
+    expect(stage.gatingStats()).toEqual({ frames: 7, skipped: 5 });
     await stage.stop();
     await bus.close();
   });

@@ -4,7 +4,6 @@ import { type AudioFeatureWindow, type Detection, type VideoFrame, Topics } from
 import type { WindowContextBuilder } from '@app/dsp';
 import type { ClassDecider, ClassScore, Precision } from '@app/models';
 import { MicroBatcher } from './micro-batcher';
-import { MotionGate, type MotionGateOptions } from './motion.gate';
 import {
   type AudioClassifier,
   type AudioInput,
@@ -21,11 +20,6 @@ export interface InferenceStageOptions {
   maxAudioBatch?: number;
   /** Named in the `x-vigil-inference` header of every set: which replica did the work. */
   instanceId?: string;
-  /**
-   * Motion gating: the detector runs only on frames where something moved (or every few
-   * seconds); a still frame carries the last frame's detections. Off when unset.
-   */
-  motion?: MotionGateOptions;
   /** Latency bound of live streams; see LiveFrameOptions. */
   liveFrames?: LiveFrameOptions;
   metrics?: PipelineMetrics;
@@ -106,8 +100,8 @@ export class InferenceStage {
   private readonly audioSeen = new ReplayFilter(MAX_DECIDERS);
   private readonly videoSeen = new ReplayFilter(MAX_DECIDERS);
   private readonly instance: Record<string, string>;
-  /** Per stream: its motion gate and what the detector last saw. */
-  private readonly gates = new Map<string, { gate: MotionGate; last: Detection[] }>();
+  /** Per stream: what the detector last saw, which a still frame (see VideoFrame) carries on. */
+  private readonly lastBoxes = new Map<string, Detection[]>();
   private readonly stats: GatingStats = { frames: 0, skipped: 0 };
   private readonly metrics: PipelineMetrics;
   /** Live frames dropped per stream (kept after its end for whoever reports on it; bounded). */
@@ -229,7 +223,7 @@ export class InferenceStage {
       if (reason) return this.drop(frame.streamId, reason);
     }
     const detections = frame.final || !this.video ? [] : await this.detectGated(frame);
-    if (frame.final) this.gates.delete(frame.streamId);
+    if (frame.final) this.lastBoxes.delete(frame.streamId);
     await this.bus.publish(
       Topics.detections,
       this.keyOf(frame.streamId),
@@ -264,22 +258,23 @@ export class InferenceStage {
   }
 
   private async detectGated(frame: VideoFrame): Promise<Detection[]> {
-    if (!this.options.motion) return this.runDetector(frame);
-    let stream = this.gates.get(frame.streamId);
-    if (!stream) {
-      if (this.gates.size >= MAX_DECIDERS) this.gates.delete(this.gates.keys().next().value!);
-      stream = { gate: new MotionGate(this.options.motion), last: [] };
-      this.gates.set(frame.streamId, stream);
-    }
+    const { streamId } = frame;
     this.stats.frames++;
-    if (!stream.gate.decide(frame).run) {
+    if (frame.still) {
       this.stats.skipped++;
       this.metrics.detectorFrame('skipped');
-      // Nothing moved: what was in view is still there, boxes and all.
-      return stream.last;
+      // Nothing moved: what was in view is still there, boxes and all. A replica that never saw
+      // this stream's last moving frame (a restart, a rebalance) knows none until the next one,
+      // at most the gate's forceEverySec away.
+      return this.lastBoxes.get(streamId) ?? [];
     }
-    stream.last = await this.runDetector(frame);
-    return stream.last;
+    const detections = await this.runDetector(frame);
+    this.lastBoxes.delete(streamId); // re-inserted last: the least recent stream goes first
+    if (this.lastBoxes.size >= MAX_DECIDERS) {
+      this.lastBoxes.delete(this.lastBoxes.keys().next().value!);
+    }
+    this.lastBoxes.set(streamId, detections);
+    return detections;
   }
 
   private runDetector(frame: VideoFrame): Promise<Detection[]> {

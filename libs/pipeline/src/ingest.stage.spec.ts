@@ -123,6 +123,57 @@ describe('IngestStage', () => {
     await bus.close();
   });
 
+  it('with motion gating, publishes a frame where nothing moved as still, without its pixels', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const seen = await recorder(bus);
+    // 1.6 s at 5 fps of an unchanging gray picture, with a bright one at 1.2 s.
+    const pictures = Array.from({ length: 8 }, (_, index) => ({
+      index,
+      ptsSec: index / 5,
+      width: 4,
+      height: 4,
+      pixelFormat: 'bgr24' as const,
+      pixels: new Uint8Array(48).fill(index === 6 ? 250 : 100),
+      geometry: GEOMETRY,
+    }));
+    const decoder = strictMock<MediaDecoder>('MediaDecoder', {
+      open: jest.fn(() =>
+        session({
+          audio: () => items([]),
+          video: () => items(pictures),
+          done: Promise.resolve({
+            audioSec: 0,
+            videoFrames: 8,
+            droppedFrames: 0,
+            truncated: false,
+            warnings: [],
+            stopped: false,
+          }),
+        }),
+      ),
+    });
+    const stage = new IngestStage(bus, decoder, {
+      ...OPTIONS,
+      motion: { thumbWidth: 4, forceEverySec: 1 },
+    });
+    await stage.run({ streamId: 'cam', source: 'cam.mp4' });
+    await bus.idle();
+    const frames = seen.video.filter((f) => !f.final);
+    // The first frame, the one forced a second later, and the one that changed carry pixels;
+    // the last is the background again.
+    expect(frames.map((f) => [f.seq, f.still ?? false, f.pixels.byteLength])).toEqual([
+      [0, false, 48],
+      [1, true, 0],
+      [2, true, 0],
+      [3, true, 0],
+      [4, true, 0],
+      [5, false, 48],
+      [6, false, 48],
+      [7, true, 0],
+    ]);
+    await bus.close();
+  });
+
   it('stamps a live run’s media with its capture clock from the first chunk, and a file’s with none', async () => {
     const headersOf = async (live: boolean) => {
       const bus = new MemoryBus({ partitions: 1 });

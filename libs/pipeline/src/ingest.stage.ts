@@ -10,6 +10,7 @@ import {
   redactUrl,
 } from '@app/media';
 import type { IngestPacer } from './downstream.pacer';
+import { MotionGate, type MotionGateOptions } from './motion.gate';
 import { CAPTURE_EPOCH_HEADER, LIVE_FRAME_HEADER } from './stream-headers';
 
 export interface IngestStageOptions {
@@ -35,7 +36,15 @@ export interface IngestStageOptions {
    * file, not all of it). Live runs are never paced. In one process the bus's capacity does it.
    */
   pacer?: IngestPacer;
+  /**
+   * Motion gating: a frame where nothing moved (or not for `forceEverySec`) goes out `still`,
+   * without its pixels, and the detector keeps its last boxes for it. Decided here, before the
+   * bus, so still frames cost neither the broker nor the consumers their bytes. Off when unset.
+   */
+  motion?: MotionGateOptions;
 }
+
+const NO_PIXELS = new Uint8Array(0);
 
 /**
  * Abort reason of a run stopped without ending its stream: another ingest takes it over (a
@@ -199,6 +208,8 @@ export class IngestStage {
         reached.audio = Infinity; // nothing more to wait for on this side
       };
       const video = async () => {
+        // Per run: a reconnected or resumed stream starts with a fresh background.
+        const gate = this.options.motion && new MotionGate(this.options.motion);
         for await (const frame of session.video()) {
           const ptsSec = offset + seekSec + frame.ptsSec;
           if (ptsSec < offset + resumeAt - 1e-6) continue;
@@ -213,6 +224,10 @@ export class IngestStage {
             pixelFormat: this.options.video.pixelFormat,
             geometry: frame.geometry,
           };
+          if (gate && !gate.decide(message).run) {
+            message.pixels = NO_PIXELS;
+            message.still = true;
+          }
           const at = run.live ? this.now() : 0;
           const frameHeaders = captured(ptsSec, at);
           await this.bus.publish(

@@ -35,11 +35,10 @@ export function mediaStages(bus: Bus, options: MediaStagesOptions): MediaStages 
   const { audioModel, videoModel } = options;
   const features = audioModel.manifest.features!;
   return {
-    ingest: new IngestStage(
-      bus,
-      options.decoder,
-      mediaOptionsFor(audioModel.manifest, videoModel.manifest, options.fps),
-    ),
+    ingest: new IngestStage(bus, options.decoder, {
+      ...mediaOptionsFor(audioModel.manifest, videoModel.manifest, options.fps),
+      motion: options.motion,
+    }),
     spectrogram: new SpectrogramStage(bus, {
       recipe: features.recipe,
       windowSec: features.windowSec,
@@ -50,7 +49,6 @@ export function mediaStages(bus: Bus, options: MediaStagesOptions): MediaStages 
       new TaggerClassifier(audioModel),
       new BoxDetector(videoModel),
       {
-        motion: options.motion,
         liveFrames: options.liveFrames,
         metrics: options.metrics,
         // One process: the bus dies with the stage, there is no restart to rebuild state for.
