@@ -33,7 +33,7 @@ import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import type { Admin } from 'kafkajs';
 import { Logger } from '@nestjs/common';
-import type { VideoFrame } from '@app/contracts';
+import { Topics, type VideoFrame } from '@app/contracts';
 import { FfmpegLocator, MediaDecoder } from '@app/media';
 import { ModelLoader, ModelRepository, OnnxSessionFactory } from '@app/models';
 import { BoxDetector, mediaOptionsFor } from '@app/pipeline';
@@ -56,6 +56,7 @@ import {
   printCpu,
   sleep,
   stageLags,
+  topicBytes,
 } from './kafka.support';
 
 const REPEATS = Math.max(1, Number(process.env.BENCH_REPEATS ?? 2));
@@ -376,6 +377,9 @@ async function main(): Promise<void> {
       const b = await embeddedConcurrent(app.service, run, r, inputs, cpu);
       const expected = new Map([...a.streams].map(([k, v]) => [k, v.ids]));
       const streamIds = new Map(inputs.map((i) => [i.name, streamIdOf(run, r, i)]));
+      const videoBytes = () =>
+        broker.dataDir ? topicBytes(broker.dataDir, Topics.video.name) : Number.NaN;
+      const videoBytesBefore = videoBytes();
       const c = await onKafka(
         commander,
         observer,
@@ -386,6 +390,13 @@ async function main(): Promise<void> {
         deployment,
         admin,
       );
+      const stored = videoBytes() - videoBytesBefore;
+      if (Number.isFinite(stored)) {
+        console.log(
+          `  round ${r + 1}: the kafka run stored ${(stored / 1e6).toFixed(1)} MB on ${Topics.video.name} ` +
+            `(${(stored / 1e3 / (mediaSec * FPS)).toFixed(0)} KB a frame)`,
+        );
+      }
       seqs.push(a);
       concs.push(b);
       kafkas.push(c);

@@ -164,7 +164,21 @@ export interface BenchBroker {
   brokers: string[];
   /** The broker JVM, when its pid file is ours to read (scripts/kafka.sh). */
   pid?: number;
+  /** Its log dirs, when it is a scripts/kafka.sh broker on this machine. */
+  dataDir?: string;
   stop(): Promise<void>;
+}
+
+/** Bytes of a topic's segment files (all partitions) in a broker's log dirs: what it stores. */
+export function topicBytes(dataDir: string, topic: string): number {
+  let bytes = 0;
+  for (const dir of readdirSync(dataDir)) {
+    if (!dir.startsWith(`${topic}-`) || !/^\d+$/.test(dir.slice(topic.length + 1))) continue;
+    for (const file of readdirSync(join(dataDir, dir))) {
+      if (file.endsWith('.log')) bytes += statSync(join(dataDir, dir, file)).size;
+    }
+  }
+  return bytes;
 }
 
 function answers(host: string, port: number): Promise<boolean> {
@@ -211,9 +225,18 @@ export async function benchBroker(): Promise<BenchBroker> {
   const port = process.env.BENCH_KAFKA_PORT ?? '29092';
   if (port === '9092') throw new Error('BENCH_KAFKA_PORT=9092 is the shared default; pick another');
   const env = { ...process.env, KAFKA_PORT: port };
+  const dataDir = join(
+    process.env.KAFKA_CACHE_DIR ?? join(REPO_ROOT, '.cache', 'kafka'),
+    `data-${port}`,
+  );
   if (await answers('127.0.0.1', Number(port))) {
     console.log(`using the broker already answering on 127.0.0.1:${port}`);
-    return { brokers: [`127.0.0.1:${port}`], pid: brokerPid(port), stop: async () => undefined };
+    return {
+      brokers: [`127.0.0.1:${port}`],
+      pid: brokerPid(port),
+      dataDir,
+      stop: async () => undefined,
+    };
   }
   console.log(`starting a Kafka broker on 127.0.0.1:${port} (scripts/kafka.sh)`);
   const out = execFileSync(join(REPO_ROOT, 'scripts', 'kafka.sh'), ['start'], {
@@ -227,6 +250,7 @@ export async function benchBroker(): Promise<BenchBroker> {
   return {
     brokers: match[1]!.split(','),
     pid: brokerPid(port),
+    dataDir,
     stop: async () => {
       execFileSync(join(REPO_ROOT, 'scripts', 'kafka.sh'), ['stop'], {
         cwd: REPO_ROOT,
