@@ -403,6 +403,46 @@ describe('InferenceStage', () => {
       await bus.close();
     });
 
+    it('runs the detector on a dropped moving picture when a still frame (the same picture) comes after it', async () => {
+      const bus = new MemoryBus({ partitions: 1 });
+      const { detect, started, finishOne } = slowDetector();
+      const now = 1_000_000;
+      const stage = new InferenceStage(
+        bus,
+        undefined,
+        { name: 'detector', detect },
+        { metrics: strictMetrics(), liveFrames: { maxAgeMs: 60_000, now: () => now } },
+      );
+      await stage.start();
+      const live = { [LIVE_FRAME_HEADER]: String(now) };
+      const done = collect(bus, 2);
+      const picture = (seq: number) => ({
+        ...frame('cam', seq),
+        pixels: new Uint8Array(12).fill(seq),
+      });
+      const still = (seq: number) => ({
+        ...frame('cam', seq),
+        pixels: new Uint8Array(0),
+        still: true,
+      });
+      await bus.publish(Topics.video, 'cam', picture(0), live);
+      await started(1);
+      // Behind frame 0: a picture where something moved, then two still frames showing it.
+      await bus.publish(Topics.video, 'cam', picture(1), live);
+      await bus.publish(Topics.video, 'cam', still(2), live);
+      await bus.publish(Topics.video, 'cam', still(3), live);
+      finishOne();
+      await started(2);
+      finishOne();
+      const sets = await done;
+      // Frames 1 and 2 were superseded; frame 3 is detected on frame 1's picture.
+      expect(detect.mock.calls.map(([f]) => [...f.pixels.subarray(0, 1)])).toEqual([[0], [1]]);
+      expect(sets.map((s) => s.seq)).toEqual([0, 3]);
+      expect(stage.gatingStats()).toEqual({ frames: 2, skipped: 0 });
+      await stage.stop();
+      await bus.close();
+    });
+
     it('drops a live frame that waited longer than the bound, keeps a fresh one', async () => {
       const bus = new MemoryBus({ partitions: 1 });
       const metrics = strictMetrics();

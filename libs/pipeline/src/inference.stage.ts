@@ -64,6 +64,9 @@ export interface GatingStats {
 
 export const INFERENCE_INSTANCE_HEADER = 'x-vigil-inference';
 
+/** Streams whose last undetected picture one replica keeps (a model-sized frame each, 0.5 MB). */
+const MAX_UNDETECTED = 256;
+
 /**
  * Streams whose audio state one replica keeps at most: decisions over time (a few KiB) and, when
  * a class reads a longer context, that context (melBins x contextFrames floats: 100 KiB for 2 s).
@@ -102,6 +105,13 @@ export class InferenceStage {
   private readonly instance: Record<string, string>;
   /** Per stream: what the detector last saw, which a still frame (see VideoFrame) carries on. */
   private readonly lastBoxes = new Map<string, Detection[]>();
+  /**
+   * Per stream: the latest live frame with pixels that was dropped undetected. A still frame
+   * after it shows that very picture (nothing moved since), so the detector runs on it then.
+   * Without this a still frame would supersede the moving frame before it, and carry boxes
+   * older than what moved. Bounded: an evicted picture only means the older boxes are carried.
+   */
+  private readonly undetected = new Map<string, VideoFrame>();
   private readonly stats: GatingStats = { frames: 0, skipped: 0 };
   private readonly metrics: PipelineMetrics;
   /** Live frames dropped per stream (kept after its end for whoever reports on it; bounded). */
@@ -220,10 +230,13 @@ export class InferenceStage {
       const reason = this.dropReason(message, Number(liveMs));
       // No set goes out for a dropped frame: fusion counts a modality as covered up to the
       // latest set it got, so the next frame's set covers the gap.
-      if (reason) return this.drop(frame.streamId, reason);
+      if (reason) return this.drop(frame, reason);
     }
     const detections = frame.final || !this.video ? [] : await this.detectGated(frame);
-    if (frame.final) this.lastBoxes.delete(frame.streamId);
+    if (frame.final) {
+      this.lastBoxes.delete(frame.streamId);
+      this.undetected.delete(frame.streamId);
+    }
     await this.bus.publish(
       Topics.detections,
       this.keyOf(frame.streamId),
@@ -248,7 +261,9 @@ export class InferenceStage {
     return undefined;
   }
 
-  private drop(streamId: string, reason: FrameDropReason): void {
+  private drop(frame: VideoFrame, reason: FrameDropReason): void {
+    const { streamId } = frame;
+    if (!frame.still) remember(this.undetected, streamId, ownedFrame(frame), MAX_UNDETECTED);
     const count = this.drops.get(streamId);
     if (count === undefined && this.drops.size >= MAX_DECIDERS) {
       this.drops.delete(this.drops.keys().next().value!);
@@ -260,7 +275,9 @@ export class InferenceStage {
   private async detectGated(frame: VideoFrame): Promise<Detection[]> {
     const { streamId } = frame;
     this.stats.frames++;
-    if (frame.still) {
+    const picture = frame.still ? this.undetected.get(streamId) : frame;
+    this.undetected.delete(streamId);
+    if (!picture) {
       this.stats.skipped++;
       this.metrics.detectorFrame('skipped');
       // Nothing moved: what was in view is still there, boxes and all. A replica that never saw
@@ -268,12 +285,8 @@ export class InferenceStage {
       // at most the gate's forceEverySec away.
       return this.lastBoxes.get(streamId) ?? [];
     }
-    const detections = await this.runDetector(frame);
-    this.lastBoxes.delete(streamId); // re-inserted last: the least recent stream goes first
-    if (this.lastBoxes.size >= MAX_DECIDERS) {
-      this.lastBoxes.delete(this.lastBoxes.keys().next().value!);
-    }
-    this.lastBoxes.set(streamId, detections);
+    const detections = await this.runDetector(picture);
+    remember(this.lastBoxes, streamId, detections, MAX_DECIDERS);
     return detections;
   }
 
@@ -296,4 +309,19 @@ export class InferenceStage {
       this.metrics.inference(modality, model.name, seconds, items, model.precision ?? 'fp32');
     }
   }
+}
+
+/** Sets a stream's entry as the most recent one, evicting the least recent beyond `max`. */
+function remember<T>(map: Map<string, T>, streamId: string, value: T, max: number): void {
+  map.delete(streamId);
+  if (map.size >= max) map.delete(map.keys().next().value!);
+  map.set(streamId, value);
+}
+
+/** The frame with pixels of its own: a view into a larger buffer (a Kafka batch) would keep it all. */
+function ownedFrame(frame: VideoFrame): VideoFrame {
+  const { pixels } = frame;
+  return pixels.byteLength === pixels.buffer.byteLength
+    ? frame
+    : { ...frame, pixels: pixels.slice() };
 }
