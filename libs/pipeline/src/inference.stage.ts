@@ -264,11 +264,7 @@ export class InferenceStage {
   private drop(frame: VideoFrame, reason: FrameDropReason): void {
     const { streamId } = frame;
     if (!frame.still) remember(this.undetected, streamId, ownedFrame(frame), MAX_UNDETECTED);
-    const count = this.drops.get(streamId);
-    if (count === undefined && this.drops.size >= MAX_DECIDERS) {
-      this.drops.delete(this.drops.keys().next().value!);
-    }
-    this.drops.set(streamId, (count ?? 0) + 1);
+    remember(this.drops, streamId, (this.drops.get(streamId) ?? 0) + 1, MAX_DECIDERS);
     this.metrics.frameDropped(reason);
   }
 
