@@ -337,6 +337,42 @@ describe('InferenceStage', () => {
     await bus.close();
   });
 
+  it('lets go of what a stream silent for a minute holds, so its partition commits move on', async () => {
+    const bus = new MemoryBus({ partitions: 1 });
+    const baseline = { windows: 6, minWindows: 4, marginLogit: 2, ceiling: 0.9 };
+    let now = 0;
+    const stage = () => {
+      const classify = jest.fn<
+        ReturnType<AudioClassifier['score']>,
+        Parameters<AudioClassifier['score']>
+      >(async (windows) => windows.map(() => []));
+      const inference = new InferenceStage(
+        bus,
+        { name: 'tagger', score: classify, decider: () => new ClassDecider({ baseline }) },
+        undefined,
+        { now: () => now },
+      );
+      return { inference, classify };
+    };
+    const before = stage();
+    await before.inference.start();
+    // Stream a stops without an end marker reaching this replica; b goes on a minute later.
+    for (const seq of [0, 1, 2]) await bus.publish(Topics.features, 'a', window('a', seq));
+    await bus.idle();
+    now = 61_000;
+    await bus.publish(Topics.features, 'b', window('b', 0));
+    await bus.idle();
+    await before.inference.stop();
+
+    const after = stage();
+    await after.inference.start();
+    await bus.idle();
+    // Only b's window is read again: a's no longer hold the partition back.
+    expect(after.classify.mock.calls.flatMap(([w]) => w)).toHaveLength(1);
+    await after.inference.stop();
+    await bus.close();
+  });
+
   describe('live frames while the detector is behind', () => {
     it('keeps the newest frame of each live stream, drops and counts the ones it superseded, never audio', async () => {
       const bus = new MemoryBus({ partitions: 1 });

@@ -36,6 +36,8 @@ export interface InferenceStageOptions {
    * windows in memory for a restart that cannot happen.
    */
   holdStreamState?: boolean;
+  /** Wall clock of idle-stream housekeeping (and of live frames unless they name their own). */
+  now?: () => number;
 }
 
 /**
@@ -73,6 +75,13 @@ const MAX_UNDETECTED = 256;
  */
 const MAX_DECIDERS = 4096;
 
+/**
+ * A stream whose windows stopped reaching this replica this long ago lets go of its audio state
+ * and the windows it holds: its end marker will not come here (its ingest gave up without one,
+ * or its partition moved). Holding on would pin its partition's commits behind it for good.
+ */
+const IDLE_STREAM_MS = 60_000;
+
 /** What one stream's audio needs remembered between windows. */
 interface AudioStreamState {
   decider: ClassDecider;
@@ -83,6 +92,8 @@ interface AudioStreamState {
    * fusion drops them as replays). Only their place is kept, not their features.
    */
   held: { startSec: number; frames: number; release: Release }[];
+  /** Wall-clock time its latest window arrived. */
+  heardAt: number;
 }
 
 /**
@@ -128,7 +139,7 @@ export class InferenceStage {
     this.metrics = options.metrics ?? NO_METRICS;
     this.live = {
       maxAgeMs: options.liveFrames?.maxAgeMs ?? DEFAULT_LIVE_FRAME_MAX_AGE_MS,
-      now: options.liveFrames?.now ?? Date.now,
+      now: options.liveFrames?.now ?? options.now ?? Date.now,
     };
     this.audioBatcher = new MicroBatcher(
       (windows) =>
@@ -194,15 +205,24 @@ export class InferenceStage {
   }
 
   private audioStateOf(streamId: string): AudioStreamState {
+    const now = (this.options.now ?? Date.now)();
+    // Least recently heard first (re-inserted below), so the idle ones are at the front.
+    for (const [id, idle] of this.audioStreams) {
+      if (now - idle.heardAt < IDLE_STREAM_MS) break;
+      this.forgetAudio(id);
+    }
     let state = this.audioStreams.get(streamId);
-    if (!state) {
-      // A stream that moved to another replica never sends its end here: bound what is left.
+    if (state) this.audioStreams.delete(streamId);
+    else {
+      // Bound what streams that went elsewhere without an end leave behind.
       if (this.audioStreams.size >= MAX_DECIDERS) {
         this.forgetAudio(this.audioStreams.keys().next().value!);
       }
-      state = { decider: this.audio!.decider(), context: this.audio!.context?.(), held: [] };
-      this.audioStreams.set(streamId, state);
+      const audio = this.audio!;
+      state = { decider: audio.decider(), context: audio.context?.(), held: [], heardAt: now };
     }
+    state.heardAt = now;
+    this.audioStreams.set(streamId, state);
     return state;
   }
 
