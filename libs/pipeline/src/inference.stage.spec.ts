@@ -294,32 +294,37 @@ describe('InferenceStage', () => {
     await bus.close();
   });
 
+  /**
+   * A stage whose deciders keep a 6-window ambient baseline, with glass at 0.6 in every window
+   * (a café's clinking: over the 0.5 threshold, but ambient) on a wall clock the test sets.
+   */
+  function baselineStage(bus: MemoryBus, now: () => number = () => 0) {
+    const baseline = { windows: 6, minWindows: 4, marginLogit: 2, ceiling: 0.9 };
+    const classify = jest.fn<
+      ReturnType<AudioClassifier['score']>,
+      Parameters<AudioClassifier['score']>
+    >(async (windows) =>
+      windows.map(() => [{ cls: 'glass_break', score: 0.6, threshold: 0.5, labels: ['Glass'] }]),
+    );
+    const stage = new InferenceStage(
+      bus,
+      { name: 'tagger', score: classify, decider: () => new ClassDecider({ baseline }) },
+      undefined,
+      { now },
+    );
+    return { stage, classify };
+  }
+
   it('keeps the windows its decider remembers uncommitted, so a restart keeps a stream’s ambient bar', async () => {
     const bus = new MemoryBus({ partitions: 1 });
-    const baseline = { windows: 6, minWindows: 4, marginLogit: 2, ceiling: 0.9 };
-    // Glass at 0.6 in every window: a café's clinking, over the 0.5 threshold but ambient.
-    const ambientStage = () => {
-      const classify = jest.fn<
-        ReturnType<AudioClassifier['score']>,
-        Parameters<AudioClassifier['score']>
-      >(async (windows) =>
-        windows.map(() => [{ cls: 'glass_break', score: 0.6, threshold: 0.5, labels: ['Glass'] }]),
-      );
-      const stage = new InferenceStage(
-        bus,
-        { name: 'tagger', score: classify, decider: () => new ClassDecider({ baseline }) },
-        undefined,
-      );
-      return { stage, classify };
-    };
     const sets = collect(bus, 0);
-    const before = ambientStage();
+    const before = baselineStage(bus);
     await before.stage.start();
     for (let seq = 0; seq < 8; seq++) await bus.publish(Topics.features, 's', window('s', seq));
     await bus.idle();
     await before.stage.stop(); // as if the process died here
 
-    const after = ambientStage();
+    const after = baselineStage(bus);
     await after.stage.start();
     await bus.publish(Topics.features, 's', window('s', 8));
     await bus.idle();
@@ -339,37 +344,23 @@ describe('InferenceStage', () => {
 
   it('lets go of what a stream silent for a minute holds, so its partition commits move on', async () => {
     const bus = new MemoryBus({ partitions: 1 });
-    const baseline = { windows: 6, minWindows: 4, marginLogit: 2, ceiling: 0.9 };
     let now = 0;
-    const stage = () => {
-      const classify = jest.fn<
-        ReturnType<AudioClassifier['score']>,
-        Parameters<AudioClassifier['score']>
-      >(async (windows) => windows.map(() => []));
-      const inference = new InferenceStage(
-        bus,
-        { name: 'tagger', score: classify, decider: () => new ClassDecider({ baseline }) },
-        undefined,
-        { now: () => now },
-      );
-      return { inference, classify };
-    };
-    const before = stage();
-    await before.inference.start();
+    const before = baselineStage(bus, () => now);
+    await before.stage.start();
     // Stream a stops without an end marker reaching this replica; b goes on a minute later.
     for (const seq of [0, 1, 2]) await bus.publish(Topics.features, 'a', window('a', seq));
     await bus.idle();
     now = 61_000;
     await bus.publish(Topics.features, 'b', window('b', 0));
     await bus.idle();
-    await before.inference.stop();
+    await before.stage.stop();
 
-    const after = stage();
-    await after.inference.start();
+    const after = baselineStage(bus, () => now);
+    await after.stage.start();
     await bus.idle();
     // Only b's window is read again: a's no longer hold the partition back.
     expect(after.classify.mock.calls.flatMap(([w]) => w)).toHaveLength(1);
-    await after.inference.stop();
+    await after.stage.stop();
     await bus.close();
   });
 
