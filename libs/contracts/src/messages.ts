@@ -63,6 +63,11 @@ export interface AudioFeatureWindow {
   data: Float32Array;
   /** Stream time of the loudest frame in the window: where an impulsive event most likely is. */
   peakSec: number;
+  /**
+   * YAMNet's input patch centred on the window (96 × 64 int8 codes, frame-major), where a
+   * YAMNet runs beside the tagger as a second opinion.
+   */
+  yamnetPatch?: Int8Array;
   final?: boolean;
 }
 

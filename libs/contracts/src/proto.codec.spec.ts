@@ -135,6 +135,11 @@ describe('protobuf codecs', () => {
     ['video', Topics.video, frame],
     ['still frame', Topics.video, { ...frame, pixels: new Uint8Array(0), still: true }],
     ['features', Topics.features, window],
+    [
+      'features with a YAMNet patch',
+      Topics.features,
+      { ...window, yamnetPatch: Int8Array.from([-128, -1, 0, 16, 127]) },
+    ],
     ['detections', Topics.detections, detections],
     ['events', Topics.events, event],
     [

@@ -183,9 +183,16 @@ export const videoFrameCodec = codec<VideoFrame>(
 
 export const featureWindowCodec = codec<AudioFeatureWindow>(
   'vigil.v1.AudioFeatureWindow',
-  (v) => ({ ...v, data: floatBytes(v.data) }),
+  (v) => ({
+    ...v,
+    data: floatBytes(v.data),
+    yamnetPatch: v.yamnetPatch
+      ? new Uint8Array(v.yamnetPatch.buffer, v.yamnetPatch.byteOffset, v.yamnetPatch.byteLength)
+      : undefined,
+  }),
   (p) => {
     const data = floats(p.data as Uint8Array);
+    const patch = p.yamnetPatch as Uint8Array | undefined;
     if (data.length !== (p.melBins as number) * (p.frames as number)) {
       throw new Error(`${data.length} values for ${String(p.melBins)}x${String(p.frames)}`);
     }
@@ -198,6 +205,9 @@ export const featureWindowCodec = codec<AudioFeatureWindow>(
       frames: p.frames as number,
       data,
       peakSec: p.peakSec as number,
+      ...(patch && patch.length > 0
+        ? { yamnetPatch: new Int8Array(patch.buffer, patch.byteOffset, patch.byteLength) }
+        : {}),
       ...final(p),
     };
   },

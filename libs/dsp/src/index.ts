@@ -8,3 +8,7 @@ export { kaldiMelMatrix, kaldiMelScale, kaldiSparseMelBank } from './kaldi.melba
 export type { MelBankSpec, SparseMelBank } from './kaldi.melbank';
 export { WindowContextBuilder } from './window-context.builder';
 export type { PlacedWindow, WindowContext, WindowContextOptions } from './window-context.builder';
+export { PcmTail } from './pcm.tail';
+export { YAMNET_RECIPE, YAMNET_RECIPE_16K, patchSamples } from './yamnet.recipe';
+export type { YamnetRecipe } from './yamnet.recipe';
+export { YamnetPatchExtractor, tfMelMatrix } from './yamnet-patch.extractor';

@@ -1,6 +1,6 @@
 import { MemoryBus } from '@app/bus';
 import { type AudioFeatureWindow, Topics } from '@app/contracts';
-import { EFFICIENTAT_RECIPE, LogMelExtractor } from '@app/dsp';
+import { EFFICIENTAT_RECIPE, LogMelExtractor, YAMNET_RECIPE, YamnetPatchExtractor } from '@app/dsp';
 import { SpectrogramStage } from './spectrogram.stage';
 
 function tone(samples: number): Float32Array {
@@ -11,12 +11,13 @@ function tone(samples: number): Float32Array {
 }
 
 describe('SpectrogramStage', () => {
-  it('cuts the same windows however the audio was chunked, and passes end-of-stream on', async () => {
+  it('cuts the same windows, and YAMNet patches, however the audio was chunked, and passes end-of-stream on', async () => {
     const bus = new MemoryBus({ partitions: 2 });
     const stage = new SpectrogramStage(bus, {
       recipe: EFFICIENTAT_RECIPE,
       windowSec: 1,
       hopSec: 0.5,
+      yamnet: YAMNET_RECIPE,
     });
     await stage.start();
     const windows: AudioFeatureWindow[] = [];
@@ -59,6 +60,15 @@ describe('SpectrogramStage', () => {
         }
       }
     }
+    // Each window's YAMNet patch is the 0.975 s centred on it, cut from the whole audio; the
+    // last, shorter window's too.
+    expect(data.at(-1)!.frames).toBeLessThan(100);
+    const yamnet = new YamnetPatchExtractor(YAMNET_RECIPE);
+    for (const w of data) {
+      const centre = (Math.round(w.startSec * 100) + (w.frames - 1) / 2) * 320;
+      const expected = yamnet.extract(pcm, Math.round(centre - 15600));
+      expect(Buffer.from(w.yamnetPatch!.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    }
     // The loud burst sits at 1.25–1.5 s: windows that contain it point at it.
     expect(data[2].peakSec).toBeGreaterThanOrEqual(1.25);
     expect(data[2].peakSec).toBeLessThanOrEqual(1.5);
@@ -67,7 +77,12 @@ describe('SpectrogramStage', () => {
   });
 
   it('a replica that takes over mid-stream reads the held chunks again and cuts exactly the windows of an uninterrupted run, none lost; audio sent again is skipped', async () => {
-    const options = { recipe: EFFICIENTAT_RECIPE, windowSec: 1, hopSec: 0.5 };
+    const options = {
+      recipe: EFFICIENTAT_RECIPE,
+      windowSec: 1,
+      hopSec: 0.5,
+      yamnet: YAMNET_RECIPE,
+    };
     const pcm = tone(32000 * 4 + 1000);
     const chunks = (from: number, to: number) =>
       Array.from({ length: to - from }, (_, i) => {
@@ -127,6 +142,9 @@ describe('SpectrogramStage', () => {
         peakSec: same.peakSec,
       });
       expect(Buffer.from(w.data.buffer).equals(Buffer.from(same.data.buffer))).toBe(true);
+      expect(Buffer.from(w.yamnetPatch!.buffer).equals(Buffer.from(same.yamnetPatch!.buffer))).toBe(
+        true,
+      );
     }
   });
 

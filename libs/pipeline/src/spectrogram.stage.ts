@@ -3,8 +3,11 @@ import { type AudioChunk, type AudioFeatureWindow, Topics } from '@app/contracts
 import {
   type AssembledWindow,
   type LogMelRecipe,
+  PcmTail,
   StreamingLogMel,
   WindowAssembler,
+  YamnetPatchExtractor,
+  type YamnetRecipe,
 } from '@app/dsp';
 import { Groups } from './pipeline.ports';
 
@@ -15,6 +18,8 @@ export interface SpectrogramStageOptions {
   recipe: LogMelRecipe;
   windowSec: number;
   hopSec: number;
+  /** Also cut YAMNet's patch for each window, when a YAMNet runs beside the tagger. */
+  yamnet?: YamnetRecipe;
 }
 
 interface HeldChunk {
@@ -31,6 +36,8 @@ interface StreamFeatures {
   /** Chunks a window still to come may read, oldest first: their offsets stay uncommitted. */
   held: HeldChunk[];
   partition: number;
+  /** Raw audio from the next window's YAMNet patch on, when patches are cut. */
+  pcm?: PcmTail;
 }
 
 /**
@@ -49,6 +56,7 @@ export class SpectrogramStage {
   private readonly windowFrames: number;
   private readonly hopFrames: number;
   private readonly frameSec: number;
+  private readonly yamnet?: YamnetPatchExtractor;
   private subscription?: Subscription;
 
   constructor(
@@ -58,6 +66,14 @@ export class SpectrogramStage {
     this.frameSec = options.recipe.hopLength / options.recipe.sampleRate;
     this.windowFrames = Math.round(options.windowSec / this.frameSec);
     this.hopFrames = Math.round(options.hopSec / this.frameSec);
+    if (options.yamnet) {
+      if (options.yamnet.sampleRate !== options.recipe.sampleRate) {
+        throw new Error(
+          `YAMNet's patch is cut at ${options.yamnet.sampleRate} Hz; the tagger's audio is at ${options.recipe.sampleRate} Hz`,
+        );
+      }
+      this.yamnet = new YamnetPatchExtractor(options.yamnet);
+    }
   }
 
   async start(): Promise<void> {
@@ -96,8 +112,10 @@ export class SpectrogramStage {
     state ??= this.open(chunk.streamId, position, message.partition);
     state.nextSample += samples.length;
     state.held.push({ endSample: state.nextSample, release: message.hold() });
+    state.pcm?.append(samples);
     const windows = state.windows.push(state.logMel.push(samples));
-    for (const window of windows) await this.publish(chunk.streamId, window, headers);
+    for (const window of windows) await this.publish(chunk.streamId, state, window, headers);
+    state.pcm?.dropBefore(this.patchStart(state.windows.nextWindowStart, 1));
     // Only now that its windows are out may a chunk behind every future window be committed.
     const needed = state.logMel.resumeSampleFor(state.windows.nextWindowStart);
     while (state.held.length > 0 && state.held[0].endSample <= needed) {
@@ -109,7 +127,7 @@ export class SpectrogramStage {
     const state = this.streams.get(streamId);
     if (state) {
       const windows = [...state.windows.push(state.logMel.end()), ...state.windows.end()];
-      for (const window of windows) await this.publish(streamId, window, headers);
+      for (const window of windows) await this.publish(streamId, state, window, headers);
     }
     const marker: AudioFeatureWindow = {
       streamId,
@@ -128,10 +146,19 @@ export class SpectrogramStage {
 
   private async publish(
     streamId: string,
+    state: StreamFeatures,
     window: AssembledWindow,
     headers: Record<string, string>,
   ): Promise<void> {
     const startSec = window.startFrame * this.frameSec;
+    let yamnetPatch: Int8Array | undefined;
+    if (this.yamnet && state.pcm) {
+      const { pcm, offset } = state.pcm.view();
+      yamnetPatch = this.yamnet.extract(
+        pcm,
+        this.patchStart(window.startFrame, window.frames) - offset,
+      );
+    }
     await this.bus.publish(
       Topics.features,
       streamId,
@@ -144,9 +171,20 @@ export class SpectrogramStage {
         frames: window.frames,
         data: window.data,
         peakSec: window.peakFrame * this.frameSec,
+        ...(yamnetPatch ? { yamnetPatch } : {}),
       },
       headers,
     );
+  }
+
+  /**
+   * First raw sample of the YAMNet patch centred on a window (the tagger's frame t is centred
+   * on sample t·hop), so both models hear the same second. A window of one frame, the shortest
+   * the stream's end can cut, reaches furthest back: what the next one may read.
+   */
+  private patchStart(startFrame: number, frames: number): number {
+    const centre = (startFrame + (frames - 1) / 2) * this.options.recipe.hopLength;
+    return Math.round(centre - this.yamnet!.samples / 2);
   }
 
   private gridIndex(startFrame: number): number {
@@ -167,6 +205,7 @@ export class SpectrogramStage {
       nextSample: startSample,
       held: [],
       partition,
+      ...(this.yamnet ? { pcm: new PcmTail(startSample) } : {}),
     };
     this.streams.set(streamId, state);
     return state;
