@@ -10,20 +10,24 @@ import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
-import { modelsDir } from '@app/testing';
+import { companionModelsDir, modelsDir } from '@app/testing';
 import { runCli } from '@app/testing/cli-runner';
 
 jest.setTimeout(60_000);
 
-/** A local mirror of ../shared/models over HTTP, optionally serving corrupted bytes. */
+/**
+ * A local mirror of model folders over HTTP (../shared/models, and the YAMNet that
+ * `npm run models:yamnet` builds), optionally serving corrupted bytes.
+ */
 function startMirror(
-  root: string,
+  roots: string[],
   corrupt = new Set<string>(),
 ): Promise<{ server: Server; url: string; requests: string[] }> {
   const requests: string[] = [];
   const server = createServer((req, res) => {
     const path = normalize(decodeURIComponent(req.url ?? '/')).replace(/^\/+/, '');
     requests.push(path);
+    const root = roots.find((r) => existsSync(join(r, path))) ?? roots[0]!;
     const file = join(root, path);
     if (!file.startsWith(root) || !existsSync(file)) {
       res.writeHead(404).end();
@@ -56,7 +60,7 @@ describe('vigil models', () => {
   afterEach(() => rmSync(target, { recursive: true, force: true }));
 
   it('pulls every catalogued model from a mirror, checks sha256, then verifies and lists them', async () => {
-    const mirror = await startMirror(modelsDir());
+    const mirror = await startMirror([modelsDir(), companionModelsDir()]);
     try {
       const pull = await runCli(['models', 'pull', '--models', target, '--mirror', mirror.url]);
       expect(pull.stderr).toBe('');
@@ -76,7 +80,7 @@ describe('vigil models', () => {
 
       const verify = await runCli(['models', 'verify', '--models', target]);
       expect(verify.code).toBe(0);
-      expect(verify.stdout.match(/: ok/g)).toHaveLength(3);
+      expect(verify.stdout.match(/: ok/g)).toHaveLength(4);
 
       const list = await runCli(['models', 'list', '--models', target]);
       expect(list.stdout).toMatch(/yolox-nano\s+object-detection\s+fp32\s+3\.71 MB\s+installed/);
@@ -86,7 +90,7 @@ describe('vigil models', () => {
   });
 
   it('refuses a download whose checksum does not match and leaves nothing installed', async () => {
-    const mirror = await startMirror(modelsDir(), new Set(['fastestdet/FastestDet.onnx']));
+    const mirror = await startMirror([modelsDir()], new Set(['fastestdet/FastestDet.onnx']));
     try {
       const pull = await runCli([
         'models',
@@ -123,7 +127,7 @@ describe('vigil models', () => {
   });
 
   it('catches a tampered installed file', async () => {
-    const mirror = await startMirror(modelsDir());
+    const mirror = await startMirror([modelsDir()]);
     try {
       await runCli(['models', 'pull', 'yolox-nano', '--models', target, '--mirror', mirror.url]);
     } finally {

@@ -1,9 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { iou, MODEL_CATALOG, ModelLoader, ModelRepository, OnnxSessionFactory } from '@app/models';
 import type { LoadedAudioModel, LoadedVideoModel, ModelsLogger, RawBox } from '@app/models';
-import { detectorFrame, fixture, modelsDir } from '@app/testing';
+import { MemoryBus } from '@app/bus';
+import { type AudioFeatureWindow, Topics } from '@app/contracts';
+import { FfmpegLocator, MediaDecoder } from '@app/media';
+import { IngestStage, SpectrogramStage, spectrogramOptionsFor } from '@app/pipeline';
+import { companionModelsDir, detectorFrame, fixture, modelsDir } from '@app/testing';
 
 /**
  * The catalogued models, run for real on the reference inputs of ../shared/fixtures
@@ -33,7 +37,7 @@ describe('models (real ONNX models on reference inputs)', () => {
   const repository = new ModelRepository(modelsDir());
   const loader = new ModelLoader(repository, new OnnxSessionFactory(quietLogger()));
 
-  it.each(Object.keys(MODEL_CATALOG))(
+  it.each(Object.keys(MODEL_CATALOG).filter((name) => name !== 'yamnet'))(
     'the shared copy of %s matches the catalog checksum',
     async (name) => {
       const result = await repository.verify(name);
@@ -106,6 +110,71 @@ describe('models (real ONNX models on reference inputs)', () => {
       const detections = audio.mapper.detect(scores!);
       expect(detections.map((d) => d.cls)).toEqual(['glass_break']);
       expect(detections[0]!.labels).toContain('Chink, clink');
+    });
+  });
+
+  describe('yamnet beside efficientat-mn04', () => {
+    const both = new ModelRepository([modelsDir(), companionModelsDir()].join(delimiter));
+
+    it('is the very file the catalog names (npm run models:yamnet builds it to that checksum)', async () => {
+      expect(await both.verify('yamnet')).toMatchObject({ ok: true, labelsOk: true });
+    });
+
+    /** Windows of a recording as the pipeline cuts them, each with its YAMNet patch. */
+    async function windowsOf(file: string): Promise<AudioFeatureWindow[]> {
+      const manifest = both.manifest('efficientat-mn04');
+      const bus = new MemoryBus();
+      const windows: AudioFeatureWindow[] = [];
+      await bus.subscribe(Topics.features, 'test', async ({ value }) => {
+        if (!value.final) windows.push(value);
+      });
+      const spectrogram = new SpectrogramStage(bus, spectrogramOptionsFor(manifest, true));
+      await spectrogram.start();
+      const decoder = new MediaDecoder(new FfmpegLocator({ env: process.env }));
+      const rate = manifest.features!.recipe.sampleRate;
+      await new IngestStage(bus, decoder, {
+        audio: { sampleRate: rate, chunkSamples: rate / 10 },
+        video: {
+          fps: 1,
+          width: 64,
+          height: 64,
+          resize: 'stretch',
+          padColor: 114,
+          pixelFormat: 'bgr24',
+        },
+      }).run({ streamId: 'a', source: file, video: false });
+      await bus.idle();
+      await spectrogram.stop();
+      await bus.close();
+      return windows;
+    }
+
+    it('hears a dog bark as a dog bark, and the two models together decide dog_bark', async () => {
+      const logger = quietLogger();
+      const loaded = await new ModelLoader(both, new OnnxSessionFactory(quietLogger()), {
+        logger,
+      }).audio('efficientat-mn04');
+      expect(loaded.companion?.name).toBe('yamnet');
+      const windows = await windowsOf(fixture('audio/dog_fs328730_ivolipa_dog_bark.flac'));
+      const yamnet = await loaded.companion!.runner.classify(windows.map((w) => w.yamnetPatch!));
+      const labels = both.labels('yamnet');
+      const loudest = (label: string) => Math.max(...yamnet.map((s) => s[labels.indexOf(label)]!));
+      expect(Math.min(loudest('Dog'), loudest('Bark'))).toBeGreaterThanOrEqual(0.4);
+      const own = await loaded.tagger.classify(windows);
+      const decided = own.map((scores, i) => {
+        const joined = Float32Array.from([...scores, ...yamnet[i]!]);
+        return loaded.companion!.mapper.detect(joined, joined).map((d) => d.cls);
+      });
+      expect(decided.flat()).toContain('dog_bark');
+    });
+
+    it('is left out, with a warning that says how to install it, where it is not installed', async () => {
+      const logger = quietLogger();
+      const alone = await new ModelLoader(repository, new OnnxSessionFactory(quietLogger()), {
+        logger,
+      }).audio('efficientat-mn04');
+      expect(alone.companion).toBeUndefined();
+      expect(logger.warn).toHaveBeenCalledWith(expect.stringContaining('npm run models:yamnet'));
     });
   });
 

@@ -40,13 +40,17 @@ import {
   logisticHead,
   logit,
   sigmoid,
+  YamnetRunner,
 } from '@app/models';
+import { YAMNET_RECIPE } from '@app/dsp';
 import { mediaOptionsFor } from '@app/pipeline';
 import { VARIANTS } from './label-group.variants';
 import { WindowScoresExtractor } from './window-scores.extractor';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CATALOG = resolve(ROOT, 'libs/models/src/catalog/efficientat-mn04.model.json');
+/** The second audio model, calibrated beside the tagger where it is installed. */
+const COMPANION = 'yamnet';
 const MEASUREMENTS = resolve(ROOT, 'libs/models/MEASUREMENTS.md');
 const GRID = logitGrid();
 /** Inverse regularisation strengths tried for a learned head. */
@@ -97,6 +101,7 @@ async function main(): Promise<void> {
       write: { type: 'boolean', default: false },
       'false-cost': { type: 'string', default: '3' },
       dump: { type: 'string' },
+      'no-companion': { type: 'boolean', default: false },
     },
   });
   const falseCost = Number(values['false-cost']);
@@ -114,13 +119,28 @@ async function main(): Promise<void> {
   const loader = new ModelLoader(repository, new OnnxSessionFactory(new Logger('onnxruntime')));
   const model = await loader.audio(DEFAULT_AUDIO_MODEL);
   const video = repository.resolve(DEFAULT_VIDEO_MODEL).manifest;
+  // YAMNet, where installed (npm run models:yamnet), is calibrated as the tagger's companion.
+  let yamnet: { runner: YamnetRunner; labels: string[]; sha256: string } | undefined;
+  if (!values['no-companion'] && repository.isInstalled(COMPANION)) {
+    const resolved = repository.resolve(COMPANION);
+    const session = await new OnnxSessionFactory(new Logger('onnxruntime')).create(
+      resolved.onnxPath,
+    );
+    yamnet = {
+      runner: new YamnetRunner(session, YAMNET_RECIPE),
+      labels: repository.labels(COMPANION),
+      sha256: resolved.manifest.sha256,
+    };
+  }
   const extractor = new WindowScoresExtractor(
     new MediaDecoder(new FfmpegLocator({ env: process.env })),
     model,
     mediaOptionsFor(model.manifest, video, 1),
     resolve(ROOT, '.cache/calibration'),
     CONTEXT_SEC,
+    yamnet && { runner: yamnet.runner, labels: yamnet.labels.length, sha256: yamnet.sha256 },
   );
+  const allLabels = [...model.labels, ...(yamnet?.labels.map((l) => `${COMPANION}:${l}`) ?? [])];
   const windowScored: Scored[] = [];
   for (const [i, item] of items.entries()) {
     process.stderr.write(`\rwindow scores ${i + 1}/${items.length}\x1b[K`);
@@ -128,17 +148,26 @@ async function main(): Promise<void> {
     if (windows.atSec.length > 0) windowScored.push({ item, windows });
   }
   process.stderr.write('\n');
-  if (values.dump) dump(values.dump, windowScored, model.labels);
+  if (values.dump) dump(values.dump, windowScored, allLabels);
 
-  const labelIndex = new Map(model.labels.map((l, i) => [l, i]));
+  const labelIndex = new Map(allLabels.map((l, i) => [l, i]));
   const catalog = JSON.parse(readFileSync(CATALOG, 'utf8'));
   const sources = [...new Set(windowScored.map((s) => s.item.source))];
   const results: ClassResult[] = [];
   for (const cls of AUDIO_CLASSES) {
     process.stderr.write(`calibrating ${cls}\n`);
     const variants: Record<string, string[]> = { ...VARIANTS[cls] };
-    const current = catalog.labelGroups[cls].labels as string[];
+    // With the companion, its groups are calibrated; the tagger's own stay as they are.
+    const current = ((yamnet && catalog.companion?.labelGroups[cls]) || catalog.labelGroups[cls])
+      .labels as string[];
     if (!Object.values(variants).some((v) => same(v, current))) variants.catalog = current;
+    if (yamnet) {
+      for (const [name, labels] of Object.entries({ ...variants })) {
+        const second = labels.map((l) => `${COMPANION}:${l}`).filter((l) => labelIndex.has(l));
+        variants[`${name}+${COMPANION}`] = [...labels, ...second];
+        variants[`${COMPANION}:${name}`] = second;
+      }
+    }
     const candidates: Candidate[] = [];
     for (const context of CONTEXT_CLASSES.includes(cls) ? [false, true] : [false])
       for (const [variant, labels] of Object.entries(variants)) {
@@ -216,11 +245,17 @@ async function main(): Promise<void> {
     });
   }
 
-  const report = render(results, windowScored, falseCost);
+  const report = render(results, windowScored, falseCost, yamnet !== undefined);
   process.stdout.write(report);
   if (values.write) {
+    if (yamnet) {
+      catalog.companion ??= { model: COMPANION, labelGroups: {} };
+      for (const r of results)
+        catalog.companion.labelGroups[r.cls] ??= { ...catalog.labelGroups[r.cls] };
+    }
+    const groups = yamnet ? catalog.companion.labelGroups : catalog.labelGroups;
     for (const r of results) {
-      const group = catalog.labelGroups[r.cls];
+      const group = groups[r.cls];
       group.labels = r.best.labels;
       group.threshold = r.threshold;
       if (r.best.decision.kind === 'head') {
@@ -234,8 +269,9 @@ async function main(): Promise<void> {
     else delete catalog.features.contextSec;
     await writeFormatted(CATALOG, JSON.stringify(catalog, null, 2));
     const doc = readFileSync(MEASUREMENTS, 'utf8');
-    const begin = '<!-- calibration:begin -->';
-    const end = '<!-- calibration:end -->';
+    const marker = yamnet ? `calibration-${COMPANION}` : 'calibration';
+    const begin = `<!-- ${marker}:begin -->`;
+    const end = `<!-- ${marker}:end -->`;
     const section = `${begin}\n${report}${end}`;
     await writeFormatted(
       MEASUREMENTS,
@@ -257,14 +293,25 @@ function render(
   results: ClassResult[],
   scored: { item: EvalItem; windows: WindowScores }[],
   falseCost: number,
+  companion: boolean,
 ): string {
   const sources = new Set(scored.map((s) => s.item.source)).size;
   const minutes = scored.reduce((m, s) => m + s.windows.audioSec, 0) / 60;
   const negatives = scored.filter((s) => s.item.classes.length === 0);
   const negMinutes = negatives.reduce((m, s) => m + s.windows.audioSec, 0) / 60;
   const lines = [
-    '## Audio: label groups and thresholds, cross-validated by source (generated)',
+    companion
+      ? `## Audio with ${COMPANION} beside mn04: label groups and thresholds, cross-validated by source (generated)`
+      : '## Audio: label groups and thresholds, cross-validated by source (generated)',
     '',
+    ...(companion
+      ? [
+          `The companion's groups (\`companion.labelGroups\` in the catalog, used where ${COMPANION} is installed). ` +
+            `A label \`${COMPANION}:X\` is ${COMPANION}'s score for X on the 0.975 s patch centred on the window ` +
+            '(the same patch for the window and its context); a group may read either model or both.',
+          '',
+        ]
+      : []),
     `Regenerated by \`npm run calibrate -- --write\` on ${scored.length} audio items from ${sources} sources ` +
       `(${minutes.toFixed(1)} min; ${negatives.length} negatives, ${negMinutes.toFixed(1)} min). Each class's score is ` +
       'per 1 s window (0.5 s hop) either the noisy-or of its label group or a learned head (a logistic regression on the ' +

@@ -7,18 +7,27 @@ import { WindowContextBuilder } from '@app/dsp';
 import type { EvalItem } from '@app/evaluation';
 import type { WindowScores } from '@app/evaluation';
 import type { MediaDecoder } from '@app/media';
-import type { LoadedAudioModel } from '@app/models';
-import { IngestStage, type IngestStageOptions, SpectrogramStage } from '@app/pipeline';
+import type { LoadedAudioModel, YamnetRunner } from '@app/models';
+import {
+  IngestStage,
+  type IngestStageOptions,
+  SpectrogramStage,
+  spectrogramOptionsFor,
+} from '@app/pipeline';
 
 const GROUP = 'vigil-calibration';
 /** Bumped when what a cache file holds changes. */
 const CACHE_FORMAT = 2;
+/** Bumped when how YAMNet's patches are cut changes. */
+const YAMNET_FRONT_END = 2;
 
 /**
  * Every label's score on every window the deployed pipeline would classify: the same ingest
  * (ffmpeg), the same streaming log-mel and window assembler, the same tagger, and on the longer
  * context of `contextSec` ending with each window, built as the inference stage builds it.
- * Cached per file, model and context, so sweeping decisions never decodes twice.
+ * With a YAMNet beside the tagger, each window's row goes on with YAMNet's scores on the patch
+ * centred on it (the same patch for the window and its context). Cached per file, models and
+ * context, so sweeping decisions never decodes twice.
  */
 export class WindowScoresExtractor {
   constructor(
@@ -28,6 +37,7 @@ export class WindowScoresExtractor {
     private readonly ingestOptions: IngestStageOptions,
     private readonly cacheDir: string,
     private readonly contextSec: number,
+    private readonly yamnet?: { runner: YamnetRunner; labels: number; sha256: string },
   ) {
     mkdirSync(cacheDir, { recursive: true });
   }
@@ -45,11 +55,10 @@ export class WindowScoresExtractor {
     const features = manifest.features!;
     const bus = new MemoryBus();
     const ingest = new IngestStage(bus, this.decoder, this.ingestOptions);
-    const spectrogram = new SpectrogramStage(bus, {
-      recipe: features.recipe,
-      windowSec: features.windowSec,
-      hopSec: features.hopSec,
-    });
+    const spectrogram = new SpectrogramStage(
+      bus,
+      spectrogramOptionsFor(manifest, this.yamnet !== undefined),
+    );
     const windows: AudioFeatureWindow[] = [];
     await bus.subscribe(Topics.features, GROUP, async ({ value }) => {
       if (!value.final) windows.push(value);
@@ -67,12 +76,15 @@ export class WindowScoresExtractor {
         contextFrames: Math.round(this.contextSec / frameSec),
       });
       const contexts = windows.map((w) => builder.extend(w));
+      const second = this.yamnet
+        ? await this.yamnet.runner.classify(windows.map((w) => w.yamnetPatch!))
+        : undefined;
       return {
         audioSec: result.summary.audioSec,
         atSec,
-        labels: this.model.labels.length,
-        scores: await this.classify(windows),
-        context: await this.classify(contexts),
+        labels: this.model.labels.length + (this.yamnet?.labels ?? 0),
+        scores: await this.classify(windows, second),
+        context: await this.classify(contexts, second),
       };
     } finally {
       await spectrogram.stop();
@@ -80,23 +92,28 @@ export class WindowScoresExtractor {
     }
   }
 
-  private async classify(windows: { data: Float32Array; frames: number }[]) {
-    const labels = this.model.labels.length;
+  private async classify(
+    windows: { data: Float32Array; frames: number }[],
+    second: Float32Array[] = [],
+  ) {
+    const own = this.model.labels.length;
+    const labels = own + (this.yamnet?.labels ?? 0);
     const scores = new Float32Array(windows.length * labels);
     for (let i = 0; i < windows.length; i += 16) {
       const batch = await this.model.tagger.classify(windows.slice(i, i + 16));
       batch.forEach((s, k) => scores.set(s, (i + k) * labels));
     }
+    second.forEach((s, w) => scores.set(s, w * labels + own));
     return scores;
   }
 
   private cachePath(path: string): string {
     const { size, mtimeMs } = statSync(path);
-    const key = createHash('sha256')
+    const hash = createHash('sha256')
       .update(`${CACHE_FORMAT}\0${this.model.manifest.sha256}\0${this.contextSec}\0`)
-      .update(`${path}\0${size}\0${mtimeMs}`)
-      .digest('hex')
-      .slice(0, 24);
+      .update(`${path}\0${size}\0${mtimeMs}`);
+    if (this.yamnet) hash.update(`\0yamnet ${this.yamnet.sha256} ${YAMNET_FRONT_END}`);
+    const key = hash.digest('hex').slice(0, 24);
     return join(this.cacheDir, `${key}.bin`);
   }
 }

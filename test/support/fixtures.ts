@@ -38,6 +38,22 @@ export function int8ModelsDir(): string {
   return dir;
 }
 
+/**
+ * YAMNet, the audio companion scripts/yamnet/prepare.sh builds from its PyPI-published TFLite
+ * (never committed: generated into .cache/models-companion unless VIGIL_COMPANION_MODELS_DIR).
+ */
+export function companionModelsDir(): string {
+  const dir =
+    process.env.VIGIL_COMPANION_MODELS_DIR ?? resolve(repoRoot, '.cache', 'models-companion');
+  if (!existsSync(join(dir, 'yamnet'))) {
+    throw new Error(
+      `YAMNet not found in ${dir}. Build it with \`npm run models:yamnet\` ` +
+        '(scripts/yamnet; PyPI only) or set VIGIL_COMPANION_MODELS_DIR.',
+    );
+  }
+  return dir;
+}
+
 /** The shared FP32 models and the generated INT8 ones, as one VIGIL_MODELS_DIR path list. */
 export function modelsPathWithInt8(): string {
   return [modelsDir(), int8ModelsDir()].join(delimiter);

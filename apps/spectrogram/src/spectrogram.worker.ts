@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Bus } from '@app/bus';
 import type { ServiceConfig } from '@app/config';
 import { ModelRepository } from '@app/models';
-import { SpectrogramStage } from '@app/pipeline';
+import { SpectrogramStage, spectrogramOptionsFor } from '@app/pipeline';
 import { BUS, HealthServer, type Runnable, SERVICE_CONFIG, StageWorker } from '@app/service';
 
 /** The spectrogram service: PCM → log-mel windows with the audio model's own recipe. */
@@ -19,12 +19,7 @@ export class SpectrogramWorker extends StageWorker {
 
   protected async createStage(): Promise<Runnable> {
     // Only the manifest is needed here: the features follow the model they will feed.
-    const features = this.models.manifest(this.config.audioModel).features;
-    if (!features) throw new Error(`${this.config.audioModel} has no feature recipe`);
-    return new SpectrogramStage(this.bus, {
-      recipe: features.recipe,
-      windowSec: features.windowSec,
-      hopSec: features.hopSec,
-    });
+    const manifest = this.models.manifest(this.config.audioModel);
+    return new SpectrogramStage(this.bus, spectrogramOptionsFor(manifest));
   }
 }

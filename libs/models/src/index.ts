@@ -21,3 +21,4 @@ export { logit, sigmoid } from './sigmoid';
 export * from './onnx-worker.runtime';
 export * from './class.decider';
 export * from './session.pool';
+export * from './yamnet.runner';

@@ -1,5 +1,6 @@
 import efficientatMn04 from './catalog/efficientat-mn04.model.json';
 import fastestdet from './catalog/fastestdet.model.json';
+import yamnet from './catalog/yamnet.model.json';
 import yoloxNano from './catalog/yolox-nano.model.json';
 import { validateManifest } from './model.manifest';
 import type { ModelManifest } from './model.manifest';
@@ -12,6 +13,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelManifest>> = Object.fre
   'efficientat-mn04': validateManifest(efficientatMn04, 'catalog/efficientat-mn04.model.json'),
   'yolox-nano': validateManifest(yoloxNano, 'catalog/yolox-nano.model.json'),
   fastestdet: validateManifest(fastestdet, 'catalog/fastestdet.model.json'),
+  yamnet: validateManifest(yamnet, 'catalog/yamnet.model.json'),
 });
 
 export const DEFAULT_AUDIO_MODEL = 'efficientat-mn04';

@@ -1,3 +1,4 @@
+import { YAMNET_RECIPE } from '@app/dsp';
 import { AudioTagger } from './audio-tagger.runner';
 import type { AudioTaggerOptions } from './audio-tagger.runner';
 import { BoxLabelMapper } from './box-label.mapper';
@@ -8,6 +9,16 @@ import { ObjectDetector } from './object-detector.runner';
 import type { ModelsLogger, OnnxSessionFactory } from './onnx-session.factory';
 import { type PrecisionChoice, PrecisionResolver } from './precision.resolver';
 import { SessionPool } from './session.pool';
+import { ModelNotFoundError } from './model.repository';
+import { YamnetRunner } from './yamnet.runner';
+
+/** The second audio model heard beside the tagger (see `ModelManifest.companion`). */
+export interface LoadedCompanion {
+  name: string;
+  runner: YamnetRunner;
+  /** The companion's label groups over the tagger's labels, then its own as `<name>:<label>`. */
+  mapper: LabelGroupMapper;
+}
 
 export interface LoadedAudioModel {
   manifest: ModelManifest;
@@ -15,7 +26,9 @@ export interface LoadedAudioModel {
   /** The precision in use (the manifest is the variant's: `<name>-int8` under int8). */
   precision: Precision;
   tagger: AudioTagger;
+  /** The tagger's own label groups: what decides a window the companion did not hear. */
   mapper: LabelGroupMapper;
+  companion?: LoadedCompanion;
 }
 
 export interface LoadedVideoModel {
@@ -31,6 +44,11 @@ export interface ModelLoaderOptions {
   precision?: { audio?: PrecisionChoice; video?: PrecisionChoice };
   /** Detector sessions, each on a worker thread of its own (1 by default); see SessionPool. */
   detectorWorkers?: number;
+  /**
+   * Whether the audio model's companion runs where it is installed (the default); false keeps
+   * to the tagger's own label groups.
+   */
+  companion?: boolean;
   logger?: ModelsLogger;
 }
 
@@ -53,10 +71,60 @@ export class ModelLoader {
     if (manifest.task !== 'audio-tagging')
       throw new Error(`${name} is a ${manifest.task} model, not audio-tagging`);
     const labels = this.repository.labels(model);
-    // Build the mapper first: a label-group typo should fail before a session is paid for.
+    const companion = this.companionOf(manifest);
+    // Build the mappers first: a label-group typo should fail before a session is paid for.
     const mapper = new LabelGroupMapper(labels, manifest.labelGroups, 'audio');
+    const both = companion && [
+      ...labels,
+      ...this.repository.labels(companion.name).map((l) => `${companion.name}:${l}`),
+    ];
+    const companionMapper = both && new LabelGroupMapper(both, companion.labelGroups, 'audio');
     const tagger = new AudioTagger(await this.sessions.create(onnxPath), manifest, options);
-    return { manifest, labels, precision, tagger, mapper };
+    if (!companion || !companionMapper) return { manifest, labels, precision, tagger, mapper };
+    const runner = new YamnetRunner(
+      await this.sessions.create(companion.onnxPath),
+      YAMNET_RECIPE,
+      companion.io,
+    );
+    return {
+      manifest,
+      labels,
+      precision,
+      tagger,
+      mapper,
+      companion: { name: companion.name, runner, mapper: companionMapper },
+    };
+  }
+
+  /** The companion to load, or none: not named, turned off, or not installed (said once). */
+  private companionOf(manifest: ModelManifest) {
+    const named = manifest.companion;
+    if (!named || this.options.companion === false) return undefined;
+    if (named.model !== 'yamnet') {
+      throw new Error(
+        `${manifest.name}: companion ${named.model} is not one Vigil can run (yamnet)`,
+      );
+    }
+    try {
+      const resolved = this.repository.resolve(named.model);
+      if (resolved.manifest.task !== 'audio-companion') {
+        throw new Error(`${named.model} is a ${resolved.manifest.task} model, not audio-companion`);
+      }
+      const { input, output } = resolved.manifest;
+      return {
+        name: named.model,
+        labelGroups: named.labelGroups,
+        onnxPath: resolved.onnxPath,
+        io: { input: input.name, output: output.name },
+      };
+    } catch (error) {
+      if (!(error instanceof ModelNotFoundError)) throw error;
+      this.options.logger?.warn(
+        `${manifest.name}: its companion ${named.model} is not installed (npm run models:yamnet); ` +
+          `deciding on ${manifest.name} alone, which misses more gunshots, screams and horns`,
+      );
+      return undefined;
+    }
   }
 
   async video(name: string): Promise<LoadedVideoModel> {
@@ -91,6 +159,7 @@ export class ModelLoader {
       ...(tuning.decisions ? { decisions: tuning.decisions } : {}),
       ...(tuning.features ? { features: tuning.features } : {}),
       ...(tuning.nms ? { nms: tuning.nms } : {}),
+      ...(tuning.companion ? { companion: tuning.companion } : {}),
     };
     return { ...resolved, manifest };
   }

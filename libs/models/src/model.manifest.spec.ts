@@ -93,6 +93,26 @@ describe('validateManifest', () => {
     );
   });
 
+  it("checks a companion's label groups as the model's own, and allows one on audio only", () => {
+    const audio = clone(MODEL_CATALOG['efficientat-mn04']) as unknown as Record<string, unknown>;
+    audio.companion = {
+      model: 'yamnet',
+      labelGroups: { person: { labels: ['Speech'], threshold: 2 } },
+    };
+    expect(problemsOf(audio)).toEqual([
+      expect.stringMatching(/^companion\.labelGroups\.person: is not a canonical class/),
+      'companion.labelGroups.person.threshold: must be in [0, 1]',
+    ]);
+    const video = clone(MODEL_CATALOG['yolox-nano']) as unknown as Record<string, unknown>;
+    video.companion = { model: 'yamnet', labelGroups: {} };
+    expect(problemsOf(video)).toEqual(['companion: is for audio-tagging models']);
+    const companion = clone(MODEL_CATALOG.yamnet) as unknown as Record<string, unknown>;
+    companion.output = { name: 'scores', decoder: 'sigmoid-multilabel' };
+    expect(problemsOf(companion)).toEqual([
+      'output.decoder: must be probabilities for audio-companion',
+    ]);
+  });
+
   it('keeps model files inside the model folder', () => {
     const bad = clone(MODEL_CATALOG['yolox-nano']);
     bad.file = '../../etc/passwd';

@@ -8,13 +8,23 @@ import type { CanonicalClass } from '@app/contracts';
  * decoder, label groups and thresholds) lives here rather than in code.
  */
 
-export const MODEL_TASKS = ['audio-tagging', 'object-detection'] as const;
+/**
+ * `audio-companion`: a second audio tagger run beside the main one on its own input patch (see
+ * `ModelManifest.companion`); it has no label groups of its own.
+ */
+export const MODEL_TASKS = ['audio-tagging', 'object-detection', 'audio-companion'] as const;
 export type ModelTask = (typeof MODEL_TASKS)[number];
 
 export const LABEL_FORMATS = ['audioset-csv', 'lines'] as const;
 export type LabelFormat = (typeof LABEL_FORMATS)[number];
 
-export const OUTPUT_DECODERS = ['sigmoid-multilabel', 'yolox', 'fastestdet'] as const;
+/** `probabilities`: the model's own per-class sigmoid scores, read as they are. */
+export const OUTPUT_DECODERS = [
+  'sigmoid-multilabel',
+  'probabilities',
+  'yolox',
+  'fastestdet',
+] as const;
 export type OutputDecoderName = (typeof OUTPUT_DECODERS)[number];
 
 export const RESIZE_MODES = ['letterbox-topleft', 'stretch'] as const;
@@ -146,6 +156,12 @@ export interface ModelManifest {
   quantization?: QuantizationProvenance;
   /** On FP32 entries that have an INT8 variant. */
   int8?: Int8Plan;
+  /**
+   * A second audio model heard beside this one where it is installed (an `audio-companion`
+   * entry). Its labels join this model's as `<model>:<label>`, and these label groups, which
+   * may read both, replace `labelGroups`; without it `labelGroups` decide alone.
+   */
+  companion?: { model: string; labelGroups: LabelGroups };
 }
 
 export class ManifestError extends Error {
@@ -285,14 +301,20 @@ function checkFeatures(c: Checker, manifest: Json): void {
   }
 }
 
-function checkLabelGroups(c: Checker, value: unknown, task: unknown, features: unknown): void {
-  const groups = c.object(value, 'labelGroups');
+function checkLabelGroups(
+  c: Checker,
+  value: unknown,
+  task: unknown,
+  features: unknown,
+  path = 'labelGroups',
+): void {
+  const groups = c.object(value, path);
   if (!groups) return;
   const hasContext = typeof features === 'object' && features !== null && 'contextSec' in features;
   const allowed: readonly string[] =
     task === 'object-detection' ? VIDEO_CLASSES : task === 'audio-tagging' ? AUDIO_CLASSES : [];
   for (const [cls, raw] of Object.entries(groups)) {
-    const key = `labelGroups.${cls}`;
+    const key = `${path}.${cls}`;
     if (allowed.length > 0 && !allowed.includes(cls)) {
       c.problem(
         key,
@@ -444,12 +466,22 @@ export function validateManifest(value: unknown, source = 'model.json'): ModelMa
     if (m.task === 'audio-tagging' && !audioDecoder) {
       c.problem('output.decoder', 'must be sigmoid-multilabel for audio-tagging');
     }
+    if (m.task === 'audio-companion' && output.decoder !== 'probabilities') {
+      c.problem('output.decoder', 'must be probabilities for audio-companion');
+    }
     if (m.task === 'object-detection' && audioDecoder) {
       c.problem('output.decoder', 'must be a box decoder (yolox, fastestdet) for object-detection');
     }
   }
   checkLabelGroups(c, m.labelGroups, m.task, m.features);
   if (m.decisions !== undefined) checkDecisions(c, m.decisions, m.labelGroups);
+  c.optional(m, 'companion', '', (v, k) => {
+    const companion = c.object(v, k);
+    if (!companion) return;
+    if (m.task !== 'audio-tagging') c.problem(k, 'is for audio-tagging models');
+    c.string(companion.model, `${k}.model`, /^[a-z0-9][a-z0-9._-]*$/i, 'must be a model name');
+    checkLabelGroups(c, companion.labelGroups, m.task, m.features, `${k}.labelGroups`);
+  });
   if (m.nms !== undefined) {
     const nms = c.object(m.nms, 'nms');
     if (nms) {

@@ -1,5 +1,7 @@
+import { YAMNET_RECIPE } from '@app/dsp';
 import type { ModelManifest } from '@app/models';
 import type { IngestStageOptions } from './ingest.stage';
+import type { SpectrogramStageOptions } from './spectrogram.stage';
 
 /** 0.1 s of audio per message: small enough for low latency, large enough to keep overhead low. */
 const CHUNK_SEC = 0.1;
@@ -40,5 +42,24 @@ export function mediaOptionsFor(
         padColor === undefined ? 114 : parseInt(padColor.replace(/^0x/, '').slice(0, 2), 16),
       pixelFormat: video.input.pixelFormat ?? 'bgr24',
     },
+  };
+}
+
+/**
+ * The windows the audio model reads, with YAMNet's patches where its manifest names YAMNet as
+ * companion and `companion` allows. A spectrogram service cannot know whether inference has
+ * the companion installed, so it cuts them whenever the manifest names it: 6 KB a window.
+ */
+export function spectrogramOptionsFor(
+  audio: ModelManifest,
+  companion = audio.companion?.model === 'yamnet',
+): SpectrogramStageOptions {
+  const features = audio.features;
+  if (!features) throw new Error(`${audio.name} has no feature recipe`);
+  return {
+    recipe: features.recipe,
+    windowSec: features.windowSec,
+    hopSec: features.hopSec,
+    ...(companion ? { yamnet: YAMNET_RECIPE } : {}),
   };
 }

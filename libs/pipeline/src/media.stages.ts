@@ -3,7 +3,7 @@ import type { MediaDecoder } from '@app/media';
 import type { LoadedAudioModel, LoadedVideoModel } from '@app/models';
 import { InferenceStage, type LiveFrameOptions } from './inference.stage';
 import { IngestStage } from './ingest.stage';
-import { mediaOptionsFor } from './media-options';
+import { mediaOptionsFor, spectrogramOptionsFor } from './media-options';
 import { BoxDetector, TaggerClassifier } from './model.adapters';
 import type { MotionGateOptions } from './motion.gate';
 import type { PipelineMetrics } from './pipeline.ports';
@@ -33,17 +33,16 @@ export interface MediaStages {
  */
 export function mediaStages(bus: Bus, options: MediaStagesOptions): MediaStages {
   const { audioModel, videoModel } = options;
-  const features = audioModel.manifest.features!;
   return {
     ingest: new IngestStage(bus, options.decoder, {
       ...mediaOptionsFor(audioModel.manifest, videoModel.manifest, options.fps),
       motion: options.motion,
     }),
-    spectrogram: new SpectrogramStage(bus, {
-      recipe: features.recipe,
-      windowSec: features.windowSec,
-      hopSec: features.hopSec,
-    }),
+    // One process knows whether the companion loaded: no patches for a companion not there.
+    spectrogram: new SpectrogramStage(
+      bus,
+      spectrogramOptionsFor(audioModel.manifest, audioModel.companion !== undefined),
+    ),
     inference: new InferenceStage(
       bus,
       new TaggerClassifier(audioModel),

@@ -3,6 +3,7 @@ import {
   type LoadedAudioModel,
   LabelGroupMapper,
   MODEL_CATALOG,
+  type YamnetRunner,
 } from '@app/models';
 import { TaggerClassifier } from './model.adapters';
 
@@ -67,5 +68,71 @@ describe('TaggerClassifier', () => {
     const second = context!.extend({ startSec: 1, ...patch(100) });
     expect([first.frames, second.frames]).toEqual([100, 200]);
     expect(model(undefined).classifier.context()).toBeUndefined();
+  });
+
+  describe('with YAMNet beside the tagger', () => {
+    function withCompanion() {
+      const { classify } = model(2);
+      const base = MODEL_CATALOG['efficientat-mn04'];
+      const both = [...LABELS, 'yamnet:Glass'];
+      // The companion's glass reads both models; its alarm reads the tagger's context alone.
+      const companionGroups = {
+        glass_break: { labels: ['Glass', 'yamnet:Glass'], threshold: 0.5, combine: 'max' as const },
+        alarm: { labels: ['Alarm'], threshold: 0.5, context: true },
+      };
+      // YAMNet's "score" for a patch is its first code / 100.
+      const yamnet = jest.fn<
+        ReturnType<YamnetRunner['classify']>,
+        Parameters<YamnetRunner['classify']>
+      >(async (patches) => patches.map((p) => Float32Array.of(p[0]! / 100)));
+      const labelGroups = {
+        glass_break: { labels: ['Glass'], threshold: 0.5 },
+        alarm: { labels: ['Alarm'], threshold: 0.5, context: true },
+      };
+      const loaded = {
+        manifest: { ...base, features: { ...base.features!, contextSec: 2 }, labelGroups },
+        labels: LABELS,
+        precision: 'fp32',
+        tagger: { classify } as unknown as AudioTagger,
+        mapper: new LabelGroupMapper(LABELS, labelGroups),
+        companion: {
+          name: 'yamnet',
+          runner: { classify: yamnet } as unknown as YamnetRunner,
+          mapper: new LabelGroupMapper(both, companionGroups),
+        },
+      } satisfies LoadedAudioModel;
+      return { classifier: new TaggerClassifier(loaded), classify, yamnet };
+    }
+    const heard = (code: number) => ({
+      ...patch(100),
+      context: patch(200),
+      yamnetPatch: Int8Array.of(code),
+    });
+
+    it("decides a window it heard on both models' scores, in one YAMNet call per batch", async () => {
+      const { classifier, yamnet } = withCompanion();
+      const scores = await classifier.score([heard(70), heard(5)]);
+      expect(yamnet).toHaveBeenCalledTimes(1);
+      expect(scores.map((s) => s.map((c) => [c.cls, c.score]))).toEqual([
+        [
+          ['glass_break', expect.closeTo(0.7, 6)], // YAMNet's 0.7 over the tagger's 0.1
+          ['alarm', expect.closeTo(0.2, 6)],
+        ],
+        [
+          ['glass_break', expect.closeTo(0.1, 6)],
+          ['alarm', expect.closeTo(0.2, 6)],
+        ],
+      ]);
+    });
+
+    it('decides a window cut without a patch (an older spectrogram stage) on the tagger alone', async () => {
+      const { classifier, yamnet } = withCompanion();
+      const scores = await classifier.score([{ ...patch(100), context: patch(200) }, heard(90)]);
+      expect(yamnet.mock.calls[0]![0]).toHaveLength(1);
+      expect(scores.map((s) => s[0]!.score)).toEqual([
+        expect.closeTo(0.1, 6),
+        expect.closeTo(0.9, 6),
+      ]);
+    });
   });
 });

@@ -23,15 +23,30 @@ export class TaggerClassifier implements AudioClassifier {
   /**
    * Windows and their contexts go through the tagger in one call (it batches equal lengths). A
    * context no longer than its window is the window itself, and is not run twice.
+   *
+   * With a companion, the patches go through it in one call too, and a window it heard is
+   * decided by the companion's label groups over both models' scores (its patch's scores join
+   * the context's as well). A window cut without a patch (a spectrogram stage older than the
+   * companion, mid-upgrade) is decided by the tagger's own groups, not dropped.
    */
   async score(windows: readonly AudioInput[]): Promise<ClassScore[][]> {
     const longer = (w: AudioInput) => (w.context && w.context.frames > w.frames ? w.context : null);
     const contexts = windows.map(longer).filter((c) => c !== null);
-    const scores = await this.model.tagger.classify([...windows, ...contexts]);
+    const { companion } = this.model;
+    const heard = companion ? windows.filter((w) => w.yamnetPatch) : [];
+    const [scores, second] = await Promise.all([
+      this.model.tagger.classify([...windows, ...contexts]),
+      heard.length > 0 ? companion!.runner.classify(heard.map((w) => w.yamnetPatch!)) : [],
+    ]);
     let next = windows.length;
-    return windows.map((w, i) =>
-      this.model.mapper.score(scores[i]!, longer(w) ? scores[next++]! : scores[i]!),
-    );
+    let nextHeard = 0;
+    return windows.map((w, i) => {
+      const own = scores[i]!;
+      const context = longer(w) ? scores[next++]! : own;
+      if (!companion || !w.yamnetPatch) return this.model.mapper.score(own, context);
+      const theirs = second[nextHeard++]!;
+      return companion.mapper.score(joined(own, theirs), joined(context, theirs));
+    });
   }
 
   decider(): ClassDecider {
@@ -40,7 +55,11 @@ export class TaggerClassifier implements AudioClassifier {
 
   context(): WindowContextBuilder | undefined {
     const features = this.model.manifest.features!;
-    const used = Object.values(this.model.manifest.labelGroups).some((g) => g?.context);
+    const groups = [
+      ...Object.values(this.model.manifest.labelGroups),
+      ...Object.values(this.model.manifest.companion?.labelGroups ?? {}),
+    ];
+    const used = groups.some((g) => g?.context);
     if (!features.contextSec || !used) return undefined;
     const frameSec = features.recipe.hopLength / features.recipe.sampleRate;
     return new WindowContextBuilder({
@@ -49,6 +68,13 @@ export class TaggerClassifier implements AudioClassifier {
       contextFrames: Math.round(features.contextSec / frameSec),
     });
   }
+}
+
+function joined(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** An object detector plus its label groups, seen by the stages as one frame detector. */

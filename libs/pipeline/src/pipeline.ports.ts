@@ -7,6 +7,8 @@ export interface AudioInput {
   data: Float32Array;
   frames: number;
   context?: { data: Float32Array; frames: number };
+  /** YAMNet's patch centred on the window, where the spectrogram stage cut one. */
+  yamnetPatch?: Int8Array;
 }
 
 /**

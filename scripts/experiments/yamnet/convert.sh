@@ -25,7 +25,7 @@ unzip -o -q yamnet.tflite yamnet_label_list.txt   # labels are zipped inside the
 
 # 2. inspect + build the ONNX models (hand-built from the flatbuffer)
 $PY "$HERE/inspect_tfl.py" > tfl_ops.txt
-$PY "$HERE/build_onnx.py" yamnet.tflite
+$PY "$HERE/../../yamnet/build_onnx.py" yamnet.tflite
 
 # 3. eval data (needs ffmpeg) + TFLite reference (ai-edge-litert, incl. intermediate tensors)
 $PY "$HERE/make_eval.py"

@@ -46,7 +46,12 @@ export class PipelineFactory {
     return {
       pipeline,
       rules,
-      models: { audio: audioModel.manifest.name, video: videoModel.manifest.name },
+      models: {
+        audio: audioModel.companion
+          ? `${audioModel.manifest.name}+${audioModel.companion.name}`
+          : audioModel.manifest.name,
+        video: videoModel.manifest.name,
+      },
     };
   }
 }
