@@ -119,7 +119,9 @@ export class ModelLoader {
       };
     } catch (error) {
       if (!(error instanceof ModelNotFoundError)) throw error;
-      this.options.logger?.warn(
+      // Not a warning: running mn04 alone is a supported setup, and the CLI keeps stderr for
+      // what went wrong. analyze and eval name the models in use.
+      this.options.logger?.log(
         `${manifest.name}: its companion ${named.model} is not installed (npm run models:yamnet); ` +
           `deciding on ${manifest.name} alone, which misses more gunshots, screams and horns`,
       );
