@@ -126,6 +126,26 @@ describe('vigil models', () => {
     expect(unknown.stderr).toMatch(/no-such-model/);
   });
 
+  it("pulls an audio model's companion with it", async () => {
+    const mirror = await startMirror([modelsDir(), companionModelsDir()]);
+    try {
+      const pull = await runCli([
+        'models',
+        'pull',
+        'efficientat-mn04',
+        '--models',
+        target,
+        '--mirror',
+        mirror.url,
+      ]);
+      expect(pull.code).toBe(0);
+      expect(readdirSync(target).sort()).toEqual(['efficientat-mn04', 'yamnet']);
+      expect(pull.stdout).toMatch(/yamnet\/yamnet\.onnx: downloaded, sha256 ok/);
+    } finally {
+      mirror.server.close();
+    }
+  });
+
   it('catches a tampered installed file', async () => {
     const mirror = await startMirror([modelsDir()]);
     try {

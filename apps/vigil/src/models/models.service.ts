@@ -44,8 +44,14 @@ export class ModelsService {
       case 'verify':
         return this.verify(names, out);
       case 'pull':
-        return this.pull(names, command.mirror, out, err);
+        return this.pull(this.withCompanions(names), command.mirror, out, err);
     }
+  }
+
+  /** A model's companion (YAMNet beside mn04) is pulled with it: it is part of how it decides. */
+  private withCompanions(names: string[]): string[] {
+    const companions = names.map((name) => this.repository.manifest(name).companion?.model);
+    return [...new Set([...names, ...companions.filter((c) => c !== undefined)])];
   }
 
   private async list(names: string[], out: NodeJS.WritableStream): Promise<number> {
