@@ -2,7 +2,10 @@
  * Capacity of one `vigil serve` process on this machine: how many live 5 fps audio + video
  * cameras it serves with a p95 capture-to-alert latency under the bound and few frames dropped.
  *
- *   npm run bench:capacity [-- --gating on,off --precision fp32,int8 --max 24 --step 4]
+ *   npm run bench:capacity [-- --gating on,off --precision fp32,int8 --max 24 --step 4
+ *                             --companion on|off]
+ *   (--companion: YAMNet beside mn04, as where it is installed; on by default, and then it
+ *   must be built: npm run models:yamnet)
  *   (each step measured from the start of its new cameras for BENCH_SETTLE_SEC=n (10) +
  *   BENCH_PHASE_SEC=n (30); BENCH_P95_MS (1000)
  *   and BENCH_MAX_DROP (0.05) are where a step stops holding; BENCH_WAIT_SEC=n waits for a
@@ -35,12 +38,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import {
   type ApiClients,
   apiClients,
   bearer,
   fixturesDir,
+  companionModelsDir,
   modelsDir,
   modelsPathWithInt8,
   unary,
@@ -69,6 +73,7 @@ function option(name: string, fallback: string): string {
 
 const GATING = option('gating', 'on,off').split(',') as ('on' | 'off')[];
 const PRECISIONS = option('precision', 'fp32').split(',');
+const COMPANION = option('companion', 'on') === 'on';
 const MAX_STREAMS = Number(option('max', '24'));
 const STEP = Number(option('step', '4'));
 const PHASE_SEC = Number(process.env.BENCH_PHASE_SEC ?? 30);
@@ -263,8 +268,11 @@ async function ramp(gating: 'on' | 'off', precision: string, feed: string): Prom
   const server = new ServeProcess(
     configFile,
     {
-      // The INT8 variants are generated (npm run quantize) into a folder of their own.
-      VIGIL_MODELS_DIR: precision === 'fp32' ? modelsDir() : modelsPathWithInt8(),
+      // The INT8 variants and YAMNet are generated into folders of their own.
+      VIGIL_MODELS_DIR: [
+        precision === 'fp32' ? modelsDir() : modelsPathWithInt8(),
+        ...(COMPANION ? [companionModelsDir()] : []),
+      ].join(delimiter),
       VIGIL_MEDIA_ROOTS: fixturesDir(),
       VIGIL_MOTION_GATING: gating === 'on' ? 'true' : 'false',
       VIGIL_PRECISION: precision,
@@ -366,7 +374,9 @@ runBench(
     const results: { gating: 'on' | 'off'; precision: string; held?: Step }[] = [];
     for (const precision of PRECISIONS) {
       for (const gating of GATING) {
-        console.log(`\nembedded, precision ${precision}, motion gating ${gating}:`);
+        console.log(
+          `\nembedded, precision ${precision}, motion gating ${gating}, YAMNet ${COMPANION ? 'on' : 'off'}:`,
+        );
         const steps = await ramp(gating, precision, feed);
         results.push({ gating, precision, held: steps.filter((s) => s.holds).pop() });
       }

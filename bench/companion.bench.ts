@@ -1,0 +1,80 @@
+/**
+ * What YAMNet beside mn04 costs per stream, one thread: CPU per second of audio for mn04's
+ * path (streaming log-mel, then the tagger on each 1 s window every 0.5 s, one window a run as
+ * live streams arrive) and for YAMNet's (the patch centred on each window, then YAMNet on it),
+ * and the ratio of the two, measured in the same run on the metro reference recording.
+ *
+ *   VIGIL_MODELS_DIR=../shared/models:.cache/models-companion npm run bench:companion
+ */
+import { readFileSync } from 'node:fs';
+import { Logger } from '@nestjs/common';
+import {
+  EFFICIENTAT_RECIPE,
+  StreamingLogMel,
+  WindowAssembler,
+  YAMNET_RECIPE,
+  YamnetPatchExtractor,
+} from '@app/dsp';
+import { ModelLoader, ModelRepository, OnnxSessionFactory } from '@app/models';
+import { fixture } from '@app/testing';
+import { checkQuietMachine, cpuMark, cpuSince, machineLine, row, runBench } from './bench.support';
+
+const REPEATS = 3;
+
+function readF32le(path: string): Float32Array {
+  const bytes = readFileSync(path);
+  const out = new Float32Array(bytes.length >> 2);
+  for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
+  return out;
+}
+
+runBench(async () => {
+  console.log(machineLine());
+  await checkQuietMachine();
+  const modelsDir = process.env.VIGIL_MODELS_DIR;
+  if (!modelsDir) throw new Error('set VIGIL_MODELS_DIR to the shared models and YAMNet');
+  const loader = new ModelLoader(
+    new ModelRepository(modelsDir),
+    new OnnxSessionFactory(new Logger('onnxruntime'), { intraOpNumThreads: 1 }),
+    { precision: { audio: 'fp32' } },
+  );
+  const model = await loader.audio('efficientat-mn04');
+  if (!model.companion) throw new Error('YAMNet is not installed: npm run models:yamnet');
+  const pcm = readF32le(fixture('reference/metro_32k_mono.f32le'));
+  const seconds = pcm.length / EFFICIENTAT_RECIPE.sampleRate;
+  const extractor = new YamnetPatchExtractor(YAMNET_RECIPE);
+
+  const mn04 = async () => {
+    const windows = new WindowAssembler({ melBins: 128, windowFrames: 100, hopFrames: 50 });
+    const cut = windows.push(new StreamingLogMel(EFFICIENTAT_RECIPE).push(pcm));
+    for (const w of cut) await model.tagger.classify([{ data: w.data, frames: w.frames }]);
+    return cut.map((w) => w.startFrame);
+  };
+  const starts = await mn04();
+  const yamnet = async () => {
+    for (const start of starts) {
+      const patch = extractor.extract(
+        pcm,
+        Math.round((start + 49.5) * 320 - extractor.samples / 2),
+      );
+      await model.companion!.runner.classify([patch]);
+    }
+  };
+  await yamnet();
+
+  const time = async (run: () => Promise<unknown>) => {
+    let best = Infinity;
+    for (let r = 0; r < REPEATS; r++) {
+      const mark = cpuMark();
+      await run();
+      best = Math.min(best, cpuSince(mark).selfSec * 1000);
+    }
+    return best / seconds;
+  };
+  const own = await time(mn04);
+  const companion = await time(yamnet);
+  row('audio', `${seconds.toFixed(1)} s, ${starts.length} windows`);
+  row('mn04 path', `${own.toFixed(2)} ms CPU per s of audio`, 'log-mel + tagger');
+  row('YAMNet path', `${companion.toFixed(2)} ms CPU per s of audio`, 'patches + YAMNet');
+  row('YAMNet / mn04', `${(companion / own).toFixed(2)}x`, `best of ${REPEATS}`);
+});
