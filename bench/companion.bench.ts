@@ -14,6 +14,7 @@ import {
   StreamingLogMel,
   WindowAssembler,
   YAMNET_RECIPE,
+  YamnetFrameCache,
   YamnetPatchExtractor,
 } from '@app/dsp';
 import { ModelLoader, ModelRepository, OnnxSessionFactory } from '@app/models';
@@ -55,10 +56,13 @@ runBench(async () => {
     return cut.map((w) => w.startFrame);
   };
   const starts = await mn04();
-  const patches = async () =>
-    starts.map((start) =>
-      extractor.extract(pcm, Math.round((start + 49.5) * 320 - extractor.samples / 2)),
+  // As the spectrogram stage cuts them: one frame cache per stream.
+  const patches = async () => {
+    const cache = new YamnetFrameCache();
+    return starts.map((start) =>
+      extractor.extract(pcm, Math.round((start + 49.5) * 320 - extractor.samples / 2), cache),
     );
+  };
   const yamnet = async () => {
     for (const patch of await patches()) await model.companion!.runner.classify([patch]);
   };

@@ -11,4 +11,4 @@ export type { PlacedWindow, WindowContext, WindowContextOptions } from './window
 export { PcmTail } from './pcm.tail';
 export { YAMNET_RECIPE, YAMNET_RECIPE_16K, patchSamples } from './yamnet.recipe';
 export type { YamnetRecipe } from './yamnet.recipe';
-export { YamnetPatchExtractor, tfMelMatrix } from './yamnet-patch.extractor';
+export { YamnetFrameCache, YamnetPatchExtractor, tfMelMatrix } from './yamnet-patch.extractor';

@@ -1,4 +1,4 @@
-import { YamnetPatchExtractor, tfMelMatrix } from './yamnet-patch.extractor';
+import { YamnetFrameCache, YamnetPatchExtractor, tfMelMatrix } from './yamnet-patch.extractor';
 import { YAMNET_RECIPE, YAMNET_RECIPE_16K, patchSamples } from './yamnet.recipe';
 
 /** A sum of tones under 7 kHz, the same signal sampled at `rate`. */
@@ -60,5 +60,24 @@ describe('YamnetPatchExtractor', () => {
       true,
     );
     expect(extractor.extract(loud, loud.length).every((q) => q === -128)).toBe(true);
+  });
+
+  it("reuses a stream's overlapping frames: the same codes, each frame computed once", () => {
+    const extractor = new YamnetPatchExtractor(YAMNET_RECIPE);
+    const reference = new YamnetPatchExtractor(YAMNET_RECIPE);
+    const pcm = tones(32000, 4);
+    const cache = new YamnetFrameCache();
+    const analyse = jest.spyOn(extractor as unknown as { analyse: () => void }, 'analyse');
+    // A patch every 0.5 s, as windows come; the stream's audio arrives as views from `origin`.
+    for (let k = 0; k < 5; k++) {
+      const start = 240 + k * 16000;
+      const origin = k * 16000;
+      const cached = extractor.extract(pcm.subarray(origin), start - origin, cache, origin);
+      const fresh = reference.extract(pcm, start);
+      expect(Buffer.from(cached.buffer).equals(Buffer.from(fresh.buffer))).toBe(true);
+    }
+    // 96 frames, then 50 new ones a patch (the next patch starts 50 hops later).
+    expect(analyse).toHaveBeenCalledTimes(96 + 4 * 50);
+    expect(cache.frames.size).toBe(96);
   });
 });

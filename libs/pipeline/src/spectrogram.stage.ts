@@ -6,6 +6,7 @@ import {
   PcmTail,
   StreamingLogMel,
   WindowAssembler,
+  YamnetFrameCache,
   YamnetPatchExtractor,
   type YamnetRecipe,
 } from '@app/dsp';
@@ -38,6 +39,8 @@ interface StreamFeatures {
   partition: number;
   /** Raw audio from the next window's YAMNet patch on, when patches are cut. */
   pcm?: PcmTail;
+  /** YAMNet frames the next patch shares with the last. */
+  yamnetFrames?: YamnetFrameCache;
 }
 
 /**
@@ -157,6 +160,8 @@ export class SpectrogramStage {
       yamnetPatch = this.yamnet.extract(
         pcm,
         this.patchStart(window.startFrame, window.frames) - offset,
+        state.yamnetFrames,
+        offset,
       );
     }
     await this.bus.publish(
@@ -205,7 +210,9 @@ export class SpectrogramStage {
       nextSample: startSample,
       held: [],
       partition,
-      ...(this.yamnet ? { pcm: new PcmTail(startSample) } : {}),
+      ...(this.yamnet
+        ? { pcm: new PcmTail(startSample), yamnetFrames: new YamnetFrameCache() }
+        : {}),
     };
     this.streams.set(streamId, state);
     return state;
