@@ -21,7 +21,7 @@ import { ModelLoader, ModelRepository, OnnxSessionFactory } from '@app/models';
 import { fixture } from '@app/testing';
 import { checkQuietMachine, cpuMark, cpuSince, machineLine, row, runBench } from './bench.support';
 
-const REPEATS = 3;
+const REPEATS = 5;
 
 function readF32le(path: string): Float32Array {
   const bytes = readFileSync(path);
