@@ -20,9 +20,11 @@ import {
   type Totals,
   type WindowScores,
   type LogisticHead,
+  baselineGate,
   chooseIndex,
   crossValidate,
   crossValidateFitted,
+  exclusivityGate,
   fitLogistic,
   groupScores,
   logitGrid,
@@ -39,12 +41,14 @@ import {
   OnnxSessionFactory,
   logisticHead,
   logit,
+  type ManifestDecisions,
   sigmoid,
   YamnetRunner,
 } from '@app/models';
 import { YAMNET_RECIPE } from '@app/dsp';
 import { mediaOptionsFor } from '@app/pipeline';
 import { VARIANTS } from './label-group.variants';
+
 import { WindowScoresExtractor } from './window-scores.extractor';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -102,6 +106,7 @@ async function main(): Promise<void> {
       'false-cost': { type: 'string', default: '3' },
       dump: { type: 'string' },
       'no-companion': { type: 'boolean', default: false },
+      'no-decisions': { type: 'boolean', default: false },
     },
   });
   const falseCost = Number(values['false-cost']);
@@ -154,8 +159,28 @@ async function main(): Promise<void> {
   const catalog = JSON.parse(readFileSync(CATALOG, 'utf8'));
   const sources = [...new Set(windowScored.map((s) => s.item.source))];
   const results: ClassResult[] = [];
+  // Counted as the product decides (ambient baseline, one impulse one class), unless told not.
+  const policy = values['no-decisions'] ? {} : (catalog.decisions as ManifestDecisions);
+  const decided = new Map<AudioClass, { scores: Float64Array[]; threshold: number }>();
+  const gateFor =
+    (cls: AudioClass): Gate =>
+    (k, scores) => {
+      let out = policy.baseline ? baselineGate(scores, policy.baseline) : Float64Array.from(scores);
+      for (const group of policy.exclusive ?? []) {
+        if (!group.includes(cls)) continue;
+        for (const other of group) {
+          const rival = other === cls ? undefined : decided.get(other as AudioClass);
+          if (!rival) continue;
+          const { atSec } = windowScored[k]!.windows;
+          const against = { scores: rival.scores[k]!, threshold: rival.threshold };
+          out = exclusivityGate(out, atSec, against, policy.exclusiveSec ?? 0.5);
+        }
+      }
+      return out;
+    };
   for (const cls of AUDIO_CLASSES) {
     process.stderr.write(`calibrating ${cls}\n`);
+    const gate = gateFor(cls);
     const variants: Record<string, string[]> = { ...VARIANTS[cls] };
     // With the companion, its groups are calibrated; the tagger's own stay as they are.
     const current = ((yamnet && catalog.companion?.labelGroups[cls]) || catalog.labelGroups[cls])
@@ -178,7 +203,7 @@ async function main(): Promise<void> {
           return index;
         });
         const ruleScores = scored.map(({ windows }) => groupScores(windows, indices, 'noisy-or'));
-        const rows = rowsFor(scored, cls, ruleScores, GRID);
+        const rows = rowsFor(scored, cls, ruleScores, GRID, gate);
         const cv = crossValidate(rows, falseCost);
         candidates.push({
           variant,
@@ -201,6 +226,7 @@ async function main(): Promise<void> {
                 cls,
                 scored.map(({ windows }) => applyHead(head, windows, indices)),
                 GRID,
+                gate,
               );
             },
             falseCost,
@@ -211,6 +237,7 @@ async function main(): Promise<void> {
             cls,
             scored.map(({ windows }) => applyHead(head, windows, indices)),
             GRID,
+            gate,
           );
           candidates.push({
             variant,
@@ -223,7 +250,18 @@ async function main(): Promise<void> {
           });
         }
       }
-    candidates.sort((a, b) => b.utility - a.utility);
+    // Held out decides; among equals, the fewer false detections held out (an operator pays for
+    // those), then the better fit to the whole corpus at each one's own threshold.
+    const fit = (c: Candidate) => {
+      const totals = totalsAt(c.rows, () => chooseIndex(c.rows, falseCost));
+      return totals.hits - falseCost * totals.falseDetections;
+    };
+    candidates.sort(
+      (a, b) =>
+        b.utility - a.utility ||
+        a.cv.heldOut.falseDetections - b.cv.heldOut.falseDetections ||
+        fit(b) - fit(a),
+    );
     const best = candidates[0];
     const index = chooseIndex(best.rows, falseCost);
     const indices = best.labels.map((l) => labelIndex.get(l)!);
@@ -234,7 +272,11 @@ async function main(): Promise<void> {
         : groupScores(windows, indices, 'noisy-or'),
     );
     const curve = CURVE_STEPS.map((step) => round(sigmoid(logit(GRID[index]) + step), 3));
-    const curveRows = rowsFor(scored, cls, bestScores, curve);
+    const curveRows = rowsFor(scored, cls, bestScores, curve, gate);
+    decided.set(cls, {
+      scores: bestScores.map((scores, k) => gate(k, scores)),
+      threshold: round(GRID[index], 3),
+    });
     results.push({
       cls,
       best,
@@ -317,9 +359,10 @@ function render(
       'per 1 s window (0.5 s hop) either the noisy-or of its label group or a learned head (a logistic regression on the ' +
       "group's label logits, balanced classes, L2 with C; positives within 0.5 s of a span, negatives over 1.5 s from any), " +
       `read on the window or, for the sustained classes (${CONTEXT_CLASSES.join(', ')}), on the ${CONTEXT_SEC} s of audio ` +
-      'ending with it (`on ${CONTEXT_SEC} s`), whichever does better held out; a window at or above the threshold is a detection, ' +
+      'ending with it (`on ${CONTEXT_SEC} s`), whichever does better held out (on a tie, the fewer false detections held out, then the better fit to all items); a window at or above the threshold is a detection, ' +
       'detections closer than 1 s form one, and it hits a labelled span when it starts within 1 s of it (the scoring of ' +
-      '`vigil eval`). The threshold maximises hits − ' +
+      "`vigil eval`), counted as the inference stage decides (a stream's ambient baseline; one impulse, one class, " +
+      'glass_break decided before gunshot). The threshold maximises hits − ' +
       `${falseCost} × false detections (the middle of the best plateau). **Held out** figures are leave-one-source-out: ` +
       'every source is scored at the threshold chosen on all the others, so no recording tunes its own threshold. ' +
       'FD/h: false detections per hour of audio not labelled with the class.',
@@ -380,18 +423,26 @@ function utility(cv: { heldOut: Totals }, falseCost: number): number {
   return cv.heldOut.hits - falseCost * cv.heldOut.falseDetections;
 }
 
+/** An item's window scores as the product decides them (see decision.gates.ts). */
+type Gate = (item: number, scores: ArrayLike<number>) => ArrayLike<number>;
+
 function rowsFor(
   scored: readonly { item: EvalItem; windows: WindowScores }[],
   cls: AudioClass,
   scores: readonly ArrayLike<number>[],
   thresholds: readonly number[],
+  gate: Gate,
 ): CalibrationRow[] {
   return scored.map(({ item, windows }, k) => ({
     source: item.source,
     labelled: item.classes.includes(cls),
     audioSec: windows.audioSec,
     tallies: sweepItem(
-      { events: item.events.filter((e) => e.cls === cls), atSec: windows.atSec, scores: scores[k] },
+      {
+        events: item.events.filter((e) => e.cls === cls),
+        atSec: windows.atSec,
+        scores: gate(k, scores[k]!),
+      },
       thresholds,
     ),
   }));

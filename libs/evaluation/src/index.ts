@@ -6,3 +6,4 @@ export * from './calibration/window-scores';
 export * from './calibration/threshold.sweep';
 export * from './calibration/grouped.cross-validation';
 export * from './calibration/logistic.head';
+export * from './calibration/decision.gates';

@@ -72,4 +72,11 @@ describe('ClassDecider', () => {
     const policy = decisionPolicyOf(validateManifest(efficientat));
     expect(policy.exclusive).toEqual([['glass_break', 'gunshot']]);
   });
+
+  it("takes release levels from the label groups in use (the companion's, where it runs)", () => {
+    const manifest = validateManifest(efficientat);
+    const groups = { scream: { labels: ['Screaming'], threshold: 0.8, release: 0.4 } };
+    expect(decisionPolicyOf(manifest, groups).release).toEqual({ scream: 0.4 });
+    expect(decisionPolicyOf(manifest).release).toEqual({});
+  });
 });

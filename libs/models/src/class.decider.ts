@@ -1,6 +1,6 @@
 import type { CanonicalClass, Detection, Modality } from '@app/contracts';
 import type { ClassScore } from './label-group.mapper';
-import type { ModelManifest } from './model.manifest';
+import type { LabelGroups, ModelManifest } from './model.manifest';
 import { logit, sigmoid } from './sigmoid';
 
 /** How a stream's windows become detections over time; model data, from the manifest. */
@@ -129,10 +129,16 @@ export class ClassDecider {
   }
 }
 
-/** The manifest's decisions and per-class release levels, as a policy. */
-export function decisionPolicyOf(manifest: ModelManifest): DecisionPolicy {
+/**
+ * The manifest's decisions and per-class release levels, as a policy. `groups` are the label
+ * groups in use: the companion's where it runs.
+ */
+export function decisionPolicyOf(
+  manifest: ModelManifest,
+  groups: LabelGroups = manifest.labelGroups,
+): DecisionPolicy {
   const release: Partial<Record<CanonicalClass, number>> = {};
-  for (const [cls, group] of Object.entries(manifest.labelGroups)) {
+  for (const [cls, group] of Object.entries(groups)) {
     if (group?.release !== undefined) release[cls as CanonicalClass] = group.release;
   }
   return { ...manifest.decisions, release };

@@ -50,7 +50,9 @@ export class TaggerClassifier implements AudioClassifier {
   }
 
   decider(): ClassDecider {
-    return new ClassDecider(decisionPolicyOf(this.model.manifest));
+    const { manifest, companion } = this.model;
+    const groups = companion ? manifest.companion?.labelGroups : undefined;
+    return new ClassDecider(decisionPolicyOf(manifest, groups));
   }
 
   context(): WindowContextBuilder | undefined {
