@@ -385,3 +385,11 @@ export function runBench(main: () => Promise<void>, options: { exit?: boolean } 
     },
   );
 }
+
+/** A raw little-endian float32 file (the reference PCM of ../shared/fixtures/reference). */
+export function readF32le(path: string): Float32Array {
+  const bytes = readFileSync(path);
+  const out = new Float32Array(bytes.length >> 2);
+  for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
+  return out;
+}

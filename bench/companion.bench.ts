@@ -7,7 +7,6 @@
  *
  *   VIGIL_MODELS_DIR=../shared/models:.cache/models-companion npm run bench:companion
  */
-import { readFileSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
 import {
   EFFICIENTAT_RECIPE,
@@ -19,16 +18,17 @@ import {
 } from '@app/dsp';
 import { ModelLoader, ModelRepository, OnnxSessionFactory } from '@app/models';
 import { fixture } from '@app/testing';
-import { checkQuietMachine, cpuMark, cpuSince, machineLine, row, runBench } from './bench.support';
+import {
+  checkQuietMachine,
+  cpuMark,
+  cpuSince,
+  machineLine,
+  readF32le,
+  row,
+  runBench,
+} from './bench.support';
 
 const REPEATS = 5;
-
-function readF32le(path: string): Float32Array {
-  const bytes = readFileSync(path);
-  const out = new Float32Array(bytes.length >> 2);
-  for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
-  return out;
-}
 
 runBench(async () => {
   console.log(machineLine());

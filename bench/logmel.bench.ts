@@ -7,7 +7,6 @@
  * implementation with a dense mel matrix and fresh arrays per frame: the shape of code the
  * sparse, allocation-free kernel replaces. (c) also cross-checks (a) and (b).
  */
-import { readFileSync } from 'node:fs';
 import FFT from 'fft.js';
 import { fixture } from '@app/testing';
 import {
@@ -17,17 +16,11 @@ import {
   StreamingLogMel,
   kaldiMelMatrix,
 } from '@app/dsp';
+import { readF32le } from './bench.support';
 
 const SECONDS = 60;
 const CHUNK = 3200;
 const REPEATS = 5;
-
-function readF32le(path: string): Float32Array {
-  const bytes = readFileSync(path);
-  const out = new Float32Array(bytes.length >> 2);
-  for (let i = 0; i < out.length; i++) out[i] = bytes.readFloatLE(i * 4);
-  return out;
-}
 
 /** Straightforward transcription of the recipe: pad, frame, window, FFT, dense matmul. */
 function naiveLogMel(
