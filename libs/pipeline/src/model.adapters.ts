@@ -45,7 +45,8 @@ export class TaggerClassifier implements AudioClassifier {
       const context = longer(w) ? scores[next++]! : own;
       if (!companion || !w.yamnetPatch) return this.model.mapper.score(own, context);
       const theirs = second[nextHeard++]!;
-      return companion.mapper.score(joined(own, theirs), joined(context, theirs));
+      const window = joined(own, theirs);
+      return companion.mapper.score(window, context === own ? window : joined(context, theirs));
     });
   }
 

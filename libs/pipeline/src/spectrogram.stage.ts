@@ -119,8 +119,14 @@ export class SpectrogramStage {
     const windows = state.windows.push(state.logMel.push(samples));
     for (const window of windows) await this.publish(chunk.streamId, state, window, headers);
     state.pcm?.dropBefore(this.patchStart(state.windows.nextWindowStart, 1));
-    // Only now that its windows are out may a chunk behind every future window be committed.
-    const needed = state.logMel.resumeSampleFor(state.windows.nextWindowStart);
+    // Only now that its windows are out may a chunk behind every future window be committed:
+    // behind its frames, and behind its YAMNet patch, which for the stream's last, shorter
+    // window reaches back before the window.
+    const next = state.windows.nextWindowStart;
+    const needed = Math.min(
+      state.logMel.resumeSampleFor(next),
+      state.pcm ? this.patchStart(next, 1) : Infinity,
+    );
     while (state.held.length > 0 && state.held[0].endSample <= needed) {
       state.held.shift()!.release();
     }
