@@ -68,6 +68,11 @@ export interface AudioFeatureWindow {
    * YAMNet runs beside the tagger as a second opinion.
    */
   yamnetPatch?: Int8Array;
+  /**
+   * The 2 s of audio ending with the window, at 16 kHz (int16), where a companion that holds
+   * its own front end (CED-Tiny) runs beside the tagger.
+   */
+  pcm16k?: Int16Array;
   final?: boolean;
 }
 

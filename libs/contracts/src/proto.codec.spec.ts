@@ -140,6 +140,11 @@ describe('protobuf codecs', () => {
       Topics.features,
       { ...window, yamnetPatch: Int8Array.from([-128, -1, 0, 16, 127]) },
     ],
+    [
+      'features with 16 kHz audio',
+      Topics.features,
+      { ...window, pcm16k: Int16Array.from([-32768, -1, 0, 300, 32767]) },
+    ],
     ['detections', Topics.detections, detections],
     ['events', Topics.events, event],
     [

@@ -76,6 +76,14 @@ function floats(bytes: Uint8Array): Float32Array {
     : new Float32Array(new Uint8Array(bytes).buffer); // Buffer#slice would not copy
 }
 
+/** Int16 samples, little-endian like every host Vigil runs on (a view when aligned). */
+function int16s(bytes: Uint8Array): Int16Array {
+  if (bytes.byteLength % 2 !== 0) throw new Error(`int16 payload of ${bytes.byteLength} bytes`);
+  return bytes.byteOffset % 2 === 0
+    ? new Int16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2)
+    : new Int16Array(new Uint8Array(bytes).buffer);
+}
+
 function enumValue(prefix: string, value: string): string {
   return `${prefix}_${value.toUpperCase()}`;
 }
@@ -189,10 +197,14 @@ export const featureWindowCodec = codec<AudioFeatureWindow>(
     yamnetPatch: v.yamnetPatch
       ? new Uint8Array(v.yamnetPatch.buffer, v.yamnetPatch.byteOffset, v.yamnetPatch.byteLength)
       : undefined,
+    pcm16k: v.pcm16k
+      ? new Uint8Array(v.pcm16k.buffer, v.pcm16k.byteOffset, v.pcm16k.byteLength)
+      : undefined,
   }),
   (p) => {
     const data = floats(p.data as Uint8Array);
     const patch = p.yamnetPatch as Uint8Array | undefined;
+    const pcm16k = p.pcm16k as Uint8Array | undefined;
     if (data.length !== (p.melBins as number) * (p.frames as number)) {
       throw new Error(`${data.length} values for ${String(p.melBins)}x${String(p.frames)}`);
     }
@@ -208,6 +220,7 @@ export const featureWindowCodec = codec<AudioFeatureWindow>(
       ...(patch && patch.length > 0
         ? { yamnetPatch: new Int8Array(patch.buffer, patch.byteOffset, patch.byteLength) }
         : {}),
+      ...(pcm16k && pcm16k.length > 0 ? { pcm16k: int16s(pcm16k) } : {}),
       ...final(p),
     };
   },

@@ -1,6 +1,13 @@
 import { MemoryBus } from '@app/bus';
 import { type AudioFeatureWindow, Topics } from '@app/contracts';
-import { EFFICIENTAT_RECIPE, LogMelExtractor, YAMNET_RECIPE, YamnetPatchExtractor } from '@app/dsp';
+import {
+  CED_WAVEFORM,
+  EFFICIENTAT_RECIPE,
+  HalfbandDecimator,
+  LogMelExtractor,
+  YAMNET_RECIPE,
+  YamnetPatchExtractor,
+} from '@app/dsp';
 import { SpectrogramStage } from './spectrogram.stage';
 
 function tone(samples: number): Float32Array {
@@ -11,13 +18,14 @@ function tone(samples: number): Float32Array {
 }
 
 describe('SpectrogramStage', () => {
-  it('cuts the same windows, and YAMNet patches, however the audio was chunked, and passes end-of-stream on', async () => {
+  it('cuts the same windows, YAMNet patches and 16 kHz waveforms however the audio was chunked, and passes end-of-stream on', async () => {
     const bus = new MemoryBus({ partitions: 2 });
     const stage = new SpectrogramStage(bus, {
       recipe: EFFICIENTAT_RECIPE,
       windowSec: 1,
       hopSec: 0.5,
       yamnet: YAMNET_RECIPE,
+      waveform: CED_WAVEFORM,
     });
     await stage.start();
     const windows: AudioFeatureWindow[] = [];
@@ -69,6 +77,16 @@ describe('SpectrogramStage', () => {
       const expected = yamnet.extract(pcm, Math.round(centre - 15600));
       expect(Buffer.from(w.yamnetPatch!.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
     }
+    // Each window's waveform is the 2 s ending with it at 16 kHz (silence before the stream),
+    // decimated from the whole audio.
+    const decimator = new HalfbandDecimator();
+    for (const w of data) {
+      const end = (Math.round(w.startSec * 100) + w.frames) * 320;
+      const expected = decimator.decimate(pcm, end - 64000, 32000);
+      expect(w.pcm16k).toHaveLength(32000);
+      expect(Buffer.from(w.pcm16k!.buffer).equals(Buffer.from(expected.buffer))).toBe(true);
+    }
+    expect(data[0].pcm16k!.subarray(0, 15000).every((v) => v === 0)).toBe(true);
     // The loud burst sits at 1.25–1.5 s: windows that contain it point at it.
     expect(data[2].peakSec).toBeGreaterThanOrEqual(1.25);
     expect(data[2].peakSec).toBeLessThanOrEqual(1.5);
@@ -82,6 +100,7 @@ describe('SpectrogramStage', () => {
       windowSec: 1,
       hopSec: 0.5,
       yamnet: YAMNET_RECIPE,
+      waveform: CED_WAVEFORM,
     };
     const pcm = tone(32000 * 4 + 1000);
     const chunks = (from: number, to: number) =>
@@ -150,6 +169,8 @@ describe('SpectrogramStage', () => {
       expect(Buffer.from(w.yamnetPatch!.buffer).equals(Buffer.from(same.yamnetPatch!.buffer))).toBe(
         true,
       );
+      // The waveform reaches 2 s back: a replica taking over must still have that audio too.
+      expect(Buffer.from(w.pcm16k!.buffer).equals(Buffer.from(same.pcm16k!.buffer))).toBe(true);
     }
   });
 

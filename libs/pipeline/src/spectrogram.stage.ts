@@ -2,6 +2,7 @@ import type { Bus, BusMessage, Release, Subscription } from '@app/bus';
 import { type AudioChunk, type AudioFeatureWindow, Topics } from '@app/contracts';
 import {
   type AssembledWindow,
+  HalfbandDecimator,
   type LogMelRecipe,
   PcmTail,
   StreamingLogMel,
@@ -9,6 +10,7 @@ import {
   YamnetFrameCache,
   YamnetPatchExtractor,
   type YamnetRecipe,
+  type WaveformCut,
 } from '@app/dsp';
 import { Groups } from './pipeline.ports';
 
@@ -21,6 +23,11 @@ export interface SpectrogramStageOptions {
   hopSec: number;
   /** Also cut YAMNet's patch for each window, when a YAMNet runs beside the tagger. */
   yamnet?: YamnetRecipe;
+  /**
+   * Also cut the audio ending with each window at half the stream's rate, when a companion that
+   * holds its own front end (CED-Tiny) runs beside the tagger.
+   */
+  waveform?: WaveformCut;
 }
 
 interface HeldChunk {
@@ -37,7 +44,9 @@ interface StreamFeatures {
   /** Chunks a window still to come may read, oldest first: their offsets stay uncommitted. */
   held: HeldChunk[];
   partition: number;
-  /** Raw audio from the next window's YAMNet patch on, when patches are cut. */
+  /** Absolute index of the first sample this replica had of the stream. */
+  firstSample: number;
+  /** Raw audio from where the next window's YAMNet patch or waveform starts, when cut. */
   pcm?: PcmTail;
   /** YAMNet frames the next patch shares with the last. */
   yamnetFrames?: YamnetFrameCache;
@@ -60,6 +69,9 @@ export class SpectrogramStage {
   private readonly hopFrames: number;
   private readonly frameSec: number;
   private readonly yamnet?: YamnetPatchExtractor;
+  private readonly decimator?: HalfbandDecimator;
+  /** Raw samples in a window's waveform cut. */
+  private readonly waveformSamples: number = 0;
   private subscription?: Subscription;
 
   constructor(
@@ -76,6 +88,15 @@ export class SpectrogramStage {
         );
       }
       this.yamnet = new YamnetPatchExtractor(options.yamnet);
+    }
+    if (options.waveform) {
+      if (2 * options.waveform.sampleRate !== options.recipe.sampleRate) {
+        throw new Error(
+          `a waveform is cut at half the tagger's ${options.recipe.sampleRate} Hz, not at ${options.waveform.sampleRate} Hz`,
+        );
+      }
+      this.decimator = new HalfbandDecimator();
+      this.waveformSamples = Math.round(options.waveform.seconds * options.recipe.sampleRate);
     }
   }
 
@@ -118,14 +139,14 @@ export class SpectrogramStage {
     state.pcm?.append(samples);
     const windows = state.windows.push(state.logMel.push(samples));
     for (const window of windows) await this.publish(chunk.streamId, state, window, headers);
-    state.pcm?.dropBefore(this.patchStart(state.windows.nextWindowStart, 1));
-    // Only now that its windows are out may a chunk behind every future window be committed:
-    // behind its frames, and behind its YAMNet patch, which for the stream's last, shorter
-    // window reaches back before the window.
     const next = state.windows.nextWindowStart;
+    state.pcm?.dropBefore(this.rawAudioFrom(next));
+    // Only now that its windows are out may a chunk behind every future window be committed:
+    // behind its frames, and behind the raw audio its YAMNet patch or waveform reads, which
+    // reach back before the window.
     const needed = Math.min(
       state.logMel.resumeSampleFor(next),
-      state.pcm ? this.patchStart(next, 1) : Infinity,
+      state.pcm ? this.rawAudioFrom(next) : Infinity,
     );
     while (state.held.length > 0 && state.held[0].endSample <= needed) {
       state.held.shift()!.release();
@@ -159,6 +180,14 @@ export class SpectrogramStage {
     window: AssembledWindow,
     headers: Record<string, string>,
   ): Promise<void> {
+    // Taken up mid-stream, this replica's first windows may read raw audio from before the first
+    // held chunk: those are windows the replica before it published, since it held the audio
+    // every window it had yet to cut would read.
+    if (
+      state.firstSample > 0 &&
+      this.rawStart(window.startFrame, window.frames) < state.firstSample
+    )
+      return;
     const startSec = window.startFrame * this.frameSec;
     let yamnetPatch: Int8Array | undefined;
     if (this.yamnet && state.pcm) {
@@ -168,6 +197,16 @@ export class SpectrogramStage {
         this.patchStart(window.startFrame, window.frames) - offset,
         state.yamnetFrames,
         offset,
+      );
+    }
+    let pcm16k: Int16Array | undefined;
+    if (this.decimator && state.pcm) {
+      const { pcm, offset } = state.pcm.view();
+      const end = (window.startFrame + window.frames) * this.options.recipe.hopLength;
+      pcm16k = this.decimator.decimate(
+        pcm,
+        end - this.waveformSamples - offset,
+        this.waveformSamples / 2,
       );
     }
     await this.bus.publish(
@@ -183,6 +222,7 @@ export class SpectrogramStage {
         data: window.data,
         peakSec: window.peakFrame * this.frameSec,
         ...(yamnetPatch ? { yamnetPatch } : {}),
+        ...(pcm16k ? { pcm16k } : {}),
       },
       headers,
     );
@@ -190,12 +230,30 @@ export class SpectrogramStage {
 
   /**
    * First raw sample of the YAMNet patch centred on a window (the tagger's frame t is centred
-   * on sample t·hop), so both models hear the same second. A window of one frame, the shortest
-   * the stream's end can cut, reaches furthest back: what the next one may read.
+   * on sample t·hop), so both models hear the same second.
    */
   private patchStart(startFrame: number, frames: number): number {
     const centre = (startFrame + (frames - 1) / 2) * this.options.recipe.hopLength;
     return Math.round(centre - this.yamnet!.samples / 2);
+  }
+
+  /**
+   * The first raw sample a window still to come may read for its YAMNet patch or waveform. A
+   * window of one frame, the shortest the stream's end can cut, reaches furthest back.
+   */
+  private rawAudioFrom(nextStart: number): number {
+    return this.rawStart(nextStart, 1);
+  }
+
+  /** The first raw sample a window's YAMNet patch or waveform reads (Infinity: neither is cut). */
+  private rawStart(startFrame: number, frames: number): number {
+    const patch = this.yamnet ? this.patchStart(startFrame, frames) : Infinity;
+    const waveform = this.decimator
+      ? (startFrame + frames) * this.options.recipe.hopLength -
+        this.waveformSamples -
+        this.decimator.reach
+      : Infinity;
+    return Math.min(patch, waveform);
   }
 
   private gridIndex(startFrame: number): number {
@@ -214,11 +272,11 @@ export class SpectrogramStage {
         startFrame: logMel.framesEmitted,
       }),
       nextSample: startSample,
+      firstSample: startSample,
       held: [],
       partition,
-      ...(this.yamnet
-        ? { pcm: new PcmTail(startSample), yamnetFrames: new YamnetFrameCache() }
-        : {}),
+      ...(this.yamnet || this.decimator ? { pcm: new PcmTail(startSample) } : {}),
+      ...(this.yamnet ? { yamnetFrames: new YamnetFrameCache() } : {}),
     };
     this.streams.set(streamId, state);
     return state;
