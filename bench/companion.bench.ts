@@ -1,15 +1,18 @@
 /**
- * What YAMNet beside mn04 costs per stream, one thread: CPU per second of audio for mn04's
- * path (streaming log-mel, then the tagger on each 1 s window every 0.5 s, one window a run as
- * live streams arrive) and for YAMNet's (the patch centred on each window, then YAMNet on it),
- * and the ratio of the two, measured in the same run on the metro reference recording (a
- * minute of it).
+ * What the companions beside mn04 cost per stream, one thread: CPU per second of audio for
+ * mn04's path (streaming log-mel, then the tagger on each 1 s window every 0.5 s, one window a
+ * run as live streams arrive), for YAMNet's (the patch centred on each window, then YAMNet on
+ * it) and for CED-Tiny's (the 2 s ending with each window at 16 kHz, then CED on it), and
+ * their ratios to mn04's, measured in the same run on the metro reference recording (a minute
+ * of it).
  *
  *   VIGIL_MODELS_DIR=../shared/models:.cache/models-companion npm run bench:companion
  */
 import { Logger } from '@nestjs/common';
 import {
+  CED_WAVEFORM,
   EFFICIENTAT_RECIPE,
+  HalfbandDecimator,
   StreamingLogMel,
   WindowAssembler,
   YAMNET_RECIPE,
@@ -34,14 +37,18 @@ runBench(async () => {
   console.log(machineLine());
   await checkQuietMachine();
   const modelsDir = process.env.VIGIL_MODELS_DIR;
-  if (!modelsDir) throw new Error('set VIGIL_MODELS_DIR to the shared models and YAMNet');
+  if (!modelsDir) throw new Error('set VIGIL_MODELS_DIR to the shared models and the companions');
   const loader = new ModelLoader(
     new ModelRepository(modelsDir),
     new OnnxSessionFactory(new Logger('onnxruntime'), { intraOpNumThreads: 1 }),
     { precision: { audio: 'fp32' } },
   );
   const model = await loader.audio('efficientat-mn04');
-  if (!model.companion) throw new Error('YAMNet is not installed: npm run models:yamnet');
+  const byName = new Map(model.companion?.models.map((m) => [m.name, m]));
+  const yamnetModel = byName.get('yamnet');
+  const cedModel = byName.get('ced-tiny');
+  if (!yamnetModel || !cedModel)
+    throw new Error('the companions are not installed: npm run models:companions');
   // The 10 s reference six times over: a minute, so CPU clock ticks are a small part of it.
   const clip = readF32le(fixture('reference/metro_32k_mono.f32le'));
   const pcm = new Float32Array(clip.length * 6);
@@ -64,9 +71,17 @@ runBench(async () => {
     );
   };
   const yamnet = async () => {
-    for (const patch of await patches()) await model.companion!.runner.classify([patch]);
+    for (const yamnetPatch of await patches()) await yamnetModel.classify([{ yamnetPatch }]);
   };
   await yamnet();
+  const decimator = new HalfbandDecimator();
+  const span = CED_WAVEFORM.seconds * EFFICIENTAT_RECIPE.sampleRate;
+  const waveforms = async () =>
+    starts.map((start) => decimator.decimate(pcm, (start + 100) * 320 - span, span / 2));
+  const ced = async () => {
+    for (const pcm16k of await waveforms()) await cedModel.classify([{ pcm16k }]);
+  };
+  await ced();
 
   const time = async (run: () => Promise<unknown>) => {
     let best = Infinity;
@@ -78,11 +93,16 @@ runBench(async () => {
     return best / seconds;
   };
   const own = await time(mn04);
-  const companion = await time(yamnet);
-  const frontEnd = await time(patches);
+  const second = await time(yamnet);
+  const patchCost = await time(patches);
+  const third = await time(ced);
+  const waveformCost = await time(waveforms);
   row('audio', `${seconds.toFixed(1)} s, ${starts.length} windows`);
   row('mn04 path', `${own.toFixed(2)} ms CPU per s of audio`, 'log-mel + tagger');
-  row('YAMNet path', `${companion.toFixed(2)} ms CPU per s of audio`, 'patches + YAMNet');
-  row('  of which patches', `${frontEnd.toFixed(2)} ms CPU per s of audio`);
-  row('YAMNet / mn04', `${(companion / own).toFixed(2)}x`, `best of ${REPEATS}`);
+  row('YAMNet path', `${second.toFixed(2)} ms CPU per s of audio`, 'patches + YAMNet');
+  row('  of which patches', `${patchCost.toFixed(2)} ms CPU per s of audio`);
+  row('CED-Tiny path', `${third.toFixed(2)} ms CPU per s of audio`, '16 kHz cuts + CED');
+  row('  of which cuts', `${waveformCost.toFixed(2)} ms CPU per s of audio`);
+  row('YAMNet / mn04', `${(second / own).toFixed(2)}x`, `best of ${REPEATS}`);
+  row('CED-Tiny / mn04', `${(third / own).toFixed(2)}x`, `best of ${REPEATS}`);
 });

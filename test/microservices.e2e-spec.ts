@@ -9,6 +9,7 @@ import type { ClientReadableStream } from '@grpc/grpc-js';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaBus, partitionFor } from '@app/bus';
 import { FfmpegLocator } from '@app/media';
+import { MODEL_CATALOG } from '@app/models';
 import {
   type DetectionSet,
   type SecurityEvent,
@@ -71,7 +72,9 @@ async function embeddedEventIds(streams: Record<string, Clip>): Promise<Map<stri
     const expected = new Map<string, string[]>();
     for (const [streamId, clip] of Object.entries(streams)) {
       const report = await app.service.analyze({ source: fixture(CLIPS[clip]), streamId });
-      expect(report.models.audio).toBe('efficientat-mn04+yamnet');
+      expect(report.models.audio).toBe(
+        ['efficientat-mn04', ...MODEL_CATALOG['efficientat-mn04']!.companion!.models].join('+'),
+      );
       expected.set(streamId, report.events.map((e) => e.id).sort());
     }
     return expected;

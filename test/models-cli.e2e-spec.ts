@@ -10,14 +10,15 @@ import { type Server, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
+import { MODEL_CATALOG } from '@app/models';
 import { companionModelsDir, modelsDir } from '@app/testing';
 import { runCli } from '@app/testing/cli-runner';
 
 jest.setTimeout(60_000);
 
 /**
- * A local mirror of model folders over HTTP (../shared/models, and the YAMNet that
- * `npm run models:yamnet` builds), optionally serving corrupted bytes.
+ * A local mirror of model folders over HTTP (../shared/models, and the companions that
+ * `npm run models:companions` makes), optionally serving corrupted bytes.
  */
 function startMirror(
   roots: string[],
@@ -126,7 +127,7 @@ describe('vigil models', () => {
     expect(unknown.stderr).toMatch(/no-such-model/);
   });
 
-  it("pulls an audio model's companion with it", async () => {
+  it("pulls an audio model's companions with it", async () => {
     const mirror = await startMirror([modelsDir(), companionModelsDir()]);
     try {
       const pull = await runCli([
@@ -139,7 +140,8 @@ describe('vigil models', () => {
         mirror.url,
       ]);
       expect(pull.code).toBe(0);
-      expect(readdirSync(target).sort()).toEqual(['efficientat-mn04', 'yamnet']);
+      const companions = MODEL_CATALOG['efficientat-mn04']!.companion!.models;
+      expect(readdirSync(target).sort()).toEqual(['efficientat-mn04', ...companions].sort());
       expect(pull.stdout).toMatch(/yamnet\/yamnet\.onnx: downloaded, sha256 ok/);
     } finally {
       mirror.server.close();

@@ -37,7 +37,8 @@ describe('models (real ONNX models on reference inputs)', () => {
   const repository = new ModelRepository(modelsDir());
   const loader = new ModelLoader(repository, new OnnxSessionFactory(quietLogger()));
 
-  it.each(Object.keys(MODEL_CATALOG).filter((name) => name !== 'yamnet'))(
+  // The companions are built or unpacked into their own folder (npm run models:companions).
+  it.each(Object.keys(MODEL_CATALOG).filter((n) => MODEL_CATALOG[n]!.task !== 'audio-companion'))(
     'the shared copy of %s matches the catalog checksum',
     async (name) => {
       const result = await repository.verify(name);
@@ -113,14 +114,17 @@ describe('models (real ONNX models on reference inputs)', () => {
     });
   });
 
-  describe('yamnet beside efficientat-mn04', () => {
+  describe('the companions beside efficientat-mn04', () => {
     const both = new ModelRepository([modelsDir(), companionModelsDir()].join(delimiter));
 
-    it('is the very file the catalog names (npm run models:yamnet builds it to that checksum)', async () => {
-      expect(await both.verify('yamnet')).toMatchObject({ ok: true, labelsOk: true });
-    });
+    it.each(['yamnet', 'ced-tiny'])(
+      '%s is the very file the catalog names (npm run models:companions makes it to that checksum)',
+      async (name) => {
+        expect(await both.verify(name)).toMatchObject({ ok: true, labelsOk: true });
+      },
+    );
 
-    /** Windows of a recording as the pipeline cuts them, each with its YAMNet patch. */
+    /** Windows of a recording as the pipeline cuts them, each with its companions' inputs. */
     async function windowsOf(file: string): Promise<AudioFeatureWindow[]> {
       const manifest = both.manifest('efficientat-mn04');
       const bus = new MemoryBus();
@@ -128,7 +132,10 @@ describe('models (real ONNX models on reference inputs)', () => {
       await bus.subscribe(Topics.features, 'test', async ({ value }) => {
         if (!value.final) windows.push(value);
       });
-      const spectrogram = new SpectrogramStage(bus, spectrogramOptionsFor(manifest, true));
+      const spectrogram = new SpectrogramStage(
+        bus,
+        spectrogramOptionsFor(manifest, ['yamnet', 'ced-tiny']),
+      );
       await spectrogram.start();
       const decoder = new MediaDecoder(new FfmpegLocator({ env: process.env }));
       const rate = manifest.features!.recipe.sampleRate;
@@ -149,21 +156,28 @@ describe('models (real ONNX models on reference inputs)', () => {
       return windows;
     }
 
-    it('hears a dog bark as a dog bark, and the two models together decide dog_bark', async () => {
+    it('each hears a dog bark as a dog bark, and the models together decide dog_bark', async () => {
       const logger = quietLogger();
       const loaded = await new ModelLoader(both, new OnnxSessionFactory(quietLogger()), {
         logger,
       }).audio('efficientat-mn04');
-      expect(loaded.companion?.name).toBe('yamnet');
+      const { companion } = loaded;
+      expect(companion?.name).toBe(MODEL_CATALOG['efficientat-mn04']!.companion!.models.join('+'));
       const windows = await windowsOf(fixture('audio/dog_fs328730_ivolipa_dog_bark.flac'));
-      const yamnet = await loaded.companion!.runner.classify(windows.map((w) => w.yamnetPatch!));
-      const labels = both.labels('yamnet');
-      const loudest = (label: string) => Math.max(...yamnet.map((s) => s[labels.indexOf(label)]!));
-      expect(Math.min(loudest('Dog'), loudest('Bark'))).toBeGreaterThanOrEqual(0.4);
+      const theirs = await Promise.all(companion!.models.map((m) => m.classify(windows)));
+      companion!.models.forEach(({ name }, c) => {
+        const labels = both.labels(name);
+        const loudest = (label: string) =>
+          Math.max(...theirs[c]!.map((s) => s[labels.indexOf(label)]!));
+        expect({ name, dog: Math.min(loudest('Dog'), loudest('Bark')) >= 0.4 }).toEqual({
+          name,
+          dog: true,
+        });
+      });
       const own = await loaded.tagger.classify(windows);
       const decided = own.map((scores, i) => {
-        const joined = Float32Array.from([...scores, ...yamnet[i]!]);
-        return loaded.companion!.mapper.detect(joined, joined).map((d) => d.cls);
+        const joined = Float32Array.from([...scores, ...theirs.flatMap((rows) => [...rows[i]!])]);
+        return companion!.mapper.detect(joined, joined).map((d) => d.cls);
       });
       expect(decided.flat()).toContain('dog_bark');
     });
@@ -174,7 +188,7 @@ describe('models (real ONNX models on reference inputs)', () => {
         logger,
       }).audio('efficientat-mn04');
       expect(alone.companion).toBeUndefined();
-      expect(logger.log).toHaveBeenCalledWith(expect.stringContaining('npm run models:yamnet'));
+      expect(logger.log).toHaveBeenCalledWith(expect.stringContaining('npm run models:companions'));
       expect(logger.warn).not.toHaveBeenCalled();
     });
   });

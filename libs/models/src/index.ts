@@ -22,3 +22,5 @@ export * from './onnx-worker.runtime';
 export * from './class.decider';
 export * from './session.pool';
 export * from './yamnet.runner';
+export * from './ced.runner';
+export * from './companion.models';

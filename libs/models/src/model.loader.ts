@@ -1,7 +1,7 @@
-import { YAMNET_RECIPE } from '@app/dsp';
 import { AudioTagger } from './audio-tagger.runner';
 import type { AudioTaggerOptions } from './audio-tagger.runner';
 import { BoxLabelMapper } from './box-label.mapper';
+import { COMPANION_MODELS, type CompanionModel } from './companion.models';
 import { LabelGroupMapper } from './label-group.mapper';
 import type { ModelManifest, Precision } from './model.manifest';
 import type { ModelRepository } from './model.repository';
@@ -10,13 +10,16 @@ import type { ModelsLogger, OnnxSessionFactory } from './onnx-session.factory';
 import { type PrecisionChoice, PrecisionResolver } from './precision.resolver';
 import { SessionPool } from './session.pool';
 import { ModelNotFoundError } from './model.repository';
-import { YamnetRunner } from './yamnet.runner';
 
-/** The second audio model heard beside the tagger (see `ModelManifest.companion`). */
+/** The audio models heard beside the tagger (see `ModelManifest.companion`). */
 export interface LoadedCompanion {
+  /** Their names joined, as the models in use are named: `yamnet+ced-tiny`. */
   name: string;
-  runner: YamnetRunner;
-  /** The companion's label groups over the tagger's labels, then its own as `<name>:<label>`. */
+  models: CompanionModel[];
+  /**
+   * The companion label groups over the tagger's labels, then each model's own as
+   * `<name>:<label>`, in the manifest's order.
+   */
   mapper: LabelGroupMapper;
 }
 
@@ -26,7 +29,7 @@ export interface LoadedAudioModel {
   /** The precision in use (the manifest is the variant's: `<name>-int8` under int8). */
   precision: Precision;
   tagger: AudioTagger;
-  /** The tagger's own label groups: what decides a window the companion did not hear. */
+  /** The tagger's own label groups: what decides a window the companions did not all hear. */
   mapper: LabelGroupMapper;
   companion?: LoadedCompanion;
 }
@@ -45,8 +48,8 @@ export interface ModelLoaderOptions {
   /** Detector sessions, each on a worker thread of its own (1 by default); see SessionPool. */
   detectorWorkers?: number;
   /**
-   * Whether the audio model's companion runs where it is installed (the default); false keeps
-   * to the tagger's own label groups.
+   * Whether the audio model's companions run where they are installed (the default); false
+   * keeps to the tagger's own label groups.
    */
   companion?: boolean;
   logger?: ModelsLogger;
@@ -71,20 +74,22 @@ export class ModelLoader {
     if (manifest.task !== 'audio-tagging')
       throw new Error(`${name} is a ${manifest.task} model, not audio-tagging`);
     const labels = this.repository.labels(model);
-    const companion = this.companionOf(manifest);
+    const companion = this.companionsOf(manifest);
     // Build the mappers first: a label-group typo should fail before a session is paid for.
     const mapper = new LabelGroupMapper(labels, manifest.labelGroups, 'audio');
-    const both = companion && [
+    const joined = companion && [
       ...labels,
-      ...this.repository.labels(companion.name).map((l) => `${companion.name}:${l}`),
+      ...companion.models.flatMap(({ name }) =>
+        this.repository.labels(name).map((l) => `${name}:${l}`),
+      ),
     ];
-    const companionMapper = both && new LabelGroupMapper(both, companion.labelGroups, 'audio');
+    const companionMapper = joined && new LabelGroupMapper(joined, companion.labelGroups, 'audio');
     const tagger = new AudioTagger(await this.sessions.create(onnxPath), manifest, options);
     if (!companion || !companionMapper) return { manifest, labels, precision, tagger, mapper };
-    const runner = new YamnetRunner(
-      await this.sessions.create(companion.onnxPath),
-      YAMNET_RECIPE,
-      companion.io,
+    const models = await Promise.all(
+      companion.models.map(async ({ name, onnxPath, io }) =>
+        COMPANION_MODELS[name]!(await this.sessions.create(onnxPath), io),
+      ),
     );
     return {
       manifest,
@@ -92,41 +97,56 @@ export class ModelLoader {
       precision,
       tagger,
       mapper,
-      companion: { name: companion.name, runner, mapper: companionMapper },
+      companion: {
+        name: models.map((m) => m.name).join('+'),
+        models,
+        mapper: companionMapper,
+      },
     };
   }
 
-  /** The companion to load, or none: not named, turned off, or not installed (said once). */
-  private companionOf(manifest: ModelManifest) {
+  /**
+   * The companions to load, or none: not named, turned off, or one of them not installed (said
+   * once, naming the command that installs them).
+   */
+  private companionsOf(manifest: ModelManifest) {
     const named = manifest.companion;
     if (!named || this.options.companion === false) return undefined;
-    if (named.model !== 'yamnet') {
+    const unknown = named.models.filter((name) => !COMPANION_MODELS[name]);
+    if (unknown.length > 0) {
       throw new Error(
-        `${manifest.name}: companion ${named.model} is not one Vigil can run (yamnet)`,
+        `${manifest.name}: companion ${unknown.join(', ')} is not one Vigil can run (${Object.keys(COMPANION_MODELS).join(', ')})`,
       );
     }
-    try {
-      const resolved = this.repository.resolve(named.model);
-      if (resolved.manifest.task !== 'audio-companion') {
-        throw new Error(`${named.model} is a ${resolved.manifest.task} model, not audio-companion`);
+    const models = [];
+    const missing: string[] = [];
+    for (const name of named.models) {
+      try {
+        const resolved = this.repository.resolve(name);
+        if (resolved.manifest.task !== 'audio-companion') {
+          throw new Error(`${name} is a ${resolved.manifest.task} model, not audio-companion`);
+        }
+        const { input, output } = resolved.manifest;
+        models.push({
+          name,
+          onnxPath: resolved.onnxPath,
+          io: { input: input.name, output: output.name },
+        });
+      } catch (error) {
+        if (!(error instanceof ModelNotFoundError)) throw error;
+        missing.push(name);
       }
-      const { input, output } = resolved.manifest;
-      return {
-        name: named.model,
-        labelGroups: named.labelGroups,
-        onnxPath: resolved.onnxPath,
-        io: { input: input.name, output: output.name },
-      };
-    } catch (error) {
-      if (!(error instanceof ModelNotFoundError)) throw error;
+    }
+    if (missing.length > 0) {
       // Not a warning: running mn04 alone is a supported setup, and the CLI keeps stderr for
       // what went wrong. analyze and eval name the models in use.
       this.options.logger?.log(
-        `${manifest.name}: its companion ${named.model} is not installed (npm run models:yamnet); ` +
-          `deciding on ${manifest.name} alone, which misses more gunshots, screams and horns`,
+        `${manifest.name}: its companion ${missing.join(', ')} is not installed (npm run models:companions); ` +
+          `deciding on ${manifest.name} alone, which misses more gunshots, screams, alarms and horns`,
       );
       return undefined;
     }
+    return { models, labelGroups: named.labelGroups };
   }
 
   async video(name: string): Promise<LoadedVideoModel> {

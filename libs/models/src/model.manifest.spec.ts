@@ -96,7 +96,7 @@ describe('validateManifest', () => {
   it("checks a companion's label groups as the model's own, and allows one on audio only", () => {
     const audio = clone(MODEL_CATALOG['efficientat-mn04']) as unknown as Record<string, unknown>;
     audio.companion = {
-      model: 'yamnet',
+      models: ['yamnet'],
       labelGroups: { person: { labels: ['Speech'], threshold: 2 } },
     };
     expect(problemsOf(audio)).toEqual([
@@ -104,8 +104,14 @@ describe('validateManifest', () => {
       'companion.labelGroups.person.threshold: must be in [0, 1]',
     ]);
     const video = clone(MODEL_CATALOG['yolox-nano']) as unknown as Record<string, unknown>;
-    video.companion = { model: 'yamnet', labelGroups: {} };
+    video.companion = { models: ['yamnet'], labelGroups: {} };
     expect(problemsOf(video)).toEqual(['companion: is for audio-tagging models']);
+    audio.companion = { models: ['yamnet', 'yamnet'], labelGroups: {} };
+    expect(problemsOf(audio)).toEqual(['companion.models: names a model twice']);
+    audio.companion = { model: 'yamnet', labelGroups: {} };
+    expect(problemsOf(audio)).toEqual([
+      'companion.models: must be a non-empty list of model names',
+    ]);
     const companion = clone(MODEL_CATALOG.yamnet) as unknown as Record<string, unknown>;
     companion.output = { name: 'scores', decoder: 'sigmoid-multilabel' };
     expect(problemsOf(companion)).toEqual([

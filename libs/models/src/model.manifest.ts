@@ -9,7 +9,7 @@ import type { CanonicalClass } from '@app/contracts';
  */
 
 /**
- * `audio-companion`: a second audio tagger run beside the main one on its own input patch (see
+ * `audio-companion`: another audio tagger run beside the main one on its own input (see
  * `ModelManifest.companion`); it has no label groups of its own.
  */
 export const MODEL_TASKS = ['audio-tagging', 'object-detection', 'audio-companion'] as const;
@@ -157,11 +157,12 @@ export interface ModelManifest {
   /** On FP32 entries that have an INT8 variant. */
   int8?: Int8Plan;
   /**
-   * A second audio model heard beside this one where it is installed (an `audio-companion`
-   * entry). Its labels join this model's as `<model>:<label>`, and these label groups, which
-   * may read both, replace `labelGroups`; without it `labelGroups` decide alone.
+   * Audio models heard beside this one where they are installed (`audio-companion` entries).
+   * Their labels join this model's as `<model>:<label>`, in this order, and these label groups,
+   * which may read them all, replace `labelGroups`; where any is missing, `labelGroups` decide
+   * alone (groups calibrated on several models' scores mean nothing on fewer).
    */
-  companion?: { model: string; labelGroups: LabelGroups };
+  companion?: { models: string[]; labelGroups: LabelGroups };
 }
 
 export class ManifestError extends Error {
@@ -479,7 +480,15 @@ export function validateManifest(value: unknown, source = 'model.json'): ModelMa
     const companion = c.object(v, k);
     if (!companion) return;
     if (m.task !== 'audio-tagging') c.problem(k, 'is for audio-tagging models');
-    c.string(companion.model, `${k}.model`, /^[a-z0-9][a-z0-9._-]*$/i, 'must be a model name');
+    const models = companion.models;
+    if (!Array.isArray(models) || models.length === 0) {
+      c.problem(`${k}.models`, 'must be a non-empty list of model names');
+    } else {
+      models.forEach((name, i) =>
+        c.string(name, `${k}.models[${i}]`, /^[a-z0-9][a-z0-9._-]*$/i, 'must be a model name'),
+      );
+      if (new Set(models).size !== models.length) c.problem(`${k}.models`, 'names a model twice');
+    }
     checkLabelGroups(c, companion.labelGroups, m.task, m.features, `${k}.labelGroups`);
   });
   if (m.nms !== undefined) {

@@ -199,8 +199,8 @@ export class InferenceStage {
       const { held } = state;
       while (held.length > memory && !state.context?.holds(held[0]!)) held.shift()!.release();
     }
-    const { data, frames, yamnetPatch } = window;
-    const scores = await this.audioBatcher.submit({ data, frames, context, yamnetPatch });
+    const { data, frames, yamnetPatch, pcm16k } = window;
+    const scores = await this.audioBatcher.submit({ data, frames, context, yamnetPatch, pcm16k });
     return state.decider.decide(window.peakSec, scores);
   }
 

@@ -1,4 +1,4 @@
-import { YAMNET_RECIPE } from '@app/dsp';
+import { CED_WAVEFORM, YAMNET_RECIPE } from '@app/dsp';
 import type { ModelManifest } from '@app/models';
 import type { IngestStageOptions } from './ingest.stage';
 import type { SpectrogramStageOptions } from './spectrogram.stage';
@@ -46,13 +46,14 @@ export function mediaOptionsFor(
 }
 
 /**
- * The windows the audio model reads, with YAMNet's patches where its manifest names YAMNet as
- * companion and `companion` allows. A spectrogram service cannot know whether inference has
- * the companion installed, so it cuts them whenever the manifest names it: 6 KB a window.
+ * The windows the audio model reads, with what each companion in `companions` (by default the
+ * manifest's) reads beside them: YAMNet's patch (6 KB a window), CED-Tiny's 2 s of 16 kHz audio
+ * (64 KB). A spectrogram service cannot know whether inference has the companions installed,
+ * so it cuts their inputs whenever the manifest names them.
  */
 export function spectrogramOptionsFor(
   audio: ModelManifest,
-  companion = audio.companion?.model === 'yamnet',
+  companions: readonly string[] = audio.companion?.models ?? [],
 ): SpectrogramStageOptions {
   const features = audio.features;
   if (!features) throw new Error(`${audio.name} has no feature recipe`);
@@ -60,6 +61,7 @@ export function spectrogramOptionsFor(
     recipe: features.recipe,
     windowSec: features.windowSec,
     hopSec: features.hopSec,
-    ...(companion ? { yamnet: YAMNET_RECIPE } : {}),
+    ...(companions.includes('yamnet') ? { yamnet: YAMNET_RECIPE } : {}),
+    ...(companions.includes('ced-tiny') ? { waveform: CED_WAVEFORM } : {}),
   };
 }

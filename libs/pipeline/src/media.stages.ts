@@ -41,7 +41,10 @@ export function mediaStages(bus: Bus, options: MediaStagesOptions): MediaStages 
     // One process knows whether the companion loaded: no patches for a companion not there.
     spectrogram: new SpectrogramStage(
       bus,
-      spectrogramOptionsFor(audioModel.manifest, audioModel.companion !== undefined),
+      spectrogramOptionsFor(
+        audioModel.manifest,
+        audioModel.companion?.models.map((m) => m.name) ?? [],
+      ),
     ),
     inference: new InferenceStage(
       bus,

@@ -3,7 +3,7 @@ import {
   type LoadedAudioModel,
   LabelGroupMapper,
   MODEL_CATALOG,
-  type YamnetRunner,
+  type CompanionInput,
 } from '@app/models';
 import { TaggerClassifier } from './model.adapters';
 
@@ -70,21 +70,27 @@ describe('TaggerClassifier', () => {
     expect(model(undefined).classifier.context()).toBeUndefined();
   });
 
-  describe('with YAMNet beside the tagger', () => {
-    function withCompanion() {
+  describe('with YAMNet and CED-Tiny beside the tagger', () => {
+    function withCompanions() {
       const { classify } = model(2);
       const base = MODEL_CATALOG['efficientat-mn04'];
-      const both = [...LABELS, 'yamnet:Glass'];
-      // The companion's glass reads both models; its alarm reads the tagger's context alone.
+      const all = [...LABELS, 'yamnet:Glass', 'ced-tiny:Glass'];
+      // The companion glass reads all three models; its alarm reads the tagger's context alone.
       const companionGroups = {
-        glass_break: { labels: ['Glass', 'yamnet:Glass'], threshold: 0.5, combine: 'max' as const },
+        glass_break: {
+          labels: ['Glass', 'yamnet:Glass', 'ced-tiny:Glass'],
+          threshold: 0.5,
+          combine: 'max' as const,
+        },
         alarm: { labels: ['Alarm'], threshold: 0.5, context: true },
       };
-      // YAMNet's "score" for a patch is its first code / 100.
-      const yamnet = jest.fn<
-        ReturnType<YamnetRunner['classify']>,
-        Parameters<YamnetRunner['classify']>
-      >(async (patches) => patches.map((p) => Float32Array.of(p[0]! / 100)));
+      // A companion's "score" for a window is its input's first value / 100.
+      const yamnet = jest.fn(async (windows: readonly CompanionInput[]) =>
+        windows.map((w) => Float32Array.of(w.yamnetPatch![0]! / 100)),
+      );
+      const ced = jest.fn(async (windows: readonly CompanionInput[]) =>
+        windows.map((w) => Float32Array.of(w.pcm16k![0]! / 100)),
+      );
       const labelGroups = {
         glass_break: { labels: ['Glass'], threshold: 0.5 },
         alarm: { labels: ['Alarm'], threshold: 0.5, context: true },
@@ -96,23 +102,28 @@ describe('TaggerClassifier', () => {
         tagger: { classify } as unknown as AudioTagger,
         mapper: new LabelGroupMapper(LABELS, labelGroups),
         companion: {
-          name: 'yamnet',
-          runner: { classify: yamnet } as unknown as YamnetRunner,
-          mapper: new LabelGroupMapper(both, companionGroups),
+          name: 'yamnet+ced-tiny',
+          models: [
+            { name: 'yamnet', hears: (w) => w.yamnetPatch !== undefined, classify: yamnet },
+            { name: 'ced-tiny', hears: (w) => w.pcm16k !== undefined, classify: ced },
+          ],
+          mapper: new LabelGroupMapper(all, companionGroups),
         },
       } satisfies LoadedAudioModel;
-      return { classifier: new TaggerClassifier(loaded), classify, yamnet };
+      return { classifier: new TaggerClassifier(loaded), classify, yamnet, ced };
     }
-    const heard = (code: number) => ({
+    const heard = (yamnetCode: number, cedSample = 0) => ({
       ...patch(100),
       context: patch(200),
-      yamnetPatch: Int8Array.of(code),
+      yamnetPatch: Int8Array.of(yamnetCode),
+      pcm16k: Int16Array.of(cedSample),
     });
 
-    it("decides a window it heard on both models' scores, in one YAMNet call per batch", async () => {
-      const { classifier, yamnet } = withCompanion();
-      const scores = await classifier.score([heard(70), heard(5)]);
+    it("decides a window they heard on every model's scores, in one call per model and batch", async () => {
+      const { classifier, yamnet, ced } = withCompanions();
+      const scores = await classifier.score([heard(70), heard(5), heard(5, 80)]);
       expect(yamnet).toHaveBeenCalledTimes(1);
+      expect(ced).toHaveBeenCalledTimes(1);
       expect(scores.map((s) => s.map((c) => [c.cls, c.score]))).toEqual([
         [
           ['glass_break', expect.closeTo(0.7, 6)], // YAMNet's 0.7 over the tagger's 0.1
@@ -122,13 +133,19 @@ describe('TaggerClassifier', () => {
           ['glass_break', expect.closeTo(0.1, 6)],
           ['alarm', expect.closeTo(0.2, 6)],
         ],
+        [
+          ['glass_break', expect.closeTo(0.8, 6)], // CED's, in its own place among the labels
+          ['alarm', expect.closeTo(0.2, 6)],
+        ],
       ]);
     });
 
-    it('decides a window cut without a patch (an older spectrogram stage) on the tagger alone', async () => {
-      const { classifier, yamnet } = withCompanion();
-      const scores = await classifier.score([{ ...patch(100), context: patch(200) }, heard(90)]);
+    it('decides a window cut without every companion input (an older spectrogram stage) on the tagger alone', async () => {
+      const { classifier, yamnet, ced } = withCompanions();
+      const yamnetOnly = { ...patch(100), context: patch(200), yamnetPatch: Int8Array.of(90) };
+      const scores = await classifier.score([yamnetOnly, heard(90)]);
       expect(yamnet.mock.calls[0]![0]).toHaveLength(1);
+      expect(ced.mock.calls[0]![0]).toHaveLength(1);
       expect(scores.map((s) => s[0]!.score)).toEqual([
         expect.closeTo(0.1, 6),
         expect.closeTo(0.9, 6),

@@ -24,29 +24,31 @@ export class TaggerClassifier implements AudioClassifier {
    * Windows and their contexts go through the tagger in one call (it batches equal lengths). A
    * context no longer than its window is the window itself, and is not run twice.
    *
-   * With a companion, the patches go through it in one call too, and a window it heard is
-   * decided by the companion's label groups over both models' scores (its patch's scores join
-   * the context's as well). A window cut without a patch (a spectrogram stage older than the
-   * companion, mid-upgrade) is decided by the tagger's own groups, not dropped.
+   * With companions, the windows they all heard go through each of them in one call too, and
+   * such a window is decided by the companion label groups over every model's scores (which
+   * join the context's as well). A window cut without their inputs (a spectrogram stage older
+   * than a companion, mid-upgrade) is decided by the tagger's own groups, not dropped.
    */
   async score(windows: readonly AudioInput[]): Promise<ClassScore[][]> {
     const longer = (w: AudioInput) => (w.context && w.context.frames > w.frames ? w.context : null);
     const contexts = windows.map(longer).filter((c) => c !== null);
     const { companion } = this.model;
-    const heard = companion ? windows.filter((w) => w.yamnetPatch) : [];
-    const [scores, second] = await Promise.all([
+    const heardByAll = (w: AudioInput) => companion!.models.every((m) => m.hears(w));
+    const heard = companion ? windows.filter(heardByAll) : [];
+    const [scores, ...theirs] = await Promise.all([
       this.model.tagger.classify([...windows, ...contexts]),
-      heard.length > 0 ? companion!.runner.classify(heard.map((w) => w.yamnetPatch!)) : [],
+      ...(heard.length > 0 ? companion!.models.map((m) => m.classify(heard)) : []),
     ]);
     let next = windows.length;
     let nextHeard = 0;
     return windows.map((w, i) => {
       const own = scores[i]!;
       const context = longer(w) ? scores[next++]! : own;
-      if (!companion || !w.yamnetPatch) return this.model.mapper.score(own, context);
-      const theirs = second[nextHeard++]!;
-      const window = joined(own, theirs);
-      return companion.mapper.score(window, context === own ? window : joined(context, theirs));
+      if (!companion || !heardByAll(w)) return this.model.mapper.score(own, context);
+      const second = theirs.map((rows) => rows[nextHeard]!);
+      nextHeard++;
+      const window = joined(own, second);
+      return companion.mapper.score(window, context === own ? window : joined(context, second));
     });
   }
 
@@ -73,10 +75,14 @@ export class TaggerClassifier implements AudioClassifier {
   }
 }
 
-function joined(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+function joined(own: Float32Array, theirs: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(theirs.reduce((n, s) => n + s.length, own.length));
+  out.set(own);
+  let at = own.length;
+  for (const s of theirs) {
+    out.set(s, at);
+    at += s.length;
+  }
   return out;
 }
 

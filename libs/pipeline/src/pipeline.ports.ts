@@ -9,6 +9,8 @@ export interface AudioInput {
   context?: { data: Float32Array; frames: number };
   /** YAMNet's patch centred on the window, where the spectrogram stage cut one. */
   yamnetPatch?: Int8Array;
+  /** The 2 s of 16 kHz audio ending with the window, where the spectrogram stage cut it. */
+  pcm16k?: Int16Array;
 }
 
 /**

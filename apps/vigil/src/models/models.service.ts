@@ -50,7 +50,7 @@ export class ModelsService {
 
   /** A model's companion (YAMNet beside mn04) is pulled with it: it is part of how it decides. */
   private withCompanions(names: string[]): string[] {
-    const companions = names.map((name) => this.repository.manifest(name).companion?.model);
+    const companions = names.flatMap((name) => this.repository.manifest(name).companion?.models);
     return [...new Set([...names, ...companions.filter((c) => c !== undefined)])];
   }
 
