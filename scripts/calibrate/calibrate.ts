@@ -43,18 +43,15 @@ import {
   logit,
   type ManifestDecisions,
   sigmoid,
-  YamnetRunner,
+  COMPANION_MODELS,
 } from '@app/models';
-import { YAMNET_RECIPE } from '@app/dsp';
 import { mediaOptionsFor } from '@app/pipeline';
 import { VARIANTS } from './label-group.variants';
 
-import { WindowScoresExtractor } from './window-scores.extractor';
+import { type CalibratedCompanion, WindowScoresExtractor } from './window-scores.extractor';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CATALOG = resolve(ROOT, 'libs/models/src/catalog/efficientat-mn04.model.json');
-/** The second audio model, calibrated beside the tagger where it is installed. */
-const COMPANION = 'yamnet';
 const MEASUREMENTS = resolve(ROOT, 'libs/models/MEASUREMENTS.md');
 const GRID = logitGrid();
 /** Inverse regularisation strengths tried for a learned head. */
@@ -106,6 +103,7 @@ async function main(): Promise<void> {
       'false-cost': { type: 'string', default: '3' },
       dump: { type: 'string' },
       'no-companion': { type: 'boolean', default: false },
+      companions: { type: 'string' },
       'no-decisions': { type: 'boolean', default: false },
     },
   });
@@ -124,28 +122,43 @@ async function main(): Promise<void> {
   const loader = new ModelLoader(repository, new OnnxSessionFactory(new Logger('onnxruntime')));
   const model = await loader.audio(DEFAULT_AUDIO_MODEL);
   const video = repository.resolve(DEFAULT_VIDEO_MODEL).manifest;
-  // YAMNet, where installed (npm run models:yamnet), is calibrated as the tagger's companion.
-  let yamnet: { runner: YamnetRunner; labels: string[]; sha256: string } | undefined;
-  if (!values['no-companion'] && repository.isInstalled(COMPANION)) {
-    const resolved = repository.resolve(COMPANION);
+  // The companions Vigil can run, those installed (npm run models:companions), are calibrated
+  // beside the tagger; --companions names a subset, --no-companion none.
+  const wanted = values.companions?.split(',') ?? Object.keys(COMPANION_MODELS);
+  const companions: (CalibratedCompanion & { names: string[] })[] = [];
+  for (const name of values['no-companion'] ? [] : wanted) {
+    const factory = COMPANION_MODELS[name];
+    if (!factory) throw new Error(`--companions: no companion ${name}`);
+    if (!repository.isInstalled(name)) {
+      if (values.companions) throw new Error(`--companions: ${name} is not installed`);
+      continue;
+    }
+    const resolved = repository.resolve(name);
     const session = await new OnnxSessionFactory(new Logger('onnxruntime')).create(
       resolved.onnxPath,
     );
-    yamnet = {
-      runner: new YamnetRunner(session, YAMNET_RECIPE),
-      labels: repository.labels(COMPANION),
+    const { input, output } = resolved.manifest;
+    const names = repository.labels(name);
+    companions.push({
+      model: factory(session, { input: input.name, output: output.name }),
+      labels: names.length,
+      names,
       sha256: resolved.manifest.sha256,
-    };
+    });
   }
+  const companionNames = companions.map((c) => c.model.name);
   const extractor = new WindowScoresExtractor(
     new MediaDecoder(new FfmpegLocator({ env: process.env })),
     model,
     mediaOptionsFor(model.manifest, video, 1),
     resolve(ROOT, '.cache/calibration'),
     CONTEXT_SEC,
-    yamnet && { runner: yamnet.runner, labels: yamnet.labels.length, sha256: yamnet.sha256 },
+    companions,
   );
-  const allLabels = [...model.labels, ...(yamnet?.labels.map((l) => `${COMPANION}:${l}`) ?? [])];
+  const allLabels = [
+    ...model.labels,
+    ...companions.flatMap((c) => c.names.map((l) => `${c.model.name}:${l}`)),
+  ];
   const windowScored: Scored[] = [];
   for (const [i, item] of items.entries()) {
     process.stderr.write(`\rwindow scores ${i + 1}/${items.length}\x1b[K`);
@@ -182,16 +195,20 @@ async function main(): Promise<void> {
     process.stderr.write(`calibrating ${cls}\n`);
     const gate = gateFor(cls);
     const variants: Record<string, string[]> = { ...VARIANTS[cls] };
-    // With the companion, its groups are calibrated; the tagger's own stay as they are.
-    const current = ((yamnet && catalog.companion?.labelGroups[cls]) || catalog.labelGroups[cls])
-      .labels as string[];
+    // With companions, their groups are calibrated; the tagger's own stay as they are. A
+    // group reads the tagger's labels with those of any set of companions, or one companion's.
+    const current = (
+      (companions.length > 0 && catalog.companion?.labelGroups[cls]) ||
+      catalog.labelGroups[cls]
+    ).labels as string[];
     if (!Object.values(variants).some((v) => same(v, current))) variants.catalog = current;
-    if (yamnet) {
-      for (const [name, labels] of Object.entries({ ...variants })) {
-        const second = labels.map((l) => `${COMPANION}:${l}`).filter((l) => labelIndex.has(l));
-        variants[`${name}+${COMPANION}`] = [...labels, ...second];
-        variants[`${COMPANION}:${name}`] = second;
-      }
+    for (const [name, labels] of Object.entries({ ...variants })) {
+      const base = labels.filter((l) => !l.includes(':'));
+      const theirs = (companion: string) =>
+        base.map((l) => `${companion}:${l}`).filter((l) => labelIndex.has(l));
+      for (const set of subsets(companionNames))
+        variants[`${name}+${set.join('+')}`] = [...base, ...set.flatMap(theirs)];
+      for (const companion of companionNames) variants[`${companion}:${name}`] = theirs(companion);
     }
     const candidates: Candidate[] = [];
     for (const context of CONTEXT_CLASSES.includes(cls) ? [false, true] : [false])
@@ -287,15 +304,19 @@ async function main(): Promise<void> {
     });
   }
 
-  const report = render(results, windowScored, falseCost, yamnet !== undefined);
+  const report = render(results, windowScored, falseCost, companionNames);
   process.stdout.write(report);
   if (values.write) {
-    if (yamnet) {
-      catalog.companion ??= { model: COMPANION, labelGroups: {} };
+    if (companions.length > 0) {
+      // Groups calibrated on these companions' scores apply only where they are all installed.
+      catalog.companion = {
+        models: companionNames,
+        labelGroups: catalog.companion?.labelGroups ?? {},
+      };
       for (const r of results)
         catalog.companion.labelGroups[r.cls] ??= { ...catalog.labelGroups[r.cls] };
     }
-    const groups = yamnet ? catalog.companion.labelGroups : catalog.labelGroups;
+    const groups = companions.length > 0 ? catalog.companion.labelGroups : catalog.labelGroups;
     for (const r of results) {
       const group = groups[r.cls];
       group.labels = r.best.labels;
@@ -311,7 +332,9 @@ async function main(): Promise<void> {
     else delete catalog.features.contextSec;
     await writeFormatted(CATALOG, JSON.stringify(catalog, null, 2));
     const doc = readFileSync(MEASUREMENTS, 'utf8');
-    const marker = yamnet ? `calibration-${COMPANION}` : 'calibration';
+    // One section per set of models calibrated (the first, YAMNet's, kept its short name).
+    const marker =
+      companions.length > 0 ? `calibration-${companionNames.join('-')}` : 'calibration';
     const begin = `<!-- ${marker}:begin -->`;
     const end = `<!-- ${marker}:end -->`;
     const section = `${begin}\n${report}${end}`;
@@ -335,22 +358,23 @@ function render(
   results: ClassResult[],
   scored: { item: EvalItem; windows: WindowScores }[],
   falseCost: number,
-  companion: boolean,
+  companions: readonly string[],
 ): string {
   const sources = new Set(scored.map((s) => s.item.source)).size;
   const minutes = scored.reduce((m, s) => m + s.windows.audioSec, 0) / 60;
   const negatives = scored.filter((s) => s.item.classes.length === 0);
   const negMinutes = negatives.reduce((m, s) => m + s.windows.audioSec, 0) / 60;
   const lines = [
-    companion
-      ? `## Audio with ${COMPANION} beside mn04: label groups and thresholds, cross-validated by source (generated)`
+    companions.length > 0
+      ? `## Audio with ${companions.join(' and ')} beside mn04: label groups and thresholds, cross-validated by source (generated)`
       : '## Audio: label groups and thresholds, cross-validated by source (generated)',
     '',
-    ...(companion
+    ...(companions.length > 0
       ? [
-          `The companion's groups (\`companion.labelGroups\` in the catalog, used where ${COMPANION} is installed). ` +
-            `A label \`${COMPANION}:X\` is ${COMPANION}'s score for X on the 0.975 s patch centred on the window ` +
-            '(the same patch for the window and its context); a group may read either model or both.',
+          `The companion groups (\`companion.labelGroups\` in the catalog, used where ${companions.join(' and ')} ` +
+            "are installed). A label `yamnet:X` is YAMNet's score for X on the 0.975 s patch centred on the window, " +
+            "`ced-tiny:X` CED-Tiny's on the 2 s of audio ending with it (each the same for the window and its context); " +
+            'a group may read any of the models.',
           '',
         ]
       : []),
@@ -517,6 +541,14 @@ function dump(
     };
   });
   writeFileSync(resolve(dir, 'index.json'), JSON.stringify({ labels, items: index }));
+}
+
+/** Every non-empty subset of `names`, each in the order given. */
+function subsets(names: readonly string[]): string[][] {
+  const out: string[][] = [];
+  for (let mask = 1; mask < 1 << names.length; mask++)
+    out.push(names.filter((_, i) => mask & (1 << i)));
+  return out;
 }
 
 function isAudio(cls: string): boolean {

@@ -25,6 +25,8 @@ export const VARIANTS: Record<AudioClass, Record<string, string[]>> = {
     'scream-shout-yell': ['Screaming', 'Shout', 'Yell'],
     '+bellow-battle-cry': ['Screaming', 'Shout', 'Yell', 'Bellow', 'Battle cry'],
     '+bellow-battle-cry-wail': ['Screaming', 'Shout', 'Yell', 'Bellow', 'Battle cry', 'Wail, moan'],
+    // A pain yell is what a camera hears in an assault; both models often call it a groan.
+    '+groan-wail': ['Screaming', 'Shout', 'Yell', 'Groan', 'Wail, moan'],
   },
   siren: {
     sirens: [

@@ -7,7 +7,7 @@ import { WindowContextBuilder } from '@app/dsp';
 import type { EvalItem } from '@app/evaluation';
 import type { WindowScores } from '@app/evaluation';
 import type { MediaDecoder } from '@app/media';
-import type { LoadedAudioModel, YamnetRunner } from '@app/models';
+import type { CompanionModel, LoadedAudioModel } from '@app/models';
 import {
   IngestStage,
   type IngestStageOptions,
@@ -18,15 +18,23 @@ import {
 const GROUP = 'vigil-calibration';
 /** Bumped when what a cache file holds changes. */
 const CACHE_FORMAT = 2;
-/** Bumped when how YAMNet's patches are cut changes. */
-const YAMNET_FRONT_END = 2;
+/** Bumped when how a companion's input is cut changes. */
+const FRONT_END: Record<string, number> = { yamnet: 2, 'ced-tiny': 1 };
+
+/** A companion calibrated beside the tagger: its scores follow the tagger's in each row. */
+export interface CalibratedCompanion {
+  model: CompanionModel;
+  labels: number;
+  sha256: string;
+}
 
 /**
  * Every label's score on every window the deployed pipeline would classify: the same ingest
  * (ffmpeg), the same streaming log-mel and window assembler, the same tagger, and on the longer
  * context of `contextSec` ending with each window, built as the inference stage builds it.
- * With a YAMNet beside the tagger, each window's row goes on with YAMNet's scores on the patch
- * centred on it (the same patch for the window and its context). Cached per file, models and
+ * With companions beside the tagger, each window's row goes on with each one's scores on its
+ * input for the window (YAMNet's patch centred on it, CED-Tiny's 2 s ending with it: the same
+ * for the window and its context), in the order given. Cached per file, models and
  * context, so sweeping decisions never decodes twice.
  */
 export class WindowScoresExtractor {
@@ -37,7 +45,7 @@ export class WindowScoresExtractor {
     private readonly ingestOptions: IngestStageOptions,
     private readonly cacheDir: string,
     private readonly contextSec: number,
-    private readonly yamnet?: { runner: YamnetRunner; labels: number; sha256: string },
+    private readonly companions: readonly CalibratedCompanion[] = [],
   ) {
     mkdirSync(cacheDir, { recursive: true });
   }
@@ -57,7 +65,10 @@ export class WindowScoresExtractor {
     const ingest = new IngestStage(bus, this.decoder, this.ingestOptions);
     const spectrogram = new SpectrogramStage(
       bus,
-      spectrogramOptionsFor(manifest, this.yamnet !== undefined),
+      spectrogramOptionsFor(
+        manifest,
+        this.companions.map((c) => c.model.name),
+      ),
     );
     const windows: AudioFeatureWindow[] = [];
     await bus.subscribe(Topics.features, GROUP, async ({ value }) => {
@@ -76,15 +87,19 @@ export class WindowScoresExtractor {
         contextFrames: Math.round(this.contextSec / frameSec),
       });
       const contexts = windows.map((w) => builder.extend(w));
-      const second = this.yamnet
-        ? await this.yamnet.runner.classify(windows.map((w) => w.yamnetPatch!))
-        : undefined;
+      const theirs: Float32Array[][] = [];
+      for (const { model } of this.companions) {
+        const rows: Float32Array[] = [];
+        for (let i = 0; i < windows.length; i += 16)
+          rows.push(...(await model.classify(windows.slice(i, i + 16))));
+        theirs.push(rows);
+      }
       return {
         audioSec: result.summary.audioSec,
         atSec,
-        labels: this.model.labels.length + (this.yamnet?.labels ?? 0),
-        scores: await this.classify(windows, second),
-        context: await this.classify(contexts, second),
+        labels: this.labelCount(),
+        scores: await this.classify(windows, theirs),
+        context: await this.classify(contexts, theirs),
       };
     } finally {
       await spectrogram.stop();
@@ -92,18 +107,25 @@ export class WindowScoresExtractor {
     }
   }
 
+  private labelCount(): number {
+    return this.companions.reduce((n, c) => n + c.labels, this.model.labels.length);
+  }
+
   private async classify(
     windows: { data: Float32Array; frames: number }[],
-    second: Float32Array[] = [],
+    theirs: Float32Array[][],
   ) {
-    const own = this.model.labels.length;
-    const labels = own + (this.yamnet?.labels ?? 0);
+    const labels = this.labelCount();
     const scores = new Float32Array(windows.length * labels);
     for (let i = 0; i < windows.length; i += 16) {
       const batch = await this.model.tagger.classify(windows.slice(i, i + 16));
       batch.forEach((s, k) => scores.set(s, (i + k) * labels));
     }
-    second.forEach((s, w) => scores.set(s, w * labels + own));
+    let at = this.model.labels.length;
+    theirs.forEach((rows, c) => {
+      rows.forEach((s, w) => scores.set(s, w * labels + at));
+      at += this.companions[c]!.labels;
+    });
     return scores;
   }
 
@@ -112,7 +134,8 @@ export class WindowScoresExtractor {
     const hash = createHash('sha256')
       .update(`${CACHE_FORMAT}\0${this.model.manifest.sha256}\0${this.contextSec}\0`)
       .update(`${path}\0${size}\0${mtimeMs}`);
-    if (this.yamnet) hash.update(`\0yamnet ${this.yamnet.sha256} ${YAMNET_FRONT_END}`);
+    for (const { model, sha256 } of this.companions)
+      hash.update(`\0${model.name} ${sha256} ${FRONT_END[model.name] ?? 0}`);
     const key = hash.digest('hex').slice(0, 24);
     return join(this.cacheDir, `${key}.bin`);
   }
