@@ -96,7 +96,12 @@ describe('TaggerClassifier', () => {
         alarm: { labels: ['Alarm'], threshold: 0.5, context: true },
       };
       const loaded = {
-        manifest: { ...base, features: { ...base.features!, contextSec: 2 }, labelGroups },
+        manifest: {
+          ...base,
+          features: { ...base.features!, contextSec: 2 },
+          labelGroups,
+          companion: { models: ['yamnet', 'ced-tiny'], labelGroups: companionGroups },
+        },
         labels: LABELS,
         precision: 'fp32',
         tagger: { classify } as unknown as AudioTagger,
@@ -138,6 +143,22 @@ describe('TaggerClassifier', () => {
           ['alarm', expect.closeTo(0.2, 6)],
         ],
       ]);
+    });
+
+    it('builds no context where the companion groups in effect read none', () => {
+      const { classifier } = withCompanions();
+      expect(classifier.context()).toBeDefined(); // its alarm reads the context
+      const loaded = (classifier as unknown as { model: LoadedAudioModel }).model;
+      const windowOnly = { glass_break: { labels: ['Glass'], threshold: 0.5 } };
+      const without = new TaggerClassifier({
+        ...loaded,
+        manifest: {
+          ...loaded.manifest,
+          companion: { models: ['yamnet', 'ced-tiny'], labelGroups: windowOnly },
+        },
+      });
+      // The tagger's own alarm still reads one, but decides only where a companion is missing.
+      expect(without.context()).toBeUndefined();
     });
 
     it('decides a window cut without every companion input (an older spectrogram stage) on the tagger alone', async () => {

@@ -58,12 +58,16 @@ export class TaggerClassifier implements AudioClassifier {
     return new ClassDecider(decisionPolicyOf(manifest, groups));
   }
 
+  /**
+   * A context is built only when the groups in effect read one: with the companions loaded,
+   * theirs (a window cut without their inputs, mid-upgrade, then reads its own window instead).
+   */
   context(): WindowContextBuilder | undefined {
-    const features = this.model.manifest.features!;
-    const groups = [
-      ...Object.values(this.model.manifest.labelGroups),
-      ...Object.values(this.model.manifest.companion?.labelGroups ?? {}),
-    ];
+    const { manifest, companion } = this.model;
+    const features = manifest.features!;
+    const groups = Object.values(
+      (companion && manifest.companion?.labelGroups) || manifest.labelGroups,
+    );
     const used = groups.some((g) => g?.context);
     if (!features.contextSec || !used) return undefined;
     const frameSec = features.recipe.hopLength / features.recipe.sampleRate;
