@@ -328,7 +328,11 @@ async function main(): Promise<void> {
       if (r.best.context) group.context = true;
       else delete group.context;
     }
-    if (results.some((r) => r.best.context)) catalog.features.contextSec = CONTEXT_SEC;
+    // The tagger's own groups and the companion groups share the one context length.
+    const reads = (groups?: Record<string, { context?: boolean }>) =>
+      Object.values(groups ?? {}).some((g) => g.context);
+    if (reads(catalog.labelGroups) || reads(catalog.companion?.labelGroups))
+      catalog.features.contextSec = CONTEXT_SEC;
     else delete catalog.features.contextSec;
     await writeFormatted(CATALOG, JSON.stringify(catalog, null, 2));
     const doc = readFileSync(MEASUREMENTS, 'utf8');
