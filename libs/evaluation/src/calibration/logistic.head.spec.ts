@@ -29,27 +29,6 @@ describe('fitLogistic', () => {
     );
   });
 
-  it('never weighs a label against its class: a negative weight is held at 0 and the rest refitted', () => {
-    // Feature 1 alone would be fitted a negative weight: it is high exactly where the class is
-    // absent (a corpus whose alarms are all klaxons, never a smoke detector).
-    const rows: number[][] = [];
-    const labels: (0 | 1)[] = [];
-    for (let i = 0; i < 200; i++) {
-      const positive = i % 4 === 0;
-      rows.push([
-        logit(positive ? 0.6 + (i % 7) / 20 : 0.02 + (i % 5) / 50),
-        logit(positive ? 0.05 : 0.3 + (i % 3) / 10),
-      ]);
-      labels.push(positive ? 1 : 0);
-    }
-    const head = fitLogistic(rows, labels, 1);
-    expect(head.weights[0]).toBeGreaterThan(0);
-    expect(head.weights[1]).toBe(0);
-    // The refit on feature 0 alone still separates the classes.
-    expect(logisticHead(head, [0.8, 0.05])).toBeGreaterThan(0.5);
-    expect(logisticHead(head, [0.05, 0.3])).toBeLessThan(0.5);
-  });
-
   it('refuses data of one class only', () => {
     expect(() => fitLogistic([[1], [2]], [1, 1], 1)).toThrow('both positive and negative');
   });
