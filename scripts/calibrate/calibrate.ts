@@ -54,6 +54,8 @@ const ROOT = resolve(__dirname, '..', '..');
 const CATALOG = resolve(ROOT, 'libs/models/src/catalog/efficientat-mn04.model.json');
 const MEASUREMENTS = resolve(ROOT, 'libs/models/MEASUREMENTS.md');
 const GRID = logitGrid();
+/** How much better held out (hits − cost × false detections) a decision must do to replace the catalog's. */
+const MARGIN = 2;
 /** Inverse regularisation strengths tried for a learned head. */
 const HEAD_C = [0.01, 0.1];
 /**
@@ -197,10 +199,9 @@ async function main(): Promise<void> {
     const variants: Record<string, string[]> = { ...VARIANTS[cls] };
     // With companions, their groups are calibrated; the tagger's own stay as they are. A
     // group reads the tagger's labels with those of any set of companions, or one companion's.
-    const current = (
-      (companions.length > 0 && catalog.companion?.labelGroups[cls]) ||
-      catalog.labelGroups[cls]
-    ).labels as string[];
+    const incumbent =
+      (companions.length > 0 && catalog.companion?.labelGroups[cls]) || catalog.labelGroups[cls];
+    const current = incumbent.labels as string[];
     if (!Object.values(variants).some((v) => same(v, current))) variants.catalog = current;
     for (const [name, labels] of Object.entries({ ...variants })) {
       const base = labels.filter((l) => !l.includes(':'));
@@ -279,7 +280,18 @@ async function main(): Promise<void> {
         a.cv.heldOut.falseDetections - b.cv.heldOut.falseDetections ||
         fit(b) - fit(a),
     );
-    const best = candidates[0];
+    // The catalog's decision stays unless another does better held out by more than MARGIN:
+    // with 12-22 events a class, one event or false detection either way is noise, and a
+    // decision that won by noise was seen to drop a real smoke alarm (a head on CED alone).
+    const kept = candidates.find(
+      (c) =>
+        same(c.labels, current) &&
+        c.context === (incumbent.context === true) &&
+        (c.decision.kind === 'head') === (incumbent.head !== undefined),
+    );
+    const best = kept && candidates[0]!.utility - kept.utility < MARGIN ? kept : candidates[0]!;
+    candidates.splice(candidates.indexOf(best), 1);
+    candidates.unshift(best);
     const index = chooseIndex(best.rows, falseCost);
     const indices = best.labels.map((l) => labelIndex.get(l)!);
     const scored = best.context ? onContext(windowScored) : windowScored;
@@ -387,7 +399,9 @@ function render(
       'per 1 s window (0.5 s hop) either the noisy-or of its label group or a learned head (a logistic regression on the ' +
       "group's label logits, balanced classes, L2 with C; positives within 0.5 s of a span, negatives over 1.5 s from any), " +
       `read on the window or, for the sustained classes (${CONTEXT_CLASSES.join(', ')}), on the ${CONTEXT_SEC} s of audio ` +
-      'ending with it (`on ${CONTEXT_SEC} s`), whichever does better held out (on a tie, the fewer false detections held out, then the better fit to all items); a window at or above the threshold is a detection, ' +
+      `ending with it (\`on ${CONTEXT_SEC} s\`), whichever does better held out (on a tie, the fewer false detections ` +
+      `held out, then the better fit to all items; the catalog's decision stays unless another beats it by ${MARGIN} ` +
+      'or more); a window at or above the threshold is a detection, ' +
       'detections closer than 1 s form one, and it hits a labelled span when it starts within 1 s of it (the scoring of ' +
       "`vigil eval`), counted as the inference stage decides (a stream's ambient baseline; one impulse, one class, " +
       'glass_break decided before gunshot). The threshold maximises hits − ' +
