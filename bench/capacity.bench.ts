@@ -4,8 +4,8 @@
  *
  *   npm run bench:capacity [-- --gating on,off --precision fp32,int8 --max 24 --step 4
  *                             --companion on|off]
- *   (--companion: YAMNet beside mn04, as where it is installed; on by default, and then it
- *   must be built: npm run models:yamnet)
+ *   (--companion: YAMNet and CED-Tiny beside mn04, as where installed; on by default, and then
+ *   they must be made: npm run models:companions)
  *   (each step measured from the start of its new cameras for BENCH_SETTLE_SEC=n (10) +
  *   BENCH_PHASE_SEC=n (30); BENCH_P95_MS (1000)
  *   and BENCH_MAX_DROP (0.05) are where a step stops holding; BENCH_WAIT_SEC=n waits for a
