@@ -14,6 +14,8 @@
 #   (default ../shared/models)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=../models.lib.sh
+. scripts/models.lib.sh
 out="${VIGIL_COMPANION_MODELS_DIR:-.cache/models-companion}"
 work=.cache/ced-build
 catalog=libs/models/src/catalog/ced-tiny.model.json
@@ -27,12 +29,7 @@ labels_file="$(json labels.file)"
 labels_sha="$(json labels.sha256)"
 
 target="$out/ced-tiny"
-if [ -f "$target/$model_file" ] && [ -f "$target/$labels_file" ] &&
-  echo "$model_sha  $target/$model_file" | sha256sum -c --status - &&
-  echo "$labels_sha  $target/$labels_file" | sha256sum -c --status -; then
-  echo "CED-Tiny in $target is up to date"
-  exit 0
-fi
+installed_as_catalogued "$target" "$catalog" && { echo "CED-Tiny in $target is up to date"; exit 0; }
 
 labels=""
 IFS=: read -ra dirs <<<"${VIGIL_MODELS_DIR:-../shared/models}"

@@ -10,6 +10,8 @@
 #   VIGIL_MODELS_DIR)                         PYTHON: python3 to make the venv with
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=../models.lib.sh
+. scripts/models.lib.sh
 out="${VIGIL_COMPANION_MODELS_DIR:-.cache/models-companion}"
 work=.cache/yamnet-build
 catalog=libs/models/src/catalog/yamnet.model.json
@@ -21,12 +23,7 @@ model_sha="$(json sha256)"
 labels_sha="$(json labels.sha256)"
 
 target="$out/yamnet"
-if [ -f "$target/yamnet.onnx" ] && [ -f "$target/yamnet_label_list.txt" ] &&
-  echo "$model_sha  $target/yamnet.onnx" | sha256sum -c --status - &&
-  echo "$labels_sha  $target/yamnet_label_list.txt" | sha256sum -c --status -; then
-  echo "YAMNet in $target is up to date"
-  exit 0
-fi
+installed_as_catalogued "$target" "$catalog" && { echo "YAMNet in $target is up to date"; exit 0; }
 
 mkdir -p "$work"
 if [ ! -x "$work/venv/bin/python" ]; then "${PYTHON:-python3}" -m venv "$work/venv"; fi
