@@ -11,6 +11,7 @@
 import { Logger } from '@nestjs/common';
 import {
   CED_WAVEFORM,
+  DecimatedTail,
   EFFICIENTAT_RECIPE,
   HalfbandDecimator,
   StreamingLogMel,
@@ -76,8 +77,11 @@ runBench(async () => {
   await yamnet();
   const decimator = new HalfbandDecimator();
   const span = CED_WAVEFORM.seconds * EFFICIENTAT_RECIPE.sampleRate;
-  const waveforms = async () =>
-    starts.map((start) => decimator.decimate(pcm, (start + 100) * 320 - span, span / 2));
+  // As the spectrogram stage cuts them: one decimated tail per stream.
+  const waveforms = async () => {
+    const tail = new DecimatedTail(decimator);
+    return starts.map((start) => tail.cut(pcm, 0, ((start + 100) * 320 - span) / 2, span / 2));
+  };
   const ced = async () => {
     for (const pcm16k of await waveforms()) await cedModel.classify([{ pcm16k }]);
   };

@@ -12,5 +12,5 @@ export { PcmTail } from './pcm.tail';
 export { YAMNET_RECIPE, YAMNET_RECIPE_16K, patchSamples } from './yamnet.recipe';
 export type { YamnetRecipe } from './yamnet.recipe';
 export { YamnetFrameCache, YamnetPatchExtractor, tfMelMatrix } from './yamnet-patch.extractor';
-export { CED_WAVEFORM, HalfbandDecimator } from './waveform.cut';
+export { CED_WAVEFORM, DecimatedTail, HalfbandDecimator } from './waveform.cut';
 export type { WaveformCut } from './waveform.cut';

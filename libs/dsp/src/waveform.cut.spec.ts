@@ -1,4 +1,4 @@
-import { HalfbandDecimator } from './waveform.cut';
+import { DecimatedTail, HalfbandDecimator } from './waveform.cut';
 
 function sine(hz: number, rate: number, samples: number, amplitude = 0.5): Float32Array {
   return Float32Array.from(
@@ -43,5 +43,29 @@ describe('HalfbandDecimator', () => {
 
   it('refuses a tap count that is no half-band filter', () => {
     expect(() => new HalfbandDecimator(64)).toThrow(/4k \+ 3 taps/);
+  });
+});
+
+describe('DecimatedTail', () => {
+  it('cuts what the decimator would, decimating only the samples the last cut did not hold', () => {
+    const decimator = new HalfbandDecimator();
+    const spy = jest.spyOn(decimator, 'decimate');
+    const tail = new DecimatedTail(decimator);
+    const pcm = sine(700, 32000, 96000);
+    const cuts = [
+      [2100, 32000],
+      [8000, 32000],
+      [16000, 32000],
+      [20000, 16000], // a stream's last, shorter window ends before the one before it
+    ];
+    for (const [start, count] of cuts) {
+      const out = tail.cut(pcm.subarray(4000), 4000, start!, count!);
+      expect(
+        Buffer.from(out.buffer).equals(
+          Buffer.from(new HalfbandDecimator().decimate(pcm, 2 * start!, count!).buffer),
+        ),
+      ).toBe(true);
+    }
+    expect(spy.mock.calls.map((c) => c[2])).toEqual([32000, 5900, 8000, 0]);
   });
 });

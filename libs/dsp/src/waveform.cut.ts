@@ -68,3 +68,39 @@ export class HalfbandDecimator {
     return out;
   }
 }
+
+/**
+ * One stream's decimated audio, kept from one cut to the next: consecutive windows' 2 s cuts
+ * overlap by three quarters, and each output sample depends only on the raw audio around it,
+ * so a sample decimated once is copied, not computed again.
+ */
+export class DecimatedTail {
+  private values = new Int16Array(0);
+  /** Half-rate index of values[0]. */
+  private from = 0;
+
+  constructor(private readonly decimator: HalfbandDecimator) {}
+
+  /**
+   * Half-rate samples [start, start + count), the k-th centred on raw sample 2(start + k);
+   * `pcm[0]` is raw sample `origin`. Cuts must move forward through the stream.
+   */
+  cut(pcm: Float32Array, origin: number, start: number, count: number): Int16Array {
+    const known = this.values.length;
+    const cached = start >= this.from && start <= this.from + known;
+    // The stream's last, shorter window may end before the one before it.
+    const keep = cached ? Math.min(count, this.from + known - start) : 0;
+    const fresh = this.decimator.decimate(
+      pcm,
+      2 * (start + keep) - origin,
+      Math.max(0, count - keep),
+    );
+    const out = new Int16Array(count);
+    if (keep > 0) out.set(this.values.subarray(start - this.from, start - this.from + keep));
+    out.set(fresh, keep);
+    // Never written to again: the next cut makes a new array.
+    this.values = out;
+    this.from = start;
+    return out;
+  }
+}

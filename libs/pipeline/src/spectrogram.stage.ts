@@ -2,6 +2,7 @@ import type { Bus, BusMessage, Release, Subscription } from '@app/bus';
 import { type AudioChunk, type AudioFeatureWindow, Topics } from '@app/contracts';
 import {
   type AssembledWindow,
+  DecimatedTail,
   HalfbandDecimator,
   type LogMelRecipe,
   PcmTail,
@@ -48,6 +49,8 @@ interface StreamFeatures {
   firstSample: number;
   /** Raw audio from where the next window's YAMNet patch or waveform starts, when cut. */
   pcm?: PcmTail;
+  /** 16 kHz audio the next window's cut shares with the last. */
+  decimated?: DecimatedTail;
   /** YAMNet frames the next patch shares with the last. */
   yamnetFrames?: YamnetFrameCache;
 }
@@ -203,9 +206,10 @@ export class SpectrogramStage {
     if (this.decimator && state.pcm) {
       const { pcm, offset } = state.pcm.view();
       const end = (window.startFrame + window.frames) * this.options.recipe.hopLength;
-      pcm16k = this.decimator.decimate(
+      pcm16k = state.decimated!.cut(
         pcm,
-        end - this.waveformSamples - offset,
+        offset,
+        (end - this.waveformSamples) / 2,
         this.waveformSamples / 2,
       );
     }
@@ -277,6 +281,7 @@ export class SpectrogramStage {
       partition,
       ...(this.yamnet || this.decimator ? { pcm: new PcmTail(startSample) } : {}),
       ...(this.yamnet ? { yamnetFrames: new YamnetFrameCache() } : {}),
+      ...(this.decimator ? { decimated: new DecimatedTail(this.decimator) } : {}),
     };
     this.streams.set(streamId, state);
     return state;
