@@ -508,13 +508,19 @@ describe.each(sqlBackends())('EventRepository on $name', (backend) => {
     });
 
     it('applies both limits, and slices large deletions', async () => {
-      await saveMany(2_500);
+      repo = await EventRepository.open(db.db, clock, { sweepBatch: 100 });
+      await saveMany(250);
       const now = clock.now();
-      // age keeps the last 2_200 (occurredAt >= now - 2_200 s), count then keeps 1_000
-      expect(await repo.sweep({ maxAgeMs: 2_200_000, maxCount: 1_000, now })).toBe(1_500);
-      expect(await repo.count()).toBe(1_000);
-      expect((await repo.list({ order: 'oldest-first', pageSize: 1 })).events[0].seq).toBe(1_501);
-      expect(await classRows()).toBe(1_000 * 2);
+      const run = jest.spyOn(db.db, 'run');
+      // age keeps the last 220 (occurredAt >= now - 220 s), count then keeps 100
+      expect(await repo.sweep({ maxAgeMs: 220_000, maxCount: 100, now })).toBe(150);
+      // age: 30 in one short slice; count: 100, then 20, each its own statement
+      const deletes = run.mock.calls.filter(([sql]) => sql.startsWith('DELETE FROM events'));
+      expect(deletes).toHaveLength(3);
+      run.mockRestore();
+      expect(await repo.count()).toBe(100);
+      expect((await repo.list({ order: 'oldest-first', pageSize: 1 })).events[0].seq).toBe(151);
+      expect(await classRows()).toBe(100 * 2);
     });
 
     it('never reuses a seq, even after the newest events were swept', async () => {

@@ -30,6 +30,11 @@ export const DEFAULT_RESUME_LIMIT = 100;
 /** Retention deletes in slices this big, each its own transaction, so fusion's writes interleave. */
 const SWEEP_BATCH = 1000;
 
+export interface EventRepositoryOptions {
+  /** Rows per retention slice; tests shrink it to see slicing without thousands of saves. */
+  sweepBatch?: number;
+}
+
 interface EventRow {
   seq: number;
   id: string;
@@ -71,14 +76,16 @@ export class EventRepository {
   static async open(
     database: SqlDatabase,
     clock: Clock = new SystemClock(),
+    { sweepBatch = SWEEP_BATCH }: EventRepositoryOptions = {},
   ): Promise<EventRepository> {
     await database.migrate(EVENT_MIGRATIONS);
-    return new EventRepository(database, clock);
+    return new EventRepository(database, clock, sweepBatch);
   }
 
   private constructor(
     private readonly database: SqlDatabase,
     private readonly clock: Clock,
+    private readonly sweepBatch: number,
   ) {}
 
   /**
@@ -280,13 +287,13 @@ export class EventRepository {
     return deleted;
   }
 
-  /** Slices of SWEEP_BATCH, each its own statement, so fusion's writes interleave. */
+  /** Slices of `sweepBatch`, each its own statement, so fusion's writes interleave. */
   private async deleteInBatches(sql: string, bound: number): Promise<number> {
     let total = 0;
     for (;;) {
-      const { changes } = await this.database.run(sql, [bound, SWEEP_BATCH]);
+      const { changes } = await this.database.run(sql, [bound, this.sweepBatch]);
       total += changes;
-      if (changes < SWEEP_BATCH) return total;
+      if (changes < this.sweepBatch) return total;
     }
   }
 
