@@ -56,6 +56,8 @@ const MEASUREMENTS = resolve(ROOT, 'libs/models/MEASUREMENTS.md');
 const GRID = logitGrid();
 /** How much better held out (hits − cost × false detections) a decision must do to replace the catalog's. */
 const MARGIN = 2;
+/** Alternatives listed beside each class in MEASUREMENTS.md (the others are counted). */
+const RUNNERS_UP = 8;
 /** Inverse regularisation strengths tried for a learned head. */
 const HEAD_C = [0.01, 0.1];
 /**
@@ -418,7 +420,7 @@ function render(
       `| ${r.cls} | ${describe(r.best)}: ${r.best.labels.join('; ')} | ${r.threshold} | ${frac(cv.hits, cv.events)} | ` +
         `${cv.falseDetections} (${perHour(cv)}) | ${frac(r.inSample.hits, r.inSample.events)} | ` +
         `${r.inSample.falseDetections} (${perHour(r.inSample)}) | ` +
-        `${r.others.map((o) => `${describe(o)} ${o.cv.heldOut.hits}/${o.cv.heldOut.events}, ${o.cv.heldOut.falseDetections}`).join('; ') || '-'} |`,
+        `${runnersUp(r.others)} |`,
     );
   }
   lines.push(
@@ -559,6 +561,19 @@ function dump(
     };
   });
   writeFileSync(resolve(dir, 'index.json'), JSON.stringify({ labels, items: index }));
+}
+
+/** The best few alternatives, so the table stays readable; the rest are only counted. */
+function runnersUp(others: readonly Candidate[]): string {
+  if (others.length === 0) return '-';
+  const shown = others
+    .slice(0, RUNNERS_UP)
+    .map(
+      (o) =>
+        `${describe(o)} ${o.cv.heldOut.hits}/${o.cv.heldOut.events}, ${o.cv.heldOut.falseDetections}`,
+    );
+  const rest = others.length - shown.length;
+  return shown.join('; ') + (rest > 0 ? `; ${rest} more` : '');
 }
 
 /** Every non-empty subset of `names`, each in the order given. */
