@@ -7,3 +7,4 @@ export * from './calibration/threshold.sweep';
 export * from './calibration/grouped.cross-validation';
 export * from './calibration/logistic.head';
 export * from './calibration/decision.gates';
+export * from './calibration/acceptance.guard';
