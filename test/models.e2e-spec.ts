@@ -110,7 +110,10 @@ describe('models (real ONNX models on reference inputs)', () => {
       const [scores] = await audio.tagger.classify([{ data, frames }]);
       const detections = audio.mapper.detect(scores!);
       expect(detections.map((d) => d.cls)).toEqual(['glass_break']);
-      expect(detections[0]!.labels).toContain('Chink, clink');
+      // heard through the group's own labels (the calibration decides which those are)
+      const group = audio.manifest.labelGroups!.glass_break!.labels;
+      expect(detections[0]!.labels.length).toBeGreaterThan(0);
+      expect(group).toEqual(expect.arrayContaining(detections[0]!.labels));
     });
   });
 
