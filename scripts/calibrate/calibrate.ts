@@ -3,10 +3,12 @@
  * leave-one-source-out cross-validation, and (with --write) stores them in the model catalog
  * and the figures in libs/models/MEASUREMENTS.md. One command regenerates both:
  *
- *   npm run calibrate -- [--write] [--labels FILE]... [--false-cost N] [--dump DIR]
+ *   npm run calibrate -- [--write] [--labels FILE]... [--acceptance FILE]... [--false-cost N]
+ *                        [--dump DIR] [--no-companion | --companions a,b] [--no-decisions]
  *
- * Default labels: ../shared/fixtures/eval/labels.json and eval/corpus/labels.json. Window
- * scores come from the deployed front end and tagger (cached in .cache/calibration).
+ * Default labels: ../shared/fixtures/eval/labels.json and eval/corpus/labels.json; default
+ * acceptance items (which veto, never tune): ../shared/fixtures/labels.json. Window scores
+ * come from the deployed front end and tagger (cached in .cache/calibration).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -125,7 +127,8 @@ async function main(): Promise<void> {
     .flatMap((file) => parseEvalLabels(JSON.parse(readFileSync(file, 'utf8')), file).items)
     .filter((item) => !/\.(jpe?g|png|bmp|mp4)$/i.test(item.file) || item.classes.some(isAudio));
   // The dev clips and recordings every change must still get right (README's eval:clips): no
-  // decision that does worse on them than the catalog's may replace it.
+  // decision that does worse on them than the catalog's may replace it. Pictures and videos
+  // judged on what is seen only (no audio class, no alert expected) have nothing to say here.
   const acceptanceItems = (
     values.acceptance ?? [resolve(ROOT, '../shared/fixtures/labels.json')]
   ).flatMap((file) =>
