@@ -34,6 +34,7 @@ import {
   parseEvalLabels,
   refuseWorseThan,
   sweepItem,
+  withPresenceSpans,
   totalsAt,
 } from '@app/evaluation';
 import { FfmpegLocator, MediaDecoder } from '@app/media';
@@ -195,7 +196,8 @@ async function main(): Promise<void> {
   const acceptanceScored: Scored[] = [];
   for (const item of acceptanceItems) {
     const windows = await extractor.extract(item);
-    if (windows.atSec.length > 0) acceptanceScored.push({ item: presence(item, windows), windows });
+    if (windows.atSec.length > 0)
+      acceptanceScored.push({ item: withPresenceSpans(item, windows.audioSec), windows });
   }
 
   const labelIndex = new Map(allLabels.map((l, i) => [l, i]));
@@ -577,18 +579,6 @@ function decisionScores(
       ? applyHead(c.decision.head, windows, indices)
       : groupScores(windows, indices, 'noisy-or'),
   );
-}
-
-/**
- * The fixtures' recordings name their classes without spans (present somewhere): scored as
- * `vigil eval` scores them, one span over the whole recording.
- */
-function presence(item: EvalItem, windows: WindowScores): EvalItem {
-  if (item.events.length > 0 || item.classes.length === 0) return item;
-  return {
-    ...item,
-    events: item.classes.map((cls) => ({ cls, start: 0, end: windows.audioSec })),
-  };
 }
 
 /** Per window, the logits of the group's labels (the head's features). */

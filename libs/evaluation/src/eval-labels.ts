@@ -35,3 +35,18 @@ export class EvalLabelsError extends Error {
     this.name = 'EvalLabelsError';
   }
 }
+
+/**
+ * The item with a span over the whole recording for each class it lists without spans: the
+ * "present somewhere" of a presence label, for code that needs spans (calibration). A
+ * detection anywhere hits such a span, as `scoreItems` scores presence.
+ */
+export function withPresenceSpans(item: EvalItem, audioSec: number): EvalItem {
+  const spanned = new Set(item.events.map((e) => e.cls));
+  const present = item.classes.filter((cls) => !spanned.has(cls));
+  if (present.length === 0) return item;
+  return {
+    ...item,
+    events: [...item.events, ...present.map((cls) => ({ cls, start: 0, end: audioSec }))],
+  };
+}
