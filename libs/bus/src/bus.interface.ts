@@ -38,7 +38,9 @@ export interface SubscribeOptions {
   /**
    * Where a group with no committed position starts: `earliest` (default) processes what was
    * published before it first joined; `latest` suits commands, where replaying old ones after
-   * a group's offsets expired would restart streams nobody asked for.
+   * a group's offsets expired would restart streams nobody asked for. A `latest` group keeps
+   * the place it first subscribed at: a rebalance or restart before it handled anything reads
+   * what was published meanwhile.
    */
   startFrom?: 'earliest' | 'latest';
   /**

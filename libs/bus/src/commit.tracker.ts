@@ -28,6 +28,11 @@ export class CommitTracker {
     };
   }
 
+  /** Nothing before `offset` is this consumer's to read (where a new group starts). */
+  startAt(offset: number): void {
+    this.next = Math.max(this.next ?? offset, offset);
+  }
+
   handled(offset: number): void {
     this.next = Math.max(this.next ?? 0, offset + 1);
   }

@@ -127,4 +127,15 @@ describe('ConsumerOffsets', () => {
     expect(onError).toHaveBeenCalledWith(failure);
     expect(send).toHaveBeenLastCalledWith([{ partition: 0, offset: 2 }]);
   });
+
+  it('commits where a partition starts, and never moves a position back with it', async () => {
+    const broker = fakeBroker();
+    const { offsets, tracker } = onePartition(broker.send);
+    offsets.startAt(0, 7);
+    expect(broker.sent).toEqual([[{ partition: 0, offset: 7 }]]);
+    await broker.ack();
+    tracker.handled(9);
+    offsets.startAt(0, 7);
+    expect(broker.sent[1]).toEqual([{ partition: 0, offset: 10 }]);
+  });
 });

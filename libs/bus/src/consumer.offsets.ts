@@ -51,6 +51,13 @@ export class ConsumerOffsets {
     return tracker;
   }
 
+  /** A partition read from `offset` on, whatever was handled before it: committed as such. */
+  startAt(partition: number, offset: number): void {
+    const tracker = this.tracker(partition);
+    tracker.startAt(offset);
+    this.commit(partition, tracker);
+  }
+
   /** Asks for what the tracker allows to be committed, unless the partition moved since. */
   commit(partition: number, tracker: CommitTracker): void {
     // A release after the partition moved belongs to a tracker nobody uses any more.

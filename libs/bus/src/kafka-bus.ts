@@ -29,6 +29,7 @@ import type {
 import { ConsumerOffsets } from './consumer.offsets';
 import { retryRetriable } from './kafka.retry';
 import { handleInContext } from './message.context';
+import { StartPositions } from './start.positions';
 
 export interface BusLogger {
   log(message: string): void;
@@ -214,19 +215,27 @@ export class KafkaBus implements Bus {
     });
     const commits = options.commits ?? true;
     const observer = this.options.observer;
+    const start =
+      options.startFrom === 'latest'
+        ? await this.startPositions(topic.name, groupIdFor, commits)
+        : undefined;
     const offsets = new ConsumerOffsets(
-      (positions) =>
-        consumer.commitOffsets(
+      async (positions) => {
+        await consumer.commitOffsets(
           positions.map(({ partition, offset }) => ({
             topic: topic.name,
             partition,
             offset: String(offset),
           })),
-        ),
+        );
+        start?.committed(positions);
+      },
       commits,
       (error) => this.options.logger?.warn(`${groupIdFor}: commit failed: ${errorText(error)}`),
     );
     let owned: readonly number[] = [];
+    /** kafkajs drops a commit asked for before its first fetch: its runner is not running. */
+    let running = false;
     let closing = false;
     let closed: Promise<void> | undefined;
     /** Messages being handled now (several with partitionsConsumedConcurrently). */
@@ -261,6 +270,10 @@ export class KafkaBus implements Bus {
       }
       owned = assigned;
       offsets.reassign(assigned);
+      for (const { partition, offset } of start?.onAssigned(assigned) ?? []) {
+        consumer.seek({ topic: topic.name, partition, offset: String(offset) });
+        if (running) offsets.startAt(partition, offset);
+      }
       options.onAssigned?.(assigned);
     });
     // kafkajs knows each partition's high watermark at the end of a batch: lag without a
@@ -307,6 +320,7 @@ export class KafkaBus implements Bus {
       }
       observer?.handled(topic.name, group, bytes.length, (performance.now() - started) / 1000);
       tracker.handled(offset);
+      start?.handled(partition, offset);
       offsets.commit(partition, tracker);
     };
     await consumer.run({
@@ -325,6 +339,10 @@ export class KafkaBus implements Bus {
       },
     });
     await consuming;
+    running = true;
+    for (const { partition, offset } of start?.onAssigned(owned) ?? []) {
+      offsets.startAt(partition, offset);
+    }
     return {
       close,
       caughtUp: async () => {
@@ -360,6 +378,24 @@ export class KafkaBus implements Bus {
     if (this.connected) {
       await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect()]);
     }
+  }
+
+  private async startPositions(
+    topic: string,
+    groupId: string,
+    commits: boolean,
+  ): Promise<StartPositions> {
+    const ends = await retryRetriable(() => this.admin.fetchTopicOffsets(topic));
+    const [own] = commits
+      ? await retryRetriable(() => this.admin.fetchOffsets({ groupId, topics: [topic] }))
+      : [{ partitions: [] }];
+    const positions = (list: readonly { partition: number; offset: string }[]) =>
+      list.map(({ partition, offset }) => ({ partition, offset: Number(offset) }));
+    return new StartPositions(
+      ends.map(({ partition, high }) => ({ partition, offset: Number(high) })),
+      positions(own.partitions),
+      commits,
+    );
   }
 
   /**

@@ -82,6 +82,21 @@ export function describeBusContract(
       expect(seen).toEqual([1]);
     });
 
+    it('a "latest" group keeps its place once it joined: what is published while it is away is read when it returns', async () => {
+      const topic = testTopic('latest-away');
+      const group = `${topic.name}.g`;
+      const seen: number[] = [];
+      const handler = async (m: BusMessage<TestPayload>) => void seen.push(m.value.n);
+      await bus.publish(topic, 'k', { n: 0 });
+      // It leaves without having handled anything: only its start tells where it was.
+      await (await bus.subscribe(topic, group, handler, { startFrom: 'latest' })).close();
+      await bus.publish(topic, 'k', { n: 1 });
+      await bus.subscribe(topic, group, handler, { startFrom: 'latest' });
+      await bus.publish(topic, 'k', { n: 2 });
+      await eventually(() => seen.includes(2), timeoutMs);
+      expect(seen).toEqual([1, 2]);
+    });
+
     it('carries headers, and a handler can publish onward (read-process-write)', async () => {
       const input = testTopic('in');
       const output = testTopic('out');
