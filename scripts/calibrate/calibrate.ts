@@ -46,7 +46,9 @@ import {
   OnnxSessionFactory,
   logisticHead,
   logit,
+  type LabelGroups,
   type ManifestDecisions,
+  readsContext,
   sigmoid,
   COMPANION_MODELS,
 } from '@app/models';
@@ -81,7 +83,17 @@ const CONTEXT_CLASSES: readonly AudioClass[] = ['siren', 'alarm', 'car_horn', 's
 /** The curve is shown around each chosen threshold, in logits. */
 const CURVE_STEPS = [-3, -2, -1, -0.5, 0, 0.5, 1, 2];
 
-type Decision = { kind: 'noisy-or' } | { kind: 'head'; c: number; head: LogisticHead };
+/**
+ * Candidates the best few are paired from into "any of" decisions: two models (or a window and
+ * its context) that each hear recordings of a class the other misses.
+ */
+const ANY_OF_FROM = 6;
+
+type Decision =
+  | { kind: 'noisy-or' }
+  | { kind: 'head'; c: number; head: LogisticHead }
+  /** Any member at or over its own threshold (chosen for it on the same items) decides. */
+  | { kind: 'any'; members: Candidate[]; thresholds: number[] };
 
 interface Candidate {
   variant: string;
@@ -311,12 +323,28 @@ async function main(): Promise<void> {
       const totals = totalsAt(c.rows, () => chooseIndex(c.rows, falseCost));
       return totals.hits - falseCost * totals.falseDetections;
     };
-    candidates.sort(
-      (a, b) =>
-        b.utility - a.utility ||
-        a.cv.heldOut.falseDetections - b.cv.heldOut.falseDetections ||
-        fit(b) - fit(a),
+    const rank = () =>
+      candidates.sort(
+        (a, b) =>
+          b.utility - a.utility ||
+          a.cv.heldOut.falseDetections - b.cv.heldOut.falseDetections ||
+          fit(b) - fit(a),
+      );
+    rank();
+    const paired = candidates.slice(0, ANY_OF_FROM);
+    const incumbentMembers = incumbent.anyOf?.map((m: CatalogDecision) =>
+      candidates.find((c) => matches(c, m)),
     );
+    const pairs: Candidate[][] = paired.flatMap((a, i) =>
+      paired
+        .slice(i + 1)
+        .flatMap((b) => (same(a.labels, b.labels) && a.context === b.context ? [] : [[a, b]])),
+    );
+    if (incumbentMembers?.every(Boolean)) pairs.push(incumbentMembers as Candidate[]);
+    const foldScores = new FoldScores(windowScored, cls, sources, labelIndex);
+    for (const members of pairs)
+      candidates.push(anyOf(members, windowScored, cls, sources, foldScores, gate, falseCost));
+    rank();
     // The catalog's decision stays unless another does better held out by more than MARGIN:
     // with 12-22 events a class, one event or false detection either way is noise, and a
     // decision that won by noise was seen to drop a real smoke alarm (a head on CED alone).
@@ -325,23 +353,17 @@ async function main(): Promise<void> {
     // klaxons and bells, and lost the dev clips' smoke alarm).
     const acceptanceGate = gateFor(cls, 'acceptance');
     const onAcceptance = (c: Candidate) => {
-      const scored = c.context ? onContext(acceptanceScored) : acceptanceScored;
       const threshold = GRID[chooseIndex(c.rows, falseCost)];
       const rows = rowsFor(
-        scored,
+        acceptanceScored,
         cls,
-        decisionScores(c, scored, labelIndex),
+        decisionScores(c, acceptanceScored, labelIndex),
         [threshold],
         acceptanceGate,
       );
       return totalsAt(rows, () => 0);
     };
-    const incumbentCandidate = candidates.find(
-      (c) =>
-        same(c.labels, current) &&
-        c.context === (incumbent.context === true) &&
-        (c.decision.kind === 'head') === (incumbent.head !== undefined),
-    );
+    const incumbentCandidate = candidates.find((c) => matches(c, incumbent));
     const bar = incumbentCandidate && onAcceptance(incumbentCandidate);
     const { ranked, refused } = bar
       ? refuseWorseThan(candidates, bar, onAcceptance)
@@ -352,15 +374,10 @@ async function main(): Promise<void> {
     candidates.splice(candidates.indexOf(best), 1);
     candidates.unshift(best);
     const index = chooseIndex(best.rows, falseCost);
-    const scored = best.context ? onContext(windowScored) : windowScored;
-    const bestScores = decisionScores(best, scored, labelIndex);
+    const bestScores = decisionScores(best, windowScored, labelIndex);
     const curve = CURVE_STEPS.map((step) => round(sigmoid(logit(GRID[index]) + step), 3));
-    const curveRows = rowsFor(scored, cls, bestScores, curve, gate);
-    const acceptanceScores = decisionScores(
-      best,
-      best.context ? onContext(acceptanceScored) : acceptanceScored,
-      labelIndex,
-    );
+    const curveRows = rowsFor(windowScored, cls, bestScores, curve, gate);
+    const acceptanceScores = decisionScores(best, acceptanceScored, labelIndex);
     decided.set(cls, {
       scores: bestScores.map((scores, k) => gate(k, scores)),
       acceptance: acceptanceScores.map((scores, k) => acceptanceGate(k, scores)),
@@ -392,18 +409,15 @@ async function main(): Promise<void> {
     const groups = companions.length > 0 ? catalog.companion.labelGroups : catalog.labelGroups;
     for (const r of results) {
       const group = groups[r.cls];
-      group.labels = r.best.labels;
-      group.threshold = r.threshold;
-      if (r.best.decision.kind === 'head') {
-        const { weights, bias } = r.best.decision.head;
-        group.head = { weights: weights.map((w) => round(w, 5)), bias: round(bias, 5) };
-      } else delete group.head;
-      if (r.best.context) group.context = true;
-      else delete group.context;
+      for (const key of ['head', 'context', 'anyOf']) delete group[key];
+      Object.assign(group, catalogDecision(r.best, r.threshold));
+      if (r.best.decision.kind === 'any') {
+        const { members, thresholds } = r.best.decision;
+        group.anyOf = members.map((m, i) => catalogDecision(m, round(thresholds[i]!, 4)));
+      }
     }
     // The tagger's own groups and the companion groups share the one context length.
-    const reads = (groups?: Record<string, { context?: boolean }>) =>
-      Object.values(groups ?? {}).some((g) => g.context);
+    const reads = (groups?: LabelGroups) => Object.values(groups ?? {}).some(readsContext);
     if (reads(catalog.labelGroups) || reads(catalog.companion?.labelGroups))
       catalog.features.contextSec = CONTEXT_SEC;
     else delete catalog.features.contextSec;
@@ -460,7 +474,9 @@ function render(
       'per 1 s window (0.5 s hop) either the noisy-or of its label group or a learned head (a logistic regression on the ' +
       "group's label logits, balanced classes, L2 with C; positives within 0.5 s of a span, negatives over 1.5 s from any), " +
       `read on the window or, for the sustained classes (${CONTEXT_CLASSES.join(', ')}), on the ${CONTEXT_SEC} s of audio ` +
-      `ending with it (\`on ${CONTEXT_SEC} s\`), whichever does better held out (on a tie, the fewer false detections ` +
+      `ending with it (\`on ${CONTEXT_SEC} s\`), or \`any of\` two of the ${ANY_OF_FROM} best of these, each at its own ` +
+      "threshold (the class's score is the better one's margin over its threshold; in each fold the members' thresholds " +
+      `and heads are those chosen without the held-out source), whichever does better held out (on a tie, the fewer false detections ` +
       `held out, then the better fit to all items; the catalog's decision stays unless another beats it by ${MARGIN} ` +
       "or more, and none may replace it that finds fewer of the dev clips' and fixture recordings' events " +
       '(`npm run eval:clips`) or adds a false detection there); a window at or above the threshold is a detection, ' +
@@ -524,8 +540,142 @@ function render(
 
 function describe(candidate: Candidate): string {
   const { decision } = candidate;
+  if (decision.kind === 'any') return `any of (${decision.members.map(describe).join(' | ')})`;
   const rule = decision.kind === 'head' ? `head C=${decision.c}` : 'noisy-or';
   return `${candidate.variant} ${rule}${candidate.context ? ` on ${CONTEXT_SEC} s` : ''}`;
+}
+
+/** A decision as the catalog spells it (LabelDecision in @app/models). */
+interface CatalogDecision {
+  labels: string[];
+  threshold: number;
+  combine?: string;
+  head?: { weights: number[]; bias: number };
+  context?: boolean;
+}
+
+function catalogDecision(c: Candidate, threshold: number): CatalogDecision {
+  const out: CatalogDecision = { labels: c.labels, threshold, combine: 'noisy-or' };
+  if (c.decision.kind === 'head') {
+    const { weights, bias } = c.decision.head;
+    out.head = { weights: weights.map((w) => round(w, 5)), bias: round(bias, 5) };
+  }
+  if (c.context) out.context = true;
+  return out;
+}
+
+/** Whether a candidate is the decision the catalog holds (labels, window or context, rule). */
+function matches(c: Candidate, d: CatalogDecision & { anyOf?: CatalogDecision[] }): boolean {
+  if (d.anyOf || c.decision.kind === 'any') {
+    const members = c.decision.kind === 'any' ? c.decision.members : [];
+    return d.anyOf?.length === members.length && d.anyOf.every((m, i) => matches(members[i]!, m));
+  }
+  return (
+    same(c.labels, d.labels) &&
+    c.context === (d.context === true) &&
+    (c.decision.kind === 'head') === (d.head !== undefined)
+  );
+}
+
+/**
+ * Each candidate's window scores as a decision fitted without one source would give them: a
+ * noisy-or's are the same in every fold; a head is fitted again without the source (cached).
+ */
+class FoldScores {
+  private readonly cache = new Map<Candidate, Map<string, Float64Array[]>>();
+
+  constructor(
+    private readonly scored: readonly Scored[],
+    private readonly cls: AudioClass,
+    private readonly sources: readonly string[],
+    private readonly labelIndex: ReadonlyMap<string, number>,
+  ) {}
+
+  without(c: Candidate, source: string): Float64Array[] {
+    let folds = this.cache.get(c);
+    if (!folds) {
+      folds = new Map();
+      this.cache.set(c, folds);
+    }
+    let scores = folds.get(source);
+    if (!scores) {
+      const { decision } = c;
+      if (decision.kind === 'head') {
+        const on = c.context ? onContext(this.scored) : this.scored;
+        const indices = c.labels.map((l) => this.labelIndex.get(l)!);
+        const logits = on.map(({ windows }) => groupLogits(windows, indices));
+        const head = fitHead(on, this.cls, logits, (s) => s !== source, decision.c);
+        scores = on.map(({ windows }) => applyHead(head, windows, indices));
+      } else scores = this.full(c);
+      folds.set(source, scores);
+    }
+    return scores;
+  }
+
+  /** Scores of a decision fitted on every source. */
+  full(c: Candidate): Float64Array[] {
+    return decisionScores(c, this.scored, this.labelIndex);
+  }
+
+  /** The member's threshold as its own cross-validation chose it without `source`. */
+  threshold(c: Candidate, source: string): number {
+    return GRID[c.cv.folds.find((f) => f.source === source)!.index]!;
+  }
+}
+
+/**
+ * "Any of" the members, cross-validated as one decision: without each source in turn, every
+ * member reads the scores and threshold chosen without it, and the threshold on their best
+ * margin is chosen on the other sources.
+ */
+function anyOf(
+  members: Candidate[],
+  scored: readonly Scored[],
+  cls: AudioClass,
+  sources: readonly string[],
+  folds: FoldScores,
+  gate: Gate,
+  falseCost: number,
+): Candidate {
+  const cv = crossValidateFitted(
+    sources,
+    (heldOut) =>
+      rowsFor(
+        scored,
+        cls,
+        anyOfScores(
+          members.map((m) => folds.without(m, heldOut)),
+          members.map((m) => folds.threshold(m, heldOut)),
+        ),
+        GRID,
+        gate,
+      ),
+    falseCost,
+  );
+  const thresholds = members.map((m) => GRID[chooseIndex(m.rows, falseCost)]!);
+  const candidate: Candidate = {
+    variant: members.map((m) => m.variant).join('|'),
+    labels: [...new Set(members.flatMap((m) => m.labels))],
+    context: false,
+    decision: { kind: 'any', members, thresholds },
+    rows: [],
+    cv,
+    utility: utility(cv, falseCost),
+  };
+  candidate.rows = rowsFor(scored, cls, folds.full(candidate), GRID, gate);
+  return candidate;
+}
+
+/** Per window, the best member's margin over its threshold in logits, as a score (LabelGroupMapper). */
+function anyOfScores(
+  members: readonly Float64Array[][],
+  thresholds: readonly number[],
+): Float64Array[] {
+  return members[0]!.map((_, k) =>
+    Float64Array.from(members[0]![k]!, (_, w) =>
+      sigmoid(Math.max(...members.map((m, i) => logit(m[k]![w]!) - logit(thresholds[i]!)))),
+    ),
+  );
 }
 
 type Scored = { item: EvalItem; windows: WindowScores };
@@ -567,12 +717,23 @@ function rowsFor(
   }));
 }
 
-/** A candidate's score per window of each item: its head, or the noisy-or of its labels. */
+/**
+ * A candidate's score per window of each item (on its context where it reads one): its head,
+ * the noisy-or of its labels, or its members' best margin.
+ */
 function decisionScores(
   c: Candidate,
-  scored: readonly Scored[],
+  items: readonly Scored[],
   labelIndex: ReadonlyMap<string, number>,
 ): Float64Array[] {
+  if (c.decision.kind === 'any') {
+    const { members, thresholds } = c.decision;
+    return anyOfScores(
+      members.map((m) => decisionScores(m, items, labelIndex)),
+      thresholds,
+    );
+  }
+  const scored = c.context ? onContext(items) : items;
   const indices = c.labels.map((l) => labelIndex.get(l)!);
   return scored.map(({ windows }) =>
     c.decision.kind === 'head'

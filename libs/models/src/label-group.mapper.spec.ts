@@ -96,4 +96,25 @@ describe('LabelGroupMapper', () => {
     expect(mapper.score([0.9, 0.1, 0.5])[0].score).toBeCloseTo(0.988, 3);
     expect(mapper.detect([0.1, 0.9, 0.5])).toEqual([]);
   });
+
+  it('decides an anyOf group by the member furthest over its own threshold', () => {
+    const either = new LabelGroupMapper(labels, {
+      dog_bark: {
+        labels: ['Dog', 'Bark'],
+        threshold: 0.5,
+        anyOf: [
+          { labels: ['Dog'], threshold: 0.8 },
+          { labels: ['Bark'], threshold: 0.2, context: true },
+        ],
+      },
+    });
+    // Dog 0.6 is under its 0.8; Bark 0.3 on the context is over its 0.2 by logit(0.3) - logit(0.2).
+    const [dog] = either.score([0, 0, 0, 0, 0.6, 0.01], [0, 0, 0, 0, 0.6, 0.3]);
+    const margin = Math.log(0.3 / 0.7) - Math.log(0.2 / 0.8);
+    expect(dog!.score).toBeCloseTo(1 / (1 + Math.exp(-margin)));
+    expect(dog!.labels).toEqual(['Bark']);
+    expect(either.detect([0, 0, 0, 0, 0.6, 0.01], [0, 0, 0, 0, 0.6, 0.3])).toHaveLength(1);
+    // Neither member over its threshold: under the group's.
+    expect(either.detect([0, 0, 0, 0, 0.7, 0.01], [0, 0, 0, 0, 0.7, 0.1])).toEqual([]);
+  });
 });

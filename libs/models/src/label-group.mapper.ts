@@ -1,5 +1,5 @@
 import type { CanonicalClass, Detection, Modality } from '@app/contracts';
-import type { CombineRule, LabelGroups } from './model.manifest';
+import type { CombineRule, LabelDecision, LabelGroups } from './model.manifest';
 import { logit, sigmoid } from './sigmoid';
 
 export interface ClassScore {
@@ -10,13 +10,18 @@ export interface ClassScore {
   labels: string[];
 }
 
-interface ResolvedGroup {
-  cls: CanonicalClass;
+interface ResolvedDecision {
   threshold: number;
   combine: CombineRule;
   head?: { weights: number[]; bias: number };
   context: boolean;
   indices: number[];
+}
+
+interface ResolvedGroup extends ResolvedDecision {
+  cls: CanonicalClass;
+  /** Any of these decides (see LabelGroup.anyOf); the group's own decision is then unused. */
+  anyOf?: ResolvedDecision[];
 }
 
 /**
@@ -34,8 +39,12 @@ export class LabelGroupMapper {
     private readonly modality: Modality = 'audio',
   ) {
     const index = new Map(labels.map((label, i) => [label, i]));
-    this.groups = Object.entries(groups).map(([cls, group]) => {
-      const indices = group!.labels.map((label) => {
+    const resolve = (cls: string, decision: LabelDecision): ResolvedDecision => ({
+      threshold: decision.threshold,
+      combine: decision.combine ?? 'max',
+      head: decision.head,
+      context: decision.context ?? false,
+      indices: decision.labels.map((label) => {
         const i = index.get(label);
         if (i === undefined) {
           throw new Error(
@@ -43,16 +52,13 @@ export class LabelGroupMapper {
           );
         }
         return i;
-      });
-      return {
-        cls: cls as CanonicalClass,
-        threshold: group!.threshold,
-        combine: group!.combine ?? 'max',
-        head: group!.head,
-        context: group!.context ?? false,
-        indices,
-      };
+      }),
     });
+    this.groups = Object.entries(groups).map(([cls, group]) => ({
+      ...resolve(cls, group!),
+      cls: cls as CanonicalClass,
+      anyOf: group!.anyOf?.map((member) => resolve(cls, member)),
+    }));
   }
 
   classes(): CanonicalClass[] {
@@ -71,27 +77,19 @@ export class LabelGroupMapper {
       }
     }
     return this.groups.map((g) => {
-      const source = g.context ? context : scores;
-      const members = g.indices
-        .map((i) => ({ label: this.labels[i]!, score: source[i]! }))
-        .sort((a, b) => b.score - a.score);
+      if (!g.anyOf) return { cls: g.cls, ...this.decide(g, scores, context) };
+      // Each member's margin over its own threshold, in logits: the best one speaks.
+      const [best] = g.anyOf
+        .map((member) => {
+          const decided = this.decide(member, scores, context);
+          return { ...decided, margin: logit(decided.score) - logit(member.threshold) };
+        })
+        .sort((a, b) => b.margin - a.margin);
       return {
         cls: g.cls,
-        score: g.head
-          ? logisticHead(
-              g.head,
-              g.indices.map((i) => source[i]!),
-            )
-          : combine(
-              g.combine,
-              members.map((m) => m.score),
-            ),
+        score: sigmoid(best!.margin),
         threshold: g.threshold,
-        // A head's threshold is on its own scale, not the labels': there, a label counts when it
-        // scores at least half the best one.
-        labels: members
-          .filter((m, k) => k === 0 || m.score >= (g.head ? members[0]!.score : g.threshold) / 2)
-          .map((m) => m.label),
+        labels: best!.labels,
       };
     });
   }
@@ -102,6 +100,34 @@ export class LabelGroupMapper {
       .filter((s) => s.score >= s.threshold)
       .sort((a, b) => b.score - a.score)
       .map((s) => ({ modality: this.modality, cls: s.cls, score: s.score, labels: s.labels }));
+  }
+
+  private decide(
+    d: ResolvedDecision,
+    scores: ArrayLike<number>,
+    context: ArrayLike<number>,
+  ): Omit<ClassScore, 'cls'> {
+    const source = d.context ? context : scores;
+    const members = d.indices
+      .map((i) => ({ label: this.labels[i]!, score: source[i]! }))
+      .sort((a, b) => b.score - a.score);
+    return {
+      score: d.head
+        ? logisticHead(
+            d.head,
+            d.indices.map((i) => source[i]!),
+          )
+        : combine(
+            d.combine,
+            members.map((m) => m.score),
+          ),
+      threshold: d.threshold,
+      // A head's threshold is on its own scale, not the labels': there, a label counts when it
+      // scores at least half the best one.
+      labels: members
+        .filter((m, k) => k === 0 || m.score >= (d.head ? members[0]!.score : d.threshold) / 2)
+        .map((m) => m.label),
+    };
   }
 }
 

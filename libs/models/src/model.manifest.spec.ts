@@ -1,5 +1,5 @@
 import { MODEL_CATALOG } from './model.catalog';
-import { ManifestError, validateManifest } from './model.manifest';
+import { ManifestError, readsContext, validateManifest } from './model.manifest';
 
 const clone = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
 
@@ -67,6 +67,25 @@ describe('validateManifest', () => {
     );
     bad.features!.contextSec = bad.features!.windowSec;
     expect(problemsOf(bad)).toContain('features.contextSec: must be longer than windowSec');
+  });
+
+  it('checks each member of an anyOf group as a decision of its own', () => {
+    const bad = clone(MODEL_CATALOG['efficientat-mn04']);
+    const raw = (v: unknown) => v as Record<string, unknown>;
+    raw(bad.labelGroups.alarm).anyOf = [
+      { labels: ['Alarm'], threshold: 2 },
+      { labels: [], threshold: 0.5, head: { weights: [1], bias: 0 }, release: 0.1 },
+    ];
+    raw(bad.labelGroups.siren).anyOf = [{ labels: ['Siren'], threshold: 0.5 }];
+    expect(problemsOf(bad)).toEqual(
+      expect.arrayContaining([
+        'labelGroups.alarm.anyOf[0].threshold: must be in [0, 1]',
+        'labelGroups.alarm.anyOf[1]: a member decides one window: no anyOf or release of its own',
+        'labelGroups.alarm.anyOf[1].labels: must be a non-empty array of label names',
+        'labelGroups.alarm.anyOf[1].head.weights: must be 0 numbers, one per label',
+        'labelGroups.siren.anyOf: must be an array of at least two decisions',
+      ]),
+    );
   });
 
   it('requires features for audio and input geometry and nms for detectors', () => {
@@ -177,5 +196,16 @@ describe('validateManifest', () => {
       const unsourced = { ...base(), int8: undefined, precision: 'int8' };
       expect(() => validateManifest(unsourced)).toThrow(/quantization: is required/);
     });
+  });
+});
+
+describe('readsContext', () => {
+  it('is true for a class on the context itself or through any member', () => {
+    const window = { labels: ['Alarm'], threshold: 0.5 };
+    expect(readsContext(window)).toBe(false);
+    expect(readsContext({ ...window, context: true })).toBe(true);
+    expect(readsContext({ ...window, anyOf: [window, { ...window, context: true }] })).toBe(true);
+    expect(readsContext({ ...window, anyOf: [window, window] })).toBe(false);
+    expect(readsContext(undefined)).toBe(false);
   });
 });

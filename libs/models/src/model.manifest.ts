@@ -104,12 +104,11 @@ export interface ModelFeatures {
   contextSec?: number;
 }
 
-export interface LabelGroup {
+/** One decision on a window's label scores. */
+export interface LabelDecision {
   /** Model label names exactly as the labels file spells them. */
   labels: string[];
   threshold: number;
-  /** Hysteresis: once detected, the class stays on while its score holds at or above this. */
-  release?: number;
   combine?: CombineRule;
   /**
    * A learned head instead of a fixed combine rule: score = sigmoid(bias + Σ weights[i] ·
@@ -119,6 +118,24 @@ export interface LabelGroup {
   head?: { weights: number[]; bias: number };
   /** Scored on the `features.contextSec` of audio ending with the window, not the window alone. */
   context?: boolean;
+}
+
+export interface LabelGroup extends LabelDecision {
+  /** Hysteresis: once detected, the class stays on while its score holds at or above this. */
+  release?: number;
+  /**
+   * Any of several decisions, each at its own threshold (two models that hear different
+   * recordings of one class). The class scores sigmoid(max over members of logit(score) −
+   * logit(member threshold)), compared with `threshold` (at 0.5: any member at or over its
+   * own). The group's own `labels` then list the members' together, and its `combine`, `head`
+   * and `context` are not used.
+   */
+  anyOf?: LabelDecision[];
+}
+
+/** Whether a class reads the longer context, itself or through any of its members. */
+export function readsContext(group: LabelGroup | undefined): boolean {
+  return Boolean(group?.context || group?.anyOf?.some((m) => m.context));
 }
 
 /** Decisions over time for a multi-label audio model (see ClassDecider). */
@@ -324,30 +341,49 @@ function checkLabelGroups(
     }
     const group = c.object(raw, key);
     if (!group) continue;
-    if (!Array.isArray(group.labels) || group.labels.length === 0) {
-      c.problem(`${key}.labels`, 'must be a non-empty array of label names');
-    } else {
-      group.labels.forEach((label, i) => c.string(label, `${key}.labels[${i}]`));
-    }
-    c.number(group.threshold, `${key}.threshold`, unit, 'must be in [0, 1]');
-    c.optional(group, 'combine', `${key}.`, (v, k) => c.oneOf(v, k, COMBINE_RULES));
-    c.optional(group, 'head', `${key}.`, (v, k) => {
-      const head = c.object(v, k);
-      if (!head) return;
-      const count = Array.isArray(group.labels) ? group.labels.length : 0;
-      if (!Array.isArray(head.weights) || head.weights.length !== count) {
-        c.problem(`${k}.weights`, `must be ${count} numbers, one per label`);
-      } else head.weights.forEach((w, i) => c.number(w, `${k}.weights[${i}]`));
-      c.number(head.bias, `${k}.bias`);
-    });
-    c.optional(group, 'context', `${key}.`, (v, k) => {
-      if (typeof v !== 'boolean') c.problem(k, 'must be true or false');
-      else if (v && !hasContext) c.problem(k, 'needs features.contextSec');
-    });
+    checkDecision(c, group, key, hasContext);
     c.optional(group, 'release', `${key}.`, (v, k) =>
       c.number(v, k, (n) => n >= 0 && n <= Number(group.threshold), 'must be in [0, threshold]'),
     );
+    c.optional(group, 'anyOf', `${key}.`, (v, k) => {
+      if (!Array.isArray(v) || v.length < 2) {
+        c.problem(k, 'must be an array of at least two decisions');
+        return;
+      }
+      v.forEach((raw, i) => {
+        const member = c.object(raw, `${k}[${i}]`);
+        if (!member) return;
+        if ('anyOf' in member || 'release' in member) {
+          c.problem(`${k}[${i}]`, 'a member decides one window: no anyOf or release of its own');
+        }
+        checkDecision(c, member, `${k}[${i}]`, hasContext);
+      });
+    });
   }
+}
+
+/** One decision on a window: labels, threshold, and a combine rule or learned head. */
+function checkDecision(c: Checker, group: Json, key: string, hasContext: boolean): void {
+  if (!Array.isArray(group.labels) || group.labels.length === 0) {
+    c.problem(`${key}.labels`, 'must be a non-empty array of label names');
+  } else {
+    group.labels.forEach((label, i) => c.string(label, `${key}.labels[${i}]`));
+  }
+  c.number(group.threshold, `${key}.threshold`, unit, 'must be in [0, 1]');
+  c.optional(group, 'combine', `${key}.`, (v, k) => c.oneOf(v, k, COMBINE_RULES));
+  c.optional(group, 'head', `${key}.`, (v, k) => {
+    const head = c.object(v, k);
+    if (!head) return;
+    const count = Array.isArray(group.labels) ? group.labels.length : 0;
+    if (!Array.isArray(head.weights) || head.weights.length !== count) {
+      c.problem(`${k}.weights`, `must be ${count} numbers, one per label`);
+    } else head.weights.forEach((w, i) => c.number(w, `${k}.weights[${i}]`));
+    c.number(head.bias, `${k}.bias`);
+  });
+  c.optional(group, 'context', `${key}.`, (v, k) => {
+    if (typeof v !== 'boolean') c.problem(k, 'must be true or false');
+    else if (v && !hasContext) c.problem(k, 'needs features.contextSec');
+  });
 }
 
 function checkDecisions(c: Checker, value: unknown, groups: unknown): void {

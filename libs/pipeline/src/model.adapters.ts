@@ -7,6 +7,7 @@ import {
   type Precision,
   ClassDecider,
   decisionPolicyOf,
+  readsContext,
 } from '@app/models';
 import type { AudioClassifier, AudioInput, FrameDetector } from './pipeline.ports';
 
@@ -68,7 +69,7 @@ export class TaggerClassifier implements AudioClassifier {
     const groups = Object.values(
       (companion && manifest.companion?.labelGroups) || manifest.labelGroups,
     );
-    const used = groups.some((g) => g?.context);
+    const used = groups.some(readsContext);
     if (!features.contextSec || !used) return undefined;
     const frameSec = features.recipe.hopLength / features.recipe.sampleRate;
     return new WindowContextBuilder({
