@@ -84,16 +84,19 @@ const CONTEXT_CLASSES: readonly AudioClass[] = ['siren', 'alarm', 'car_horn', 's
 const CURVE_STEPS = [-3, -2, -1, -0.5, 0, 0.5, 1, 2];
 
 /**
- * Candidates the best few are paired from into "any of" decisions: two models (or a window and
- * its context) that each hear recordings of a class the other misses.
+ * Candidates the best few are paired from: "any of" two decisions (two models, or a window and
+ * its context, that each hear recordings of a class the other misses) and "all of" two (two
+ * that must agree, where each alone is fooled by different sounds).
  */
-const ANY_OF_FROM = 6;
+const PAIRED_FROM = 6;
+type Rule = 'any' | 'all';
+const RULE_KEY = { any: 'anyOf', all: 'allOf' } as const;
 
 type Decision =
   | { kind: 'noisy-or' }
   | { kind: 'head'; c: number; head: LogisticHead }
-  /** Any member at or over its own threshold (chosen for it on the same items) decides. */
-  | { kind: 'any'; members: Candidate[]; thresholds: number[] };
+  /** Any or all members at or over their own thresholds (chosen for each on the same items). */
+  | { kind: 'members'; rule: Rule; members: Candidate[]; thresholds: number[] };
 
 interface Candidate {
   variant: string;
@@ -331,19 +334,25 @@ async function main(): Promise<void> {
           fit(b) - fit(a),
       );
     rank();
-    const paired = candidates.slice(0, ANY_OF_FROM);
-    const incumbentMembers = incumbent.anyOf?.map((m: CatalogDecision) =>
-      candidates.find((c) => matches(c, m)),
-    );
-    const pairs: Candidate[][] = paired.flatMap((a, i) =>
+    const paired = candidates.slice(0, PAIRED_FROM);
+    const pairs: { rule: Rule; members: Candidate[] }[] = paired.flatMap((a, i) =>
       paired
         .slice(i + 1)
-        .flatMap((b) => (same(a.labels, b.labels) && a.context === b.context ? [] : [[a, b]])),
+        .filter((b) => !same(a.labels, b.labels) || a.context !== b.context)
+        .flatMap((b) => (['any', 'all'] as const).map((rule) => ({ rule, members: [a, b] }))),
     );
-    if (incumbentMembers?.every(Boolean)) pairs.push(incumbentMembers as Candidate[]);
+    // The catalog's own pair is always tried again, whether or not its members still rank.
+    for (const rule of ['any', 'all'] as const) {
+      const members = (incumbent[RULE_KEY[rule]] as CatalogDecision[] | undefined)?.map((m) =>
+        candidates.find((c) => matches(c, m)),
+      );
+      if (members?.every(Boolean)) pairs.push({ rule, members: members as Candidate[] });
+    }
     const foldScores = new FoldScores(windowScored, cls, sources, labelIndex);
-    for (const members of pairs)
-      candidates.push(anyOf(members, windowScored, cls, sources, foldScores, gate, falseCost));
+    for (const { rule, members } of pairs)
+      candidates.push(
+        pairOf(rule, members, windowScored, cls, sources, foldScores, gate, falseCost),
+      );
     rank();
     // The catalog's decision stays unless another does better held out by more than MARGIN:
     // with 12-22 events a class, one event or false detection either way is noise, and a
@@ -409,11 +418,11 @@ async function main(): Promise<void> {
     const groups = companions.length > 0 ? catalog.companion.labelGroups : catalog.labelGroups;
     for (const r of results) {
       const group = groups[r.cls];
-      for (const key of ['head', 'context', 'anyOf']) delete group[key];
+      for (const key of ['head', 'context', 'anyOf', 'allOf']) delete group[key];
       Object.assign(group, catalogDecision(r.best, r.threshold));
-      if (r.best.decision.kind === 'any') {
-        const { members, thresholds } = r.best.decision;
-        group.anyOf = members.map((m, i) => catalogDecision(m, round(thresholds[i]!, 4)));
+      if (r.best.decision.kind === 'members') {
+        const { rule, members, thresholds } = r.best.decision;
+        group[RULE_KEY[rule]] = members.map((m, i) => catalogDecision(m, round(thresholds[i]!, 4)));
       }
     }
     // The tagger's own groups and the companion groups share the one context length.
@@ -474,8 +483,8 @@ function render(
       'per 1 s window (0.5 s hop) either the noisy-or of its label group or a learned head (a logistic regression on the ' +
       "group's label logits, balanced classes, L2 with C; positives within 0.5 s of a span, negatives over 1.5 s from any), " +
       `read on the window or, for the sustained classes (${CONTEXT_CLASSES.join(', ')}), on the ${CONTEXT_SEC} s of audio ` +
-      `ending with it (\`on ${CONTEXT_SEC} s\`), or \`any of\` two of the ${ANY_OF_FROM} best of these, each at its own ` +
-      "threshold (the class's score is the better one's margin over its threshold; in each fold the members' thresholds " +
+      `ending with it (\`on ${CONTEXT_SEC} s\`), or \`any of\` or \`all of\` two of the ${PAIRED_FROM} best of these, each at its own ` +
+      "threshold (the class's score is the better or the worse one's margin over its threshold; in each fold the members' thresholds " +
       `and heads are those chosen without the held-out source), whichever does better held out (on a tie, the fewer false detections ` +
       `held out, then the better fit to all items; the catalog's decision stays unless another beats it by ${MARGIN} ` +
       "or more, and none may replace it that finds fewer of the dev clips' and fixture recordings' events " +
@@ -540,7 +549,8 @@ function render(
 
 function describe(candidate: Candidate): string {
   const { decision } = candidate;
-  if (decision.kind === 'any') return `any of (${decision.members.map(describe).join(' | ')})`;
+  if (decision.kind === 'members')
+    return `${decision.rule} of (${decision.members.map(describe).join(' | ')})`;
   const rule = decision.kind === 'head' ? `head C=${decision.c}` : 'noisy-or';
   return `${candidate.variant} ${rule}${candidate.context ? ` on ${CONTEXT_SEC} s` : ''}`;
 }
@@ -565,10 +575,15 @@ function catalogDecision(c: Candidate, threshold: number): CatalogDecision {
 }
 
 /** Whether a candidate is the decision the catalog holds (labels, window or context, rule). */
-function matches(c: Candidate, d: CatalogDecision & { anyOf?: CatalogDecision[] }): boolean {
-  if (d.anyOf || c.decision.kind === 'any') {
-    const members = c.decision.kind === 'any' ? c.decision.members : [];
-    return d.anyOf?.length === members.length && d.anyOf.every((m, i) => matches(members[i]!, m));
+function matches(
+  c: Candidate,
+  d: CatalogDecision & { anyOf?: CatalogDecision[]; allOf?: CatalogDecision[] },
+): boolean {
+  if (d.anyOf || d.allOf || c.decision.kind === 'members') {
+    if (c.decision.kind !== 'members') return false;
+    const { rule, members } = c.decision;
+    const want = d[RULE_KEY[rule]];
+    return want?.length === members.length && want.every((m, i) => matches(members[i]!, m));
   }
   return (
     same(c.labels, d.labels) &&
@@ -624,11 +639,12 @@ class FoldScores {
 }
 
 /**
- * "Any of" the members, cross-validated as one decision: without each source in turn, every
- * member reads the scores and threshold chosen without it, and the threshold on their best
- * margin is chosen on the other sources.
+ * Any or all of the members, cross-validated as one decision: without each source in turn,
+ * every member reads the scores and threshold chosen without it, and the threshold on their
+ * best (any) or worst (all) margin is chosen on the other sources.
  */
-function anyOf(
+function pairOf(
+  rule: Rule,
   members: Candidate[],
   scored: readonly Scored[],
   cls: AudioClass,
@@ -643,7 +659,8 @@ function anyOf(
       rowsFor(
         scored,
         cls,
-        anyOfScores(
+        membersScores(
+          rule,
           members.map((m) => folds.without(m, heldOut)),
           members.map((m) => folds.threshold(m, heldOut)),
         ),
@@ -657,7 +674,7 @@ function anyOf(
     variant: members.map((m) => m.variant).join('|'),
     labels: [...new Set(members.flatMap((m) => m.labels))],
     context: false,
-    decision: { kind: 'any', members, thresholds },
+    decision: { kind: 'members', rule, members, thresholds },
     rows: [],
     cv,
     utility: utility(cv, falseCost),
@@ -666,14 +683,19 @@ function anyOf(
   return candidate;
 }
 
-/** Per window, the best member's margin over its threshold in logits, as a score (LabelGroupMapper). */
-function anyOfScores(
+/**
+ * Per window, the best (any) or worst (all) member's margin over its threshold in logits, as a
+ * score (LabelGroupMapper).
+ */
+function membersScores(
+  rule: Rule,
   members: readonly Float64Array[][],
   thresholds: readonly number[],
 ): Float64Array[] {
+  const pick = rule === 'any' ? Math.max : Math.min;
   return members[0]!.map((_, k) =>
     Float64Array.from(members[0]![k]!, (_, w) =>
-      sigmoid(Math.max(...members.map((m, i) => logit(m[k]![w]!) - logit(thresholds[i]!)))),
+      sigmoid(pick(...members.map((m, i) => logit(m[k]![w]!) - logit(thresholds[i]!)))),
     ),
   );
 }
@@ -719,16 +741,17 @@ function rowsFor(
 
 /**
  * A candidate's score per window of each item (on its context where it reads one): its head,
- * the noisy-or of its labels, or its members' best margin.
+ * the noisy-or of its labels, or its members' best or worst margin.
  */
 function decisionScores(
   c: Candidate,
   items: readonly Scored[],
   labelIndex: ReadonlyMap<string, number>,
 ): Float64Array[] {
-  if (c.decision.kind === 'any') {
-    const { members, thresholds } = c.decision;
-    return anyOfScores(
+  if (c.decision.kind === 'members') {
+    const { rule, members, thresholds } = c.decision;
+    return membersScores(
+      rule,
       members.map((m) => decisionScores(m, items, labelIndex)),
       thresholds,
     );

@@ -117,4 +117,21 @@ describe('LabelGroupMapper', () => {
     // Neither member over its threshold: under the group's.
     expect(either.detect([0, 0, 0, 0, 0.7, 0.01], [0, 0, 0, 0, 0.7, 0.1])).toEqual([]);
   });
+
+  it('decides an allOf group by the member least over its own threshold', () => {
+    const both = new LabelGroupMapper(labels, {
+      dog_bark: {
+        labels: ['Dog', 'Bark'],
+        threshold: 0.5,
+        allOf: [
+          { labels: ['Dog'], threshold: 0.5 },
+          { labels: ['Bark'], threshold: 0.2 },
+        ],
+      },
+    });
+    expect(both.detect([0, 0, 0, 0, 0.9, 0.1])).toEqual([]);
+    const [dog] = both.detect([0, 0, 0, 0, 0.9, 0.3]);
+    expect(dog!.score).toBeCloseTo(1 / (1 + Math.exp(-(Math.log(0.3 / 0.7) - Math.log(0.25)))));
+    expect(dog!.labels).toEqual(['Dog', 'Bark']);
+  });
 });

@@ -20,8 +20,8 @@ interface ResolvedDecision {
 
 interface ResolvedGroup extends ResolvedDecision {
   cls: CanonicalClass;
-  /** Any of these decides (see LabelGroup.anyOf); the group's own decision is then unused. */
-  anyOf?: ResolvedDecision[];
+  /** Any or all of these decide (LabelGroup.anyOf, allOf); the group's own is then unused. */
+  members?: { rule: 'any' | 'all'; decisions: ResolvedDecision[] };
 }
 
 /**
@@ -57,7 +57,11 @@ export class LabelGroupMapper {
     this.groups = Object.entries(groups).map(([cls, group]) => ({
       ...resolve(cls, group!),
       cls: cls as CanonicalClass,
-      anyOf: group!.anyOf?.map((member) => resolve(cls, member)),
+      members: group!.anyOf
+        ? { rule: 'any', decisions: group!.anyOf.map((m) => resolve(cls, m)) }
+        : group!.allOf
+          ? { rule: 'all', decisions: group!.allOf.map((m) => resolve(cls, m)) }
+          : undefined,
     }));
   }
 
@@ -77,19 +81,21 @@ export class LabelGroupMapper {
       }
     }
     return this.groups.map((g) => {
-      if (!g.anyOf) return { cls: g.cls, ...this.decide(g, scores, context) };
-      // Each member's margin over its own threshold, in logits: the best one speaks.
-      const [best] = g.anyOf
+      if (!g.members) return { cls: g.cls, ...this.decide(g, scores, context) };
+      // Each member's margin over its own threshold, in logits: for "any" the best one decides
+      // and names its labels, for "all" the weakest decides and every member names its own.
+      const decided = g.members.decisions
         .map((member) => {
-          const decided = this.decide(member, scores, context);
-          return { ...decided, margin: logit(decided.score) - logit(member.threshold) };
+          const d = this.decide(member, scores, context);
+          return { ...d, margin: logit(d.score) - logit(member.threshold) };
         })
         .sort((a, b) => b.margin - a.margin);
+      const any = g.members.rule === 'any';
       return {
         cls: g.cls,
-        score: sigmoid(best!.margin),
+        score: sigmoid(decided[any ? 0 : decided.length - 1]!.margin),
         threshold: g.threshold,
-        labels: best!.labels,
+        labels: any ? decided[0]!.labels : [...new Set(decided.flatMap((d) => d.labels))],
       };
     });
   }

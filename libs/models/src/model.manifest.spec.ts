@@ -77,13 +77,16 @@ describe('validateManifest', () => {
       { labels: [], threshold: 0.5, head: { weights: [1], bias: 0 }, release: 0.1 },
     ];
     raw(bad.labelGroups.siren).anyOf = [{ labels: ['Siren'], threshold: 0.5 }];
+    raw(bad.labelGroups.siren).allOf = [{ labels: ['Siren'], threshold: 0.5 }];
     expect(problemsOf(bad)).toEqual(
       expect.arrayContaining([
         'labelGroups.alarm.anyOf[0].threshold: must be in [0, 1]',
-        'labelGroups.alarm.anyOf[1]: a member decides one window: no anyOf or release of its own',
+        'labelGroups.alarm.anyOf[1]: a member decides one window: no anyOf, allOf or release of its own',
         'labelGroups.alarm.anyOf[1].labels: must be a non-empty array of label names',
         'labelGroups.alarm.anyOf[1].head.weights: must be 0 numbers, one per label',
         'labelGroups.siren.anyOf: must be an array of at least two decisions',
+        'labelGroups.siren.allOf: must be an array of at least two decisions',
+        'labelGroups.siren: has anyOf or allOf, not both',
       ]),
     );
   });
@@ -206,6 +209,7 @@ describe('readsContext', () => {
     expect(readsContext({ ...window, context: true })).toBe(true);
     expect(readsContext({ ...window, anyOf: [window, { ...window, context: true }] })).toBe(true);
     expect(readsContext({ ...window, anyOf: [window, window] })).toBe(false);
+    expect(readsContext({ ...window, allOf: [{ ...window, context: true }, window] })).toBe(true);
     expect(readsContext(undefined)).toBe(false);
   });
 });

@@ -131,11 +131,14 @@ export interface LabelGroup extends LabelDecision {
    * and `context` are not used.
    */
   anyOf?: LabelDecision[];
+  /** All of several decisions (two models that must agree): the same with min for max. */
+  allOf?: LabelDecision[];
 }
 
 /** Whether a class reads the longer context, itself or through any of its members. */
 export function readsContext(group: LabelGroup | undefined): boolean {
-  return Boolean(group?.context || group?.anyOf?.some((m) => m.context));
+  const members = [...(group?.anyOf ?? []), ...(group?.allOf ?? [])];
+  return Boolean(group?.context || members.some((m) => m.context));
 }
 
 /** Decisions over time for a multi-label audio model (see ClassDecider). */
@@ -345,20 +348,25 @@ function checkLabelGroups(
     c.optional(group, 'release', `${key}.`, (v, k) =>
       c.number(v, k, (n) => n >= 0 && n <= Number(group.threshold), 'must be in [0, threshold]'),
     );
-    c.optional(group, 'anyOf', `${key}.`, (v, k) => {
-      if (!Array.isArray(v) || v.length < 2) {
-        c.problem(k, 'must be an array of at least two decisions');
-        return;
-      }
-      v.forEach((raw, i) => {
-        const member = c.object(raw, `${k}[${i}]`);
-        if (!member) return;
-        if ('anyOf' in member || 'release' in member) {
-          c.problem(`${k}[${i}]`, 'a member decides one window: no anyOf or release of its own');
+    if ('anyOf' in group && 'allOf' in group) c.problem(key, 'has anyOf or allOf, not both');
+    for (const rule of ['anyOf', 'allOf'])
+      c.optional(group, rule, `${key}.`, (v, k) => {
+        if (!Array.isArray(v) || v.length < 2) {
+          c.problem(k, 'must be an array of at least two decisions');
+          return;
         }
-        checkDecision(c, member, `${k}[${i}]`, hasContext);
+        v.forEach((raw, i) => {
+          const member = c.object(raw, `${k}[${i}]`);
+          if (!member) return;
+          if ('anyOf' in member || 'allOf' in member || 'release' in member) {
+            c.problem(
+              `${k}[${i}]`,
+              'a member decides one window: no anyOf, allOf or release of its own',
+            );
+          }
+          checkDecision(c, member, `${k}[${i}]`, hasContext);
+        });
       });
-    });
   }
 }
 
