@@ -26,7 +26,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './bus.interface';
-import { ConsumerOffsets } from './consumer.offsets';
+import { ConsumerOffsets, type PartitionOffset } from './consumer.offsets';
 import { retryRetriable } from './kafka.retry';
 import { handleInContext } from './message.context';
 import { StartPositions } from './start.positions';
@@ -234,7 +234,11 @@ export class KafkaBus implements Bus {
       (error) => this.options.logger?.warn(`${groupIdFor}: commit failed: ${errorText(error)}`),
     );
     let owned: readonly number[] = [];
-    /** kafkajs drops a commit asked for before its first fetch: its runner is not running. */
+    /**
+     * Set after the first fetch. kafkajs drops a commit asked for before it (its runner is not
+     * running yet), and at the first join the broker may already hold the group's place (another
+     * member that subscribed at the same moment committed it): only a rejoin seeks.
+     */
     let running = false;
     let closing = false;
     let closed: Promise<void> | undefined;
@@ -270,9 +274,9 @@ export class KafkaBus implements Bus {
       }
       owned = assigned;
       offsets.reassign(assigned);
-      for (const { partition, offset } of start?.onAssigned(assigned) ?? []) {
+      for (const { partition, offset } of running ? (start?.onAssigned(assigned) ?? []) : []) {
         consumer.seek({ topic: topic.name, partition, offset: String(offset) });
-        if (running) offsets.startAt(partition, offset);
+        offsets.startAt(partition, offset);
       }
       options.onAssigned?.(assigned);
     });
@@ -339,6 +343,7 @@ export class KafkaBus implements Bus {
       },
     });
     await consuming;
+    if (start && commits) start.committed(await this.committedPositions(topic.name, groupIdFor));
     running = true;
     for (const { partition, offset } of start?.onAssigned(owned) ?? []) {
       offsets.startAt(partition, offset);
@@ -349,15 +354,11 @@ export class KafkaBus implements Bus {
         // kafkajs gives up on a partition whose leader just moved (a broker that only now
         // took over a new topic's partitions), where one more try a moment later succeeds.
         const ends = await retryRetriable(() => this.admin.fetchTopicOffsets(topic.name));
-        const [own] = commits
-          ? await retryRetriable(() =>
-              this.admin.fetchOffsets({ groupId: groupIdFor, topics: [topic.name] }),
-            )
-          : [{ partitions: [] as { partition: number; offset: string }[] }];
+        const own = commits ? await this.committedPositions(topic.name, groupIdFor) : [];
         // Where reading starts on a partition nothing was handled on yet in this generation.
         const startOf = (partition: number, low: number, high: number) => {
-          const committed = Number(own.partitions.find((p) => p.partition === partition)?.offset);
-          if (committed >= 0) return Math.max(low, committed);
+          const committed = own.find((p) => p.partition === partition)?.offset;
+          if (committed !== undefined) return Math.max(low, committed);
           return (options.startFrom ?? 'earliest') === 'earliest' ? low : high;
         };
         for (;;) {
@@ -386,16 +387,19 @@ export class KafkaBus implements Bus {
     commits: boolean,
   ): Promise<StartPositions> {
     const ends = await retryRetriable(() => this.admin.fetchTopicOffsets(topic));
-    const [own] = commits
-      ? await retryRetriable(() => this.admin.fetchOffsets({ groupId, topics: [topic] }))
-      : [{ partitions: [] }];
-    const positions = (list: readonly { partition: number; offset: string }[]) =>
-      list.map(({ partition, offset }) => ({ partition, offset: Number(offset) }));
     return new StartPositions(
       ends.map(({ partition, high }) => ({ partition, offset: Number(high) })),
-      positions(own.partitions),
+      commits ? await this.committedPositions(topic, groupId) : [],
       commits,
     );
+  }
+
+  /** The group's committed positions on the topic's partitions that have one. */
+  private async committedPositions(topic: string, groupId: string): Promise<PartitionOffset[]> {
+    const [own] = await retryRetriable(() => this.admin.fetchOffsets({ groupId, topics: [topic] }));
+    return own.partitions
+      .map(({ partition, offset }) => ({ partition, offset: Number(offset) }))
+      .filter(({ offset }) => offset >= 0);
   }
 
   /**

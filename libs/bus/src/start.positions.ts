@@ -7,9 +7,10 @@ import type { PartitionOffset } from './consumer.offsets';
  *
  * kafkajs resolves "latest" again at every join while a partition has no committed offset, so
  * a rebalance, or the group's only member restarting, before its first commit skipped whatever
- * was published in between (a StartStream command sent while the stage rejoined). The held
- * positions are sought at every join and, for a committing group, committed at the first one,
- * so the broker remembers the group's place even if it never handles a message.
+ * was published in between (a StartStream command sent while the stage rejoined). A committing
+ * group commits the held positions once it first fetched, unless another member committed the
+ * group's place by then, so the broker remembers it even if no message is ever handled; until
+ * the broker holds a position, every rejoin seeks the held one.
  */
 export class StartPositions {
   private readonly held: Map<number, number>;
