@@ -62,6 +62,31 @@ describe('KafkaBus on a real broker', () => {
     }
   });
 
+  it('a "latest" group loses nothing while its members come and go before it handled anything', async () => {
+    const topic = testTopic('latest-members');
+    const group = `${topic.name}.g`;
+    const a = openBus();
+    const b = openBus();
+    const seen = new Set<number>();
+    const handler = async (m: { value: { n: number } }) => void seen.add(m.value.n);
+    try {
+      await a.publish(topic, 'before', { n: -1 });
+      // Two members of a new group subscribe at once (replicas starting together).
+      const [first] = await Promise.all([
+        a.subscribe(topic, group, handler, { startFrom: 'latest' }),
+        b.subscribe(topic, group, handler, { startFrom: 'latest' }),
+      ]);
+      for (let n = 0; n < 12; n++) await a.publish(topic, `key-${n}`, { n });
+      // One leaves: the other takes its partitions over, on whatever place the group holds.
+      await first.close();
+      for (let n = 12; n < 24; n++) await a.publish(topic, `key-${n}`, { n });
+      await eventually(() => seen.size >= 24, 60_000);
+      expect([...seen].sort((x, y) => x - y)).toEqual(Array.from({ length: 24 }, (_, n) => n));
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it('dead-letters bytes that are not the topic protobuf, with the reason, and goes on', async () => {
     const bus = openBus();
     const raw = new Kafka({

@@ -216,30 +216,23 @@ export class KafkaBus implements Bus {
     const commits = options.commits ?? true;
     const observer = this.options.observer;
     const start =
-      options.startFrom === 'latest'
-        ? await this.startPositions(topic.name, groupIdFor, commits)
-        : undefined;
+      options.startFrom === 'latest' ? new StartPositions(await this.ends(topic.name)) : undefined;
     const offsets = new ConsumerOffsets(
-      async (positions) => {
-        await consumer.commitOffsets(
+      (positions) =>
+        consumer.commitOffsets(
           positions.map(({ partition, offset }) => ({
             topic: topic.name,
             partition,
             offset: String(offset),
           })),
-        );
-        start?.committed(positions);
-      },
+        ),
       commits,
       (error) => this.options.logger?.warn(`${groupIdFor}: commit failed: ${errorText(error)}`),
     );
     let owned: readonly number[] = [];
-    /**
-     * Set after the first fetch. kafkajs drops a commit asked for before it (its runner is not
-     * running yet), and at the first join the broker may already hold the group's place (another
-     * member that subscribed at the same moment committed it): only a rejoin seeks.
-     */
-    let running = false;
+    let generation = 0;
+    /** The latest join's placing of a `latest` subscription's partitions (see place()). */
+    let placed: Promise<void> = Promise.resolve();
     let closing = false;
     let closed: Promise<void> | undefined;
     /** Messages being handled now (several with partitionsConsumedConcurrently). */
@@ -272,11 +265,29 @@ export class KafkaBus implements Bus {
       for (const lost of owned.filter((p) => !assigned.includes(p))) {
         observer?.lag(topic.name, group, lost, undefined);
       }
+      for (const p of owned) {
+        const reached = offsets.tracker(p).position();
+        if (reached !== undefined) start?.reached(p, reached);
+      }
       owned = assigned;
       offsets.reassign(assigned);
-      for (const { partition, offset } of running ? (start?.onAssigned(assigned) ?? []) : []) {
-        consumer.seek({ topic: topic.name, partition, offset: String(offset) });
-        offsets.startAt(partition, offset);
+      generation += 1;
+      if (start) {
+        // Nothing is read until the broker was asked where the group stands: the event cannot
+        // wait for the answer, and kafkajs fetches right after it.
+        const partitions = [{ topic: topic.name, partitions: [...assigned] }];
+        consumer.pause(partitions);
+        const mine = generation;
+        placed = (async () => {
+          try {
+            await this.place(consumer, topic.name, groupIdFor, commits, start, offsets, assigned);
+          } catch (error) {
+            // kafkajs then reads as it would have: from the broker's position, else the end.
+            this.options.logger?.warn(`${groupIdFor}: placing failed: ${errorText(error)}`);
+          }
+          // A later join paused its own assignment and resumes it once placed.
+          if (mine === generation && !closing) consumer.resume(partitions);
+        })();
       }
       options.onAssigned?.(assigned);
     });
@@ -324,7 +335,6 @@ export class KafkaBus implements Bus {
       }
       observer?.handled(topic.name, group, bytes.length, (performance.now() - started) / 1000);
       tracker.handled(offset);
-      start?.handled(partition, offset);
       offsets.commit(partition, tracker);
     };
     await consumer.run({
@@ -343,11 +353,7 @@ export class KafkaBus implements Bus {
       },
     });
     await consuming;
-    if (start && commits) start.committed(await this.committedPositions(topic.name, groupIdFor));
-    running = true;
-    for (const { partition, offset } of start?.onAssigned(owned) ?? []) {
-      offsets.startAt(partition, offset);
-    }
+    await placed;
     return {
       close,
       caughtUp: async () => {
@@ -381,17 +387,33 @@ export class KafkaBus implements Bus {
     }
   }
 
-  private async startPositions(
+  private async ends(topic: string): Promise<PartitionOffset[]> {
+    const ends = await retryRetriable(() => this.admin.fetchTopicOffsets(topic));
+    return ends.map(({ partition, high }) => ({ partition, offset: Number(high) }));
+  }
+
+  /**
+   * Seeks the assigned partitions the broker holds no position for to where the subscription
+   * stands (StartPositions) and, for a committing group, commits it there, so a rejoin or a
+   * restart reads on from it. Where the broker holds one, kafkajs reads from it as always.
+   */
+  private async place(
+    consumer: Consumer,
     topic: string,
     groupId: string,
     commits: boolean,
-  ): Promise<StartPositions> {
-    const ends = await retryRetriable(() => this.admin.fetchTopicOffsets(topic));
-    return new StartPositions(
-      ends.map(({ partition, high }) => ({ partition, offset: Number(high) })),
-      commits ? await this.committedPositions(topic, groupId) : [],
-      commits,
-    );
+    start: StartPositions,
+    offsets: ConsumerOffsets,
+    assigned: readonly number[],
+  ): Promise<void> {
+    const committed = commits ? await this.committedPositions(topic, groupId) : [];
+    for (const { partition, offset } of start.unplaced(assigned, committed)) {
+      consumer.seek({ topic, partition, offset: String(offset) });
+      // kafkajs drops a commit asked for during its first join (its runner is not running
+      // yet); by the time the broker answered above, the join has returned. Should one be
+      // dropped all the same, the next join finds no position and commits it again.
+      if (commits) offsets.startAt(partition, offset);
+    }
   }
 
   /** The group's committed positions on the topic's partitions that have one. */

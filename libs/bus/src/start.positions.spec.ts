@@ -7,41 +7,35 @@ const ends = [
 ];
 
 describe('StartPositions', () => {
-  it('holds the end of every partition the group has no committed position on', () => {
-    const start = new StartPositions(
-      ends,
-      [
-        { partition: 0, offset: 3 },
-        { partition: 1, offset: -1 },
-      ],
-      true,
-    );
-    expect(start.onAssigned([0, 1, 2])).toEqual([
+  it('places the assigned partitions the broker holds no position for at their end at subscribe', () => {
+    const start = new StartPositions(ends);
+    const committed = [
+      { partition: 0, offset: 3 },
+      { partition: 1, offset: -1 },
+    ];
+    expect(start.unplaced([0, 1, 2], committed)).toEqual([
       { partition: 1, offset: 0 },
       { partition: 2, offset: 9 },
     ]);
-    expect(start.onAssigned([0])).toEqual([]);
+    expect(start.unplaced([0], committed)).toEqual([]);
   });
 
-  it('lets go of a partition once the broker holds a position for it', () => {
-    const start = new StartPositions(ends, [], true);
-    start.committed([{ partition: 2, offset: 9 }]);
-    expect(start.onAssigned([1, 2])).toEqual([{ partition: 1, offset: 0 }]);
+  it('a position on the broker always wins, whoever committed it', () => {
+    const start = new StartPositions(ends);
+    start.reached(2, 12);
+    expect(start.unplaced([2], [{ partition: 2, offset: 10 }])).toEqual([]);
   });
 
-  it('a committing group rejoins at its start, not past what it handled but did not commit', () => {
-    const start = new StartPositions(ends, [], true);
-    start.handled(2, 9);
-    expect(start.onAssigned([2])).toEqual([{ partition: 2, offset: 9 }]);
-  });
-
-  it('a view that never commits rejoins after what it read', () => {
-    const start = new StartPositions(ends, [], false);
-    start.handled(2, 9);
-    start.handled(2, 10);
-    expect(start.onAssigned([0, 2])).toEqual([
-      { partition: 0, offset: 5 },
-      { partition: 2, offset: 11 },
+  it('resumes where this subscription had reached, where the broker knows nothing', () => {
+    const start = new StartPositions(ends);
+    start.reached(2, 12);
+    expect(start.unplaced([1, 2], [])).toEqual([
+      { partition: 1, offset: 0 },
+      { partition: 2, offset: 12 },
     ]);
+  });
+
+  it('leaves a partition it never saw (added after subscribe) to the consumer', () => {
+    expect(new StartPositions(ends).unplaced([3], [])).toEqual([]);
   });
 });

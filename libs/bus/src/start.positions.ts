@@ -1,50 +1,33 @@
 import type { PartitionOffset } from './consumer.offsets';
 
 /**
- * Where a `latest` subscription starts on the partitions its group has no committed position
- * on: the end of each partition when `subscribe` was called, held until the broker knows
- * better.
+ * Where a `latest` subscription reads a partition its group holds no committed position on:
+ * the partition's end when `subscribe` was called, or, once this subscription read or held
+ * messages there, the place it had reached.
  *
  * kafkajs resolves "latest" again at every join while a partition has no committed offset, so
  * a rebalance, or the group's only member restarting, before its first commit skipped whatever
- * was published in between (a StartStream command sent while the stage rejoined). A committing
- * group commits the held positions once it first fetched, unless another member committed the
- * group's place by then, so the broker remembers it even if no message is ever handled; until
- * the broker holds a position, every rejoin seeks the held one.
+ * was published in between (a StartStream command sent while the stage rejoined). At every
+ * join the bus asks the broker first: a position there (this member's or another's) always
+ * wins, and only where there is none does it seek here and commit it.
  */
 export class StartPositions {
-  private readonly held: Map<number, number>;
+  private readonly places: Map<number, number>;
 
-  /**
-   * @param ends each partition's end when subscribe was called
-   * @param committed the group's committed positions then (none for a group that never commits)
-   * @param commits false: a view that never commits; its place is kept here, in memory only
-   */
-  constructor(
-    ends: readonly PartitionOffset[],
-    committed: readonly PartitionOffset[],
-    private readonly commits: boolean,
-  ) {
+  constructor(ends: readonly PartitionOffset[]) {
+    this.places = new Map(ends.map((e) => [e.partition, e.offset]));
+  }
+
+  /** The place this subscription reached on a partition it is giving up or handing over. */
+  reached(partition: number, offset: number): void {
+    this.places.set(partition, offset);
+  }
+
+  /** Where to read the assigned partitions that the broker holds no position for. */
+  unplaced(assigned: readonly number[], committed: readonly PartitionOffset[]): PartitionOffset[] {
     const known = new Set(committed.filter((c) => c.offset >= 0).map((c) => c.partition));
-    this.held = new Map(
-      ends.filter((e) => !known.has(e.partition)).map((e) => [e.partition, e.offset]),
-    );
-  }
-
-  /** The positions to seek on a new assignment (and, for a committing group, to commit). */
-  onAssigned(partitions: readonly number[]): PartitionOffset[] {
-    return partitions
-      .filter((partition) => this.held.has(partition))
-      .map((partition) => ({ partition, offset: this.held.get(partition) as number }));
-  }
-
-  /** A view moves its own place on: a rejoin resumes after what it read. */
-  handled(partition: number, offset: number): void {
-    if (!this.commits && this.held.has(partition)) this.held.set(partition, offset + 1);
-  }
-
-  /** Once the broker holds a position for a partition, a rejoin reads it from there. */
-  committed(positions: readonly PartitionOffset[]): void {
-    for (const { partition } of positions) this.held.delete(partition);
+    return assigned
+      .filter((partition) => !known.has(partition) && this.places.has(partition))
+      .map((partition) => ({ partition, offset: this.places.get(partition) as number }));
   }
 }
