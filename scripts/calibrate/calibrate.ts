@@ -420,6 +420,8 @@ async function main(): Promise<void> {
       const group = groups[r.cls];
       for (const key of ['head', 'context', 'anyOf', 'allOf']) delete group[key];
       Object.assign(group, catalogDecision(r.best, r.threshold));
+      // A release level belongs to the scale of the decision it was set for.
+      if (group.release !== undefined && group.release > r.threshold) delete group.release;
       if (r.best.decision.kind === 'members') {
         const { rule, members, thresholds } = r.best.decision;
         group[RULE_KEY[rule]] = members.map((m, i) => catalogDecision(m, round(thresholds[i]!, 4)));

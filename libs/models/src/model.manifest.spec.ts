@@ -91,6 +91,15 @@ describe('validateManifest', () => {
     );
   });
 
+  it('refuses anyOf and allOf on a detector, whose box mapper reads one decision', () => {
+    const bad = clone(MODEL_CATALOG['yolox-nano']);
+    const person = bad.labelGroups.person!;
+    person.anyOf = [person, person];
+    expect(problemsOf(bad)).toContain(
+      'labelGroups.person: anyOf and allOf are for audio-tagging models',
+    );
+  });
+
   it('requires features for audio and input geometry and nms for detectors', () => {
     const audio = clone(MODEL_CATALOG['efficientat-mn04']) as unknown as Record<string, unknown>;
     delete audio.features;

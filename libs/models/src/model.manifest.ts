@@ -349,6 +349,10 @@ function checkLabelGroups(
       c.number(v, k, (n) => n >= 0 && n <= Number(group.threshold), 'must be in [0, threshold]'),
     );
     if ('anyOf' in group && 'allOf' in group) c.problem(key, 'has anyOf or allOf, not both');
+    // The box mapper reads one decision per class: a pair there would be silently ignored.
+    if (task !== 'audio-tagging' && ('anyOf' in group || 'allOf' in group)) {
+      c.problem(key, 'anyOf and allOf are for audio-tagging models');
+    }
     for (const rule of ['anyOf', 'allOf'])
       c.optional(group, rule, `${key}.`, (v, k) => {
         if (!Array.isArray(v) || v.length < 2) {
