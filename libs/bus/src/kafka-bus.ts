@@ -425,9 +425,10 @@ export class KafkaBus implements Bus {
   }
 
   /**
-   * Resolves once the consumer joined its group and resolved its positions. `run()` returns
-   * before that: a `latest` group that is new would otherwise start after whatever was
-   * published in between (a StartStream command sent right after a service reported ready).
+   * Resolves once the consumer joined its group and fetched. `run()` returns before that, so
+   * a subscriber could report ready before it reads anything (a StartStream command sent right
+   * after a service reported ready). A `latest` subscription also waits for its first join to
+   * be placed (see place()).
    */
   private firstFetch(consumer: Consumer, groupId: string): Promise<void> {
     const timeoutMs = this.options.joinTimeoutMs ?? 60_000;

@@ -1,4 +1,6 @@
 import { combine, LabelGroupMapper } from './label-group.mapper';
+import type { LabelDecision } from './model.manifest';
+import { logit, sigmoid } from './sigmoid';
 
 const labels = ['Speech', 'Glass', 'Shatter', 'Chink, clink', 'Dog', 'Bark'];
 
@@ -97,21 +99,21 @@ describe('LabelGroupMapper', () => {
     expect(mapper.detect([0.1, 0.9, 0.5])).toEqual([]);
   });
 
-  it('decides an anyOf group by the member furthest over its own threshold', () => {
-    const either = new LabelGroupMapper(labels, {
-      dog_bark: {
-        labels: ['Dog', 'Bark'],
-        threshold: 0.5,
-        anyOf: [
-          { labels: ['Dog'], threshold: 0.8 },
-          { labels: ['Bark'], threshold: 0.2, context: true },
-        ],
-      },
+  /** dog_bark decided by a pair of one-label decisions: Dog, and Bark. */
+  const pair = (rule: 'anyOf' | 'allOf', dog: LabelDecision, bark: LabelDecision) =>
+    new LabelGroupMapper(labels, {
+      dog_bark: { labels: ['Dog', 'Bark'], threshold: 0.5, [rule]: [dog, bark] },
     });
+
+  it('decides an anyOf group by the member furthest over its own threshold', () => {
+    const either = pair(
+      'anyOf',
+      { labels: ['Dog'], threshold: 0.8 },
+      { labels: ['Bark'], threshold: 0.2, context: true },
+    );
     // Dog 0.6 is under its 0.8; Bark 0.3 on the context is over its 0.2 by logit(0.3) - logit(0.2).
     const [dog] = either.score([0, 0, 0, 0, 0.6, 0.01], [0, 0, 0, 0, 0.6, 0.3]);
-    const margin = Math.log(0.3 / 0.7) - Math.log(0.2 / 0.8);
-    expect(dog!.score).toBeCloseTo(1 / (1 + Math.exp(-margin)));
+    expect(dog!.score).toBeCloseTo(sigmoid(logit(0.3) - logit(0.2)));
     expect(dog!.labels).toEqual(['Bark']);
     expect(either.detect([0, 0, 0, 0, 0.6, 0.01], [0, 0, 0, 0, 0.6, 0.3])).toHaveLength(1);
     // Neither member over its threshold: under the group's.
@@ -119,19 +121,14 @@ describe('LabelGroupMapper', () => {
   });
 
   it('decides an allOf group by the member least over its own threshold', () => {
-    const both = new LabelGroupMapper(labels, {
-      dog_bark: {
-        labels: ['Dog', 'Bark'],
-        threshold: 0.5,
-        allOf: [
-          { labels: ['Dog'], threshold: 0.5 },
-          { labels: ['Bark'], threshold: 0.2 },
-        ],
-      },
-    });
+    const both = pair(
+      'allOf',
+      { labels: ['Dog'], threshold: 0.5 },
+      { labels: ['Bark'], threshold: 0.2 },
+    );
     expect(both.detect([0, 0, 0, 0, 0.9, 0.1])).toEqual([]);
     const [dog] = both.detect([0, 0, 0, 0, 0.9, 0.3]);
-    expect(dog!.score).toBeCloseTo(1 / (1 + Math.exp(-(Math.log(0.3 / 0.7) - Math.log(0.25)))));
+    expect(dog!.score).toBeCloseTo(sigmoid(logit(0.3) - logit(0.2)));
     expect(dog!.labels).toEqual(['Dog', 'Bark']);
   });
 });
